@@ -1,0 +1,60 @@
+/**
+ * How CLI commands talk to a running server. Errors come back as the server sent them
+ * (`{"error": "..."}`) and are rethrown as typed errors so the CLI prints one line.
+ */
+import { BallastError, type ErrorCode } from "../domain/errors.js";
+
+export const DEFAULT_SERVER = process.env.BALLAST_SERVER ?? "http://127.0.0.1:8080";
+
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: "invalid_argument",
+  404: "not_found",
+  409: "conflict",
+  413: "payload_too_large",
+  502: "upstream",
+  503: "unavailable",
+  504: "timeout",
+};
+
+export class ServerClient {
+  constructor(readonly baseUrl: string = DEFAULT_SERVER) {}
+
+  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const init: RequestInit = { method, headers: { ...headers } };
+    if (body instanceof Uint8Array) {
+      init.body = body;
+      (init.headers as Record<string, string>)["content-type"] ??= "application/octet-stream";
+    } else if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      (init.headers as Record<string, string>)["content-type"] = "application/json";
+    }
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.baseUrl), init);
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+      throw new BallastError(
+        "unavailable",
+        `cannot reach ${this.baseUrl} (${cause}); is \`ballast serve\` running, and is --server right?`,
+      );
+    }
+    const text = await response.text();
+    const parsed: unknown = text.length > 0 ? safeJson(text) : undefined;
+    if (!response.ok) {
+      const message =
+        typeof parsed === "object" && parsed !== null && "error" in parsed
+          ? String((parsed as { error: unknown }).error)
+          : `${response.status} ${response.statusText}`;
+      throw new BallastError(CODE_BY_STATUS[response.status] ?? "internal", message);
+    }
+    return parsed as T;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

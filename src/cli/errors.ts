@@ -1,0 +1,33 @@
+/** The one place where errors become CLI output: one line on stderr and an exit code. */
+import { isBallastError, type ErrorCode } from "../domain/errors.js";
+
+const EXIT_CODES: Record<ErrorCode, number> = {
+  invalid_argument: 2,
+  not_found: 3,
+  conflict: 4,
+  payload_too_large: 2,
+  unavailable: 5,
+  timeout: 5,
+  upstream: 5,
+  internal: 1,
+};
+
+export function exitCodeFor(error: unknown): number {
+  return isBallastError(error) ? EXIT_CODES[error.code] : 1;
+}
+
+export function messageFor(error: unknown): string {
+  if (error instanceof Error) {
+    const text = error.message.split("\n")[0] ?? "";
+    if (!isBallastError(error) && "code" in error && error.code === "ECONNREFUSED") {
+      return `cannot reach the server (${text}); is \`ballast serve\` running, and is --server right?`;
+    }
+    return text;
+  }
+  return String(error);
+}
+
+export function fail(error: unknown): never {
+  process.stderr.write(`ballast: ${messageFor(error)}\n`);
+  process.exit(exitCodeFor(error));
+}

@@ -1,0 +1,79 @@
+import type { TensorSpec } from "./tensor.js";
+
+export const FLAVORS = ["onnx", "builtin", "http"] as const;
+export type Flavor = (typeof FLAVORS)[number];
+
+/**
+ * What a version takes and gives. `features` names the columns of the first input so that
+ * named-feature requests ({"amount": 12.5, …}) map onto the tensor (column i = features[i]).
+ */
+export interface Signature {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  readonly features?: readonly string[];
+}
+
+/** Where a version came from: enough to reproduce it or to find what it replaced. */
+export interface Lineage {
+  readonly dataFingerprint?: string;
+  readonly parameters?: Record<string, unknown>;
+  readonly parentVersion?: number;
+  readonly runId?: string;
+}
+
+export interface RegisteredModel {
+  readonly name: string;
+  readonly description: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly latestVersion: number;
+  readonly aliases: Record<string, number>;
+  readonly tags: Record<string, string>;
+}
+
+export interface ModelVersion {
+  readonly model: string;
+  readonly version: number;
+  readonly flavor: Flavor;
+  /** sha256 of the artifact bytes (hex); the artifact lives at <data-dir>/artifacts/sha256/<aa>/<hash>. */
+  readonly artifactSha256: string;
+  readonly artifactSize: number;
+  readonly signature: Signature | null;
+  readonly tags: Record<string, string>;
+  readonly description: string;
+  readonly metrics: Record<string, number>;
+  readonly lineage: Lineage;
+  /** Where the artifact came from when registered (a path or URL); informational only. */
+  readonly source: string;
+  readonly createdAt: number;
+}
+
+/** A version picked either directly or through an alias that may move later. */
+export type VersionRef = { readonly version: number } | { readonly alias: string };
+
+/**
+ * One weighted variant of a deployment. Today a deployment has one variant (`stable`) with
+ * weight 100; canaries, shadows and A/B tests add more without changing this shape.
+ */
+export interface Variant {
+  readonly name: string;
+  readonly model: string;
+  readonly ref: VersionRef;
+  /** Share of live traffic in percent; variants of a deployment sum to 100. */
+  readonly weight: number;
+  /** A shadow gets a mirrored copy of requests; its answers are never returned. */
+  readonly shadow?: boolean;
+}
+
+export interface Deployment {
+  readonly name: string;
+  readonly variants: readonly Variant[];
+  /** Per-call deadline for the model, in milliseconds. */
+  readonly timeoutMs: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export function refLabel(ref: VersionRef): string {
+  return "version" in ref ? String(ref.version) : `@${ref.alias}`;
+}

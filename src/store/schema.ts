@@ -1,0 +1,74 @@
+/**
+ * The tables, as Kysely sees them. Both dialects store JSON as text and times as epoch
+ * milliseconds in BIGINT columns (the PostgreSQL pool parses INT8 into numbers), so one set of
+ * queries serves SQLite and PostgreSQL alike.
+ */
+import type { Generated } from "kysely";
+
+export interface RegisteredModelsTable {
+  name: string;
+  description: string;
+  tags: string; // JSON object
+  latest_version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ModelVersionsTable {
+  model: string;
+  version: number;
+  flavor: string;
+  artifact_sha256: string;
+  artifact_size: number;
+  signature: string | null; // JSON Signature
+  tags: string; // JSON object
+  description: string;
+  metrics: string; // JSON object
+  lineage: string; // JSON Lineage
+  source: string;
+  created_at: number;
+}
+
+export interface ModelAliasesTable {
+  model: string;
+  alias: string;
+  version: number;
+  updated_at: number;
+}
+
+export interface DeploymentsTable {
+  name: string;
+  spec: string; // JSON { variants, timeoutMs }
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PredictionsTable {
+  request_id: string;
+  variant: string;
+  deployment: string;
+  model: string;
+  model_version: number;
+  inputs: string; // JSON
+  outputs: string; // JSON
+  latency_ms: number;
+  created_at: number;
+}
+
+export interface FeedbackTable {
+  request_id: string;
+  kind: string;
+  label: string | null; // JSON scalar
+  value: number | null;
+  created_at: number;
+  received_at: Generated<number>;
+}
+
+export interface Database {
+  registered_models: RegisteredModelsTable;
+  model_versions: ModelVersionsTable;
+  model_aliases: ModelAliasesTable;
+  deployments: DeploymentsTable;
+  predictions: PredictionsTable;
+  feedback: FeedbackTable;
+}
