@@ -19,9 +19,20 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
 export class ServerClient {
   constructor(readonly baseUrl: string = DEFAULT_SERVER) {}
 
-  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-    const init: RequestInit = { method, headers: { ...headers } };
-    if (body instanceof Uint8Array) {
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    stream?: { body: ReadableStream; size: number },
+  ): Promise<T> {
+    const init: RequestInit & { duplex?: "half" } = { method, headers: { ...headers } };
+    if (stream !== undefined) {
+      init.body = stream.body;
+      init.duplex = "half";
+      (init.headers as Record<string, string>)["content-type"] = "application/octet-stream";
+      (init.headers as Record<string, string>)["content-length"] = String(stream.size);
+    } else if (body instanceof Uint8Array) {
       init.body = body;
       (init.headers as Record<string, string>)["content-type"] ??= "application/octet-stream";
     } else if (body !== undefined) {
@@ -49,6 +60,17 @@ export class ServerClient {
     }
     return parsed as T;
   }
+}
+
+/** Streams a file to the server (used for artifact uploads, which may be large). */
+export async function uploadFile<T>(client: ServerClient, path: string, filePath: string): Promise<T> {
+  const { createReadStream } = await import("node:fs");
+  const { stat } = await import("node:fs/promises");
+  const size = (await stat(filePath).catch(() => {
+    throw new BallastError("not_found", `no such file: ${filePath}`);
+  })).size;
+  const body = createReadStream(filePath) as unknown as ReadableStream;
+  return client.request<T>("POST", path, undefined, {}, { body, size });
 }
 
 function safeJson(text: string): unknown {

@@ -1,0 +1,92 @@
+/**
+ * The composition root: opens the store and wires the registry, runtimes, serving and metrics
+ * together. `ballast serve`, the tests and the benchmarks all start Ballast through this.
+ */
+import { resolve } from "node:path";
+import { systemClock, type Clock } from "./domain/clock.js";
+import { openStore, type Store } from "./store/db.js";
+import { ArtifactStore } from "./registry/artifacts.js";
+import { Registry } from "./registry/registry.js";
+import { DeploymentStore } from "./registry/deployments.js";
+import { runtimeFor } from "./runtimes/index.js";
+import { ModelPool } from "./serving/model-pool.js";
+import { Endpoints } from "./serving/endpoints.js";
+import { DEFAULT_PREDICTION_LOG, PredictionLog, type PredictionLogOptions } from "./serving/prediction-log.js";
+import { PredictionStore } from "./serving/prediction-store.js";
+import { InferenceService } from "./serving/inference.js";
+import { RetentionSweeper } from "./serving/retention.js";
+import { createMetrics, type Metrics } from "./server/metrics.js";
+
+export interface BallastOptions {
+  /** Where the SQLite file and the artifacts live. */
+  readonly dataDir: string;
+  /** A postgres:// URL; SQLite in dataDir when absent. */
+  readonly storeUrl?: string;
+  readonly clock?: Clock;
+  readonly predictionLog?: Partial<PredictionLogOptions>;
+  /** Prediction-log rows and feedback older than this are deleted; undefined keeps them forever. */
+  readonly retentionMs?: number;
+  /** Node's process metrics in /metrics (off in tests that build many apps). */
+  readonly defaultMetrics?: boolean;
+}
+
+export interface Ballast {
+  readonly dataDir: string;
+  readonly clock: Clock;
+  readonly store: Store;
+  readonly artifacts: ArtifactStore;
+  readonly registry: Registry;
+  readonly deployments: DeploymentStore;
+  readonly pool: ModelPool;
+  readonly endpoints: Endpoints;
+  readonly predictionLog: PredictionLog;
+  readonly predictions: PredictionStore;
+  readonly inference: InferenceService;
+  readonly metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export async function openBallast(options: BallastOptions): Promise<Ballast> {
+  const clock = options.clock ?? systemClock;
+  const dataDir = resolve(options.dataDir);
+  const store = await openStore({ dataDir, url: options.storeUrl });
+  const artifacts = new ArtifactStore(dataDir);
+  const registry = new Registry(store, artifacts, {
+    clock,
+    inspect: (flavor, path) => runtimeFor(flavor).inspect(path),
+  });
+  const deployments = new DeploymentStore(store, registry, clock);
+  const predictions = new PredictionStore(store.db);
+  const predictionLog = new PredictionLog(predictions, { ...DEFAULT_PREDICTION_LOG, ...options.predictionLog });
+  const metrics = createMetrics({ predictionLog: () => predictionLog.stats(), defaultMetrics: options.defaultMetrics });
+  const pool = new ModelPool(runtimeFor, (sha) => artifacts.pathFor(sha), metrics);
+  const endpoints = new Endpoints(deployments, registry, pool);
+  const inference = new InferenceService(endpoints, pool, predictionLog, clock, metrics);
+  const retention =
+    options.retentionMs === undefined ? undefined : new RetentionSweeper(predictions, clock, options.retentionMs);
+
+  predictionLog.start();
+  retention?.start();
+  await endpoints.sync();
+
+  return {
+    dataDir,
+    clock,
+    store,
+    artifacts,
+    registry,
+    deployments,
+    pool,
+    endpoints,
+    predictionLog,
+    predictions,
+    inference,
+    metrics,
+    async close() {
+      retention?.stop();
+      await predictionLog.stop();
+      await pool.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * The HTTP face of Ballast, built by a function so tests start it in-process and call it with
+ * `inject()`. Routes are thin: parse, call the serving or registry layer, format.
+ */
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Ballast } from "../ballast.js";
+import { errorReply } from "./errors.js";
+import { healthRoutes } from "./routes/health.js";
+import { inferenceRoutes } from "./routes/inference.js";
+import { feedbackRoutes } from "./routes/feedback.js";
+import { predictionRoutes } from "./routes/predictions.js";
+import { modelRoutes } from "./routes/models.js";
+import { deploymentRoutes } from "./routes/deployments.js";
+import { metricsRoutes } from "./routes/metrics.js";
+
+export interface AppOptions {
+  /** Largest JSON body accepted, in bytes (413 beyond it). */
+  readonly bodyLimit?: number;
+  /** Largest artifact upload, in bytes. */
+  readonly artifactLimit?: number;
+  readonly logger?: boolean;
+}
+
+export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;
+export const DEFAULT_ARTIFACT_LIMIT = 2 * 1024 * 1024 * 1024;
+
+/** Client-supplied request ids are kept when they look like ids, replaced otherwise. */
+const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+
+export async function buildApp(ballast: Ballast, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger === true ? { level: "info" } : false,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    genReqId: (request) => {
+      const given = request.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    disableRequestLogging: true,
+  });
+
+  // Clients such as `curl -d` send JSON without saying so; read any body as JSON unless a
+  // route has its own parser (artifact uploads take application/octet-stream).
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) => {
+    parseJson(request, body as string, done);
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  app.setErrorHandler((error, request, reply) => errorReply(error, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: `no route for ${request.method} ${request.url.split("?")[0]}` }),
+  );
+
+  await app.register(healthRoutes(ballast));
+  await app.register(inferenceRoutes(ballast));
+  await app.register(feedbackRoutes(ballast));
+  await app.register(predictionRoutes(ballast));
+  await app.register(modelRoutes(ballast, { artifactLimit: options.artifactLimit ?? DEFAULT_ARTIFACT_LIMIT }));
+  await app.register(deploymentRoutes(ballast));
+  await app.register(metricsRoutes(ballast));
+  return app;
+}

@@ -1,0 +1,52 @@
+/**
+ * The one place where errors become HTTP: status from the typed error's code, body in the
+ * protocol's shape `{"error": "..."}`. Fastify's own errors (bad JSON, body too large, wrong
+ * content type) are mapped here too, so a client never sees a 500 for its own mistake.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { isBallastError, type ErrorCode } from "../domain/errors.js";
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid_argument: 400,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unavailable: 503,
+  timeout: 504,
+  upstream: 502,
+  internal: 500,
+};
+
+export function statusFor(code: ErrorCode): number {
+  return STATUS[code];
+}
+
+export function errorReply(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (isBallastError(error)) {
+    if (error.code === "internal") request.log.error({ err: error }, error.message);
+    return reply.status(STATUS[error.code]).send({ error: error.message });
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  const status = fastifyError.statusCode;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return reply.status(status).send({ error: clientMessage(fastifyError) });
+  }
+  request.log.error({ err: error }, "unhandled error");
+  return reply.status(500).send({ error: "internal error; the server log has the details" });
+}
+
+function clientMessage(error: Partial<FastifyError>): string {
+  switch (error.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return "request body is larger than the server accepts (--body-limit)";
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return "content-type must be application/json";
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return "the request body is empty; send a JSON object";
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case undefined:
+      return `the request body is not valid JSON: ${error.message ?? ""}`.trim();
+    default:
+      return error.message ?? "bad request";
+  }
+}

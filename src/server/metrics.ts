@@ -1,0 +1,105 @@
+/**
+ * Prometheus instruments, on a registry of our own (never prom-client's global one) so that two
+ * apps in one process — as in tests — do not share counters. Names follow Prometheus
+ * conventions: base units (seconds), `_total` on counters, labels for the dimensions.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ErrorCode } from "../domain/errors.js";
+import type { InferenceObserver, InferenceOutcome } from "../serving/inference.js";
+import type { ModelState, PoolEvents } from "../serving/model-pool.js";
+import type { PredictionLogStats } from "../serving/prediction-log.js";
+import { statusFor } from "./errors.js";
+
+const MODEL_STATES: ReadonlyArray<ModelState> = ["loading", "ready", "failed"];
+
+export interface Metrics extends InferenceObserver, PoolEvents {
+  readonly registry: Registry;
+  feedbackReceived(kind: "label" | "event", count: number): void;
+  render(): Promise<string>;
+}
+
+export function createMetrics(options: { predictionLog: () => PredictionLogStats; defaultMetrics?: boolean }): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const requests = new Counter({
+    name: "ballast_inference_requests_total",
+    help: "Inference requests by deployment, model, version, variant and HTTP status code.",
+    labelNames: ["deployment", "model", "version", "variant", "status"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "ballast_inference_duration_seconds",
+    help: "Time to answer an inference request, from routing to encoded response, in seconds.",
+    labelNames: ["deployment", "model", "version", "variant"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const modelState = new Gauge({
+    name: "ballast_model_state",
+    help: "1 for the state a model version is in (loading, ready, failed); unloaded versions have no series.",
+    labelNames: ["model", "version", "state"] as const,
+    registers: [registry],
+  });
+  const feedback = new Counter({
+    name: "ballast_feedback_received_total",
+    help: "Feedback items accepted, by kind (label or event).",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+  });
+  const stat = (pick: (s: PredictionLogStats) => number) =>
+    function (this: Gauge | Counter) {
+      const value = pick(options.predictionLog());
+      if (this instanceof Gauge) this.set(value);
+      else this.reset(), this.inc(value);
+    };
+  new Gauge({
+    name: "ballast_prediction_log_buffer_rows",
+    help: "Prediction-log rows waiting in memory to be written.",
+    registers: [registry],
+    collect: stat((s) => s.buffered),
+  });
+  new Gauge({
+    name: "ballast_prediction_log_buffer_capacity_rows",
+    help: "Rows the prediction-log buffer holds at most before it drops.",
+    registers: [registry],
+    collect: stat((s) => s.capacity),
+  });
+  new Counter({
+    name: "ballast_prediction_log_written_rows_total",
+    help: "Prediction-log rows written to the store.",
+    registers: [registry],
+    collect: stat((s) => s.written),
+  });
+  new Counter({
+    name: "ballast_prediction_log_dropped_rows_total",
+    help: "Prediction-log rows dropped because the buffer was full.",
+    registers: [registry],
+    collect: stat((s) => s.dropped),
+  });
+  new Counter({
+    name: "ballast_prediction_log_write_failures_total",
+    help: "Failed batch writes of the prediction log (their rows are retried).",
+    registers: [registry],
+    collect: stat((s) => s.writeFailures),
+  });
+
+  return {
+    registry,
+    observe(o: InferenceOutcome): void {
+      const labels = { deployment: o.deployment, model: o.model, version: String(o.version), variant: o.variant };
+      requests.inc({ ...labels, status: String(o.code === "ok" ? 200 : statusFor(o.code as ErrorCode)) });
+      duration.observe(labels, o.seconds);
+    },
+    stateChanged(model: string, version: number, state: ModelState | "unloaded"): void {
+      for (const s of MODEL_STATES) {
+        if (state === "unloaded") modelState.remove({ model, version: String(version), state: s });
+        else modelState.set({ model, version: String(version), state: s }, s === state ? 1 : 0);
+      }
+    },
+    feedbackReceived(kind, count): void {
+      feedback.inc({ kind }, count);
+    },
+    render: () => registry.metrics(),
+  };
+}

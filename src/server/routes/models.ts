@@ -1,0 +1,141 @@
+/**
+ * The registry over HTTP: artifact upload (content-addressed), models, versions and aliases.
+ * The CLI's `ballast models …` commands are clients of these routes.
+ */
+import { createWriteStream } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
+import type { FastifyPluginAsync } from "fastify";
+import type { Ballast } from "../../ballast.js";
+import { invalid, notFound } from "../../domain/errors.js";
+import { FLAVORS, type Flavor, type Lineage, type Signature } from "../../domain/model.js";
+import { isPlainObject } from "../../serving/tensor-codec.js";
+
+interface VersionParams {
+  name: string;
+  version: string;
+}
+
+export function modelRoutes(ballast: Ballast, options: { artifactLimit: number }): FastifyPluginAsync {
+  const { registry, artifacts } = ballast;
+
+  return async (app) => {
+    // Uploads stream to a temporary file and are then stored under their sha256.
+    await app.register(async (uploads) => {
+      uploads.addContentTypeParser("application/octet-stream", { bodyLimit: options.artifactLimit }, (_req, payload, done) =>
+        done(null, payload),
+      );
+      uploads.post("/api/v1/artifacts", { bodyLimit: options.artifactLimit }, async (request, reply) => {
+        if (!(request.body instanceof Object) || typeof (request.body as Readable).pipe !== "function") {
+          throw invalid("send the artifact bytes with content-type application/octet-stream");
+        }
+        const dir = join(ballast.dataDir, "uploads");
+        await mkdir(dir, { recursive: true });
+        const temp = join(dir, randomUUID());
+        try {
+          await pipeline(request.body as Readable, createWriteStream(temp));
+          const stored = await artifacts.put(temp);
+          return reply.status(201).send({ artifact: `sha256:${stored.sha256}`, sha256: stored.sha256, size: stored.size });
+        } finally {
+          await rm(temp, { force: true });
+        }
+      });
+    });
+
+    app.get("/api/v1/models", async () => ({ models: await registry.listModels() }));
+
+    app.get<{ Params: { name: string } }>("/api/v1/models/:name", async (request) => {
+      const model = await registry.getModel(request.params.name);
+      const versions = await registry.listVersions(request.params.name);
+      return { ...model, versions };
+    });
+
+    app.delete<{ Params: { name: string } }>("/api/v1/models/:name", async (request) => {
+      await registry.deleteModel(request.params.name);
+      return { deleted: request.params.name };
+    });
+
+    app.post<{ Params: { name: string } }>("/api/v1/models/:name/versions", async (request, reply) => {
+      const body = request.body;
+      if (!isPlainObject(body)) throw invalid("the request body must be a JSON object with an artifact field");
+      const artifact = body.artifact;
+      if (typeof artifact !== "string" || !/^sha256:[0-9a-f]{64}$/.test(artifact)) {
+        throw invalid('artifact must be "sha256:<64 hex>" as returned by POST /api/v1/artifacts');
+      }
+      const sha = artifact.slice("sha256:".length);
+      if (!(await artifacts.exists(sha))) throw notFound(`artifact ${artifact} was not uploaded; POST it to /api/v1/artifacts first`);
+      if (body.flavor !== undefined && !(FLAVORS as readonly unknown[]).includes(body.flavor)) {
+        throw invalid(`flavor must be one of ${FLAVORS.join(", ")}`);
+      }
+      const result = await registry.registerVersion({
+        model: request.params.name,
+        artifactPath: artifacts.pathFor(sha),
+        flavor: body.flavor as Flavor | undefined,
+        signature: optionalObject(body.signature, "signature") as Signature | undefined,
+        tags: optionalObject(body.tags, "tags") as Record<string, string> | undefined,
+        description: optionalString(body.description, "description"),
+        metrics: optionalObject(body.metrics, "metrics") as Record<string, number> | undefined,
+        lineage: optionalObject(body.lineage, "lineage") as Lineage | undefined,
+        source: optionalString(body.source, "source"),
+        allowDuplicate: body.allowDuplicate === true,
+      });
+      return reply.status(result.created ? 201 : 200).send(result);
+    });
+
+    app.get<{ Params: VersionParams }>("/api/v1/models/:name/versions/:version", async (request) =>
+      registry.getVersion(request.params.name, versionNumber(request.params.version)),
+    );
+
+    app.patch<{ Params: VersionParams }>("/api/v1/models/:name/versions/:version", async (request) => {
+      const body = request.body;
+      if (!isPlainObject(body)) throw invalid("the request body must be a JSON object");
+      return registry.updateVersion(request.params.name, versionNumber(request.params.version), {
+        tags: optionalObject(body.tags, "tags") as Record<string, string> | undefined,
+        description: optionalString(body.description, "description"),
+        metrics: optionalObject(body.metrics, "metrics") as Record<string, number> | undefined,
+      });
+    });
+
+    app.delete<{ Params: VersionParams }>("/api/v1/models/:name/versions/:version", async (request) => {
+      await registry.deleteVersion(request.params.name, versionNumber(request.params.version));
+      return { deleted: { model: request.params.name, version: Number(request.params.version) } };
+    });
+
+    app.put<{ Params: { name: string; alias: string } }>("/api/v1/models/:name/aliases/:alias", async (request) => {
+      const body = request.body;
+      const version = isPlainObject(body) ? body.version : undefined;
+      if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 1) {
+        throw invalid('body must be {"version": <positive integer>}');
+      }
+      await registry.setAlias(request.params.name, request.params.alias, version);
+      // Deployments that follow the alias move with it.
+      const problems = await ballast.endpoints.sync();
+      return { model: request.params.name, alias: request.params.alias, version, problems };
+    });
+
+    app.delete<{ Params: { name: string; alias: string } }>("/api/v1/models/:name/aliases/:alias", async (request) => {
+      await registry.deleteAlias(request.params.name, request.params.alias);
+      return { deleted: request.params.alias };
+    });
+  };
+}
+
+export function versionNumber(raw: string): number {
+  if (!/^[1-9][0-9]{0,9}$/.test(raw)) throw invalid(`version must be a positive integer, got '${raw}'`);
+  return Number(raw);
+}
+
+function optionalObject(value: unknown, field: string): Record<string, unknown> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isPlainObject(value)) throw invalid(`${field} must be an object`);
+  return value;
+}
+
+function optionalString(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string") throw invalid(`${field} must be a string`);
+  return value;
+}

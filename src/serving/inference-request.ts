@@ -1,0 +1,90 @@
+/**
+ * An inference request checked against the signature of the version that will run it, before
+ * the model sees it: unknown or missing inputs, wrong datatypes and shapes that cannot fit are
+ * the caller's mistakes and come back as 400s that say which tensor is wrong.
+ */
+import { invalid } from "../domain/errors.js";
+import type { Signature } from "../domain/model.js";
+import type { Tensor, TensorSpec } from "../domain/tensor.js";
+import { decodeTensor, isPlainObject } from "./tensor-codec.js";
+
+export interface InferenceRequest {
+  readonly id: string | undefined;
+  readonly parameters: Record<string, unknown> | undefined;
+  readonly inputs: Tensor[];
+  /** Requested output names; undefined means all. */
+  readonly outputs: string[] | undefined;
+}
+
+/** Reads an `$inference_request` body. */
+export function decodeInferenceRequest(body: unknown): InferenceRequest {
+  if (!isPlainObject(body)) throw invalid("the request body must be a JSON object with an inputs array");
+  const { id, parameters, inputs, outputs } = body;
+  if (id !== undefined && typeof id !== "string") throw invalid("id must be a string");
+  if (parameters !== undefined && !isPlainObject(parameters)) throw invalid("parameters must be an object");
+  if (!Array.isArray(inputs) || inputs.length === 0) throw invalid("inputs must be a non-empty array of tensors");
+  const tensors = inputs.map((input, i) => decodeTensor(input, `inputs[${i}]`));
+  const seen = new Set<string>();
+  for (const t of tensors) {
+    if (seen.has(t.name)) throw invalid(`input '${t.name}' is given twice`);
+    seen.add(t.name);
+  }
+  let wanted: string[] | undefined;
+  if (outputs !== undefined) {
+    if (!Array.isArray(outputs)) throw invalid("outputs must be an array of {name} objects");
+    wanted = outputs.map((o, i) => {
+      if (!isPlainObject(o) || typeof o.name !== "string" || o.name.length === 0) {
+        throw invalid(`outputs[${i}].name must be a non-empty string`);
+      }
+      if (o.parameters !== undefined && !isPlainObject(o.parameters)) {
+        throw invalid(`outputs[${i}].parameters must be an object`);
+      }
+      return o.name;
+    });
+  }
+  return {
+    id: id as string | undefined,
+    parameters: parameters as Record<string, unknown> | undefined,
+    inputs: tensors,
+    outputs: wanted,
+  };
+}
+
+/** Throws a 400 naming the first way the request does not fit the signature. */
+export function checkAgainstSignature(request: InferenceRequest, signature: Signature): void {
+  const specs = new Map(signature.inputs.map((s) => [s.name, s]));
+  for (const tensor of request.inputs) {
+    const spec = specs.get(tensor.name);
+    if (spec === undefined) {
+      throw invalid(`input '${tensor.name}' is not an input of this model; it takes ${names(signature.inputs)}`);
+    }
+    checkTensor(tensor, spec);
+  }
+  for (const spec of signature.inputs) {
+    if (!request.inputs.some((t) => t.name === spec.name)) {
+      throw invalid(`input '${spec.name}' is missing (${spec.datatype} [${spec.shape.join(", ")}])`);
+    }
+  }
+  for (const name of request.outputs ?? []) {
+    if (!signature.outputs.some((o) => o.name === name)) {
+      throw invalid(`output '${name}' is not an output of this model; it gives ${names(signature.outputs)}`);
+    }
+  }
+}
+
+function checkTensor(tensor: Tensor, spec: TensorSpec): void {
+  if (tensor.datatype !== spec.datatype) {
+    throw invalid(`input '${tensor.name}': datatype must be ${spec.datatype}, got ${tensor.datatype}`);
+  }
+  const fits =
+    tensor.shape.length === spec.shape.length && spec.shape.every((d, i) => d === -1 || d === tensor.shape[i]);
+  if (!fits) {
+    throw invalid(
+      `input '${tensor.name}': shape [${tensor.shape.join(", ")}] does not fit [${spec.shape.join(", ")}] (-1 is any size)`,
+    );
+  }
+}
+
+function names(specs: readonly TensorSpec[]): string {
+  return specs.map((s) => `'${s.name}'`).join(", ");
+}

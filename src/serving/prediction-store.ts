@@ -1,0 +1,126 @@
+/** Reading and writing the prediction log and feedback tables (one query layer, both dialects). */
+import type { Kysely } from "kysely";
+import type { FeedbackRecord, PredictionRecord } from "../domain/prediction.js";
+import type { Database } from "../store/schema.js";
+import type { PredictionSink } from "./prediction-log.js";
+
+export interface PredictionQuery {
+  readonly deployment?: string;
+  readonly model?: string;
+  readonly version?: number;
+  readonly variant?: string;
+  /** Epoch ms, inclusive. */
+  readonly since?: number;
+  /** Epoch ms, exclusive. */
+  readonly until?: number;
+  readonly limit: number;
+}
+
+export interface LoggedPrediction extends PredictionRecord {
+  /** Outcomes joined by request id, keyed by kind ("label", "click", …). */
+  readonly feedback: Record<string, { label: unknown; value: number | null; createdAt: number }>;
+}
+
+export class PredictionStore implements PredictionSink {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async write(rows: readonly PredictionRecord[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db
+      .insertInto("predictions")
+      .values(
+        rows.map((r) => ({
+          request_id: r.requestId,
+          variant: r.variant,
+          deployment: r.deployment,
+          model: r.model,
+          model_version: r.modelVersion,
+          inputs: JSON.stringify(r.inputs),
+          outputs: JSON.stringify(r.outputs),
+          latency_ms: r.latencyMs,
+          created_at: r.createdAt,
+        })),
+      )
+      // A client may reuse a request id; the first prediction under it is the one feedback joins.
+      .onConflict((oc) => oc.columns(["request_id", "variant"]).doNothing())
+      .execute();
+  }
+
+  async query(q: PredictionQuery): Promise<LoggedPrediction[]> {
+    let select = this.db.selectFrom("predictions").selectAll();
+    if (q.deployment !== undefined) select = select.where("deployment", "=", q.deployment);
+    if (q.model !== undefined) select = select.where("model", "=", q.model);
+    if (q.version !== undefined) select = select.where("model_version", "=", q.version);
+    if (q.variant !== undefined) select = select.where("variant", "=", q.variant);
+    if (q.since !== undefined) select = select.where("created_at", ">=", q.since);
+    if (q.until !== undefined) select = select.where("created_at", "<", q.until);
+    const rows = await select.orderBy("created_at", "desc").orderBy("request_id").limit(q.limit).execute();
+    const feedback = await this.feedbackFor(rows.map((r) => r.request_id));
+    return rows.map((r) => ({
+      requestId: r.request_id,
+      deployment: r.deployment,
+      model: r.model,
+      modelVersion: Number(r.model_version),
+      variant: r.variant,
+      inputs: JSON.parse(r.inputs) as unknown,
+      outputs: JSON.parse(r.outputs) as unknown,
+      latencyMs: Number(r.latency_ms),
+      createdAt: Number(r.created_at),
+      feedback: feedback.get(r.request_id) ?? {},
+    }));
+  }
+
+  /** Idempotent per (request id, kind): a repeat replaces the earlier outcome. */
+  async upsertFeedback(records: readonly FeedbackRecord[], receivedAt: number): Promise<void> {
+    if (records.length === 0) return;
+    await this.db.transaction().execute(async (tx) => {
+      for (const r of records) {
+        const row = {
+          request_id: r.requestId,
+          kind: r.kind,
+          label: r.label === undefined || r.label === null ? null : JSON.stringify(r.label),
+          value: r.value ?? null,
+          created_at: r.createdAt,
+          received_at: receivedAt,
+        };
+        await tx
+          .insertInto("feedback")
+          .values(row)
+          .onConflict((oc) =>
+            oc.columns(["request_id", "kind"]).doUpdateSet({
+              label: row.label,
+              value: row.value,
+              created_at: row.created_at,
+              received_at: row.received_at,
+            }),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async deleteOlderThan(cutoff: number): Promise<{ predictions: number; feedback: number }> {
+    const p = await this.db.deleteFrom("predictions").where("created_at", "<", cutoff).executeTakeFirst();
+    const f = await this.db.deleteFrom("feedback").where("received_at", "<", cutoff).executeTakeFirst();
+    return { predictions: Number(p.numDeletedRows), feedback: Number(f.numDeletedRows) };
+  }
+
+  private async feedbackFor(requestIds: string[]): Promise<Map<string, LoggedPrediction["feedback"]>> {
+    const out = new Map<string, LoggedPrediction["feedback"]>();
+    // Chunked so a large page never exceeds a dialect's bound-parameter limit.
+    for (let i = 0; i < requestIds.length; i += 500) {
+      const chunk = requestIds.slice(i, i + 500);
+      const rows = await this.db.selectFrom("feedback").selectAll().where("request_id", "in", chunk).execute();
+      for (const f of rows) {
+        const entry = out.get(f.request_id) ?? {};
+        entry[f.kind] = {
+          label: f.label === null ? null : (JSON.parse(f.label) as unknown),
+          value: f.value === null ? null : Number(f.value),
+          createdAt: Number(f.created_at),
+        };
+        out.set(f.request_id, entry);
+      }
+    }
+    return out;
+  }
+}
