@@ -26,7 +26,7 @@ export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;
 export const DEFAULT_ARTIFACT_LIMIT = 2 * 1024 * 1024 * 1024;
 
 /** Client-supplied request ids are kept when they look like ids, replaced otherwise. */
-const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export async function buildApp(ballast: Ballast, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -36,7 +36,6 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
       const given = request.headers["x-request-id"];
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    disableRequestLogging: true,
   });
 
   // Clients such as `curl -d` send JSON without saying so; read any body as JSON unless a
@@ -57,7 +56,9 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   await app.register(inferenceRoutes(ballast));
   await app.register(feedbackRoutes(ballast));
   await app.register(predictionRoutes(ballast));
-  await app.register(modelRoutes(ballast, { artifactLimit: options.artifactLimit ?? DEFAULT_ARTIFACT_LIMIT }));
+  await app.register(
+    modelRoutes(ballast, { artifactLimit: options.artifactLimit ?? DEFAULT_ARTIFACT_LIMIT }),
+  );
   await app.register(deploymentRoutes(ballast));
   await app.register(metricsRoutes(ballast));
   return app;

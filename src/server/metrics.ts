@@ -18,9 +18,23 @@ export interface Metrics extends InferenceObserver, PoolEvents {
   render(): Promise<string>;
 }
 
-export function createMetrics(options: { predictionLog: () => PredictionLogStats; defaultMetrics?: boolean }): Metrics {
+export function createMetrics(options: {
+  predictionLog: () => PredictionLogStats;
+  defaultMetrics?: boolean;
+}): Metrics {
   const registry = new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool
+    // flags them); the per-type gauges without the suffix carry the same numbers.
+    for (const name of [
+      "nodejs_active_handles_total",
+      "nodejs_active_requests_total",
+      "nodejs_active_resources_total",
+    ]) {
+      registry.removeSingleMetric(name);
+    }
+  }
 
   const requests = new Counter({
     name: "ballast_inference_requests_total",
@@ -47,11 +61,16 @@ export function createMetrics(options: { predictionLog: () => PredictionLogStats
     labelNames: ["kind"] as const,
     registers: [registry],
   });
+  // Read from the log's own counters at scrape time, so the request path never touches them.
   const stat = (pick: (s: PredictionLogStats) => number) =>
     function (this: Gauge | Counter) {
       const value = pick(options.predictionLog());
-      if (this instanceof Gauge) this.set(value);
-      else this.reset(), this.inc(value);
+      if (this instanceof Gauge) {
+        this.set(value);
+      } else {
+        this.reset();
+        this.inc(value);
+      }
     };
   new Gauge({
     name: "ballast_prediction_log_buffer_rows",
@@ -87,7 +106,12 @@ export function createMetrics(options: { predictionLog: () => PredictionLogStats
   return {
     registry,
     observe(o: InferenceOutcome): void {
-      const labels = { deployment: o.deployment, model: o.model, version: String(o.version), variant: o.variant };
+      const labels = {
+        deployment: o.deployment,
+        model: o.model,
+        version: String(o.version),
+        variant: o.variant,
+      };
       requests.inc({ ...labels, status: String(o.code === "ok" ? 200 : statusFor(o.code as ErrorCode)) });
       duration.observe(labels, o.seconds);
     },

@@ -91,12 +91,11 @@ export class Endpoints {
       return this.syncing;
     }
     this.syncing = (async () => {
-      let problems: SyncProblem[] = [];
-      do {
+      for (;;) {
         this.again = false;
-        problems = await this.syncOnce();
-      } while (this.again);
-      return problems;
+        const problems = await this.syncOnce();
+        if (!this.again) return problems;
+      }
     })().finally(() => (this.syncing = undefined));
     return this.syncing;
   }
@@ -128,7 +127,9 @@ export class Endpoints {
     this.served = next;
     this.problems = problems;
     const stillUsed = new Set(
-      [...next.values()].flatMap((d) => d.variants.map((v) => versionKey(v.version.model, v.version.version))),
+      [...next.values()].flatMap((d) =>
+        d.variants.map((v) => versionKey(v.version.model, v.version.version)),
+      ),
     );
     for (const d of before.values()) {
       for (const v of d.variants) {

@@ -28,7 +28,8 @@ export function decodeFeedback(body: unknown, now: number): FeedbackRecord[] {
 }
 
 function decodeItem(item: unknown, where: string, now: number): FeedbackRecord {
-  if (!isPlainObject(item)) throw invalid(`${where} must be an object with request_id and a label, value or event`);
+  if (!isPlainObject(item))
+    throw invalid(`${where} must be an object with request_id and a label, value or event`);
   const requestId = item.request_id;
   if (typeof requestId !== "string" || requestId.length === 0 || requestId.length > 256) {
     throw invalid(`${where}.request_id must be a non-empty string of at most 256 characters`);

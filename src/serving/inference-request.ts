@@ -22,7 +22,8 @@ export function decodeInferenceRequest(body: unknown): InferenceRequest {
   const { id, parameters, inputs, outputs } = body;
   if (id !== undefined && typeof id !== "string") throw invalid("id must be a string");
   if (parameters !== undefined && !isPlainObject(parameters)) throw invalid("parameters must be an object");
-  if (!Array.isArray(inputs) || inputs.length === 0) throw invalid("inputs must be a non-empty array of tensors");
+  if (!Array.isArray(inputs) || inputs.length === 0)
+    throw invalid("inputs must be a non-empty array of tensors");
   const tensors = inputs.map((input, i) => decodeTensor(input, `inputs[${i}]`));
   const seen = new Set<string>();
   for (const t of tensors) {
@@ -56,7 +57,9 @@ export function checkAgainstSignature(request: InferenceRequest, signature: Sign
   for (const tensor of request.inputs) {
     const spec = specs.get(tensor.name);
     if (spec === undefined) {
-      throw invalid(`input '${tensor.name}' is not an input of this model; it takes ${names(signature.inputs)}`);
+      throw invalid(
+        `input '${tensor.name}' is not an input of this model; it takes ${names(signature.inputs)}`,
+      );
     }
     checkTensor(tensor, spec);
   }
@@ -77,7 +80,8 @@ function checkTensor(tensor: Tensor, spec: TensorSpec): void {
     throw invalid(`input '${tensor.name}': datatype must be ${spec.datatype}, got ${tensor.datatype}`);
   }
   const fits =
-    tensor.shape.length === spec.shape.length && spec.shape.every((d, i) => d === -1 || d === tensor.shape[i]);
+    tensor.shape.length === spec.shape.length &&
+    spec.shape.every((d, i) => d === -1 || d === tensor.shape[i]);
   if (!fits) {
     throw invalid(
       `input '${tensor.name}': shape [${tensor.shape.join(", ")}] does not fit [${spec.shape.join(", ")}] (-1 is any size)`,

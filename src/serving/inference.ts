@@ -12,7 +12,12 @@ import type { Endpoints, ServedDeployment, ServedVariant } from "./endpoints.js"
 import type { ModelPool } from "./model-pool.js";
 import type { PredictionLog } from "./prediction-log.js";
 import { checkAgainstSignature, decodeInferenceRequest } from "./inference-request.js";
-import { decodeInstances, instancesToTensor, predictionsFromOutputs, type Instance } from "./named-features.js";
+import {
+  decodeInstances,
+  instancesToTensor,
+  predictionsFromOutputs,
+  type Instance,
+} from "./named-features.js";
 import { encodeTensor, type JsonTensor } from "./tensor-codec.js";
 
 export interface InferenceOutcome {
@@ -53,16 +58,29 @@ export class InferenceService {
   ) {}
 
   /** `POST /v2/models/{name}[/versions/{v}]/infer`. */
-  async infer(name: string, versionInPath: string | undefined, body: unknown, requestId: string): Promise<InferenceResponse> {
+  async infer(
+    name: string,
+    versionInPath: string | undefined,
+    body: unknown,
+    requestId: string,
+  ): Promise<InferenceResponse> {
     const served = this.endpoints.get(name);
-    const target = versionInPath === undefined ? this.endpoints.pick(served) : findVersion(served, versionInPath);
+    const target =
+      versionInPath === undefined ? this.endpoints.pick(served) : findVersion(served, versionInPath);
     return this.observed(served, target, async () => {
       const request = decodeInferenceRequest(body);
       const { outputs, latencyMs } = await this.run(served, target, (signature) => {
         checkAgainstSignature(request, signature);
         return { inputs: request.inputs, outputs: request.outputs };
       });
-      this.record(served, target, requestId, { tensors: request.inputs.map(encodeTensor) }, outputs, latencyMs);
+      this.record(
+        served,
+        target,
+        requestId,
+        { tensors: request.inputs.map(encodeTensor) },
+        outputs,
+        latencyMs,
+      );
       return {
         model_name: name,
         model_version: String(target.version.version),
@@ -154,7 +172,11 @@ export class InferenceService {
     });
   }
 
-  private async observed<T>(served: ServedDeployment, target: ServedVariant, work: () => Promise<T>): Promise<T> {
+  private async observed<T>(
+    served: ServedDeployment,
+    target: ServedVariant,
+    work: () => Promise<T>,
+  ): Promise<T> {
     const started = performance.now();
     let code: InferenceOutcome["code"] = "ok";
     try {
@@ -183,7 +205,9 @@ function findVersion(served: ServedDeployment, raw: string): ServedVariant {
   const found = served.variants.find((v) => v.version.version === version);
   if (found === undefined) {
     const deployed = served.variants.map((v) => v.version.version).join(", ");
-    throw notFound(`version ${version} of '${served.deployment.name}' is not deployed; deployed: ${deployed}`);
+    throw notFound(
+      `version ${version} of '${served.deployment.name}' is not deployed; deployed: ${deployed}`,
+    );
   }
   return found;
 }

@@ -48,7 +48,15 @@ export class ModelPool {
       return entry.loaded;
     }
     if (entry?.loading !== undefined) return entry.loading;
-    entry = { version, state: "loading", loading: undefined, loaded: undefined, error: undefined, inFlight: 0, retired: false };
+    entry = {
+      version,
+      state: "loading",
+      loading: undefined,
+      loaded: undefined,
+      error: undefined,
+      inFlight: 0,
+      retired: false,
+    };
     this.entries.set(key, entry);
     this.events.stateChanged(version.model, version.version, "loading");
     const current = entry;
@@ -84,7 +92,8 @@ export class ModelPool {
   lease(model: string, version: number): ModelLease {
     const entry = this.entries.get(versionKey(model, version));
     if (entry === undefined || entry.state !== "ready" || entry.loaded === undefined) {
-      const why = entry?.state === "failed" ? `failed to load: ${entry.error}` : (entry?.state ?? "not loaded");
+      const why =
+        entry?.state === "failed" ? `failed to load: ${entry.error}` : (entry?.state ?? "not loaded");
       throw unavailable(`model ${model} version ${version} is not ready (${why})`);
     }
     entry.inFlight++;

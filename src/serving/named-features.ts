@@ -29,7 +29,12 @@ export function decodeInstances(body: unknown): Instance[] {
 export function instancesToTensor(instances: Instance[], signature: Signature): Tensor {
   const input = signature.inputs[0];
   const features = signature.features;
-  if (signature.inputs.length !== 1 || input === undefined || features === undefined || features.length === 0) {
+  if (
+    signature.inputs.length !== 1 ||
+    input === undefined ||
+    features === undefined ||
+    features.length === 0
+  ) {
     throw invalid(
       "this model has no feature names in its signature; use the tensor API POST /v2/models/{name}/infer instead",
     );
@@ -38,11 +43,16 @@ export function instancesToTensor(instances: Instance[], signature: Signature): 
     throw invalid(`the named-feature API needs a FP32 or FP64 input; this model takes ${input.datatype}`);
   }
   const width = features.length;
-  const data = input.datatype === "FP64" ? new Float64Array(instances.length * width) : new Float32Array(instances.length * width);
+  const data =
+    input.datatype === "FP64"
+      ? new Float64Array(instances.length * width)
+      : new Float32Array(instances.length * width);
   instances.forEach((row, i) => {
     if (Array.isArray(row)) {
       if (row.length !== width) {
-        throw invalid(`instances[${i}] has ${row.length} values but the model takes ${width} (${features.join(", ")})`);
+        throw invalid(
+          `instances[${i}] has ${row.length} values but the model takes ${width} (${features.join(", ")})`,
+        );
       }
       row.forEach((v, j) => (data[i * width + j] = featureValue(v, i, features[j] as string)));
     } else {
@@ -58,7 +68,9 @@ export function instancesToTensor(instances: Instance[], signature: Signature): 
 function featureValue(v: unknown, row: number, feature: string): number {
   if (typeof v === "boolean") return v ? 1 : 0;
   if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw invalid(`instances[${row}].${feature} must be a finite number, got ${JSON.stringify(v) ?? "undefined"}`);
+    throw invalid(
+      `instances[${row}].${feature} must be a finite number, got ${JSON.stringify(v) ?? "undefined"}`,
+    );
   }
   return v;
 }

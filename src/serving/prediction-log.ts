@@ -19,7 +19,11 @@ export interface PredictionLogOptions {
   readonly flushIntervalMs: number;
 }
 
-export const DEFAULT_PREDICTION_LOG: PredictionLogOptions = { capacity: 50_000, batchSize: 500, flushIntervalMs: 200 };
+export const DEFAULT_PREDICTION_LOG: PredictionLogOptions = {
+  capacity: 50_000,
+  batchSize: 500,
+  flushIntervalMs: 200,
+};
 
 export interface PredictionLogStats {
   readonly buffered: number;

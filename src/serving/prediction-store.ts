@@ -110,7 +110,11 @@ export class PredictionStore implements PredictionSink {
     // Chunked so a large page never exceeds a dialect's bound-parameter limit.
     for (let i = 0; i < requestIds.length; i += 500) {
       const chunk = requestIds.slice(i, i + 500);
-      const rows = await this.db.selectFrom("feedback").selectAll().where("request_id", "in", chunk).execute();
+      const rows = await this.db
+        .selectFrom("feedback")
+        .selectAll()
+        .where("request_id", "in", chunk)
+        .execute();
       for (const f of rows) {
         const entry = out.get(f.request_id) ?? {};
         entry[f.kind] = {

@@ -5,6 +5,7 @@
  */
 import { invalid, BallastError } from "../domain/errors.js";
 import { isDatatype, elementCount, type Datatype, type Tensor, type TensorData } from "../domain/tensor.js";
+import { halfToNumber, numberToHalf } from "../runtimes/float16.js";
 
 /** Nested `data` deeper than this is refused before it is walked. */
 const MAX_NESTING = 32;
@@ -39,11 +40,14 @@ export function decodeTensor(value: unknown, where: string): Tensor {
   }
   const input = value as Record<string, unknown>;
   const name = input.name;
-  if (typeof name !== "string" || name.length === 0) throw invalid(`${where}.name must be a non-empty string`);
+  if (typeof name !== "string" || name.length === 0)
+    throw invalid(`${where}.name must be a non-empty string`);
   const label = `input '${name}'`;
   const datatype = input.datatype;
   if (!isDatatype(datatype)) {
-    throw invalid(`${label}: datatype must be one of BOOL, UINT8…UINT64, INT8…INT64, FP16, FP32, FP64, BYTES`);
+    throw invalid(
+      `${label}: datatype must be one of BOOL, UINT8…UINT64, INT8…INT64, FP16, FP32, FP64, BYTES`,
+    );
   }
   const shape = decodeShape(input.shape, label);
   if (input.parameters !== undefined && !isPlainObject(input.parameters)) {
@@ -62,7 +66,8 @@ export function decodeTensor(value: unknown, where: string): Tensor {
 
 function decodeShape(value: unknown, label: string): number[] {
   if (!Array.isArray(value)) throw invalid(`${label}: shape must be an array of non-negative integers`);
-  if (value.length > 16) throw invalid(`${label}: shape has ${value.length} dimensions; at most 16 are accepted`);
+  if (value.length > 16)
+    throw invalid(`${label}: shape has ${value.length} dimensions; at most 16 are accepted`);
   return value.map((d, i) => {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
       throw invalid(`${label}: shape[${i}] must be a non-negative integer, got ${JSON.stringify(d)}`);
@@ -88,7 +93,9 @@ function flatten(data: unknown[], label: string): unknown[] {
 
 function toTypedData(flat: unknown[], datatype: Datatype, label: string): TensorData {
   const bad = (i: number, what: string): BallastError =>
-    invalid(`${label}: data[${i}] must be ${what} for ${datatype}, got ${JSON.stringify(flat[i]) ?? "undefined"}`);
+    invalid(
+      `${label}: data[${i}] must be ${what} for ${datatype}, got ${JSON.stringify(flat[i]) ?? "undefined"}`,
+    );
   switch (datatype) {
     case "BOOL":
       return flat.map((v, i) => {
@@ -104,13 +111,19 @@ function toTypedData(flat: unknown[], datatype: Datatype, label: string): Tensor
     case "FP32":
     case "FP64": {
       const limit = datatype === "FP64" ? Number.MAX_VALUE : datatype === "FP32" ? FP32_MAX : FP16_MAX;
-      // FP16 travels as float32 into the runtime (onnxruntime converts it), so it shares that array.
-      const out = datatype === "FP64" ? new Float64Array(flat.length) : new Float32Array(flat.length);
+      // FP16 travels to runtimes as IEEE half bit patterns, as onnxruntime takes it.
+      const out =
+        datatype === "FP64"
+          ? new Float64Array(flat.length)
+          : datatype === "FP32"
+            ? new Float32Array(flat.length)
+            : new Uint16Array(flat.length);
+      const store = datatype === "FP16" ? numberToHalf : (v: number) => v;
       for (let i = 0; i < flat.length; i++) {
         const v = flat[i];
         if (typeof v !== "number" || !Number.isFinite(v)) throw bad(i, "a finite number");
         if (Math.abs(v) > limit) throw bad(i, `a number within ±${limit}`);
-        out[i] = v;
+        out[i] = store(v);
       }
       return out;
     }
@@ -122,7 +135,9 @@ function toTypedData(flat: unknown[], datatype: Datatype, label: string): Tensor
         const v = flat[i];
         if (typeof v !== "number" || !Number.isInteger(v)) throw bad(i, "an integer");
         if (v < min || v > max) {
-          const span = datatype.endsWith("64") ? "±2^53 (larger values cannot travel in JSON exactly)" : `${min}…${max}`;
+          const span = datatype.endsWith("64")
+            ? "±2^53 (larger values cannot travel in JSON exactly)"
+            : `${min}…${max}`;
           throw bad(i, `an integer within ${span}`);
         }
         return v;
@@ -182,7 +197,10 @@ function jsonData(tensor: Tensor): Array<number | boolean | string> {
     return out;
   }
   if (Array.isArray(data)) return data;
-  const out = Array.from(data as ArrayLike<number>);
+  const out =
+    tensor.datatype === "FP16"
+      ? Array.from(data as Uint16Array, halfToNumber)
+      : Array.from(data as ArrayLike<number>);
   for (let i = 0; i < out.length; i++) {
     if (!Number.isFinite(out[i])) {
       throw new BallastError(

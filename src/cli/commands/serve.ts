@@ -28,12 +28,32 @@ export function register(program: Command): void {
     .description("Serve deployed models over the Open Inference Protocol v2 (and /v1 named features)")
     .option("-p, --port <port>", "port to listen on", "8080")
     .option("--host <host>", "address to bind", "127.0.0.1")
-    .option("--data-dir <dir>", "where the SQLite store and artifacts live", process.env.BALLAST_DATA_DIR ?? "./.ballast")
-    .option("--store <url>", "postgres://user@host:5432/db to keep state in PostgreSQL (default: SQLite in --data-dir)", process.env.BALLAST_STORE)
-    .option("-m, --model <name=path>", "register the file as a new version of <name> and deploy it as <name> (repeatable)", collect, [])
+    .option(
+      "--data-dir <dir>",
+      "where the SQLite store and artifacts live",
+      process.env.BALLAST_DATA_DIR ?? "./.ballast",
+    )
+    .option(
+      "--store <url>",
+      "postgres://user@host:5432/db to keep state in PostgreSQL (default: SQLite in --data-dir)",
+      process.env.BALLAST_STORE,
+    )
+    .option(
+      "-m, --model <name=path>",
+      "register the file as a new version of <name> and deploy it as <name> (repeatable)",
+      collect,
+      [],
+    )
     .option("--body-limit <bytes>", "largest request body accepted", String(DEFAULT_BODY_LIMIT))
-    .option("--retention <duration>", "delete prediction-log rows and feedback older than this (e.g. 30d, 12h); default keeps all")
-    .option("--log-buffer <rows>", "prediction-log rows held in memory before new ones are dropped (and counted)", "50000")
+    .option(
+      "--retention <duration>",
+      "delete prediction-log rows and feedback older than this (e.g. 30d, 12h); default keeps all",
+    )
+    .option(
+      "--log-buffer <rows>",
+      "prediction-log rows held in memory before new ones are dropped (and counted)",
+      "50000",
+    )
     .option("-q, --quiet", "do not log each request")
     .action(async (options: ServeOptions) => {
       await serve(options);
@@ -43,29 +63,32 @@ export function register(program: Command): void {
 export async function serve(options: ServeOptions): Promise<void> {
   const port = parsePort(options.port);
   const bodyLimit = Number(options.bodyLimit);
-  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1024) throw invalid("--body-limit must be a number of bytes ≥ 1024");
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1024)
+    throw invalid("--body-limit must be a number of bytes ≥ 1024");
   const capacity = Number(options.logBuffer);
-  if (!Number.isSafeInteger(capacity) || capacity < 1) throw invalid("--log-buffer must be a positive integer");
+  if (!Number.isSafeInteger(capacity) || capacity < 1)
+    throw invalid("--log-buffer must be a positive integer");
   const quickModels = options.model.map(parseModelOption);
 
   const ballast = await openBallast({
     dataDir: options.dataDir,
     storeUrl: options.store,
-    retentionMs: options.retention === undefined ? undefined : parseDuration(options.retention, "--retention"),
+    retentionMs:
+      options.retention === undefined ? undefined : parseDuration(options.retention, "--retention"),
     predictionLog: { capacity },
   });
   try {
     for (const m of quickModels) await deployQuickModel(ballast, m.name, m.path);
     const problems = await ballast.endpoints.sync();
-    for (const p of problems) process.stderr.write(`ballast: deployment ${p.deployment} is not serving: ${p.error}\n`);
+    for (const p of problems)
+      process.stderr.write(`ballast: deployment ${p.deployment} is not serving: ${p.error}\n`);
   } catch (error) {
     await ballast.close();
     throw error;
   }
 
   const app = await buildApp(ballast, { bodyLimit, logger: options.quiet !== true });
-  await app.listen({ port, host: options.host });
-  const where = `http://${options.host}:${port}`;
+  const where = await app.listen({ port, host: options.host });
   const served = ballast.endpoints.list().map((d) => d.deployment.name);
   process.stderr.write(
     `ballast: serving ${served.length === 0 ? "no deployments yet" : served.join(", ")} at ${where} ` +
@@ -73,7 +96,9 @@ export async function serve(options: ServeOptions): Promise<void> {
   );
 
   const stop = async (signal: string) => {
-    process.stderr.write(`ballast: ${signal}: finishing in-flight requests and flushing the prediction log\n`);
+    process.stderr.write(
+      `ballast: ${signal}: finishing in-flight requests and flushing the prediction log\n`,
+    );
     await app.close();
     await ballast.close();
     process.exit(0);
@@ -92,7 +117,11 @@ function parseModelOption(raw: string): { name: string; path: string } {
 
 /** Registers the file (reusing the version if the same bytes were registered before) and deploys it. */
 export async function deployQuickModel(ballast: Ballast, name: string, path: string): Promise<number> {
-  const { version } = await ballast.registry.registerVersion({ model: name, artifactPath: path, source: path });
+  const { version } = await ballast.registry.registerVersion({
+    model: name,
+    artifactPath: path,
+    source: path,
+  });
   await ballast.deployments.put({
     name,
     variants: [{ name: "stable", model: name, ref: { version: version.version }, weight: 100 }],

@@ -15,12 +15,13 @@ export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
     const problem = endpoints.problemsByDeployment().get(name);
     const served = endpoints.list().find((d) => d.deployment.name === name);
     return {
-      serving: served?.variants.map((v) => ({
-        variant: v.variant.name,
-        model: v.version.model,
-        version: v.version.version,
-        state: pool.state(v.version.model, v.version.version).state,
-      })) ?? [],
+      serving:
+        served?.variants.map((v) => ({
+          variant: v.variant.name,
+          model: v.version.model,
+          version: v.version.version,
+          state: pool.state(v.version.model, v.version.version).state,
+        })) ?? [],
       ready: problem === undefined && served !== undefined,
       ...(problem === undefined ? {} : { error: problem }),
     };
@@ -59,7 +60,10 @@ export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
 export function parseDeploymentBody(body: unknown): { variants: Variant[]; timeoutMs: number | undefined } {
   if (!isPlainObject(body)) throw invalid("the request body must be a JSON object");
   const timeoutMs = body.timeoutMs;
-  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !Number.isInteger(timeoutMs) || timeoutMs < 1)) {
+  if (
+    timeoutMs !== undefined &&
+    (typeof timeoutMs !== "number" || !Number.isInteger(timeoutMs) || timeoutMs < 1)
+  ) {
     throw invalid("timeoutMs must be a positive integer (milliseconds)");
   }
   if (body.variants !== undefined) {
@@ -77,9 +81,11 @@ function parseVariant(value: unknown, where: string): Variant {
   if (typeof name !== "string") throw invalid(`${where}.name must be a string`);
   if (typeof model !== "string" || model.length === 0) throw invalid(`${where}.model must be a model name`);
   if (typeof weight !== "number") throw invalid(`${where}.weight must be a number (percent)`);
-  if (shadow !== undefined && typeof shadow !== "boolean") throw invalid(`${where}.shadow must be true or false`);
+  if (shadow !== undefined && typeof shadow !== "boolean")
+    throw invalid(`${where}.shadow must be true or false`);
   let ref: VersionRef;
-  if (version !== undefined && alias !== undefined) throw invalid(`${where}: give version or alias, not both`);
+  if (version !== undefined && alias !== undefined)
+    throw invalid(`${where}: give version or alias, not both`);
   if (version !== undefined) {
     if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 1) {
       throw invalid(`${where}.version must be a positive integer`);

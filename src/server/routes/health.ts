@@ -15,6 +15,10 @@ export function healthRoutes(ballast: Ballast): FastifyPluginAsync {
       return reply.status(503).send({ ready: false, error });
     });
 
-    app.get("/v2", async () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: ["named_features", "feedback"] }));
+    app.get("/v2", async () => ({
+      name: SERVER_NAME,
+      version: SERVER_VERSION,
+      extensions: ["named_features", "feedback"],
+    }));
   };
 }

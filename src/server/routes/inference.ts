@@ -24,9 +24,11 @@ export function inferenceRoutes(ballast: Ballast): FastifyPluginAsync {
     if (version === undefined) {
       return served.variants.find((v) => v.variant.shadow !== true) ?? (served.variants[0] as ServedVariant);
     }
-    if (!/^[1-9][0-9]{0,9}$/.test(version)) throw invalid(`version must be a positive integer, got '${version}'`);
+    if (!/^[1-9][0-9]{0,9}$/.test(version))
+      throw invalid(`version must be a positive integer, got '${version}'`);
     const found = served.variants.find((v) => v.version.version === Number(version));
-    if (found === undefined) throw notFound(`version ${version} of '${served.deployment.name}' is not deployed`);
+    if (found === undefined)
+      throw notFound(`version ${version} of '${served.deployment.name}' is not deployed`);
     return found;
   }
 

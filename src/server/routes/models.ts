@@ -25,8 +25,10 @@ export function modelRoutes(ballast: Ballast, options: { artifactLimit: number }
   return async (app) => {
     // Uploads stream to a temporary file and are then stored under their sha256.
     await app.register(async (uploads) => {
-      uploads.addContentTypeParser("application/octet-stream", { bodyLimit: options.artifactLimit }, (_req, payload, done) =>
-        done(null, payload),
+      uploads.addContentTypeParser(
+        "application/octet-stream",
+        { bodyLimit: options.artifactLimit },
+        (_req, payload, done) => done(null, payload),
       );
       uploads.post("/api/v1/artifacts", { bodyLimit: options.artifactLimit }, async (request, reply) => {
         if (!(request.body instanceof Object) || typeof (request.body as Readable).pipe !== "function") {
@@ -38,7 +40,9 @@ export function modelRoutes(ballast: Ballast, options: { artifactLimit: number }
         try {
           await pipeline(request.body as Readable, createWriteStream(temp));
           const stored = await artifacts.put(temp);
-          return reply.status(201).send({ artifact: `sha256:${stored.sha256}`, sha256: stored.sha256, size: stored.size });
+          return reply
+            .status(201)
+            .send({ artifact: `sha256:${stored.sha256}`, sha256: stored.sha256, size: stored.size });
         } finally {
           await rm(temp, { force: true });
         }
@@ -60,13 +64,15 @@ export function modelRoutes(ballast: Ballast, options: { artifactLimit: number }
 
     app.post<{ Params: { name: string } }>("/api/v1/models/:name/versions", async (request, reply) => {
       const body = request.body;
-      if (!isPlainObject(body)) throw invalid("the request body must be a JSON object with an artifact field");
+      if (!isPlainObject(body))
+        throw invalid("the request body must be a JSON object with an artifact field");
       const artifact = body.artifact;
       if (typeof artifact !== "string" || !/^sha256:[0-9a-f]{64}$/.test(artifact)) {
         throw invalid('artifact must be "sha256:<64 hex>" as returned by POST /api/v1/artifacts');
       }
       const sha = artifact.slice("sha256:".length);
-      if (!(await artifacts.exists(sha))) throw notFound(`artifact ${artifact} was not uploaded; POST it to /api/v1/artifacts first`);
+      if (!(await artifacts.exists(sha)))
+        throw notFound(`artifact ${artifact} was not uploaded; POST it to /api/v1/artifacts first`);
       if (body.flavor !== undefined && !(FLAVORS as readonly unknown[]).includes(body.flavor)) {
         throw invalid(`flavor must be one of ${FLAVORS.join(", ")}`);
       }
@@ -104,22 +110,28 @@ export function modelRoutes(ballast: Ballast, options: { artifactLimit: number }
       return { deleted: { model: request.params.name, version: Number(request.params.version) } };
     });
 
-    app.put<{ Params: { name: string; alias: string } }>("/api/v1/models/:name/aliases/:alias", async (request) => {
-      const body = request.body;
-      const version = isPlainObject(body) ? body.version : undefined;
-      if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 1) {
-        throw invalid('body must be {"version": <positive integer>}');
-      }
-      await registry.setAlias(request.params.name, request.params.alias, version);
-      // Deployments that follow the alias move with it.
-      const problems = await ballast.endpoints.sync();
-      return { model: request.params.name, alias: request.params.alias, version, problems };
-    });
+    app.put<{ Params: { name: string; alias: string } }>(
+      "/api/v1/models/:name/aliases/:alias",
+      async (request) => {
+        const body = request.body;
+        const version = isPlainObject(body) ? body.version : undefined;
+        if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 1) {
+          throw invalid('body must be {"version": <positive integer>}');
+        }
+        await registry.setAlias(request.params.name, request.params.alias, version);
+        // Deployments that follow the alias move with it.
+        const problems = await ballast.endpoints.sync();
+        return { model: request.params.name, alias: request.params.alias, version, problems };
+      },
+    );
 
-    app.delete<{ Params: { name: string; alias: string } }>("/api/v1/models/:name/aliases/:alias", async (request) => {
-      await registry.deleteAlias(request.params.name, request.params.alias);
-      return { deleted: request.params.alias };
-    });
+    app.delete<{ Params: { name: string; alias: string } }>(
+      "/api/v1/models/:name/aliases/:alias",
+      async (request) => {
+        await registry.deleteAlias(request.params.name, request.params.alias);
+        return { deleted: request.params.alias };
+      },
+    );
   };
 }
 

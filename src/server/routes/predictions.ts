@@ -44,6 +44,7 @@ function positiveInt(raw: string, field: string): number {
 /** Epoch milliseconds or an ISO-8601 time. */
 export function instant(raw: string, field: string): number {
   const value = /^-?[0-9]+$/.test(raw) ? Number(raw) : Date.parse(raw);
-  if (!Number.isFinite(value)) throw invalid(`${field} must be epoch milliseconds or an ISO-8601 time, got '${raw}'`);
+  if (!Number.isFinite(value))
+    throw invalid(`${field} must be epoch milliseconds or an ISO-8601 time, got '${raw}'`);
   return value;
 }

@@ -1,0 +1,155 @@
+/**
+ * Ballast's own model file for the models it trains itself: a linear model as JSON, readable
+ * in a diff and in a code review.
+ *
+ * {
+ *   "format": "ballast.builtin/v1",
+ *   "kind": "logistic_regression" | "linear_regression",
+ *   "features": ["amount", …],            // column i of the input is features[i]
+ *   "weights": [0.8, …],                  // one per feature, for the scaled features
+ *   "intercept": -1.2,
+ *   "scaling": { "mean": […], "std": […] },  // optional: x' = (x - mean) / std
+ *   "classes": [0, 1],                    // logistic only: labels for [negative, positive]
+ *   "training": { … }                     // optional, free-form metadata
+ * }
+ */
+import { invalid } from "../../domain/errors.js";
+
+export const BUILTIN_FORMAT = "ballast.builtin/v1";
+export const BUILTIN_KINDS = ["logistic_regression", "linear_regression"] as const;
+export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
+
+export interface Scaling {
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+}
+
+export interface BuiltinModel {
+  readonly format: typeof BUILTIN_FORMAT;
+  readonly kind: BuiltinKind;
+  readonly features: readonly string[];
+  readonly weights: readonly number[];
+  readonly intercept: number;
+  readonly scaling?: Scaling;
+  /** [negative, positive]; logistic regression only; [0, 1] when absent. */
+  readonly classes?: readonly [number, number];
+  readonly training?: Readonly<Record<string, unknown>>;
+}
+
+const FIELDS = ["format", "kind", "features", "weights", "intercept", "scaling", "classes", "training"];
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+function finiteNumbers(value: unknown, field: string, length: number, lengthOf: string): number[] {
+  if (!Array.isArray(value)) throw invalid(`${field} must be an array of numbers`, { field });
+  if (value.length !== length) {
+    throw invalid(`${field} has ${value.length} entries but ${lengthOf} has ${length}`, { field });
+  }
+  value.forEach((v, i) => {
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      throw invalid(`${field}[${i}] must be a finite number, not ${JSON.stringify(v)}`, { field });
+    }
+  });
+  return value as number[];
+}
+
+function parseFeatures(value: unknown): string[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw invalid("features must be a non-empty array of feature names", { field: "features" });
+  }
+  const seen = new Set<string>();
+  value.forEach((name, i) => {
+    if (typeof name !== "string" || name === "") {
+      throw invalid(`features[${i}] must be a non-empty string`, { field: "features" });
+    }
+    if (seen.has(name)) throw invalid(`features[${i}] repeats '${name}'`, { field: "features" });
+    seen.add(name);
+  });
+  return value as string[];
+}
+
+function parseScaling(value: unknown, n: number): Scaling {
+  if (!isObject(value)) throw invalid("scaling must be an object { mean, std }", { field: "scaling" });
+  const extra = Object.keys(value).filter((k) => k !== "mean" && k !== "std");
+  if (extra.length > 0) throw invalid(`scaling has unknown field '${extra[0]}'`, { field: "scaling" });
+  const mean = finiteNumbers(value.mean, "scaling.mean", n, "features");
+  const std = finiteNumbers(value.std, "scaling.std", n, "features");
+  std.forEach((s, i) => {
+    if (s <= 0) throw invalid(`scaling.std[${i}] must be positive, not ${s}`, { field: "scaling.std" });
+  });
+  return { mean, std };
+}
+
+function parseClasses(value: unknown): [number, number] {
+  const ok =
+    Array.isArray(value) &&
+    value.length === 2 &&
+    value.every((v) => Number.isSafeInteger(v)) &&
+    value[0] !== value[1];
+  if (!ok) {
+    throw invalid("classes must be two different integers [negative, positive], such as [0, 1]", {
+      field: "classes",
+    });
+  }
+  return [value[0] as number, value[1] as number];
+}
+
+/**
+ * Parses and checks a builtin model: JSON text, or a value already parsed from JSON. Errors
+ * name the field that is wrong.
+ */
+export function parseBuiltinModel(source: unknown): BuiltinModel {
+  let value = source;
+  if (typeof source === "string") {
+    try {
+      value = JSON.parse(source);
+    } catch (error) {
+      throw invalid(`the builtin model is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  if (!isObject(value)) throw invalid("a builtin model must be a JSON object");
+  const unknown = Object.keys(value).filter((k) => !FIELDS.includes(k));
+  if (unknown.length > 0) {
+    throw invalid(`unknown field '${unknown[0]}' in builtin model; expected ${FIELDS.join(", ")}`, {
+      field: unknown[0],
+    });
+  }
+  if (value.format !== BUILTIN_FORMAT) {
+    throw invalid(`format must be "${BUILTIN_FORMAT}", not ${JSON.stringify(value.format)}`, {
+      field: "format",
+    });
+  }
+  const kind = value.kind;
+  if (!(BUILTIN_KINDS as readonly unknown[]).includes(kind)) {
+    throw invalid(`kind must be one of ${BUILTIN_KINDS.join(", ")}, not ${JSON.stringify(kind)}`, {
+      field: "kind",
+    });
+  }
+  const features = parseFeatures(value.features);
+  const weights = finiteNumbers(value.weights, "weights", features.length, "features");
+  if (typeof value.intercept !== "number" || !Number.isFinite(value.intercept)) {
+    throw invalid("intercept must be a finite number", { field: "intercept" });
+  }
+  const model: {
+    -readonly [K in keyof BuiltinModel]: BuiltinModel[K];
+  } = { format: BUILTIN_FORMAT, kind: kind as BuiltinKind, features, weights, intercept: value.intercept };
+  if (value.scaling !== undefined) model.scaling = parseScaling(value.scaling, features.length);
+  if (value.classes !== undefined) {
+    if (kind !== "logistic_regression") {
+      throw invalid("classes is only allowed for logistic_regression", { field: "classes" });
+    }
+    model.classes = parseClasses(value.classes);
+  }
+  if (value.training !== undefined) {
+    if (!isObject(value.training)) throw invalid("training must be an object", { field: "training" });
+    model.training = value.training;
+  }
+  return model;
+}
+
+/** JSON text for a builtin model (checked first, so what is written can always be read back). */
+export function serializeBuiltinModel(model: BuiltinModel): string {
+  const checked = parseBuiltinModel(JSON.parse(JSON.stringify(model)));
+  return `${JSON.stringify(checked, null, 2)}\n`;
+}

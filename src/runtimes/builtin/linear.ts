@@ -1,0 +1,15 @@
+import type { Tensor } from "../../domain/tensor.js";
+import type { BuiltinModel } from "./format.js";
+import type { BuiltinKindModule } from "./kind.js";
+import { linearScores } from "./score.js";
+
+export const linearRegression: BuiltinKindModule = {
+  kind: "linear_regression",
+
+  outputs: () => [{ name: "prediction", datatype: "FP32", shape: [-1] }],
+
+  predict(model: BuiltinModel, data: ArrayLike<number>, rows: number, outputs: readonly string[]): Tensor[] {
+    const predictions = Float32Array.from(linearScores(model, data, rows));
+    return outputs.map((name) => ({ name, datatype: "FP32", shape: [rows], data: predictions }));
+  },
+};
