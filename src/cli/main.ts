@@ -10,6 +10,8 @@ export function buildProgram(): Command {
   const program = new Command("ballast")
     .description("Serve, watch and roll out machine-learning models")
     .version("0.1.0")
+    // Root options only before the subcommand, so `deploy --version 3` is deploy's own flag.
+    .enablePositionalOptions()
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   for (const register of commands) register(program);

@@ -21,7 +21,10 @@ test("/metrics counts requests by deployment, model, version, variant and status
     assert.ok(text.includes(`${series(200)} 2`), text);
     assert.ok(text.includes(`${series(400)} 1`));
     assert.match(text, /ballast_inference_duration_seconds_bucket\{le="0\.001",deployment="fraud"/);
-    assert.match(text, /ballast_inference_duration_seconds_count\{deployment="fraud",model="fraud",version="1",variant="stable"\} 3/);
+    assert.match(
+      text,
+      /ballast_inference_duration_seconds_count\{deployment="fraud",model="fraud",version="1",variant="stable"\} 3/,
+    );
     assert.match(text, /ballast_model_state\{model="fraud",version="1",state="ready"\} 1/);
     assert.match(text, /ballast_model_state\{model="fraud",version="1",state="loading"\} 0/);
     assert.match(text, /^ballast_prediction_log_buffer_capacity_rows \d+$/m);
@@ -41,7 +44,7 @@ test(
       await s.app.inject({ method: "POST", url: "/v1/feedback", payload: { request_id: "x", label: 1 } });
       const text = (await s.app.inject("/metrics")).body;
       const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
-    assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}`);
+      assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}`);
       assert.equal(check.stdout.trim() + check.stderr.trim(), "", "promtool reported lint problems");
     } finally {
       await s.close();

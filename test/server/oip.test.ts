@@ -51,7 +51,10 @@ describe("Open Inference Protocol v2 over HTTP", () => {
     const flat = await s.app.inject({
       method: "POST",
       url: "/v2/models/fraud/infer",
-      payload: { id: "req-42", inputs: [{ name: "input", datatype: "FP32", shape: [2, 3], data: rows.flat() }] },
+      payload: {
+        id: "req-42",
+        inputs: [{ name: "input", datatype: "FP32", shape: [2, 3], data: rows.flat() }],
+      },
     });
     assert.equal(flat.statusCode, 200, flat.body);
     const nested = await s.app.inject({
@@ -69,7 +72,10 @@ describe("Open Inference Protocol v2 over HTTP", () => {
     assert.deepEqual(prob.shape, [2]);
     rows.forEach((r, i) => assert.ok(Math.abs(prob.data[i] - expectedProbability(r)) < 1e-6));
     const label = a.outputs.find((o: { name: string }) => o.name === "label");
-    assert.deepEqual(label.data, rows.map((r) => (expectedProbability(r) >= 0.5 ? 1 : 0)));
+    assert.deepEqual(
+      label.data,
+      rows.map((r) => (expectedProbability(r) >= 0.5 ? 1 : 0)),
+    );
     // Without an id in the body, the response id is the request id.
     assert.equal(b.id, nested.headers["x-request-id"]);
   });
@@ -107,10 +113,7 @@ describe("Open Inference Protocol v2 over HTTP", () => {
       method: "POST",
       url: "/v1/models/fraud:predict",
       payload: {
-        instances: [
-          { amount: 2.5, hour: 3, night: 1, merchant_category: "travel" },
-          [0.1, 14, 0],
-        ],
+        instances: [{ amount: 2.5, hour: 3, night: 1, merchant_category: "travel" }, [0.1, 14, 0]],
       },
     });
     assert.equal(res.statusCode, 200, res.body);
@@ -127,19 +130,80 @@ describe("Open Inference Protocol v2 over HTTP", () => {
       ["POST", "/v2/models/nope/infer", { inputs: [] }, 404, /not deployed/],
       ["GET", "/v2/models/nope", undefined, 404, /not deployed/],
       ["POST", "/v2/models/fraud/versions/9/infer", { inputs: [] }, 404, /version 9/],
-      ["POST", "/v2/models/fraud/infer", { inputs: [{ name: "input", datatype: "FP99", shape: [1], data: [1] }] }, 400, /datatype/],
-      ["POST", "/v2/models/fraud/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 3], data: [1, 2] }] }, 400, /2 elements.*needs 3/],
-      ["POST", "/v2/models/fraud/infer", { inputs: [{ name: "input", datatype: "INT64", shape: [1, 3], data: [1, 2, 3] }] }, 400, /must be FP32/],
-      ["POST", "/v2/models/fraud/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [3], data: [1, 2, 3] }] }, 400, /does not fit/],
-      ["POST", "/v2/models/fraud/infer", { inputs: [{ name: "x", datatype: "FP32", shape: [1, 3], data: [1, 2, 3] }] }, 400, /'x' is not an input/],
-      ["POST", "/v2/models/fraud/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 3], data: [1, "a", 3] }] }, 400, /data\[1\]/],
-      ["POST", "/v2/models/fraud/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 3], data: [1, 2, 3] }], outputs: [{ name: "zzz" }] }, 400, /'zzz'/],
-      ["POST", "/v1/models/fraud:predict", { instances: [{ amount: 1, hour: 2 }] }, 400, /missing feature 'night'/],
-      ["POST", "/v1/models/fraud:predict", { instances: [{ amount: "x", hour: 2, night: 0 }] }, 400, /amount must be a finite number/],
+      [
+        "POST",
+        "/v2/models/fraud/infer",
+        { inputs: [{ name: "input", datatype: "FP99", shape: [1], data: [1] }] },
+        400,
+        /datatype/,
+      ],
+      [
+        "POST",
+        "/v2/models/fraud/infer",
+        { inputs: [{ name: "input", datatype: "FP32", shape: [1, 3], data: [1, 2] }] },
+        400,
+        /2 elements.*needs 3/,
+      ],
+      [
+        "POST",
+        "/v2/models/fraud/infer",
+        { inputs: [{ name: "input", datatype: "INT64", shape: [1, 3], data: [1, 2, 3] }] },
+        400,
+        /must be FP32/,
+      ],
+      [
+        "POST",
+        "/v2/models/fraud/infer",
+        { inputs: [{ name: "input", datatype: "FP32", shape: [3], data: [1, 2, 3] }] },
+        400,
+        /does not fit/,
+      ],
+      [
+        "POST",
+        "/v2/models/fraud/infer",
+        { inputs: [{ name: "x", datatype: "FP32", shape: [1, 3], data: [1, 2, 3] }] },
+        400,
+        /'x' is not an input/,
+      ],
+      [
+        "POST",
+        "/v2/models/fraud/infer",
+        { inputs: [{ name: "input", datatype: "FP32", shape: [1, 3], data: [1, "a", 3] }] },
+        400,
+        /data\[1\]/,
+      ],
+      [
+        "POST",
+        "/v2/models/fraud/infer",
+        {
+          inputs: [{ name: "input", datatype: "FP32", shape: [1, 3], data: [1, 2, 3] }],
+          outputs: [{ name: "zzz" }],
+        },
+        400,
+        /'zzz'/,
+      ],
+      [
+        "POST",
+        "/v1/models/fraud:predict",
+        { instances: [{ amount: 1, hour: 2 }] },
+        400,
+        /missing feature 'night'/,
+      ],
+      [
+        "POST",
+        "/v1/models/fraud:predict",
+        { instances: [{ amount: "x", hour: 2, night: 0 }] },
+        400,
+        /amount must be a finite number/,
+      ],
       ["POST", "/v1/models/fraud:explain", { instances: [] }, 404, /:predict/],
     ];
     for (const [method, url, payload, status, pattern] of cases) {
-      const res = await s.app.inject({ method: method as "GET" | "POST", url, ...(payload === undefined ? {} : { payload: payload as object }) });
+      const res = await s.app.inject({
+        method: method as "GET" | "POST",
+        url,
+        ...(payload === undefined ? {} : { payload: payload as object }),
+      });
       assert.equal(res.statusCode, status, `${url}: ${res.body}`);
       assert.match(res.json().error, pattern, url);
     }
@@ -159,7 +223,9 @@ describe("Open Inference Protocol v2 over HTTP", () => {
       const big = await small.app.inject({
         method: "POST",
         url: "/v2/models/fraud/infer",
-        payload: { inputs: [{ name: "input", datatype: "FP32", shape: [1000, 3], data: new Array(3000).fill(1.5) }] },
+        payload: {
+          inputs: [{ name: "input", datatype: "FP32", shape: [1000, 3], data: new Array(3000).fill(1.5) }],
+        },
       });
       assert.equal(big.statusCode, 413);
       assert.match(big.json().error, /larger than/);

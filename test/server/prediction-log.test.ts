@@ -23,7 +23,12 @@ describe("prediction log and feedback", () => {
     const early = await s.app.inject({
       method: "POST",
       url: "/v1/feedback",
-      payload: { feedback: [{ request_id: "r-1", label: 1 }, { request_id: "r-1", event: "click" }] },
+      payload: {
+        feedback: [
+          { request_id: "r-1", label: 1 },
+          { request_id: "r-1", event: "click" },
+        ],
+      },
     });
     assert.equal(early.statusCode, 200, early.body);
     assert.deepEqual(early.json(), { accepted: 2 });
@@ -68,11 +73,23 @@ describe("prediction log and feedback", () => {
 
   test("feedback is idempotent per (request id, kind): a repeat replaces, never duplicates", async () => {
     for (const label of [0, 1, 1]) {
-      const r = await s.app.inject({ method: "POST", url: "/v1/feedback", payload: { request_id: "r-2", label } });
+      const r = await s.app.inject({
+        method: "POST",
+        url: "/v1/feedback",
+        payload: { request_id: "r-2", label },
+      });
       assert.equal(r.statusCode, 200);
     }
-    await s.app.inject({ method: "POST", url: "/v1/feedback", payload: [{ request_id: "r-2", event: "conversion", value: 19.99 }] });
-    const rows = await s.ballast.store.db.selectFrom("feedback").selectAll().where("request_id", "=", "r-2").execute();
+    await s.app.inject({
+      method: "POST",
+      url: "/v1/feedback",
+      payload: [{ request_id: "r-2", event: "conversion", value: 19.99 }],
+    });
+    const rows = await s.ballast.store.db
+      .selectFrom("feedback")
+      .selectAll()
+      .where("request_id", "=", "r-2")
+      .execute();
     assert.equal(rows.length, 2);
     const body = (await s.app.inject("/api/v1/predictions?limit=1")).json();
     assert.equal(body.predictions[0].feedback.label.label, 1);

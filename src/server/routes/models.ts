@@ -81,6 +81,7 @@ export function modelRoutes(ballast: Ballast, options: { artifactLimit: number }
         artifactPath: artifacts.pathFor(sha),
         flavor: body.flavor as Flavor | undefined,
         signature: optionalObject(body.signature, "signature") as Signature | undefined,
+        features: optionalStrings(body.features, "features"),
         tags: optionalObject(body.tags, "tags") as Record<string, string> | undefined,
         description: optionalString(body.description, "description"),
         metrics: optionalObject(body.metrics, "metrics") as Record<string, number> | undefined,
@@ -144,6 +145,13 @@ function optionalObject(value: unknown, field: string): Record<string, unknown> 
   if (value === undefined || value === null) return undefined;
   if (!isPlainObject(value)) throw invalid(`${field} must be an object`);
   return value;
+}
+
+function optionalStrings(value: unknown, field: string): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string"))
+    throw invalid(`${field} must be an array of strings`);
+  return value as string[];
 }
 
 function optionalString(value: unknown, field: string): string | undefined {

@@ -1,0 +1,23 @@
+/**
+ * Validation errors that name the offending field the way a user wrote it (`variants[1].weight`),
+ * so the CLI, the HTTP API and manifest errors can all point at the right place.
+ */
+import { invalid, type BallastError } from "../domain/errors.js";
+
+export function invalidField(
+  field: string,
+  problem: string,
+  details: Record<string, unknown> = {},
+): BallastError {
+  return invalid(`${field}: ${problem}`, { field, ...details });
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** For messages: strings quoted, everything else as JSON, long values cut. */
+export function shown(value: unknown): string {
+  const text = value === undefined ? "nothing" : (JSON.stringify(value) ?? String(value));
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}

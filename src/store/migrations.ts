@@ -1,0 +1,149 @@
+/**
+ * Versioned schema migrations, run at open. Names sort in order (`0001_init`, `0002_…`); a
+ * migration, once released, never changes: add a new one instead.
+ *
+ * Column types are chosen to behave the same on both dialects: `bigint` for epoch-ms times and
+ * sizes (the PostgreSQL pool parses INT8 into numbers), `double precision` for reals (`real`
+ * is float4 on PostgreSQL and would round 0.1), `text` for JSON.
+ */
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import type { Database } from "./schema.js";
+
+const init: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable("registered_models")
+      .addColumn("name", "text", (c) => c.primaryKey().notNull())
+      .addColumn("description", "text", (c) => c.notNull())
+      .addColumn("tags", "text", (c) => c.notNull())
+      // The allocation counter for version numbers: it only grows, so numbers are never reused.
+      .addColumn("latest_version", "integer", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable("model_versions")
+      .addColumn("model", "text", (c) => c.notNull().references("registered_models.name"))
+      .addColumn("version", "integer", (c) => c.notNull())
+      .addColumn("flavor", "text", (c) => c.notNull())
+      .addColumn("artifact_sha256", "text", (c) => c.notNull())
+      .addColumn("artifact_size", "bigint", (c) => c.notNull())
+      .addColumn("signature", "text")
+      .addColumn("tags", "text", (c) => c.notNull())
+      .addColumn("description", "text", (c) => c.notNull())
+      .addColumn("metrics", "text", (c) => c.notNull())
+      .addColumn("lineage", "text", (c) => c.notNull())
+      .addColumn("source", "text", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("model_versions_pk", ["model", "version"])
+      .execute();
+    await db.schema
+      .createIndex("model_versions_artifact_idx")
+      .on("model_versions")
+      .columns(["model", "artifact_sha256"])
+      .execute();
+
+    await db.schema
+      .createTable("model_aliases")
+      .addColumn("model", "text", (c) => c.notNull())
+      .addColumn("alias", "text", (c) => c.notNull())
+      .addColumn("version", "integer", (c) => c.notNull())
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("model_aliases_pk", ["model", "alias"])
+      // An alias can never point at a version that does not exist.
+      .addForeignKeyConstraint("model_aliases_version_fk", ["model", "version"], "model_versions", [
+        "model",
+        "version",
+      ])
+      .execute();
+
+    await db.schema
+      .createTable("deployments")
+      .addColumn("name", "text", (c) => c.primaryKey().notNull())
+      .addColumn("spec", "text", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .execute();
+
+    // No foreign keys on the logs: they are written in batches off the request path, and a
+    // logged prediction must outlive the version that made it.
+    await db.schema
+      .createTable("predictions")
+      .addColumn("request_id", "text", (c) => c.notNull())
+      .addColumn("variant", "text", (c) => c.notNull())
+      .addColumn("deployment", "text", (c) => c.notNull())
+      .addColumn("model", "text", (c) => c.notNull())
+      .addColumn("model_version", "integer", (c) => c.notNull())
+      .addColumn("inputs", "text", (c) => c.notNull())
+      .addColumn("outputs", "text", (c) => c.notNull())
+      .addColumn("latency_ms", "double precision", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("predictions_pk", ["request_id", "variant"])
+      .execute();
+    await db.schema
+      .createIndex("predictions_deployment_created_idx")
+      .on("predictions")
+      .columns(["deployment", "created_at"])
+      .execute();
+    await db.schema.createIndex("predictions_created_idx").on("predictions").column("created_at").execute();
+
+    await db.schema
+      .createTable("feedback")
+      .addColumn("request_id", "text", (c) => c.notNull())
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("label", "text")
+      .addColumn("value", "double precision")
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      // Set by the writer from its clock, not by the database, so tests control it.
+      .addColumn("received_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("feedback_pk", ["request_id", "kind"])
+      .execute();
+    await db.schema.createIndex("feedback_created_idx").on("feedback").column("created_at").execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    for (const table of [
+      "feedback",
+      "predictions",
+      "deployments",
+      "model_aliases",
+      "model_versions",
+      "registered_models",
+    ]) {
+      await db.schema.dropTable(table).execute();
+    }
+  },
+};
+
+/** In order; append only. */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  "0001_init": init,
+};
+
+const provider: MigrationProvider = {
+  getMigrations: async () => ({ ...MIGRATIONS }),
+};
+
+export const MIGRATION_TABLE = "ballast_migration";
+
+export function migratorFor(db: Kysely<Database>): Migrator {
+  return new Migrator({
+    db,
+    provider,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: `${MIGRATION_TABLE}_lock`,
+  });
+}
+
+/** Brings the schema up to date; throws naming the migration that failed. */
+export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
+  const { error, results } = await migratorFor(db).migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === "Error")?.migrationName;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(failed !== undefined ? `migration ${failed} failed: ${reason}` : reason, {
+      cause: error,
+    });
+  }
+}
