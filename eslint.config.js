@@ -1,10 +1,12 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import globals from "globals";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "examples/**/data/", ".ballast/"] },
+  { ignores: ["dist/", "node_modules/", "examples/**/data/", ".ballast/", "bench/.*/", "tmp/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  { languageOptions: { globals: globals.node } },
   {
     rules: {
       "@typescript-eslint/no-explicit-any": "error",

@@ -11,7 +11,11 @@ import { DeploymentStore } from "./registry/deployments.js";
 import { runtimeFor } from "./runtimes/index.js";
 import { ModelPool } from "./serving/model-pool.js";
 import { Endpoints } from "./serving/endpoints.js";
-import { DEFAULT_PREDICTION_LOG, PredictionLog, type PredictionLogOptions } from "./serving/prediction-log.js";
+import {
+  DEFAULT_PREDICTION_LOG,
+  PredictionLog,
+  type PredictionLogOptions,
+} from "./serving/prediction-log.js";
 import { PredictionStore } from "./serving/prediction-store.js";
 import { InferenceService } from "./serving/inference.js";
 import { RetentionSweeper } from "./serving/retention.js";
@@ -57,13 +61,21 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   });
   const deployments = new DeploymentStore(store, registry, clock);
   const predictions = new PredictionStore(store.db);
-  const predictionLog = new PredictionLog(predictions, { ...DEFAULT_PREDICTION_LOG, ...options.predictionLog });
-  const metrics = createMetrics({ predictionLog: () => predictionLog.stats(), defaultMetrics: options.defaultMetrics });
+  const predictionLog = new PredictionLog(predictions, {
+    ...DEFAULT_PREDICTION_LOG,
+    ...options.predictionLog,
+  });
+  const metrics = createMetrics({
+    predictionLog: () => predictionLog.stats(),
+    defaultMetrics: options.defaultMetrics,
+  });
   const pool = new ModelPool(runtimeFor, (sha) => artifacts.pathFor(sha), metrics);
   const endpoints = new Endpoints(deployments, registry, pool);
   const inference = new InferenceService(endpoints, pool, predictionLog, clock, metrics);
   const retention =
-    options.retentionMs === undefined ? undefined : new RetentionSweeper(predictions, clock, options.retentionMs);
+    options.retentionMs === undefined
+      ? undefined
+      : new RetentionSweeper(predictions, clock, options.retentionMs);
 
   predictionLog.start();
   retention?.start();

@@ -43,7 +43,8 @@ export class ServerClient {
     try {
       response = await fetch(new URL(path, this.baseUrl), init);
     } catch (error) {
-      const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+      const cause =
+        error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
       throw new BallastError(
         "unavailable",
         `cannot reach ${this.baseUrl} (${cause}); is \`ballast serve\` running, and is --server right?`,
@@ -66,9 +67,11 @@ export class ServerClient {
 export async function uploadFile<T>(client: ServerClient, path: string, filePath: string): Promise<T> {
   const { createReadStream } = await import("node:fs");
   const { stat } = await import("node:fs/promises");
-  const size = (await stat(filePath).catch(() => {
-    throw new BallastError("not_found", `no such file: ${filePath}`);
-  })).size;
+  const size = (
+    await stat(filePath).catch(() => {
+      throw new BallastError("not_found", `no such file: ${filePath}`);
+    })
+  ).size;
   const body = createReadStream(filePath) as unknown as ReadableStream;
   return client.request<T>("POST", path, undefined, {}, { body, size });
 }

@@ -7,12 +7,14 @@ export function collect(value: string, previous: string[]): string[] {
 
 export function parsePort(raw: string): number {
   const port = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || port < 0 || port > 65535) throw invalid(`--port must be 0…65535, got '${raw}'`);
+  if (!/^[0-9]+$/.test(raw) || port < 0 || port > 65535)
+    throw invalid(`--port must be 0…65535, got '${raw}'`);
   return port;
 }
 
 export function parsePositiveInt(raw: string, flag: string): number {
   const n = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) throw invalid(`${flag} must be a positive integer, got '${raw}'`);
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(n) || n < 1)
+    throw invalid(`${flag} must be a positive integer, got '${raw}'`);
   return n;
 }

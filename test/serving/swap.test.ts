@@ -6,7 +6,10 @@ import type { LoadedModel, Runtime } from "../../src/runtimes/runtime.js";
 import { ModelPool } from "../../src/serving/model-pool.js";
 import { Endpoints } from "../../src/serving/endpoints.js";
 
-const SIGNATURE: Signature = { inputs: [{ name: "x", datatype: "FP32", shape: [-1] }], outputs: [{ name: "y", datatype: "FP32", shape: [-1] }] };
+const SIGNATURE: Signature = {
+  inputs: [{ name: "x", datatype: "FP32", shape: [-1] }],
+  outputs: [{ name: "y", datatype: "FP32", shape: [-1] }],
+};
 
 function deferred<T>() {
   let resolve!: (v: T) => void;
@@ -40,20 +43,43 @@ class ControlledRuntime implements Runtime {
 
 function version(n: number): ModelVersion {
   return {
-    model: "m", version: n, flavor: "builtin", artifactSha256: `v${n}`, artifactSize: 1, signature: null, tags: {},
-    description: "", metrics: {}, lineage: {}, source: "", createdAt: 0,
+    model: "m",
+    version: n,
+    flavor: "builtin",
+    artifactSha256: `v${n}`,
+    artifactSize: 1,
+    signature: null,
+    tags: {},
+    description: "",
+    metrics: {},
+    lineage: {},
+    source: "",
+    createdAt: 0,
   };
 }
 
 function setup() {
   const runtime = new ControlledRuntime();
   const states: string[] = [];
-  const pool = new ModelPool(() => runtime, (sha) => sha, { stateChanged: (m, v, s) => void states.push(`${v}:${s}`) });
-  let current: Deployment = { name: "d", timeoutMs: 1000, createdAt: 0, updatedAt: 0, variants: [{ name: "stable", model: "m", ref: { version: 1 }, weight: 100 }] };
+  const pool = new ModelPool(
+    () => runtime,
+    (sha) => sha,
+    { stateChanged: (m, v, s) => void states.push(`${v}:${s}`) },
+  );
+  let current: Deployment = {
+    name: "d",
+    timeoutMs: 1000,
+    createdAt: 0,
+    updatedAt: 0,
+    variants: [{ name: "stable", model: "m", ref: { version: 1 }, weight: 100 }],
+  };
   const source = { list: async () => [current] };
-  const resolver = { resolve: async (_m: string, ref: VersionRef) => version("version" in ref ? ref.version : 1) };
+  const resolver = {
+    resolve: async (_m: string, ref: VersionRef) => version("version" in ref ? ref.version : 1),
+  };
   const endpoints = new Endpoints(source, resolver, pool);
-  const point = (n: number) => (current = { ...current, variants: [{ name: "stable", model: "m", ref: { version: n }, weight: 100 }] });
+  const point = (n: number) =>
+    (current = { ...current, variants: [{ name: "stable", model: "m", ref: { version: n }, weight: 100 }] });
   return { runtime, pool, endpoints, point, states };
 }
 
@@ -64,14 +90,20 @@ test("a new version is loaded and warmed before it takes traffic; the old one un
 
   // A request is in flight on version 1 ...
   const lease = pool.lease("m", 1);
-  const inFlight = lease.model.infer([{ name: "x", datatype: "FP32", shape: [1], data: new Float32Array([7]) }]);
+  const inFlight = lease.model.infer([
+    { name: "x", datatype: "FP32", shape: [1], data: new Float32Array([7]) },
+  ]);
   inFlight.finally(lease.release);
 
   // ... while the deployment moves to version 2.
   point(2);
   await endpoints.sync();
   assert.equal(endpoints.get("d").variants[0]?.version.version, 2);
-  assert.deepEqual(runtime.events, ["load v1", "warm v1", "load v2", "warm v2"], "v1 must stay loaded while a call runs");
+  assert.deepEqual(
+    runtime.events,
+    ["load v1", "warm v1", "load v2", "warm v2"],
+    "v1 must stay loaded while a call runs",
+  );
   assert.equal(pool.state("m", 1).state, "ready");
 
   runtime.pendingCalls[0]?.finish();
@@ -103,9 +135,15 @@ test("concurrent loads of one version share a single load", async () => {
 
 test("weighted pick follows the injected random source", async () => {
   const runtime = new ControlledRuntime();
-  const pool = new ModelPool(() => runtime, (sha) => sha);
+  const pool = new ModelPool(
+    () => runtime,
+    (sha) => sha,
+  );
   const deployment: Deployment = {
-    name: "d", timeoutMs: 1000, createdAt: 0, updatedAt: 0,
+    name: "d",
+    timeoutMs: 1000,
+    createdAt: 0,
+    updatedAt: 0,
     variants: [
       { name: "stable", model: "m", ref: { version: 1 }, weight: 90 },
       { name: "canary", model: "m", ref: { version: 2 }, weight: 10 },

@@ -15,7 +15,11 @@ interface DeployOptions {
 
 interface DeploymentStatus {
   name: string;
-  status: { ready: boolean; error?: string; serving: Array<{ variant: string; model: string; version: number; state: string }> };
+  status: {
+    ready: boolean;
+    error?: string;
+    serving: Array<{ variant: string; model: string; version: number; state: string }>;
+  };
 }
 
 export function register(program: Command): void {
@@ -36,7 +40,8 @@ export function register(program: Command): void {
         process.stdout.write(`deployment ${deployment} deleted\n`);
         return;
       }
-      if (options.version !== undefined && options.alias !== undefined) throw invalid("give --version or --alias, not both");
+      if (options.version !== undefined && options.alias !== undefined)
+        throw invalid("give --version or --alias, not both");
       const body = {
         model: options.model ?? deployment,
         ...(options.version === undefined ? {} : { version: parsePositiveInt(options.version, "--version") }),
@@ -46,7 +51,9 @@ export function register(program: Command): void {
       const result = await client.request<DeploymentStatus>("PUT", path, body);
       const serving = result.status.serving.map((s) => `${s.model} v${s.version} (${s.state})`).join(", ");
       if (!result.status.ready) {
-        throw invalid(`deployment ${deployment} saved but not serving: ${result.status.error ?? "unknown reason"}`);
+        throw invalid(
+          `deployment ${deployment} saved but not serving: ${result.status.error ?? "unknown reason"}`,
+        );
       }
       process.stdout.write(`deployment ${deployment} serving ${serving}\n`);
     });

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { register as serve } from "./serve.js";
 import { register as models } from "./models.js";
 import { register as deploy } from "./deploy.js";
+import { register as predict } from "./predict.js";
 
 /** Adding a command is one file in this folder and one line here. */
-export const commands: Array<(program: Command) => void> = [serve, models, deploy];
+export const commands: Array<(program: Command) => void> = [serve, models, deploy, predict];

@@ -34,7 +34,10 @@ export function register(program: Command): void {
       .command("register <name> <artifact>")
       .description("Upload an artifact (.onnx, builtin .json, http .json) as a new version of <name>")
       .option("--flavor <flavor>", "onnx, builtin or http (inferred from the file when omitted)")
-      .option("--signature <file>", "JSON signature {inputs, outputs, features?} overriding what the artifact says")
+      .option(
+        "--signature <file>",
+        "JSON signature {inputs, outputs, features?} overriding what the artifact says",
+      )
       .option("--features <a,b,c>", "names of the first input's columns, for the named-feature API")
       .option("--description <text>", "what this version is")
       .option("--tag <key=value>", "tag (repeatable)", collect, [])
@@ -49,7 +52,8 @@ export function register(program: Command): void {
   ).action(async (name: string, artifact: string, options: RegisterOptions) => {
     const client = new ServerClient(options.server);
     const uploaded = await uploadFile<{ artifact: string }>(client, "/api/v1/artifacts", resolve(artifact));
-    const signature = options.signature === undefined ? undefined : await readJson(options.signature, "--signature");
+    const signature =
+      options.signature === undefined ? undefined : await readJson(options.signature, "--signature");
     const result = await client.request<{ version: ModelVersion; created: boolean }>(
       "POST",
       `/api/v1/models/${encodeURIComponent(name)}/versions`,
@@ -57,13 +61,19 @@ export function register(program: Command): void {
         artifact: uploaded.artifact,
         flavor: options.flavor,
         signature,
-        features: options.features?.split(",").map((f) => f.trim()).filter((f) => f.length > 0),
+        features: options.features
+          ?.split(",")
+          .map((f) => f.trim())
+          .filter((f) => f.length > 0),
         description: options.description,
         tags: pairs(options.tag, "--tag", (v) => v),
         metrics: pairs(options.metric, "--metric", (v, k) => number(v, `--metric ${k}`)),
         lineage: {
           parameters: options.param.length === 0 ? undefined : pairs(options.param, "--param", (v) => v),
-          parentVersion: options.parentVersion === undefined ? undefined : parsePositiveInt(options.parentVersion, "--parent-version"),
+          parentVersion:
+            options.parentVersion === undefined
+              ? undefined
+              : parsePositiveInt(options.parentVersion, "--parent-version"),
           runId: options.runId,
           dataFingerprint: options.dataFingerprint,
         },
@@ -72,56 +82,40 @@ export function register(program: Command): void {
       },
     );
     for (const alias of options.alias) {
-      await client.request("PUT", `/api/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, {
-        version: result.version.version,
-      });
+      await client.request(
+        "PUT",
+        `/api/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`,
+        {
+          version: result.version.version,
+        },
+      );
     }
     if (options.output === "json") return printJson(result);
     const v = result.version;
     const what = result.created ? "registered" : "already registered (same sha256)";
-    process.stdout.write(`${v.model} version ${v.version} ${what}: ${v.flavor}, sha256:${v.artifactSha256.slice(0, 12)}…\n`);
+    process.stdout.write(
+      `${v.model} version ${v.version} ${what}: ${v.flavor}, sha256:${v.artifactSha256.slice(0, 12)}…\n`,
+    );
   });
 
-  server(models.command("list").description("List registered models").option("-o, --output <format>", "json")).action(
-    async (options: { server: string; output?: string }) => {
-      const { models: list } = await new ServerClient(options.server).request<{ models: RegisteredModel[] }>("GET", "/api/v1/models");
-      if (options.output === "json") return printJson(list);
-      process.stdout.write(
-        formatTable(
-          ["NAME", "LATEST", "ALIASES", "UPDATED"],
-          list.map((m) => [
-            m.name,
-            m.latestVersion,
-            Object.entries(m.aliases).map(([a, v]) => `${a}→${v}`).join(" ") || "-",
-            new Date(m.updatedAt).toISOString(),
-          ]),
-        ),
-      );
-    },
-  );
-
   server(
-    models.command("show <name> [version]").description("Show a model and its versions, or one version").option("-o, --output <format>", "json"),
-  ).action(async (name: string, version: string | undefined, options: { server: string; output?: string }) => {
-    const client = new ServerClient(options.server);
-    if (version !== undefined) {
-      const v = await client.request<ModelVersion>("GET", `/api/v1/models/${encodeURIComponent(name)}/versions/${parsePositiveInt(version, "version")}`);
-      return printJson(v);
-    }
-    const model = await client.request<RegisteredModel & { versions: ModelVersion[] }>("GET", `/api/v1/models/${encodeURIComponent(name)}`);
-    if (options.output === "json") return printJson(model);
-    const aliasesOf = (n: number) => Object.entries(model.aliases).filter(([, v]) => v === n).map(([a]) => a).join(",") || "-";
-    process.stdout.write(`${model.name}${model.description ? ` — ${model.description}` : ""}\n`);
+    models.command("list").description("List registered models").option("-o, --output <format>", "json"),
+  ).action(async (options: { server: string; output?: string }) => {
+    const { models: list } = await new ServerClient(options.server).request<{ models: RegisteredModel[] }>(
+      "GET",
+      "/api/v1/models",
+    );
+    if (options.output === "json") return printJson(list);
     process.stdout.write(
       formatTable(
-        ["VERSION", "FLAVOR", "ALIASES", "SHA256", "CREATED", "METRICS"],
-        model.versions.map((v) => [
-          v.version,
-          v.flavor,
-          aliasesOf(v.version),
-          v.artifactSha256.slice(0, 12),
-          new Date(v.createdAt).toISOString(),
-          Object.entries(v.metrics).map(([k, n]) => `${k}=${n}`).join(" ") || "-",
+        ["NAME", "LATEST", "ALIASES", "UPDATED"],
+        list.map((m) => [
+          m.name,
+          m.latestVersion,
+          Object.entries(m.aliases)
+            .map(([a, v]) => `${a}→${v}`)
+            .join(" ") || "-",
+          new Date(m.updatedAt).toISOString(),
         ]),
       ),
     );
@@ -129,22 +123,73 @@ export function register(program: Command): void {
 
   server(
     models
+      .command("show <name> [version]")
+      .description("Show a model and its versions, or one version")
+      .option("-o, --output <format>", "json"),
+  ).action(
+    async (name: string, version: string | undefined, options: { server: string; output?: string }) => {
+      const client = new ServerClient(options.server);
+      if (version !== undefined) {
+        const v = await client.request<ModelVersion>(
+          "GET",
+          `/api/v1/models/${encodeURIComponent(name)}/versions/${parsePositiveInt(version, "version")}`,
+        );
+        return printJson(v);
+      }
+      const model = await client.request<RegisteredModel & { versions: ModelVersion[] }>(
+        "GET",
+        `/api/v1/models/${encodeURIComponent(name)}`,
+      );
+      if (options.output === "json") return printJson(model);
+      const aliasesOf = (n: number) =>
+        Object.entries(model.aliases)
+          .filter(([, v]) => v === n)
+          .map(([a]) => a)
+          .join(",") || "-";
+      process.stdout.write(`${model.name}${model.description ? ` — ${model.description}` : ""}\n`);
+      process.stdout.write(
+        formatTable(
+          ["VERSION", "FLAVOR", "ALIASES", "SHA256", "CREATED", "METRICS"],
+          model.versions.map((v) => [
+            v.version,
+            v.flavor,
+            aliasesOf(v.version),
+            v.artifactSha256.slice(0, 12),
+            new Date(v.createdAt).toISOString(),
+            Object.entries(v.metrics)
+              .map(([k, n]) => `${k}=${n}`)
+              .join(" ") || "-",
+          ]),
+        ),
+      );
+    },
+  );
+
+  server(
+    models
       .command("alias <name> <alias> [version]")
       .description("Point <alias> (champion, challenger, …) at <version>; moves atomically")
       .option("--delete", "remove the alias instead"),
-  ).action(async (name: string, alias: string, version: string | undefined, options: { server: string; delete?: boolean }) => {
-    const client = new ServerClient(options.server);
-    const path = `/api/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`;
-    if (options.delete === true) {
-      await client.request("DELETE", path);
-      process.stdout.write(`${name}: alias ${alias} removed\n`);
-      return;
-    }
-    if (version === undefined) throw invalid("give the version the alias should point at, or --delete");
-    const n = parsePositiveInt(version, "version");
-    await client.request("PUT", path, { version: n });
-    process.stdout.write(`${name}: ${alias} → version ${n}\n`);
-  });
+  ).action(
+    async (
+      name: string,
+      alias: string,
+      version: string | undefined,
+      options: { server: string; delete?: boolean },
+    ) => {
+      const client = new ServerClient(options.server);
+      const path = `/api/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`;
+      if (options.delete === true) {
+        await client.request("DELETE", path);
+        process.stdout.write(`${name}: alias ${alias} removed\n`);
+        return;
+      }
+      if (version === undefined) throw invalid("give the version the alias should point at, or --delete");
+      const n = parsePositiveInt(version, "version");
+      await client.request("PUT", path, { version: n });
+      process.stdout.write(`${name}: ${alias} → version ${n}\n`);
+    },
+  );
 }
 
 async function readJson(path: string, flag: string): Promise<unknown> {
@@ -158,7 +203,11 @@ async function readJson(path: string, flag: string): Promise<unknown> {
   }
 }
 
-function pairs<T>(items: string[], flag: string, parse: (value: string, key: string) => T): Record<string, T> | undefined {
+function pairs<T>(
+  items: string[],
+  flag: string,
+  parse: (value: string, key: string) => T,
+): Record<string, T> | undefined {
   if (items.length === 0) return undefined;
   const out: Record<string, T> = {};
   for (const item of items) {
