@@ -57,3 +57,37 @@ export function isDatatype(value: unknown): value is Datatype {
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }
+
+/**
+ * A zero-filled (false, "") array of the type that carries `datatype`: what decoders fill and
+ * warm-up requests are made of.
+ */
+export function allocateData(datatype: Datatype, length: number): TensorData {
+  switch (datatype) {
+    case "BOOL":
+      return new Array<boolean>(length).fill(false);
+    case "BYTES":
+      return new Array<string>(length).fill("");
+    case "UINT8":
+      return new Uint8Array(length);
+    case "UINT16":
+    case "FP16":
+      return new Uint16Array(length);
+    case "UINT32":
+      return new Uint32Array(length);
+    case "UINT64":
+      return new BigUint64Array(length);
+    case "INT8":
+      return new Int8Array(length);
+    case "INT16":
+      return new Int16Array(length);
+    case "INT32":
+      return new Int32Array(length);
+    case "INT64":
+      return new BigInt64Array(length);
+    case "FP32":
+      return new Float32Array(length);
+    case "FP64":
+      return new Float64Array(length);
+  }
+}

@@ -3,7 +3,8 @@
  * Whether the referenced versions exist is checked by the deployment store, in a transaction.
  */
 import type { Variant, VersionRef } from "../domain/model.js";
-import { invalidField, isPlainObject, shown } from "./field.js";
+import { isPlainObject } from "../domain/json-value.js";
+import { invalidField, shown } from "./field.js";
 import {
   checkAliasName,
   checkModelName,

@@ -12,10 +12,6 @@ export function invalidField(
   return invalid(`${field}: ${problem}`, { field, ...details });
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** For messages: strings quoted, everything else as JSON, long values cut. */
 export function shown(value: unknown): string {
   const text = value === undefined ? "nothing" : (JSON.stringify(value) ?? String(value));

@@ -3,7 +3,8 @@ import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { notFound } from "../domain/errors.js";
 import { FLAVORS, type Flavor } from "../domain/model.js";
-import { invalidField, isPlainObject, shown } from "./field.js";
+import { isPlainObject } from "../domain/json-value.js";
+import { invalidField, shown } from "./field.js";
 
 /** The `format` a JSON artifact declares at its top level, per flavor. */
 export const JSON_FORMATS: Readonly<Record<string, Flavor>> = {

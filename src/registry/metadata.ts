@@ -1,6 +1,7 @@
 /** The free-form parts of a version (tags, metrics, description, lineage), checked on the way in. */
 import type { Lineage } from "../domain/model.js";
-import { invalidField, isPlainObject, shown } from "./field.js";
+import { isPlainObject } from "../domain/json-value.js";
+import { invalidField, shown } from "./field.js";
 
 const MAX_TAG_KEY = 250;
 const MAX_TAG_VALUE = 5000;

@@ -4,7 +4,8 @@
  */
 import type { Signature } from "../domain/model.js";
 import { DATATYPES, isDatatype, type TensorSpec } from "../domain/tensor.js";
-import { invalidField, isPlainObject, shown } from "./field.js";
+import { isPlainObject } from "../domain/json-value.js";
+import { invalidField, shown } from "./field.js";
 
 export function checkSignature(value: unknown, field = "signature"): Signature {
   if (!isPlainObject(value))

@@ -12,7 +12,8 @@ import { readFile } from "node:fs/promises";
 import { BallastError, invalid, isBallastError, unavailable } from "../domain/errors.js";
 import type { Signature } from "../domain/model.js";
 import { isDatatype, type Tensor, type TensorSpec } from "../domain/tensor.js";
-import { tensorFromJson, tensorToJson } from "./json-tensor.js";
+import { isPlainObject } from "../domain/json-value.js";
+import { decodeTensor, encodeTensor } from "../domain/tensor-json.js";
 import type { InferOptions, LoadedModel, LoadRequest, Runtime } from "./runtime.js";
 import { checkInputs, selectOutputs, withFeatures } from "./signature.js";
 
@@ -28,9 +29,6 @@ export interface HttpArtifact {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-
 /** Parses and checks an http artifact: JSON text or an already-parsed value. */
 export function parseHttpArtifact(source: unknown): HttpArtifact {
   let value = source;
@@ -41,7 +39,7 @@ export function parseHttpArtifact(source: unknown): HttpArtifact {
       throw invalid(`the http model artifact is not valid JSON: ${(error as Error).message}`);
     }
   }
-  if (!isObject(value)) throw invalid("an http model artifact must be a JSON object");
+  if (!isPlainObject(value)) throw invalid("an http model artifact must be a JSON object");
   const fields = ["format", "url", "model", "version", "headers"];
   const unknown = Object.keys(value).find((k) => !fields.includes(k));
   if (unknown !== undefined)
@@ -69,7 +67,7 @@ export function parseHttpArtifact(source: unknown): HttpArtifact {
   }
   if (
     headers !== undefined &&
-    (!isObject(headers) || !Object.values(headers).every((v) => typeof v === "string"))
+    (!isPlainObject(headers) || !Object.values(headers).every((v) => typeof v === "string"))
   ) {
     throw invalid("headers must be an object of strings", { field: "headers" });
   }
@@ -95,7 +93,7 @@ interface Answer {
 }
 
 function remoteError(body: unknown, text: string): string {
-  if (isObject(body) && typeof body.error === "string") return body.error;
+  if (isPlainObject(body) && typeof body.error === "string") return body.error;
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
@@ -162,7 +160,7 @@ function parseSpecs(value: unknown, role: string, artifact: HttpArtifact): Tenso
     new BallastError("upstream", `the metadata of ${label(artifact)} is malformed: ${why}`);
   if (!Array.isArray(value)) throw malformed(`${role} is not an array`);
   return value.map((spec, i): TensorSpec => {
-    if (!isObject(spec) || typeof spec.name !== "string") throw malformed(`${role}[${i}] has no name`);
+    if (!isPlainObject(spec) || typeof spec.name !== "string") throw malformed(`${role}[${i}] has no name`);
     if (!isDatatype(spec.datatype))
       throw malformed(`${role}[${i}] has datatype ${JSON.stringify(spec.datatype)}`);
     const shape = spec.shape;
@@ -175,7 +173,7 @@ function parseSpecs(value: unknown, role: string, artifact: HttpArtifact): Tenso
 
 async function fetchSignature(artifact: HttpArtifact, timeoutMs: number): Promise<Signature> {
   const { body } = await call(artifact, modelPath(artifact), { method: "GET" }, timeoutMs, undefined);
-  if (!isObject(body)) {
+  if (!isPlainObject(body)) {
     throw new BallastError("upstream", `the metadata of ${label(artifact)} is not a JSON object`);
   }
   return {
@@ -194,7 +192,7 @@ async function checkReady(artifact: HttpArtifact, timeoutMs: number): Promise<vo
     () => true,
   );
   // Servers answer readiness with the status code, some also with { "ready": bool }.
-  const ready = status >= 200 && status < 300 && !(isObject(body) && body.ready === false);
+  const ready = status >= 200 && status < 300 && !(isPlainObject(body) && body.ready === false);
   if (!ready) throw unavailable(`${label(artifact)} is not ready (HTTP ${status})`, { status });
 }
 
@@ -222,7 +220,8 @@ class HttpModel implements LoadedModel {
     checkInputs(this.signature, inputs);
     const wanted = selectOutputs(this.signature, options.outputs);
     const request = {
-      inputs: inputs.map(tensorToJson),
+      // The remote server takes JSON numbers only: a 64-bit value beyond 2^53 is the caller's to fix.
+      inputs: inputs.map((t) => encodeTensor(t, invalid)),
       ...(options.outputs === undefined ? {} : { outputs: wanted.map((name) => ({ name })) }),
     };
     const { body } = await call(
@@ -234,8 +233,10 @@ class HttpModel implements LoadedModel {
     );
     const upstream = (message: string): BallastError =>
       new BallastError("upstream", `${label(this.artifact)} answered with a malformed response: ${message}`);
-    if (!isObject(body) || !Array.isArray(body.outputs)) throw upstream("it has no outputs array");
-    const outputs = body.outputs.map((value) => tensorFromJson(value, upstream));
+    if (!isPlainObject(body) || !Array.isArray(body.outputs)) throw upstream("it has no outputs array");
+    const outputs = body.outputs.map((value, i) =>
+      decodeTensor(value, { where: `outputs[${i}]`, role: "output", fail: upstream }),
+    );
     // A server may ignore the requested outputs; only the wanted ones go back, in that order.
     return wanted.map((name) => {
       const output = outputs.find((t) => t.name === name);

@@ -4,8 +4,8 @@
  */
 import { invalid } from "../domain/errors.js";
 import type { Signature } from "../domain/model.js";
-import { elementCount, type Tensor, type TensorSpec } from "../domain/tensor.js";
-import { dataMatchesDatatype, zeroData } from "./tensor-data.js";
+import { allocateData, elementCount, type Tensor, type TensorSpec } from "../domain/tensor.js";
+import { dataMatchesDatatype } from "./tensor-data.js";
 
 const names = (specs: readonly TensorSpec[]): string => specs.map((s) => `'${s.name}'`).join(", ");
 const shapeText = (shape: readonly number[]): string => `[${shape.join(", ")}]`;
@@ -108,7 +108,7 @@ export function zeroInputs(specs: readonly TensorSpec[]): Tensor[] {
       name: spec.name,
       datatype: spec.datatype,
       shape,
-      data: zeroData(spec.datatype, elementCount(shape)),
+      data: allocateData(spec.datatype, elementCount(shape)),
     };
   });
 }

@@ -28,34 +28,3 @@ const MATCHES: Record<Datatype, (data: TensorData) => boolean> = {
 export function dataMatchesDatatype(datatype: Datatype, data: TensorData): boolean {
   return MATCHES[datatype](data);
 }
-
-/** Zeros (false, "") of the right array type: what warm-up requests are made of. */
-export function zeroData(datatype: Datatype, length: number): TensorData {
-  switch (datatype) {
-    case "BOOL":
-      return new Array<boolean>(length).fill(false);
-    case "BYTES":
-      return new Array<string>(length).fill("");
-    case "UINT8":
-      return new Uint8Array(length);
-    case "UINT16":
-    case "FP16":
-      return new Uint16Array(length);
-    case "UINT32":
-      return new Uint32Array(length);
-    case "UINT64":
-      return new BigUint64Array(length);
-    case "INT8":
-      return new Int8Array(length);
-    case "INT16":
-      return new Int16Array(length);
-    case "INT32":
-      return new Int32Array(length);
-    case "INT64":
-      return new BigInt64Array(length);
-    case "FP32":
-      return new Float32Array(length);
-    case "FP64":
-      return new Float64Array(length);
-  }
-}

@@ -4,7 +4,7 @@
  */
 import { invalid } from "../domain/errors.js";
 import type { FeedbackRecord } from "../domain/prediction.js";
-import { isPlainObject } from "./tensor-codec.js";
+import { isPlainObject } from "../domain/json-value.js";
 
 const EVENT_NAME = /^[a-z][a-z0-9_.-]{0,63}$/i;
 export const MAX_FEEDBACK_PER_CALL = 10_000;

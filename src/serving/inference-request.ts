@@ -6,7 +6,8 @@
 import { invalid } from "../domain/errors.js";
 import type { Signature } from "../domain/model.js";
 import type { Tensor, TensorSpec } from "../domain/tensor.js";
-import { decodeTensor, isPlainObject } from "./tensor-codec.js";
+import { isPlainObject } from "../domain/json-value.js";
+import { decodeTensor } from "../domain/tensor-json.js";
 
 export interface InferenceRequest {
   readonly id: string | undefined;
@@ -24,7 +25,7 @@ export function decodeInferenceRequest(body: unknown): InferenceRequest {
   if (parameters !== undefined && !isPlainObject(parameters)) throw invalid("parameters must be an object");
   if (!Array.isArray(inputs) || inputs.length === 0)
     throw invalid("inputs must be a non-empty array of tensors");
-  const tensors = inputs.map((input, i) => decodeTensor(input, `inputs[${i}]`));
+  const tensors = inputs.map((input, i) => decodeTensor(input, { where: `inputs[${i}]`, role: "input" }));
   const seen = new Set<string>();
   for (const t of tensors) {
     if (seen.has(t.name)) throw invalid(`input '${t.name}' is given twice`);

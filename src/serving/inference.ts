@@ -18,7 +18,7 @@ import {
   predictionsFromOutputs,
   type Instance,
 } from "./named-features.js";
-import { encodeTensor, type JsonTensor } from "./tensor-codec.js";
+import { encodeTensor, type JsonTensor } from "../domain/tensor-json.js";
 
 export interface InferenceOutcome {
   readonly deployment: string;
@@ -77,7 +77,7 @@ export class InferenceService {
         served,
         target,
         requestId,
-        { tensors: request.inputs.map(encodeTensor) },
+        { tensors: request.inputs.map((t) => encodeTensor(t)) },
         outputs,
         latencyMs,
       );
@@ -141,7 +141,7 @@ export class InferenceService {
       running = lease.model.infer(inputs, { outputs, signal: controller.signal });
       const tensors = await Promise.race([running, deadline]);
       const latencyMs = performance.now() - started;
-      return { outputs: tensors.map(encodeTensor), latencyMs };
+      return { outputs: tensors.map((t) => encodeTensor(t)), latencyMs };
     } finally {
       clearTimeout(timer);
       // A run that outlives its deadline still holds the model until it settles, so an unload

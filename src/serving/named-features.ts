@@ -6,8 +6,8 @@
 import { invalid } from "../domain/errors.js";
 import type { Signature } from "../domain/model.js";
 import type { Tensor } from "../domain/tensor.js";
-import type { JsonTensor } from "./tensor-codec.js";
-import { isPlainObject } from "./tensor-codec.js";
+import type { JsonTensor } from "../domain/tensor-json.js";
+import { isPlainObject } from "../domain/json-value.js";
 
 export type Instance = Record<string, unknown> | unknown[];
 

@@ -197,7 +197,7 @@ describe("http runtime", () => {
       loaded.infer([
         { name: "ids", datatype: "INT64", shape: [1], data: BigInt64Array.from([2n ** 53n + 1n]) },
       ]),
-      { code: "invalid_argument", message: /tensor 'ids' element 0 is 9007199254740993, beyond/ },
+      { code: "invalid_argument", message: /tensor 'ids' holds 9007199254740993 at index 0, beyond ±2\^53/ },
     );
     assert.equal(seen.length, sent);
   });

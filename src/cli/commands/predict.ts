@@ -6,6 +6,7 @@
  * or given with --columns), so a labelled file such as a week of fraud data can be scored as it
  * is; a missing feature is an error naming the file and line before anything is sent for it.
  */
+import { isPlainObject } from "../../domain/json-value.js";
 import { open, type FileHandle } from "node:fs/promises";
 import { basename, extname } from "node:path";
 import { Option, type Command } from "commander";
@@ -324,10 +325,6 @@ function csvSink(write: WriteText): Pick<PredictionSink, "write"> {
       await write(text);
     },
   };
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function csvLine(values: readonly unknown[]): string {

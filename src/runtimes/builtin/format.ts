@@ -13,6 +13,7 @@
  *   "training": { … }                     // optional, free-form metadata
  * }
  */
+import { isPlainObject } from "../../domain/json-value.js";
 import { invalid } from "../../domain/errors.js";
 
 export const BUILTIN_FORMAT = "ballast.builtin/v1";
@@ -37,9 +38,6 @@ export interface BuiltinModel {
 }
 
 const FIELDS = ["format", "kind", "features", "weights", "intercept", "scaling", "classes", "training"];
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 function finiteNumbers(value: unknown, field: string, length: number, lengthOf: string): number[] {
   if (!Array.isArray(value)) throw invalid(`${field} must be an array of numbers`, { field });
@@ -70,7 +68,7 @@ function parseFeatures(value: unknown): string[] {
 }
 
 function parseScaling(value: unknown, n: number): Scaling {
-  if (!isObject(value)) throw invalid("scaling must be an object { mean, std }", { field: "scaling" });
+  if (!isPlainObject(value)) throw invalid("scaling must be an object { mean, std }", { field: "scaling" });
   const extra = Object.keys(value).filter((k) => k !== "mean" && k !== "std");
   if (extra.length > 0) throw invalid(`scaling has unknown field '${extra[0]}'`, { field: "scaling" });
   const mean = finiteNumbers(value.mean, "scaling.mean", n, "features");
@@ -108,7 +106,7 @@ export function parseBuiltinModel(source: unknown): BuiltinModel {
       throw invalid(`the builtin model is not valid JSON: ${(error as Error).message}`);
     }
   }
-  if (!isObject(value)) throw invalid("a builtin model must be a JSON object");
+  if (!isPlainObject(value)) throw invalid("a builtin model must be a JSON object");
   const unknown = Object.keys(value).filter((k) => !FIELDS.includes(k));
   if (unknown.length > 0) {
     throw invalid(`unknown field '${unknown[0]}' in builtin model; expected ${FIELDS.join(", ")}`, {
@@ -142,7 +140,7 @@ export function parseBuiltinModel(source: unknown): BuiltinModel {
     model.classes = parseClasses(value.classes);
   }
   if (value.training !== undefined) {
-    if (!isObject(value.training)) throw invalid("training must be an object", { field: "training" });
+    if (!isPlainObject(value.training)) throw invalid("training must be an object", { field: "training" });
     model.training = value.training;
   }
   return model;

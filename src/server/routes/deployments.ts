@@ -6,7 +6,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Ballast } from "../../ballast.js";
 import { invalid } from "../../domain/errors.js";
 import type { Variant, VersionRef } from "../../domain/model.js";
-import { isPlainObject } from "../../serving/tensor-codec.js";
+import { isPlainObject } from "../../domain/json-value.js";
 
 export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
   const { deployments, endpoints, pool } = ballast;

@@ -12,7 +12,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Ballast } from "../../ballast.js";
 import { invalid, notFound } from "../../domain/errors.js";
 import { FLAVORS, type Flavor, type Lineage, type Signature } from "../../domain/model.js";
-import { isPlainObject } from "../../serving/tensor-codec.js";
+import { isPlainObject } from "../../domain/json-value.js";
 
 interface VersionParams {
   name: string;

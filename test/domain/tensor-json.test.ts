@@ -2,10 +2,12 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { BallastError } from "../../src/domain/errors.js";
 import type { Tensor } from "../../src/domain/tensor.js";
-import { halfToNumber, numberToHalf } from "../../src/runtimes/float16.js";
-import { tensorFromJson, tensorToJson } from "../../src/runtimes/json-tensor.js";
+import { halfToNumber, numberToHalf } from "../../src/domain/float16.js";
+import { decodeTensor, encodeTensor } from "../../src/domain/tensor-json.js";
 
 const upstream = (message: string): BallastError => new BallastError("upstream", message);
+const asOutput = (value: unknown) =>
+  decodeTensor(value, { where: "outputs[0]", role: "output", fail: upstream });
 
 describe("float16", () => {
   // Bit patterns from the IEEE 754 binary16 tables.
@@ -59,15 +61,15 @@ describe("tensors as protocol JSON", () => {
 
   for (const tensor of tensors) {
     test(`${tensor.datatype} survives a JSON round trip`, () => {
-      const json = JSON.parse(JSON.stringify(tensorToJson(tensor)));
-      assert.deepEqual(tensorFromJson(json, upstream), tensor);
+      const json = JSON.parse(JSON.stringify(encodeTensor(tensor)));
+      assert.deepEqual(asOutput(json), tensor);
     });
   }
 
   test("encodes FP16 as numbers and a Uint8Array BOOL as booleans", () => {
-    assert.deepEqual(tensorToJson(tensors[2] as Tensor).data, [1, -2]);
+    assert.deepEqual(encodeTensor(tensors[2] as Tensor).data, [1, -2]);
     assert.deepEqual(
-      tensorToJson({ name: "b", datatype: "BOOL", shape: [2], data: Uint8Array.from([1, 0]) }).data,
+      encodeTensor({ name: "b", datatype: "BOOL", shape: [2], data: Uint8Array.from([1, 0]) }).data,
       [true, false],
     );
   });
@@ -79,48 +81,87 @@ describe("tensors as protocol JSON", () => {
       shape: [2],
       data: BigInt64Array.from([1n, 2n ** 53n]),
     };
-    assert.throws(() => tensorToJson(big), {
-      code: "invalid_argument",
-      message: /tensor 'ids' element 1 .* beyond/,
+    assert.throws(() => encodeTensor(big), {
+      code: "internal",
+      message: /tensor 'ids' holds 9007199254740992 at index 1, beyond ±2\^53/,
     });
     const nan: Tensor = { name: "x", datatype: "FP32", shape: [1], data: Float32Array.from([NaN]) };
-    assert.throws(() => tensorToJson(nan), { code: "invalid_argument", message: /element 0 is NaN/ });
+    assert.throws(() => encodeTensor(nan), { code: "internal", message: /holds NaN at index 0/ });
+    // The caller chooses whom to blame: a client's input going to a remote model is a 400.
+    const blameClient = (m: string) => new BallastError("invalid_argument", m);
+    assert.throws(() => encodeTensor(big, blameClient), { code: "invalid_argument" });
   });
 
   test("decodes INT64 strings exactly and nested data flat", () => {
-    const decoded = tensorFromJson(
-      {
-        name: "ids",
-        datatype: "INT64",
-        shape: [2, 2],
-        data: [
-          ["9223372036854775807", 1],
-          [-5, "-9007199254740993"],
-        ],
-      },
-      upstream,
-    );
+    const decoded = asOutput({
+      name: "ids",
+      datatype: "INT64",
+      shape: [2, 2],
+      data: [
+        ["9223372036854775807", 1],
+        [-5, "-9007199254740993"],
+      ],
+    });
     assert.deepEqual(Array.from(decoded.data as BigInt64Array), [2n ** 63n - 1n, 1n, -5n, -(2n ** 53n) - 1n]);
   });
 
   const bad: [string, unknown, RegExp][] = [
-    ["unsafe INT64 number", { name: "t", datatype: "INT64", shape: [1], data: [2 ** 60] }, /element 0/],
+    [
+      "unsafe INT64 number",
+      { name: "t", datatype: "INT64", shape: [1], data: [2 ** 60] },
+      /output 't': data\[0\] must be an integer within ±2\^53, or a decimal string/,
+    ],
     [
       "INT64 out of range",
       { name: "t", datatype: "INT64", shape: [1], data: ["9223372036854775808"] },
-      /element 0/,
+      /data\[0\] must be an integer within -9223372036854775808…9223372036854775807/,
     ],
-    ["INT8 out of range", { name: "t", datatype: "INT8", shape: [1], data: [128] }, /not a valid INT8/],
-    ["fractional INT32", { name: "t", datatype: "INT32", shape: [1], data: [1.5] }, /not a valid INT32/],
-    ["string in FP32", { name: "t", datatype: "FP32", shape: [1], data: ["1"] }, /not a valid FP32/],
-    ["wrong count", { name: "t", datatype: "FP32", shape: [2, 2], data: [1, 2, 3] }, /\(4 values\) but 3/],
-    ["unknown datatype", { name: "t", datatype: "FP8", shape: [1], data: [1] }, /unknown datatype "FP8"/],
-    ["negative dim", { name: "t", datatype: "FP32", shape: [-1], data: [] }, /non-negative integers/],
-    ["not an object", [1, 2], /must be an object/],
+    [
+      "INT8 out of range",
+      { name: "t", datatype: "INT8", shape: [1], data: [128] },
+      /data\[0\] must be an integer within -128…127 for INT8/,
+    ],
+    [
+      "fractional INT32",
+      { name: "t", datatype: "INT32", shape: [1], data: [1.5] },
+      /must be an integer for INT32, got 1.5/,
+    ],
+    [
+      "string in FP32",
+      { name: "t", datatype: "FP32", shape: [1], data: ["1"] },
+      /must be a finite number for FP32, got "1"/,
+    ],
+    [
+      "FP32 beyond its range",
+      { name: "t", datatype: "FP32", shape: [1], data: [1e39] },
+      /within ±3.4028234663852886e\+38/,
+    ],
+    ["FP16 beyond its range", { name: "t", datatype: "FP16", shape: [1], data: [70000] }, /within ±65504/],
+    [
+      "wrong count",
+      { name: "t", datatype: "FP32", shape: [2, 2], data: [1, 2, 3] },
+      /data has 3 elements but shape \[2, 2\] needs 4/,
+    ],
+    [
+      "unknown datatype",
+      { name: "t", datatype: "FP8", shape: [1], data: [1] },
+      /datatype "FP8" is not one of/,
+    ],
+    [
+      "negative dim",
+      { name: "t", datatype: "FP32", shape: [-1], data: [] },
+      /shape\[0\] must be a non-negative integer/,
+    ],
+    ["not an object", [1, 2], /outputs\[0\] must be an object/],
+    [
+      "nesting past the limit",
+      { name: "t", datatype: "FP32", shape: [1], data: JSON.parse("[".repeat(40) + "1" + "]".repeat(40)) },
+      /nested deeper than 32/,
+    ],
   ];
   for (const [what, value, message] of bad) {
     test(`rejects ${what} with the caller's error code`, () => {
-      assert.throws(() => tensorFromJson(value, upstream), { code: "upstream", message });
+      assert.throws(() => asOutput(value), { code: "upstream", message });
     });
   }
 });
