@@ -15,11 +15,13 @@ export interface PredictionRecord {
 
 /**
  * One outcome for an earlier prediction. `kind` is "label" for the ground truth (a class or a
- * number) or the name of a business event ("click", "conversion", …). Idempotent per
- * (requestId, kind): sending it again replaces the value.
+ * number) or the name of a business event ("click", "conversion", …). `row` picks the row of a
+ * batched request (0 for single-row requests). Idempotent per (requestId, row, kind): sending it
+ * again replaces the value.
  */
 export interface FeedbackRecord {
   readonly requestId: string;
+  readonly row: number;
   readonly kind: string;
   readonly label?: string | number | boolean | null;
   readonly value?: number | null;

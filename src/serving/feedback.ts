@@ -8,11 +8,13 @@ import { isPlainObject } from "../domain/json-value.js";
 
 const EVENT_NAME = /^[a-z][a-z0-9_.-]{0,63}$/i;
 export const MAX_FEEDBACK_PER_CALL = 10_000;
+const MAX_ROW = 1_000_000;
 
 /**
  * Accepts `{"feedback": [item, …]}`, `[item, …]` or one item, where an item is
- * `{"request_id", "label"?, "value"?, "event"?, "timestamp"?}`: with `event` it records that
- * business event (value optional, default 1); otherwise it records the label and/or value.
+ * `{"request_id", "row"?, "label"?, "value"?, "event"?, "timestamp"?}`: with `event` it records
+ * that business event (value optional, default 1); otherwise it records the label and/or value.
+ * `row` is the index of the row within a batched request (default 0).
  */
 export function decodeFeedback(body: unknown, now: number): FeedbackRecord[] {
   const items: unknown[] = Array.isArray(body)
@@ -35,6 +37,10 @@ function decodeItem(item: unknown, where: string, now: number): FeedbackRecord {
     throw invalid(`${where}.request_id must be a non-empty string of at most 256 characters`);
   }
   const { label, value, event, timestamp } = item;
+  const row = item.row ?? 0;
+  if (typeof row !== "number" || !Number.isSafeInteger(row) || row < 0 || row > MAX_ROW) {
+    throw invalid(`${where}.row must be the index of a row in the request's batch (0…${MAX_ROW})`);
+  }
   if (value !== undefined && value !== null && (typeof value !== "number" || !Number.isFinite(value))) {
     throw invalid(`${where}.value must be a finite number`);
   }
@@ -51,7 +57,7 @@ function decodeItem(item: unknown, where: string, now: number): FeedbackRecord {
       throw invalid(`${where}.event must be a name like "click" or "conversion" (letters, digits, _ . -)`);
     }
     if (label !== undefined) throw invalid(`${where} has both event and label; send them as two items`);
-    return { requestId, kind: event, value: (value as number | null | undefined) ?? 1, createdAt };
+    return { requestId, row, kind: event, value: (value as number | null | undefined) ?? 1, createdAt };
   }
   if (label === undefined && (value === undefined || value === null)) {
     throw invalid(`${where} needs a label, a value or an event`);
@@ -67,6 +73,7 @@ function decodeItem(item: unknown, where: string, now: number): FeedbackRecord {
   }
   return {
     requestId,
+    row,
     kind: "label",
     label: label as FeedbackRecord["label"],
     value: (value as number | null | undefined) ?? null,

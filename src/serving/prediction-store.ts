@@ -16,9 +16,17 @@ export interface PredictionQuery {
   readonly limit: number;
 }
 
+export interface JoinedFeedback {
+  readonly row: number;
+  readonly kind: string;
+  readonly label: unknown;
+  readonly value: number | null;
+  readonly createdAt: number;
+}
+
 export interface LoggedPrediction extends PredictionRecord {
-  /** Outcomes joined by request id, keyed by kind ("label", "click", …). */
-  readonly feedback: Record<string, { label: unknown; value: number | null; createdAt: number }>;
+  /** Outcomes joined by request id, ordered by row then kind. */
+  readonly feedback: JoinedFeedback[];
 }
 
 export class PredictionStore implements PredictionSink {
@@ -66,17 +74,18 @@ export class PredictionStore implements PredictionSink {
       outputs: JSON.parse(r.outputs) as unknown,
       latencyMs: Number(r.latency_ms),
       createdAt: Number(r.created_at),
-      feedback: feedback.get(r.request_id) ?? {},
+      feedback: feedback.get(r.request_id) ?? [],
     }));
   }
 
-  /** Idempotent per (request id, kind): a repeat replaces the earlier outcome. */
+  /** Idempotent per (request id, row, kind): a repeat replaces the earlier outcome. */
   async upsertFeedback(records: readonly FeedbackRecord[], receivedAt: number): Promise<void> {
     if (records.length === 0) return;
     await this.db.transaction().execute(async (tx) => {
       for (const r of records) {
         const row = {
           request_id: r.requestId,
+          row_index: r.row,
           kind: r.kind,
           label: r.label === undefined || r.label === null ? null : JSON.stringify(r.label),
           value: r.value ?? null,
@@ -87,7 +96,7 @@ export class PredictionStore implements PredictionSink {
           .insertInto("feedback")
           .values(row)
           .onConflict((oc) =>
-            oc.columns(["request_id", "kind"]).doUpdateSet({
+            oc.columns(["request_id", "row_index", "kind"]).doUpdateSet({
               label: row.label,
               value: row.value,
               created_at: row.created_at,
@@ -114,14 +123,18 @@ export class PredictionStore implements PredictionSink {
         .selectFrom("feedback")
         .selectAll()
         .where("request_id", "in", chunk)
+        .orderBy("row_index")
+        .orderBy("kind")
         .execute();
       for (const f of rows) {
-        const entry = out.get(f.request_id) ?? {};
-        entry[f.kind] = {
+        const entry = out.get(f.request_id) ?? [];
+        entry.push({
+          row: Number(f.row_index),
+          kind: f.kind,
           label: f.label === null ? null : (JSON.parse(f.label) as unknown),
           value: f.value === null ? null : Number(f.value),
           createdAt: Number(f.created_at),
-        };
+        });
         out.set(f.request_id, entry);
       }
     }

@@ -91,15 +91,17 @@ const init: Migration = {
     await db.schema
       .createTable("feedback")
       .addColumn("request_id", "text", (c) => c.notNull())
+      .addColumn("row_index", "integer", (c) => c.notNull())
       .addColumn("kind", "text", (c) => c.notNull())
       .addColumn("label", "text")
       .addColumn("value", "double precision")
       .addColumn("created_at", "bigint", (c) => c.notNull())
       // Set by the writer from its clock, not by the database, so tests control it.
       .addColumn("received_at", "bigint", (c) => c.notNull())
-      .addPrimaryKeyConstraint("feedback_pk", ["request_id", "kind"])
+      .addPrimaryKeyConstraint("feedback_pk", ["request_id", "row_index", "kind"])
       .execute();
-    await db.schema.createIndex("feedback_created_idx").on("feedback").column("created_at").execute();
+    // Retention deletes by arrival time.
+    await db.schema.createIndex("feedback_received_idx").on("feedback").column("received_at").execute();
   },
 
   async down(db: Kysely<unknown>): Promise<void> {

@@ -57,6 +57,8 @@ export interface PredictionsTable {
 
 export interface FeedbackTable {
   request_id: string;
+  /** Which row of the request's batch the outcome is for (0 for single-row requests). */
+  row_index: number;
   kind: string;
   label: string | null; // JSON scalar
   value: number | null;

@@ -49,9 +49,19 @@ describe("prediction log and feedback", () => {
     assert.deepEqual(oldest.inputs, { instances: [{ amount: 1.5, hour: 3, night: 1 }] });
     assert.equal(oldest.outputs.length, 2);
     assert.ok(oldest.latencyMs >= 0);
-    assert.equal(oldest.feedback.label.label, 1);
-    assert.equal(oldest.feedback.click.value, 1);
-    assert.deepEqual(newest.feedback, {});
+    assert.deepEqual(
+      oldest.feedback.map((f: { row: number; kind: string; label: unknown; value: unknown }) => [
+        f.row,
+        f.kind,
+        f.label,
+        f.value,
+      ]),
+      [
+        [0, "click", null, 1],
+        [0, "label", 1, null],
+      ],
+    );
+    assert.deepEqual(newest.feedback, []);
     assert.equal(body.log.written, 2);
     assert.equal(body.log.dropped, 0);
   });
@@ -92,8 +102,49 @@ describe("prediction log and feedback", () => {
       .execute();
     assert.equal(rows.length, 2);
     const body = (await s.app.inject("/api/v1/predictions?limit=1")).json();
-    assert.equal(body.predictions[0].feedback.label.label, 1);
-    assert.equal(body.predictions[0].feedback.conversion.value, 19.99);
+    const kinds = Object.fromEntries(body.predictions[0].feedback.map((f: { kind: string }) => [f.kind, f]));
+    assert.equal(kinds.label.label, 1);
+    assert.equal(kinds.conversion.value, 19.99);
+  });
+
+  test("feedback for one row of a batched request is kept apart from the other rows", async () => {
+    s.clock.advance(1000);
+    await s.app.inject({
+      method: "POST",
+      url: "/v1/models/fraud:predict",
+      headers: { "x-request-id": "batch-1" },
+      payload: {
+        instances: [
+          { amount: 1, hour: 1, night: 1 },
+          { amount: 2, hour: 12, night: 0 },
+          { amount: 3, hour: 20, night: 0 },
+        ],
+      },
+    });
+    await s.ballast.predictionLog.flush();
+    const feedback = [
+      { request_id: "batch-1", row: 2, label: 1 },
+      { request_id: "batch-1", row: 0, label: 0 },
+      { request_id: "batch-1", row: 2, event: "chargeback", value: 120 },
+    ];
+    assert.equal(
+      (await s.app.inject({ method: "POST", url: "/v1/feedback", payload: { feedback } })).statusCode,
+      200,
+    );
+    const body = (await s.app.inject("/api/v1/predictions?limit=1")).json();
+    assert.equal(body.predictions[0].requestId, "batch-1");
+    assert.deepEqual(
+      body.predictions[0].feedback.map((f: { row: number; kind: string; label: unknown }) => [
+        f.row,
+        f.kind,
+        f.label,
+      ]),
+      [
+        [0, "label", 0],
+        [2, "chargeback", null],
+        [2, "label", 1],
+      ],
+    );
   });
 
   test("malformed feedback is refused and names the item", async () => {
@@ -105,6 +156,8 @@ describe("prediction log and feedback", () => {
       [{ feedback: [{ request_id: "x", value: "high" }] }, /value must be a finite number/],
       [{ feedback: [{ request_id: "x", label: { a: 1 } }] }, /label must be/],
       [{ feedback: [{ request_id: "x", label: 1, timestamp: "soon" }] }, /timestamp/],
+      [{ feedback: [{ request_id: "x", label: 1, row: -1 }] }, /row must be the index/],
+      [{ feedback: [{ request_id: "x", label: 1, row: 1.5 }] }, /row must be the index/],
     ];
     for (const [payload, pattern] of cases) {
       const r = await s.app.inject({ method: "POST", url: "/v1/feedback", payload: payload as object });

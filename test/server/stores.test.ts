@@ -46,11 +46,14 @@ describeStores("serving and the prediction log", (c) => {
     const page = (await s.app.inject("/api/v1/predictions?deployment=fraud&limit=10000")).json();
     assert.equal(page.count, 1000);
     const byId = new Map(page.predictions.map((p: { requestId: string }) => [p.requestId, p]));
-    const p3 = byId.get("req-0003") as { feedback: { label: { label: number } }; inputs: unknown };
-    assert.equal(p3.feedback.label.label, 1);
+    const p3 = byId.get("req-0003") as { feedback: Array<{ kind: string; label: number }>; inputs: unknown };
+    assert.deepEqual(
+      p3.feedback.map((f) => [f.kind, f.label]),
+      [["label", 1]],
+    );
     assert.deepEqual(p3.inputs, { instances: [{ amount: 0.03, hour: 3, night: 1 }] });
-    assert.deepEqual((byId.get("req-0004") as { feedback: object }).feedback, {});
-    const labelled = page.predictions.filter((p: { feedback: object }) => "label" in p.feedback).length;
+    assert.deepEqual((byId.get("req-0004") as { feedback: unknown[] }).feedback, []);
+    const labelled = page.predictions.filter((p: { feedback: unknown[] }) => p.feedback.length > 0).length;
     assert.equal(labelled, 300);
   });
 

@@ -52,6 +52,7 @@ const EXPECTED_COLUMNS: Record<string, Record<string, boolean>> = {
   },
   feedback: {
     request_id: false,
+    row_index: false,
     kind: false,
     label: true,
     value: true,
@@ -223,6 +224,7 @@ describeStores("store", (c) => {
         .insertInto("feedback")
         .values({
           request_id: "r1",
+          row_index: 0,
           kind: "label",
           label: "1",
           value: 0.1,
@@ -244,7 +246,7 @@ describeStores("store", (c) => {
       await assert.rejects(
         store.db
           .insertInto("feedback")
-          .values({ request_id: "r1", kind: "label", label: null, value: null, created_at: 1 })
+          .values({ request_id: "r1", row_index: 0, kind: "label", label: null, value: null, created_at: 1 })
           .execute(),
       );
     } finally {
