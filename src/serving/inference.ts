@@ -73,14 +73,9 @@ export class InferenceService {
         checkAgainstSignature(request, signature);
         return { inputs: request.inputs, outputs: request.outputs };
       });
-      this.record(
-        served,
-        target,
-        requestId,
-        { tensors: request.inputs.map((t) => encodeTensor(t)) },
-        outputs,
-        latencyMs,
-      );
+      // The tensors as the client sent them (already checked): re-encoding would cost the
+      // request path a copy of every input.
+      this.record(served, target, requestId, { tensors: (body as { inputs: unknown }).inputs }, outputs, latencyMs);
       return {
         model_name: name,
         model_version: String(target.version.version),
