@@ -344,7 +344,7 @@ function processIo(): PredictIo {
 export function register(program: Command): void {
   program
     .command("predict")
-    .description("send the rows of a CSV or JSONL file to a deployment and write its predictions")
+    .description("Send the rows of a CSV or JSONL file to a deployment and write its predictions")
     .argument("<deployment>", "deployment to call")
     .requiredOption(
       "-f, --file <path>",
