@@ -17,6 +17,7 @@ import {
   type PredictionLogOptions,
 } from "./serving/prediction-log.js";
 import { PredictionStore } from "./serving/prediction-store.js";
+import { SqlitePredictionWriter } from "./store/sqlite-prediction-writer.js";
 import { InferenceService } from "./serving/inference.js";
 import { RetentionSweeper } from "./serving/retention.js";
 import { createMetrics, type Metrics } from "./server/metrics.js";
@@ -61,7 +62,10 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   });
   const deployments = new DeploymentStore(store, registry, clock);
   const predictions = new PredictionStore(store.db);
-  const predictionLog = new PredictionLog(predictions, {
+  // better-sqlite3 is synchronous: its batch inserts run on a thread of their own so they never
+  // stall the requests being served. PostgreSQL writes are asynchronous I/O already.
+  const writer = store.sqliteFile === undefined ? undefined : new SqlitePredictionWriter(store.sqliteFile);
+  const predictionLog = new PredictionLog(writer ?? predictions, {
     ...DEFAULT_PREDICTION_LOG,
     ...options.predictionLog,
   });
@@ -97,6 +101,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     async close() {
       retention?.stop();
       await predictionLog.stop();
+      await writer?.close();
       await pool.close();
       await store.close();
     },

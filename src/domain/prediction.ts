@@ -13,6 +13,11 @@ export interface PredictionRecord {
   readonly createdAt: number;
 }
 
+/** Where the prediction log's batches go: the store, or a writer thread in front of it. */
+export interface PredictionSink {
+  write(rows: readonly PredictionRecord[]): Promise<void>;
+}
+
 /**
  * One outcome for an earlier prediction. `kind` is "label" for the ground truth (a class or a
  * number) or the name of a business event ("click", "conversion", …). `row` picks the row of a

@@ -207,6 +207,7 @@ async function readArtifact(path: string): Promise<HttpArtifact> {
 }
 
 class HttpModel implements LoadedModel {
+  readonly cancellable = true;
   private unloaded = false;
 
   constructor(

@@ -25,6 +25,11 @@ export interface InferOptions {
 export interface LoadedModel {
   /** The signature as the runtime sees it (inputs and outputs it will accept and produce). */
   readonly signature: Signature;
+  /**
+   * True when `infer` stops work on `options.signal` (a remote call). In-process runtimes cannot
+   * stop a running computation; the caller only stops waiting, so it passes them no signal.
+   */
+  readonly cancellable?: boolean;
   infer(inputs: readonly Tensor[], options?: InferOptions): Promise<Tensor[]>;
   /** Runs one request of zeros (or the runtime's equivalent) so the first real call is not slow. */
   warm(): Promise<void>;

@@ -2,8 +2,8 @@
  * The HTTP face of Ballast, built by a function so tests start it in-process and call it with
  * `inject()`. Routes are thin: parse, call the serving or registry layer, format.
  */
-import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
+import { monotonicFactory } from "ulid";
 import type { Ballast } from "../ballast.js";
 import { errorReply } from "./errors.js";
 import { healthRoutes } from "./routes/health.js";
@@ -28,13 +28,19 @@ export const DEFAULT_ARTIFACT_LIMIT = 2 * 1024 * 1024 * 1024;
 /** Client-supplied request ids are kept when they look like ids, replaced otherwise. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * Generated ids are ULIDs: sortable by time, so the prediction log's primary key grows at its
+ * end instead of taking inserts at random places in the index.
+ */
+const newRequestId = monotonicFactory();
+
 export async function buildApp(ballast: Ballast, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger === true ? { level: "info" } : false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     genReqId: (request) => {
       const given = request.headers["x-request-id"];
-      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : newRequestId();
     },
   });
 
@@ -44,8 +50,9 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) => {
     parseJson(request, body as string, done);
   });
-  app.addHook("onRequest", async (request, reply) => {
+  app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
+    done();
   });
   app.setErrorHandler((error, request, reply) => errorReply(error, request, reply));
   app.setNotFoundHandler((request, reply) =>

@@ -75,7 +75,14 @@ export class InferenceService {
       });
       // The tensors as the client sent them (already checked): re-encoding would cost the
       // request path a copy of every input.
-      this.record(served, target, requestId, { tensors: (body as { inputs: unknown }).inputs }, outputs, latencyMs);
+      this.record(
+        served,
+        target,
+        requestId,
+        { tensors: (body as { inputs: unknown }).inputs },
+        outputs,
+        latencyMs,
+      );
       return {
         model_name: name,
         model_version: String(target.version.version),
@@ -120,10 +127,10 @@ export class InferenceService {
     try {
       const { inputs, outputs } = prepare(target.signature);
       const timeoutMs = served.deployment.timeoutMs;
-      const controller = new AbortController();
+      const controller = lease.model.cancellable === true ? new AbortController() : undefined;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          controller.abort();
+          controller?.abort();
           reject(
             new BallastError(
               "timeout",
@@ -133,7 +140,7 @@ export class InferenceService {
         }, timeoutMs);
       });
       const started = performance.now();
-      running = lease.model.infer(inputs, { outputs, signal: controller.signal });
+      running = lease.model.infer(inputs, { outputs, signal: controller?.signal });
       const tensors = await Promise.race([running, deadline]);
       const latencyMs = performance.now() - started;
       return { outputs: tensors.map((t) => encodeTensor(t)), latencyMs };

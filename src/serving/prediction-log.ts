@@ -4,11 +4,7 @@
  * full the new row is dropped and counted (the request still succeeds), so logging can never
  * slow serving down or take it over.
  */
-import type { PredictionRecord } from "../domain/prediction.js";
-
-export interface PredictionSink {
-  write(rows: readonly PredictionRecord[]): Promise<void>;
-}
+import type { PredictionRecord, PredictionSink } from "../domain/prediction.js";
 
 export interface PredictionLogOptions {
   /** Rows held in memory at most; beyond it rows are dropped and counted. */

@@ -1,8 +1,7 @@
 /** Reading and writing the prediction log and feedback tables (one query layer, both dialects). */
 import type { Kysely } from "kysely";
-import type { FeedbackRecord, PredictionRecord } from "../domain/prediction.js";
+import type { FeedbackRecord, PredictionRecord, PredictionSink } from "../domain/prediction.js";
 import type { Database } from "../store/schema.js";
-import type { PredictionSink } from "./prediction-log.js";
 
 export interface PredictionQuery {
   readonly deployment?: string;

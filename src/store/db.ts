@@ -17,6 +17,8 @@ export type StoreDialect = "sqlite" | "postgres";
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: StoreDialect;
+  /** The SQLite file, for writers that keep a connection of their own (sqlite only). */
+  readonly sqliteFile?: string;
   /** Idempotent: closing twice is harmless. */
   close(): Promise<void>;
 }
@@ -79,7 +81,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
     throw unavailable(`cannot open SQLite store ${path}: ${reasonOf(error)}`);
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  const store = closable(db, "sqlite");
+  const store = { ...closable(db, "sqlite"), sqliteFile: path };
   try {
     // Kysely runs SQLite migrations outside a transaction; an IMMEDIATE one makes them atomic
     // and makes a second process opening the same fresh file wait instead of racing.

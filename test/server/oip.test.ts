@@ -105,7 +105,10 @@ describe("Open Inference Protocol v2 over HTTP", () => {
     });
     assert.equal(given.headers["x-request-id"], "abc-123");
     const generated = await s.app.inject("/v2/health/live");
-    assert.match(String(generated.headers["x-request-id"]), /^[0-9a-f-]{36}$/);
+    // A ULID: time-ordered, so ids generated later sort later.
+    assert.match(String(generated.headers["x-request-id"]), /^[0-9A-HJKMNP-TV-Z]{26}$/);
+    const later = await s.app.inject("/v2/health/live");
+    assert.ok(String(later.headers["x-request-id"]) > String(generated.headers["x-request-id"]));
   });
 
   test("named-feature endpoint maps instances through feature names", async () => {

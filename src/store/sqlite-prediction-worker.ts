@@ -1,0 +1,45 @@
+/**
+ * Worker thread: writes prediction-log batches to SQLite on a connection of its own, so the
+ * synchronous inserts never stall the event loop that serves requests. WAL lets this writer and
+ * the main connection work side by side.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import BetterSqlite3 from "better-sqlite3";
+import type { PredictionRowValues, WriterMessage, WriterReply } from "./sqlite-prediction-writer.js";
+
+const { file, busyTimeoutMs } = workerData as { file: string; busyTimeoutMs: number };
+const db = new BetterSqlite3(file);
+db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+// The log is written in batches and is not an acknowledged write: NORMAL keeps it safe from a
+// process crash and skips an fsync per batch (the main connection stays FULL for feedback).
+db.pragma("synchronous = NORMAL");
+// Prepared on first use, so a problem with the table comes back as that write's error.
+let insertAll: ((rows: PredictionRowValues[]) => void) | undefined;
+function prepare(): (rows: PredictionRowValues[]) => void {
+  const insert = db.prepare(
+    `INSERT INTO predictions
+       (request_id, variant, deployment, model, model_version, inputs, outputs, latency_ms, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (request_id, variant) DO NOTHING`,
+  );
+  return db.transaction((rows: PredictionRowValues[]) => {
+    for (const row of rows) insert.run(row);
+  });
+}
+
+parentPort?.on("message", (message: WriterMessage) => {
+  if (message.type === "close") {
+    db.close();
+    parentPort?.close();
+    return;
+  }
+  let reply: WriterReply;
+  try {
+    insertAll ??= prepare();
+    insertAll(message.rows);
+    reply = { id: message.id, error: null };
+  } catch (error) {
+    reply = { id: message.id, error: error instanceof Error ? error.message : String(error) };
+  }
+  parentPort?.postMessage(reply);
+});
