@@ -3,7 +3,7 @@
  * `inject()`. Routes are thin: parse, call the serving or registry layer, format.
  */
 import Fastify, { type FastifyInstance } from "fastify";
-import { monotonicFactory } from "ulid";
+import { requestIdGenerator } from "./request-id.js";
 import type { Ballast } from "../ballast.js";
 import { errorReply } from "./errors.js";
 import { healthRoutes } from "./routes/health.js";
@@ -28,11 +28,7 @@ export const DEFAULT_ARTIFACT_LIMIT = 2 * 1024 * 1024 * 1024;
 /** Client-supplied request ids are kept when they look like ids, replaced otherwise. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/**
- * Generated ids are ULIDs: sortable by time, so the prediction log's primary key grows at its
- * end instead of taking inserts at random places in the index.
- */
-const newRequestId = monotonicFactory();
+const newRequestId = requestIdGenerator();
 
 export async function buildApp(ballast: Ballast, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({

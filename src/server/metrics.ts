@@ -103,17 +103,44 @@ export function createMetrics(options: {
     collect: stat((s) => s.writeFailures),
   });
 
-  return {
-    registry,
-    observe(o: InferenceOutcome): void {
+  // Children per label set, looked up once: prom-client validates labels on every labelled call,
+  // which the request path should not pay for.
+  type Series = { count: (status: number) => void; time: (seconds: number) => void };
+  const series = new Map<string, Series>();
+  const seriesFor = (o: InferenceOutcome): Series => {
+    const key = `${o.deployment}\u0000${o.model}\u0000${o.version}\u0000${o.variant}`;
+    let found = series.get(key);
+    if (found === undefined) {
       const labels = {
         deployment: o.deployment,
         model: o.model,
         version: String(o.version),
         variant: o.variant,
       };
-      requests.inc({ ...labels, status: String(o.code === "ok" ? 200 : statusFor(o.code as ErrorCode)) });
-      duration.observe(labels, o.seconds);
+      const byStatus = new Map<number, ReturnType<typeof requests.labels>>();
+      const timer = duration.labels(labels);
+      found = {
+        count: (status) => {
+          let child = byStatus.get(status);
+          if (child === undefined) {
+            child = requests.labels({ ...labels, status: String(status) });
+            byStatus.set(status, child);
+          }
+          child.inc();
+        },
+        time: (seconds) => timer.observe(seconds),
+      };
+      series.set(key, found);
+    }
+    return found;
+  };
+
+  return {
+    registry,
+    observe(o: InferenceOutcome): void {
+      const s = seriesFor(o);
+      s.count(o.code === "ok" ? 200 : statusFor(o.code as ErrorCode));
+      s.time(o.seconds);
     },
     stateChanged(model: string, version: number, state: ModelState | "unloaded"): void {
       for (const s of MODEL_STATES) {

@@ -122,35 +122,29 @@ export class InferenceService {
     prepare: (signature: Signature) => { inputs: Tensor[]; outputs: readonly string[] | undefined },
   ): Promise<{ outputs: JsonTensor[]; latencyMs: number }> {
     const lease = this.pool.lease(target.version.model, target.version.version);
-    let running: Promise<Tensor[]> | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    let running: Promise<Tensor[]>;
+    let controller: AbortController | undefined;
+    const started = performance.now();
     try {
       const { inputs, outputs } = prepare(target.signature);
-      const timeoutMs = served.deployment.timeoutMs;
-      const controller = lease.model.cancellable === true ? new AbortController() : undefined;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          controller?.abort();
-          reject(
-            new BallastError(
-              "timeout",
-              `model ${target.version.model} version ${target.version.version} did not answer within ${timeoutMs} ms`,
-            ),
-          );
-        }, timeoutMs);
-      });
-      const started = performance.now();
+      controller = lease.model.cancellable === true ? new AbortController() : undefined;
       running = lease.model.infer(inputs, { outputs, signal: controller?.signal });
-      const tensors = await Promise.race([running, deadline]);
-      const latencyMs = performance.now() - started;
-      return { outputs: tensors.map((t) => encodeTensor(t)), latencyMs };
-    } finally {
-      clearTimeout(timer);
-      // A run that outlives its deadline still holds the model until it settles, so an unload
-      // never pulls a session out from under it.
-      if (running === undefined) lease.release();
-      else running.then(lease.release, lease.release);
+    } catch (error) {
+      lease.release();
+      throw error;
     }
+    // A run that outlives its deadline still holds the model until it settles, so an unload
+    // never pulls a session out from under it.
+    running.then(lease.release, lease.release);
+    const timeoutMs = served.deployment.timeoutMs;
+    const tensors = await withDeadline(running, timeoutMs, () => {
+      controller?.abort();
+      return new BallastError(
+        "timeout",
+        `model ${target.version.model} version ${target.version.version} did not answer within ${timeoutMs} ms`,
+      );
+    });
+    return { outputs: tensors.map((t) => encodeTensor(t)), latencyMs: performance.now() - started };
   }
 
   private record(
@@ -212,4 +206,21 @@ function findVersion(served: ServedDeployment, raw: string): ServedVariant {
     );
   }
   return found;
+}
+
+/** Settles with `work`, or with the deadline's error if `ms` pass first. */
+function withDeadline<T>(work: Promise<T>, ms: number, expired: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(expired()), ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }

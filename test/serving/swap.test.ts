@@ -162,3 +162,27 @@ test("weighted pick follows the injected random source", async () => {
   const picks = [0, 0.5, 0.899, 0.9, 0.999].map((x) => ((r = x), endpoints.pick(served).variant.name));
   assert.deepEqual(picks, ["stable", "stable", "stable", "canary", "canary"]);
 });
+
+test("a call past the deployment's deadline is answered with a timeout; the model stays leased until the call ends", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { InferenceService } = await import("../../src/serving/inference.js");
+  const { PredictionLog } = await import("../../src/serving/prediction-log.js");
+  const { runtime, pool, endpoints, point } = setup();
+  await endpoints.sync();
+  const log = new PredictionLog({ write: async () => {} });
+  const service = new InferenceService(endpoints, pool, log, { now: () => 0 });
+  const body = { inputs: [{ name: "x", datatype: "FP32", shape: [1], data: [1] }] };
+  const answer = service.infer("d", undefined, body, "r-1");
+  t.mock.timers.tick(999);
+  t.mock.timers.tick(1);
+  await assert.rejects(answer, { code: "timeout", message: /did not answer within 1000 ms/ });
+  assert.equal(log.stats().buffered, 0, "a timed-out call is not logged as a prediction");
+
+  // The deployment moves on while the hung call still runs: version 1 is not unloaded under it.
+  point(2);
+  await endpoints.sync();
+  assert.equal(pool.state("m", 1).state, "ready");
+  runtime.pendingCalls[0]?.finish();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(pool.state("m", 1).state, "unloaded");
+});
