@@ -14,6 +14,7 @@
  * BENCH_CONNECTIONS (32), BENCH_ROUNDS (2), BENCH_LOG_ROWS (200000), BENCH_PROFILE=1 (write V8
  * CPU profiles of both servers to a kept temp directory; read them with bench/cpu-profile.ts).
  */
+import { spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -269,6 +270,9 @@ function printServing(settings: Settings, measured: readonly Measured[]): boolea
 
 async function main(): Promise<void> {
   const settings = readSettings();
+  process.stderr.write("bench: building dist/ (Ballast is measured as it runs in production)…\n");
+  const build = spawnSync("npm", ["run", "--silent", "build"], { stdio: "inherit" });
+  if (build.status !== 0) throw new Error("npm run build failed");
   const root = await mkdtemp(join(tmpdir(), "ballast-bench-"));
   const profileDir = settings.profile ? await mkdtemp(join(tmpdir(), "ballast-bench-profile-")) : undefined;
   const servers: ForkedServer[] = [];
