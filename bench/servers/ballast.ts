@@ -11,8 +11,12 @@ import { serveForParent, type RunningServer } from "./protocol.js";
 
 // Ballast runs compiled, from dist/, as `npm start` runs it (the parent builds it first), so the
 // figures are not those of the tsx loader's transformed source.
-const { openBallast } = (await import(new URL("../../dist/ballast.js", import.meta.url).href)) as typeof BallastModule;
-const { buildApp } = (await import(new URL("../../dist/server/app.js", import.meta.url).href)) as typeof AppModule;
+const { openBallast } = (await import(
+  new URL("../../dist/ballast.js", import.meta.url).href
+)) as typeof BallastModule;
+const { buildApp } = (await import(
+  new URL("../../dist/server/app.js", import.meta.url).href
+)) as typeof AppModule;
 
 async function start(): Promise<RunningServer> {
   const dataDir = process.env.BENCH_DATA_DIR;
