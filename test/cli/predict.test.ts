@@ -1,14 +1,14 @@
-import { test, describe, before, after } from "node:test";
+import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { Command } from "commander";
 import { register, runPredict, type PredictIo, type PredictOptions } from "../../src/cli/commands/predict.js";
 import { BallastError } from "../../src/domain/errors.js";
+import { scratchDir } from "../helpers/scratch.js";
 
 /**
  * A stand-in for `ballast serve`: model metadata and the named-feature endpoint, nothing else.
@@ -151,19 +151,8 @@ async function rejection(run: Promise<unknown>): Promise<BallastError> {
   assert.fail("expected the command to fail");
 }
 
-let dir = "";
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), "ballast-predict-"));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function file(name: string, text: string): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, text);
-  return path;
-}
+const scratch = scratchDir("ballast-predict-");
+const file = scratch.file;
 
 const FEATURES = ["amount", "hour", "night"];
 /** Ten labelled rows with a column the model does not take (merchant_category) and the label. */
@@ -223,7 +212,7 @@ describe("ballast predict", () => {
     const server = await startFakeServer({ models: { fraud: { features: FEATURES, multiOutput: true } } });
     try {
       const path = await file("week-2.csv", `${WEEK_CSV}\n`);
-      const output = join(dir, "scored.csv");
+      const output = join(scratch.dir, "scored.csv");
       await runPredict(
         { deployment: "fraud", file: path, server: server.url, batchSize: 4, output },
         capture().io,
@@ -451,7 +440,7 @@ describe("the predict command line", () => {
         "rows.txt",
         '{"amount": 1, "hour": 2, "night": 0}\n{"amount": 3, "hour": 4, "night": 1}\n',
       );
-      const output = join(dir, "cli-out.jsonl");
+      const output = join(scratch.dir, "cli-out.jsonl");
       const program = new Command("ballast").exitOverride();
       register(program);
       // The summary line goes to the real stderr here; that is the command's contract.

@@ -1,24 +1,13 @@
-import { test, describe, before, after } from "node:test";
+import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { countRows, readRowBatches, rowFormatFor, type Row, type RowBatch } from "../../src/cli/rows.js";
 import { BallastError } from "../../src/domain/errors.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-let dir = "";
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), "ballast-rows-"));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function file(name: string, text: string): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, text);
-  return path;
-}
+const scratch = scratchDir("ballast-rows-");
+const file = scratch.file;
 
 async function collect(path: string, batchSize = 100, format?: "csv" | "jsonl"): Promise<RowBatch[]> {
   const batches: RowBatch[] = [];
@@ -142,14 +131,14 @@ describe("CSV rows", () => {
   });
 
   test("a missing file is not_found", async () => {
-    const error = await failure(join(dir, "nope.csv"));
+    const error = await failure(join(scratch.dir, "nope.csv"));
     assert.equal(error.code, "not_found");
     assert.match(error.message, /nope\.csv: no such file/);
   });
 
   test("a directory is rejected", async () => {
-    await mkdir(join(dir, "folder.csv"));
-    const error = await failure(join(dir, "folder.csv"));
+    await mkdir(join(scratch.dir, "folder.csv"));
+    const error = await failure(join(scratch.dir, "folder.csv"));
     assert.match(error.message, /is a directory/);
   });
 });

@@ -7,6 +7,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { startTestServer, type TestServer } from "../helpers/app.js";
+import { DATATYPES } from "../../src/domain/tensor.js";
 
 const RUNS = Number(process.env.BALLAST_FUZZ_RUNS ?? 400);
 
@@ -50,21 +51,7 @@ const mutatedInput = fc
   .record({
     field: fc.constantFrom("name", "datatype", "shape", "data", "parameters", "extra"),
     value: weirdValue,
-    datatype: fc.constantFrom(
-      "BOOL",
-      "UINT8",
-      "UINT16",
-      "UINT32",
-      "UINT64",
-      "INT8",
-      "INT16",
-      "INT32",
-      "INT64",
-      "FP16",
-      "FP32",
-      "FP64",
-      "BYTES",
-    ),
+    datatype: fc.constantFrom(...DATATYPES),
   })
   .map(({ field, value, datatype }) => ({
     ...validInput,
