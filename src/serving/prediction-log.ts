@@ -17,7 +17,7 @@ export interface PredictionLogOptions {
 
 export const DEFAULT_PREDICTION_LOG: PredictionLogOptions = {
   capacity: 50_000,
-  batchSize: 500,
+  batchSize: 128,
   flushIntervalMs: 200,
 };
 
@@ -38,6 +38,7 @@ export class PredictionLog {
   private lastError: string | null = null;
   private timer: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
+  private soon = false;
 
   constructor(
     private readonly sink: PredictionSink,
@@ -51,6 +52,15 @@ export class PredictionLog {
       return false;
     }
     this.buffer.push(row);
+    // A full batch goes out on the next turn of the event loop rather than waiting for the
+    // timer: rows held for long outlive the young generation and make garbage collection dear.
+    if (this.buffer.length === this.options.batchSize && this.timer !== undefined && !this.soon) {
+      this.soon = true;
+      setImmediate(() => {
+        this.soon = false;
+        void this.flush();
+      });
+    }
     return true;
   }
 
