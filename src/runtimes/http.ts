@@ -176,9 +176,15 @@ async function fetchSignature(artifact: HttpArtifact, timeoutMs: number): Promis
   if (!isPlainObject(body)) {
     throw new BallastError("upstream", `the metadata of ${label(artifact)} is not a JSON object`);
   }
+  // Ballast (and servers like it) name the first input's columns in `parameters.features`; a
+  // remote that does not is still served, only without the named-feature API.
+  const parameters = isPlainObject(body.parameters) ? body.parameters : {};
+  const features = parameters.features;
+  const named = Array.isArray(features) && features.length > 0 && features.every((f) => typeof f === "string");
   return {
     inputs: parseSpecs(body.inputs, "inputs", artifact),
     outputs: parseSpecs(body.outputs, "outputs", artifact),
+    ...(named ? { features: features as string[] } : {}),
   };
 }
 

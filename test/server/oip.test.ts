@@ -209,6 +209,7 @@ describe("Open Inference Protocol v2 over HTTP", () => {
       });
       assert.equal(res.statusCode, status, `${url}: ${res.body}`);
       assert.match(res.json().error, pattern, url);
+      assert.ok(res.headers["x-request-id"], `${url}: errors carry a request id too`);
     }
   });
 
