@@ -117,6 +117,11 @@ describe("ballast CLI", () => {
       [["models", "list", "--server", "http://127.0.0.1:1"], 5, /cannot reach/],
       [["serve", "--port", "99999"], 2, /--port/],
       [["serve", "--model", "fraud"], 2, /name=path/],
+      [
+        ["serve", "--port", new URL(server.url).port, "--data-dir", join(dir, "second"), "--quiet"],
+        5,
+        /port \d+ on 127\.0\.0\.1 is already in use; .*--port/,
+      ],
     ];
     for (const [args, code, pattern] of cases) {
       const r = ballast(args);

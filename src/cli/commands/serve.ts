@@ -5,7 +5,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { openBallast, type Ballast } from "../../ballast.js";
-import { invalid } from "../../domain/errors.js";
+import { invalid, unavailable } from "../../domain/errors.js";
 import { buildApp, DEFAULT_BODY_LIMIT } from "../../server/app.js";
 import { parseDuration } from "../duration.js";
 import { parsePort, collect } from "../options.js";
@@ -88,7 +88,23 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
 
   const app = await buildApp(ballast, { bodyLimit, logger: options.quiet !== true });
-  const where = await app.listen({ port, host: options.host });
+  let where: string;
+  try {
+    where = await app.listen({ port, host: options.host });
+  } catch (error) {
+    await app.close();
+    await ballast.close();
+    const code = error instanceof Error && "code" in error ? error.code : undefined;
+    if (code === "EADDRINUSE") {
+      throw unavailable(
+        `port ${port} on ${options.host} is already in use; stop what holds it or pass --port`,
+      );
+    }
+    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND") {
+      throw invalid(`--host ${options.host} is not an address of this machine`);
+    }
+    throw error;
+  }
   const served = ballast.endpoints.list().map((d) => d.deployment.name);
   process.stderr.write(
     `ballast: serving ${served.length === 0 ? "no deployments yet" : served.join(", ")} at ${where} ` +
