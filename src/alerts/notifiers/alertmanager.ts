@@ -1,0 +1,76 @@
+/**
+ * Prometheus Alertmanager, API v2: `POST {url}/api/v2/alerts` with an array of postableAlert
+ * `{ labels, annotations, startsAt, endsAt?, generatorURL }`, times in RFC 3339. A resolve is the
+ * same labels with `endsAt` set to when it stopped; Alertmanager matches alerts by their labels.
+ * A firing alert is sent without `endsAt`, so Alertmanager ends it by itself after its
+ * `resolve_timeout` unless it is re-sent (the lifecycle's `repeatIntervalMs`).
+ */
+import { rfc3339, type AlertNotification, type Notifier } from "../notifier.js";
+import {
+  defaultTimeoutMs,
+  httpUrl,
+  positiveInteger,
+  requiredString,
+  stringMap,
+  type RawConfig,
+} from "./config.js";
+import { postJson } from "./http-post.js";
+
+export interface AlertmanagerConfig {
+  readonly kind: "alertmanager";
+  readonly name: string;
+  /** Alertmanager's base URL (http://alertmanager:9093), without /api/v2. */
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly timeoutMs?: number;
+}
+
+export interface PostableAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt?: string;
+  generatorURL?: string;
+}
+
+export function postableAlert(notification: AlertNotification): PostableAlert {
+  return {
+    labels: { ...notification.labels },
+    annotations: { ...notification.annotations },
+    startsAt: rfc3339(notification.startsAt),
+    ...(notification.endsAt === undefined ? {} : { endsAt: rfc3339(notification.endsAt) }),
+    ...(notification.generatorUrl === undefined ? {} : { generatorURL: notification.generatorUrl }),
+  };
+}
+
+export function alertsEndpoint(baseUrl: string): string {
+  return `${baseUrl.replace(/\/+$/, "")}/api/v2/alerts`;
+}
+
+export function parseAlertmanagerConfig(raw: RawConfig, path: string): AlertmanagerConfig {
+  return {
+    kind: "alertmanager",
+    name: requiredString(raw, path, "name"),
+    url: httpUrl(raw, path, "url"),
+    headers: stringMap(raw, path, "headers"),
+    timeoutMs: positiveInteger(raw, path, "timeoutMs", defaultTimeoutMs),
+  };
+}
+
+export function alertmanagerNotifier(config: AlertmanagerConfig): Notifier {
+  const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
+  const url = alertsEndpoint(config.url);
+  return {
+    name: config.name,
+    kind: "alertmanager",
+    send: (notification, signal) =>
+      postJson({
+        receiver: `alertmanager ${config.name}`,
+        url,
+        body: [postableAlert(notification)],
+        headers: config.headers ?? {},
+        timeoutMs,
+        signal,
+      }),
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * One JSON POST with a per-attempt deadline, the way every HTTP notifier sends. Failures are
+ * typed so the dispatcher knows whether trying again can help: a 4xx other than 408 and 429
+ * means the receiver rejected the payload itself.
+ */
+import { BallastError } from "../../domain/errors.js";
+
+export interface JsonPost {
+  readonly receiver: string;
+  readonly url: string;
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal;
+}
+
+export async function postJson(post: JsonPost): Promise<void> {
+  const deadline = AbortSignal.timeout(post.timeoutMs);
+  let response: Response;
+  try {
+    response = await fetch(post.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...post.headers },
+      body: JSON.stringify(post.body),
+      signal: AbortSignal.any([post.signal, deadline]),
+    });
+  } catch (error) {
+    if (deadline.aborted) {
+      throw new BallastError(
+        "timeout",
+        `${post.receiver}: no answer from ${post.url} within ${post.timeoutMs} ms`,
+      );
+    }
+    if (post.signal.aborted) throw abortReason(post.signal, post.receiver);
+    throw new BallastError("unavailable", `${post.receiver}: could not reach ${post.url}: ${causeOf(error)}`);
+  }
+  // Read the body even on success so the connection can be reused.
+  const text = await response.text().catch(() => "");
+  if (response.ok) return;
+  const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
+  throw new BallastError(
+    "upstream",
+    `${post.receiver}: ${post.url} answered ${response.status} ${response.statusText}${text ? `: ${text.slice(0, 200)}` : ""}`,
+    { status: response.status, retryable },
+  );
+}
+
+function abortReason(signal: AbortSignal, receiver: string): BallastError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof BallastError) return reason;
+  return new BallastError("timeout", `${receiver}: delivery was aborted`);
+}
+
+function causeOf(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? cause.message : error.message;
+  }
+  return String(error);
+}

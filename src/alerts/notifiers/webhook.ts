@@ -1,0 +1,67 @@
+/**
+ * A generic JSON webhook. Body (one alert per POST, times in RFC 3339 UTC):
+ *
+ *   { "version": "ballast.alert/v1", "status": "firing" | "resolved", "identity": "...",
+ *     "labels": { ... }, "annotations": { ... }, "startsAt": "2026-01-05T10:00:00.000Z",
+ *     "endsAt": "..." (resolved only), "generatorUrl": "..." (when known) }
+ */
+import { rfc3339, type AlertNotification, type Notifier } from "../notifier.js";
+import {
+  defaultTimeoutMs,
+  httpUrl,
+  positiveInteger,
+  requiredString,
+  stringMap,
+  type RawConfig,
+} from "./config.js";
+import { postJson } from "./http-post.js";
+
+export interface WebhookConfig {
+  readonly kind: "webhook";
+  readonly name: string;
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly timeoutMs?: number;
+}
+
+export const webhookBodyVersion = "ballast.alert/v1";
+
+export function webhookBody(notification: AlertNotification): Record<string, unknown> {
+  return {
+    version: webhookBodyVersion,
+    status: notification.status,
+    identity: notification.identity,
+    labels: notification.labels,
+    annotations: notification.annotations,
+    startsAt: rfc3339(notification.startsAt),
+    ...(notification.endsAt === undefined ? {} : { endsAt: rfc3339(notification.endsAt) }),
+    ...(notification.generatorUrl === undefined ? {} : { generatorUrl: notification.generatorUrl }),
+  };
+}
+
+export function parseWebhookConfig(raw: RawConfig, path: string): WebhookConfig {
+  return {
+    kind: "webhook",
+    name: requiredString(raw, path, "name"),
+    url: httpUrl(raw, path, "url"),
+    headers: stringMap(raw, path, "headers"),
+    timeoutMs: positiveInteger(raw, path, "timeoutMs", defaultTimeoutMs),
+  };
+}
+
+export function webhookNotifier(config: WebhookConfig): Notifier {
+  const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
+  return {
+    name: config.name,
+    kind: "webhook",
+    send: (notification, signal) =>
+      postJson({
+        receiver: `webhook ${config.name}`,
+        url: config.url,
+        body: webhookBody(notification),
+        headers: config.headers ?? {},
+        timeoutMs,
+        signal,
+      }),
+  };
+}
