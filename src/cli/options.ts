@@ -18,3 +18,20 @@ export function parsePositiveInt(raw: string, flag: string): number {
     throw invalid(`${flag} must be a positive integer, got '${raw}'`);
   return n;
 }
+
+/** Repeated `key=value` flags as an object; undefined when none were given. */
+export function pairs<T>(
+  items: string[],
+  flag: string,
+  parse: (value: string, key: string) => T,
+): Record<string, T> | undefined {
+  if (items.length === 0) return undefined;
+  const out: Record<string, T> = {};
+  for (const item of items) {
+    const cut = item.indexOf("=");
+    if (cut <= 0) throw invalid(`${flag} expects key=value, got '${item}'`);
+    const key = item.slice(0, cut);
+    out[key] = parse(item.slice(cut + 1), key);
+  }
+  return out;
+}

@@ -180,7 +180,8 @@ async function fetchSignature(artifact: HttpArtifact, timeoutMs: number): Promis
   // remote that does not is still served, only without the named-feature API.
   const parameters = isPlainObject(body.parameters) ? body.parameters : {};
   const features = parameters.features;
-  const named = Array.isArray(features) && features.length > 0 && features.every((f) => typeof f === "string");
+  const named =
+    Array.isArray(features) && features.length > 0 && features.every((f) => typeof f === "string");
   return {
     inputs: parseSpecs(body.inputs, "inputs", artifact),
     outputs: parseSpecs(body.outputs, "outputs", artifact),

@@ -3,6 +3,8 @@ import { register as serve } from "./serve.js";
 import { register as models } from "./models.js";
 import { register as deploy } from "./deploy.js";
 import { register as predict } from "./predict.js";
+import { register as profile } from "./profile.js";
+import { register as report } from "./report.js";
 
 /** Adding a command is one file in this folder and one line here. */
-export const commands: Array<(program: Command) => void> = [serve, models, deploy, predict];
+export const commands: Array<(program: Command) => void> = [serve, models, deploy, predict, profile, report];

@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { invalid } from "../../domain/errors.js";
 import type { ModelVersion, RegisteredModel } from "../../domain/model.js";
 import { DEFAULT_SERVER, ServerClient, uploadFile } from "../client.js";
-import { collect, parsePositiveInt } from "../options.js";
+import { collect, pairs, parsePositiveInt } from "../options.js";
 import { formatTable, printJson } from "../table.js";
 
 interface RegisterOptions {
@@ -201,22 +201,6 @@ async function readJson(path: string, flag: string): Promise<unknown> {
   } catch (error) {
     throw invalid(`${flag}: ${path} is not valid JSON (${(error as Error).message})`);
   }
-}
-
-function pairs<T>(
-  items: string[],
-  flag: string,
-  parse: (value: string, key: string) => T,
-): Record<string, T> | undefined {
-  if (items.length === 0) return undefined;
-  const out: Record<string, T> = {};
-  for (const item of items) {
-    const cut = item.indexOf("=");
-    if (cut <= 0) throw invalid(`${flag} expects key=value, got '${item}'`);
-    const key = item.slice(0, cut);
-    out[key] = parse(item.slice(cut + 1), key);
-  }
-  return out;
 }
 
 function number(raw: string, what: string): number {

@@ -22,7 +22,7 @@ import {
   type Row,
   type RowBatch,
   type RowFormat,
-} from "../rows.js";
+} from "../../io/rows.js";
 import { startProgress, type ProgressStream } from "../progress.js";
 
 export interface PredictOptions {

@@ -2,7 +2,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { countRows, readRowBatches, rowFormatFor, type Row, type RowBatch } from "../../src/cli/rows.js";
+import { countRows, readRowBatches, rowFormatFor, type Row, type RowBatch } from "../../src/io/rows.js";
 import { BallastError } from "../../src/domain/errors.js";
 import { scratchDir } from "../helpers/scratch.js";
 

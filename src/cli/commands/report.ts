@@ -1,0 +1,171 @@
+/**
+ * `ballast report drift --reference ref.csv --current cur.csv [--segment col] --html r.html
+ * --json r.json`: drift of one file against another, as a table on the terminal, a standalone
+ * HTML page and JSON with the same numbers.
+ */
+import { writeFile } from "node:fs/promises";
+import { basename } from "node:path";
+import type { Command } from "commander";
+import { invalid } from "../../domain/errors.js";
+import { countRows, rowFormatFor } from "../../io/rows.js";
+import { driftBetweenFiles } from "../../monitoring/file-drift.js";
+import type { DriftResult } from "../../monitoring/drift.js";
+import type { Correction } from "../../monitoring/stats/dataset-drift.js";
+import { DEFAULT_RULE_TEXT } from "../../monitoring/stats/default-rule.js";
+import { renderDriftReport } from "../../monitoring/report/html.js";
+import { startProgress } from "../progress.js";
+import { collect, pairs } from "../options.js";
+import { formatTable } from "../table.js";
+import { list } from "./profile.js";
+
+interface DriftCommandOptions {
+  reference: string;
+  current: string;
+  format?: string;
+  segment?: string;
+  exclude?: string;
+  test: string[];
+  threshold: string[];
+  correction: string;
+  share: string;
+  html?: string;
+  json?: string;
+}
+
+const CORRECTIONS: readonly Correction[] = ["none", "bonferroni", "benjamini-hochberg"];
+
+export function register(program: Command): void {
+  const report = program.command("report").description("Reports: data drift between two files");
+  report
+    .command("drift")
+    .description("Drift of --current against --reference, per feature and for the dataset")
+    .requiredOption("--reference <file>", "reference data (CSV or JSONL), e.g. the training data")
+    .requiredOption("--current <file>", "current data (CSV or JSONL), e.g. last week's requests")
+    .option("--format <format>", "csv or jsonl (default: from the extension)")
+    .option("--segment <column>", "also report drift per value of this column (at most 50 values)")
+    .option("--exclude <a,b>", "columns to leave out (labels, ids, timestamps)")
+    .option(
+      "--test <feature=test>",
+      "use this test for a feature instead of the default rule (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "--threshold <feature=value>",
+      "threshold for a feature instead of its test's default (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "--correction <method>",
+      "multiple-testing correction for p-value tests: none, bonferroni, benjamini-hochberg",
+      "none",
+    )
+    .option("--share <fraction>", "share of drifted features at which the dataset counts as drifted", "0.5")
+    .option("--html <file>", "write a standalone HTML report (no network needed to view it)")
+    .option("--json <file>", "write the numbers as JSON")
+    .addHelpText("after", `\nDefault choice of test:\n${DEFAULT_RULE_TEXT}\n`)
+    .action(async (options: DriftCommandOptions) => {
+      const correction = options.correction as Correction;
+      if (!CORRECTIONS.includes(correction))
+        throw invalid(`--correction must be one of ${CORRECTIONS.join(", ")}`);
+      const share = Number(options.share);
+      if (!(share >= 0 && share <= 1))
+        throw invalid(`--share must be a fraction in [0, 1], got '${options.share}'`);
+      const format = options.format === undefined ? undefined : rowFormatFor(options.current, options.format);
+      // The reference is read twice (profile, then exact bin counts), the current file once.
+      const total =
+        2 * (await countRows(options.reference, { format })) + (await countRows(options.current, { format }));
+      const progress = startProgress({ total, unit: "rows" });
+      let drift: Awaited<ReturnType<typeof driftBetweenFiles>>;
+      try {
+        drift = await driftBetweenFiles(options.reference, options.current, {
+          format,
+          exclude: list(options.exclude),
+          segment: options.segment,
+          progress: (rows) => progress.advance(rows),
+          drift: {
+            tests: pairs(options.test, "--test", (v) => v) ?? {},
+            thresholds: pairs(options.threshold, "--threshold", (v, k) => {
+              const n = Number(v);
+              if (v.trim() === "" || !Number.isFinite(n))
+                throw invalid(`--threshold ${k} must be a number, got '${v}'`);
+              return n;
+            }),
+            correction,
+            share,
+          },
+        });
+        progress.finish("compared");
+      } catch (error) {
+        progress.abort();
+        throw error;
+      }
+      printSummary(drift.overall, "all rows");
+      for (const s of drift.segment?.results ?? [])
+        printSummary(s.result, `${drift.segment?.column} = ${s.value}`);
+      const generatedAt = Date.now();
+      if (options.json !== undefined) {
+        await writeFile(
+          options.json,
+          JSON.stringify(
+            { reference: options.reference, current: options.current, generatedAt, ...drift },
+            null,
+            2,
+          ),
+        );
+        process.stdout.write(`wrote ${options.json}\n`);
+      }
+      if (options.html !== undefined) {
+        const context = {
+          title: `Drift: ${basename(options.current)} against ${basename(options.reference)}`,
+          reference: options.reference,
+          current: options.current,
+          generatedAt,
+        };
+        const pages = [renderDriftReport(drift.overall, context)];
+        await writeFile(options.html, pages[0] as string);
+        process.stdout.write(`wrote ${options.html}\n`);
+        for (const s of drift.segment?.results ?? []) {
+          const path = options.html.replace(
+            /(\.html?)?$/,
+            `.${safe(drift.segment?.column ?? "")}-${safe(s.value)}.html`,
+          );
+          await writeFile(
+            path,
+            renderDriftReport(s.result, {
+              ...context,
+              segment: { column: drift.segment?.column ?? "", value: s.value },
+            }),
+          );
+          process.stdout.write(`wrote ${path}\n`);
+        }
+      }
+    });
+}
+
+function printSummary(result: DriftResult, scope: string): void {
+  const d = result.dataset;
+  const verdict =
+    d === null
+      ? "no feature could be tested"
+      : `${d.driftedCount} of ${d.features.length} features drifted (share ${d.share.toFixed(2)}, dataset ${d.drifted ? "DRIFTED" : "not drifted"})`;
+  process.stdout.write(`\n${scope}: ${verdict}\n`);
+  process.stdout.write(
+    formatTable(
+      ["FEATURE", "KIND", "TEST", "SCORE", "THRESHOLD", "DRIFTED"],
+      result.features.map((f) => [
+        f.feature,
+        f.featureKind,
+        f.test,
+        f.skipped === undefined ? Number(f.score.toPrecision(4)).toString() : `- (${f.skipped})`,
+        f.threshold,
+        f.drifted ? "yes" : "no",
+      ]),
+    ),
+  );
+}
+
+function safe(text: string): string {
+  return text.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 40);
+}

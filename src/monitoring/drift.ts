@@ -1,0 +1,189 @@
+/**
+ * Drift of one window against its reference, computed from sketches alone (no raw values kept):
+ * binned tests (PSI, chi-square, Jensen–Shannon, Hellinger, z-test) on the window's counts in
+ * the reference's bins; KS and Wasserstein from the two KLL sketches. The test per feature comes
+ * from the default rule unless the caller names one.
+ *
+ * Error of the sketch-based tests (k = 200, rank error ≤ 3/k = 0.015 per sketch, see
+ * quantile-sketch.ts): the KS statistic D is within 2·3/k = 0.03 of the exact D, and its p-value
+ * is the exact function of that D; the normed Wasserstein distance is within 2·(ε_ref + ε_cur)
+ * times the data's range over the reference std (worst case; tested against the exact values). Binned tests are exact on the
+ * counts (the reference's counts are exact when the profile says `binsExact`).
+ */
+import { invalid } from "../domain/errors.js";
+import type { FeatureProfile, ReferenceProfile } from "./profile/reference-profile.js";
+import { QuantileSketch, rankErrorBound, DEFAULT_K } from "./sketches/quantile-sketch.js";
+import type { FeatureWindow, WindowSketch } from "./sketches/feature-window.js";
+import { STAT_TESTS, statTest } from "./stats/index.js";
+import { chooseStatTest } from "./stats/default-rule.js";
+import { ksPValue, ksStatisticFromCdfs } from "./stats/ks.js";
+import { wassersteinFromQuantiles } from "./stats/wasserstein.js";
+import { statResult, type StatResult, type StatTest } from "./stats/test.js";
+import { datasetDrift, type Correction, type DatasetDrift } from "./stats/dataset-drift.js";
+
+/** Quantile steps for the Wasserstein integral: finer than a k = 200 sketch can resolve. */
+const WASSERSTEIN_STEPS = 2000;
+
+export interface DriftOptions {
+  /** Per-feature test names overriding the default rule. */
+  readonly tests?: Readonly<Record<string, string>>;
+  /** Per-feature thresholds overriding each test's default. */
+  readonly thresholds?: Readonly<Record<string, number>>;
+  /** Only these features (default: every input feature of the profile). */
+  readonly features?: readonly string[];
+  readonly correction?: Correction;
+  /** Share of drifted features at which the dataset counts as drifted (default 0.5). */
+  readonly share?: number;
+}
+
+export interface FeatureDriftResult extends StatResult {
+  readonly feature: string;
+  readonly featureKind: FeatureProfile["kind"];
+  readonly referenceCount: number;
+  readonly currentCount: number;
+  readonly currentMissing: number;
+  /** "binned" when computed on counts, "sketch" when from the quantile sketches. */
+  readonly method: "binned" | "sketch";
+  /** Largest error of the score's statistic due to the sketches (KS: of D), if any. */
+  readonly errorBound?: number;
+  /** The two distributions in the reference's bins, for plots. */
+  readonly bins: { readonly labels: string[]; readonly reference: number[]; readonly current: number[] };
+  /** Set when the feature could not be tested (no values in the window). */
+  readonly skipped?: string;
+}
+
+export interface DriftResult {
+  readonly referenceRows: number;
+  readonly currentRows: number;
+  readonly features: FeatureDriftResult[];
+  readonly dataset: DatasetDrift | null;
+}
+
+export function evaluateDrift(
+  profile: ReferenceProfile,
+  window: WindowSketch,
+  options: DriftOptions = {},
+): DriftResult {
+  const names = options.features ?? profile.features.filter((f) => f.role === "input").map((f) => f.name);
+  for (const name of Object.keys(options.tests ?? {})) {
+    if (!names.includes(name)) throw invalid(`tests: '${name}' is not a feature being evaluated`);
+  }
+  const features = names.map((name) => {
+    const featureWindow = window.feature(name);
+    if (featureWindow === undefined) throw invalid(`features: '${name}' is not in the reference profile`);
+    const feature = featureWindow.feature;
+    const testName =
+      options.tests?.[name] ?? chooseStatTest({ kind: feature.kind, referenceSize: feature.count });
+    const test = statTest(testName);
+    if (!test.appliesTo.includes(feature.kind)) {
+      throw invalid(
+        `tests.${name}: ${test.name} does not apply to a ${feature.kind} feature; use one of ${Object.values(
+          STAT_TESTS,
+        )
+          .filter((t) => t.appliesTo.includes(feature.kind))
+          .map((t) => t.name)
+          .join(", ")}`,
+      );
+    }
+    return featureDrift(featureWindow, test, options.thresholds?.[name]);
+  });
+  const tested = features.filter((f) => f.skipped === undefined);
+  return {
+    referenceRows: profile.rows,
+    currentRows: window.rows,
+    features,
+    dataset:
+      tested.length === 0
+        ? null
+        : datasetDrift(
+            tested.map((f) => ({ feature: f.feature, result: f })),
+            { correction: options.correction, share: options.share },
+          ),
+  };
+}
+
+function featureDrift(
+  window: FeatureWindow,
+  test: StatTest,
+  threshold: number | undefined,
+): FeatureDriftResult {
+  const feature = window.feature;
+  const reference = Array.from(window.referenceCounts());
+  const current = Array.from(window.binnedCounts());
+  const labels = window.binLabels();
+  const currentMissing = window.missing;
+  const base = {
+    feature: feature.name,
+    featureKind: feature.kind,
+    referenceCount: feature.count,
+    currentCount: window.count - currentMissing,
+    currentMissing,
+    bins: { labels, reference, current },
+  };
+  if (base.currentCount === 0) {
+    const result = statResult(test, test.kind === "p_value" ? 1 : 0, threshold);
+    return { ...base, ...result, drifted: false, method: "binned", skipped: "no values in the window" };
+  }
+  if (test.input === "binned") {
+    const pair = test.name === "z-test" ? binaryPair(reference, current) : { reference, current };
+    return { ...base, ...test.run(pair, threshold), method: "binned" };
+  }
+  return { ...base, ...sketchTest(window, test, threshold), method: "sketch" };
+}
+
+/** The z-test takes [zeros, ones]: missing and unseen values are left out of the proportions. */
+function binaryPair(reference: number[], current: number[]): { reference: number[]; current: number[] } {
+  return { reference: reference.slice(0, 2), current: current.slice(0, 2) };
+}
+
+function sketchTest(
+  window: FeatureWindow,
+  test: StatTest,
+  threshold: number | undefined,
+): StatResult & { errorBound: number } {
+  const feature = window.feature;
+  const current = window.sketch;
+  if (feature.kind !== "numerical" || current === null) {
+    throw invalid(`${test.name} needs a numerical feature; '${feature.name}' is ${feature.kind}`);
+  }
+  const reference = QuantileSketch.fromJSON(feature.sketch, `profile.features.${feature.name}.sketch`);
+  const bound = rankErrorBound(DEFAULT_K);
+  if (test.name === "ks") {
+    const points = mergedPoints(reference, current);
+    const d = ksStatisticFromCdfs(
+      points,
+      (x) => reference.cdf(x),
+      (x) => current.cdf(x),
+    );
+    const n1 = reference.count;
+    const n2 = current.count;
+    const errorBound = (reference.isExact ? 0 : bound) + (current.isExact ? 0 : bound);
+    return { ...statResult(test, ksPValue(d, n1, n2), threshold, { statistic: d }), errorBound };
+  }
+  if (test.name === "wasserstein") {
+    const distance = wassersteinFromQuantiles(
+      (q) => reference.quantile(q),
+      (q) => current.quantile(q),
+      WASSERSTEIN_STEPS,
+    );
+    const std = feature.std ?? 0;
+    const scale = std > 0 ? std : Math.max(Math.abs(feature.mean ?? 0), 1);
+    // With rank error ε, Q̂(q) lies between Q(q-ε) and Q(q+ε), and ∫|Q(q+ε) - Q(q-ε)| dq
+    // telescopes to at most 2ε·(max - min): a worst-case bound, loose for long-tailed data.
+    const range = Math.max(reference.max, current.max) - Math.min(reference.min, current.min);
+    const errorBound =
+      (2 * ((reference.isExact ? 0 : bound) + (current.isExact ? 0 : bound)) * range) / scale;
+    return { ...statResult(test, distance / scale, threshold, { distance, scale }), errorBound };
+  }
+  throw invalid(`${test.name} has no sketch-based form; use ks or wasserstein for numerical features`);
+}
+
+/** Every value either sketch retains: the points where either empirical CDF can jump. */
+function mergedPoints(a: QuantileSketch, b: QuantileSketch): Float64Array {
+  const x = a.sortedItems().values;
+  const y = b.sortedItems().values;
+  const out = new Float64Array(x.length + y.length);
+  out.set(x);
+  out.set(y, x.length);
+  return out;
+}
