@@ -14,7 +14,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as prettier from "prettier";
-import { readRowBatches } from "../../src/cli/rows.js";
+import { readRowBatches } from "../../src/io/rows.js";
 import { serializeBuiltinModel, type BuiltinModel } from "../../src/runtimes/builtin/format.js";
 import { linearScores } from "../../src/runtimes/builtin/score.js";
 import { trainLogisticRegression } from "../../src/runtimes/builtin/train.js";
