@@ -46,6 +46,19 @@ export interface ModelVersion {
   /** Where the artifact came from when registered (a path or URL); informational only. */
   readonly source: string;
   readonly createdAt: number;
+  /**
+   * The reference profile the version's traffic is compared against, stored as an artifact
+   * (`sha256`), or null when none is attached. The registry always sets it; it is optional only
+   * so that versions built by hand elsewhere need not.
+   */
+  readonly referenceProfile?: ReferenceSummary | null;
+}
+
+/** Enough about a version's reference profile to show it; the profile itself is fetched by hash. */
+export interface ReferenceSummary {
+  readonly sha256: string;
+  readonly rows: number;
+  readonly features: number;
 }
 
 /** A version picked either directly or through an alias that may move later. */

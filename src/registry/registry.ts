@@ -19,12 +19,14 @@ import {
 import type { Store } from "../store/db.js";
 import { toJson } from "../store/json.js";
 import type { Database } from "../store/schema.js";
+import type { ReferenceProfile } from "../monitoring/profile/reference-profile.js";
 import type { ArtifactStore } from "./artifacts.js";
 import { invalidField } from "./field.js";
 import { checkFlavor, inferFlavor } from "./flavor.js";
 import { checkDescription, checkLineage, checkMetrics, checkTags } from "./metadata.js";
 import { checkAliasName, checkModelName, checkVersionNumber, isLatest } from "./names.js";
-import { deploymentFromRow, modelFromRow, versionFromRow, versionToRow } from "./rows.js";
+import { checkReference, loadReference, storeReference } from "./reference.js";
+import { deploymentFromRow, modelFromRow, referenceToRow, versionFromRow, versionToRow } from "./rows.js";
 import { checkSignature, checkSignatureAgainst } from "./signature.js";
 import { findVersion, lockModel, modelNotFound, newestVersion, resolveRef } from "./version-lookup.js";
 
@@ -51,6 +53,11 @@ export interface RegisterVersionInput {
   readonly source?: string;
   /** Register the same bytes again as a new version instead of returning the existing one. */
   readonly allowDuplicate?: boolean;
+  /**
+   * The data the version was trained or validated on, profiled; live traffic is compared
+   * against it. When the same bytes are already a version, the profile is attached to that one.
+   */
+  readonly referenceProfile?: ReferenceProfile;
 }
 
 export interface RegisterVersionResult {
@@ -103,6 +110,10 @@ export class Registry {
     const artifact = await this.artifacts.put(input.artifactPath);
     const settled = await this.settleSignature(flavor, artifact.path, given);
     const signature = input.features === undefined ? settled : withFeatureNames(settled, input.features);
+    const reference =
+      input.referenceProfile === undefined
+        ? null
+        : await storeReference(this.artifacts, checkReference(input.referenceProfile, signature));
 
     return this.db.transaction().execute(async (tx) => {
       const now = this.clock.now();
@@ -134,7 +145,19 @@ export class Registry {
           .orderBy("version", "desc")
           .limit(1)
           .executeTakeFirst();
-        if (existing !== undefined) return { version: versionFromRow(existing), created: false };
+        if (existing !== undefined) {
+          if (reference === null) return { version: versionFromRow(existing), created: false };
+          // The existing version keeps its own signature: the profile must fit that one.
+          checkReference(input.referenceProfile, versionFromRow(existing).signature);
+          const updated = await tx
+            .updateTable("model_versions")
+            .set(referenceToRow(reference))
+            .where("model", "=", model)
+            .where("version", "=", existing.version)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return { version: versionFromRow(updated), created: false };
+        }
       }
 
       const { latest_version: number } = await tx
@@ -156,6 +179,7 @@ export class Registry {
         lineage,
         source,
         createdAt: now,
+        referenceProfile: reference,
       };
       await tx.insertInto("model_versions").values(versionToRow(version)).execute();
       return { version, created: true };
@@ -281,6 +305,31 @@ export class Registry {
       .executeTakeFirst();
     if (row === undefined) return this.getVersion(model, version); // throws the precise not-found
     return versionFromRow(row);
+  }
+
+  /**
+   * Attaches a reference profile to a version, replacing any it had. Like tags, the reference is
+   * metadata: the artifact the version serves never changes.
+   */
+  async attachReference(model: string, version: number, profile: ReferenceProfile): Promise<ModelVersion> {
+    const current = await this.getVersion(model, version);
+    const reference = await storeReference(this.artifacts, checkReference(profile, current.signature));
+    const row = await this.db
+      .updateTable("model_versions")
+      .set(referenceToRow(reference))
+      .where("model", "=", model)
+      .where("version", "=", version)
+      .returningAll()
+      .executeTakeFirst();
+    if (row === undefined) return this.getVersion(model, version); // deleted meanwhile: the precise not-found
+    return versionFromRow(row);
+  }
+
+  /** The version's reference profile, or null when none is attached. */
+  async getReference(model: string, version: number): Promise<ReferenceProfile | null> {
+    const { referenceProfile } = await this.getVersion(model, version);
+    if (referenceProfile === null || referenceProfile === undefined) return null;
+    return loadReference(this.artifacts, referenceProfile.sha256);
   }
 
   /**

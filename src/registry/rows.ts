@@ -7,6 +7,7 @@ import {
   type Flavor,
   type Lineage,
   type ModelVersion,
+  type ReferenceSummary,
   type RegisteredModel,
   type Signature,
   type Variant,
@@ -32,6 +33,14 @@ export function versionFromRow(row: VersionRow): ModelVersion {
     lineage: fromJson<Lineage>(row.lineage, {}),
     source: row.source,
     createdAt: row.created_at,
+    referenceProfile:
+      row.reference_sha256 === null
+        ? null
+        : {
+            sha256: row.reference_sha256,
+            rows: Number(row.reference_rows ?? 0),
+            features: Number(row.reference_features ?? 0),
+          },
   };
 }
 
@@ -49,6 +58,18 @@ export function versionToRow(version: ModelVersion): Insertable<ModelVersionsTab
     lineage: toJson(version.lineage),
     source: version.source,
     created_at: version.createdAt,
+    ...referenceToRow(version.referenceProfile ?? null),
+  };
+}
+
+/** The reference columns of a version row; all null when the version has no reference. */
+export function referenceToRow(
+  reference: ReferenceSummary | null,
+): Pick<ModelVersionsTable, "reference_sha256" | "reference_rows" | "reference_features"> {
+  return {
+    reference_sha256: reference?.sha256 ?? null,
+    reference_rows: reference?.rows ?? null,
+    reference_features: reference?.features ?? null,
   };
 }
 

@@ -54,6 +54,7 @@ describeStores("registry", (c) => {
       lineage: { runId: "run-1", parameters: { c: 1 } },
       source: path,
       createdAt: T0,
+      referenceProfile: null,
     });
     assert.equal(await fx.artifacts.exists(sha256), true);
     // The runtime inspects the stored copy, the one that will be served.

@@ -36,6 +36,9 @@ const EXPECTED_COLUMNS: Record<string, Record<string, boolean>> = {
     lineage: false,
     source: false,
     created_at: false,
+    reference_sha256: true,
+    reference_rows: true,
+    reference_features: true,
   },
   model_aliases: { model: false, alias: false, version: false, updated_at: false },
   deployments: { name: false, spec: false, created_at: false, updated_at: false },
@@ -181,7 +184,7 @@ describe("sqlite specifics", () => {
       );
       assert.deepEqual(
         rows.rows.map((r) => r.name),
-        ["0001_init"],
+        Object.keys(MIGRATIONS),
       );
     } finally {
       await store.close();

@@ -1,12 +1,19 @@
-/** `ballast models register|list|show|alias` — clients of the server's registry API. */
+/** `ballast models register|list|show|alias|reference` — clients of the server's registry API. */
 import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { extname, resolve } from "node:path";
 import type { Command } from "commander";
 import { invalid } from "../../domain/errors.js";
 import type { ModelVersion, RegisteredModel } from "../../domain/model.js";
+import { profileFile } from "../../monitoring/file-drift.js";
+import {
+  parseProfile,
+  serializeProfile,
+  type ReferenceProfile,
+} from "../../monitoring/profile/reference-profile.js";
 import { DEFAULT_SERVER, ServerClient, uploadFile } from "../client.js";
 import { collect, pairs, parsePositiveInt } from "../options.js";
 import { formatTable, printJson } from "../table.js";
+import { list } from "./profile.js";
 
 interface RegisterOptions {
   server: string;
@@ -22,6 +29,8 @@ interface RegisterOptions {
   dataFingerprint?: string;
   alias: string[];
   allowDuplicate?: boolean;
+  reference?: string;
+  referenceExclude?: string;
   output?: string;
 }
 
@@ -48,10 +57,28 @@ export function register(program: Command): void {
       .option("--data-fingerprint <hash>", "fingerprint of the training data")
       .option("--alias <name>", "point this alias at the new version (repeatable)", collect, [])
       .option("--allow-duplicate", "register even if the same bytes are already a version")
+      .option(
+        "--reference <file>",
+        "reference data (CSV or JSONL, profiled here) or a profile .json from `ballast profile`",
+      )
+      .option("--reference-exclude <a,b>", "columns of the reference data to leave out (labels, ids)")
       .option("-o, --output <format>", "json for machine-readable output"),
   ).action(async (name: string, artifact: string, options: RegisterOptions) => {
     const client = new ServerClient(options.server);
+    // Profiled before anything is uploaded, so bad reference data costs no upload.
+    const reference =
+      options.reference === undefined
+        ? undefined
+        : await referenceFrom(options.reference, list(options.referenceExclude));
     const uploaded = await uploadFile<{ artifact: string }>(client, "/api/v1/artifacts", resolve(artifact));
+    const uploadedReference =
+      reference === undefined
+        ? undefined
+        : await client.request<{ artifact: string }>(
+            "POST",
+            "/api/v1/artifacts",
+            Buffer.from(serializeProfile(reference), "utf8"),
+          );
     const signature =
       options.signature === undefined ? undefined : await readJson(options.signature, "--signature");
     const result = await client.request<{ version: ModelVersion; created: boolean }>(
@@ -79,6 +106,7 @@ export function register(program: Command): void {
         },
         source: resolve(artifact),
         allowDuplicate: options.allowDuplicate === true,
+        reference: uploadedReference?.artifact,
       },
     );
     for (const alias of options.alias) {
@@ -96,7 +124,35 @@ export function register(program: Command): void {
     process.stdout.write(
       `${v.model} version ${v.version} ${what}: ${v.flavor}, sha256:${v.artifactSha256.slice(0, 12)}…\n`,
     );
+    if (v.referenceProfile) process.stdout.write(`reference: ${referenceLine(v)}\n`);
   });
+
+  server(
+    models
+      .command("reference <name> <version> <file>")
+      .description(
+        "Attach a reference profile to a version, replacing any it had: reference data (CSV or JSONL) or a profile .json",
+      )
+      .option("--exclude <a,b>", "columns of the reference data to leave out (labels, ids)")
+      .option("-o, --output <format>", "json for machine-readable output"),
+  ).action(
+    async (
+      name: string,
+      version: string,
+      file: string,
+      options: { server: string; exclude?: string; output?: string },
+    ) => {
+      const n = parsePositiveInt(version, "version");
+      const profile = await referenceFrom(file, list(options.exclude));
+      const v = await new ServerClient(options.server).request<ModelVersion>(
+        "PUT",
+        `/api/v1/models/${encodeURIComponent(name)}/versions/${n}/reference`,
+        profile,
+      );
+      if (options.output === "json") return printJson(v);
+      process.stdout.write(`${v.model} version ${v.version} reference: ${referenceLine(v)}\n`);
+    },
+  );
 
   server(
     models.command("list").description("List registered models").option("-o, --output <format>", "json"),
@@ -134,7 +190,8 @@ export function register(program: Command): void {
           "GET",
           `/api/v1/models/${encodeURIComponent(name)}/versions/${parsePositiveInt(version, "version")}`,
         );
-        return printJson(v);
+        if (options.output === "json") return printJson(v);
+        return printVersion(v);
       }
       const model = await client.request<RegisteredModel & { versions: ModelVersion[] }>(
         "GET",
@@ -190,6 +247,60 @@ export function register(program: Command): void {
       process.stdout.write(`${name}: ${alias} → version ${n}\n`);
     },
   );
+}
+
+/**
+ * A profile .json is used as it is (checked here, so a wrong file fails before any upload);
+ * any other file is reference data, profiled locally with exact bin counts.
+ */
+async function referenceFrom(path: string, exclude: readonly string[]): Promise<ReferenceProfile> {
+  if (extname(path).toLowerCase() === ".json") {
+    const text = await readFile(path, "utf8").catch(() => {
+      throw invalid(`--reference: cannot read ${path}`);
+    });
+    try {
+      return parseProfile(text);
+    } catch (error) {
+      throw invalid(
+        `--reference: ${path} is not a reference profile (${(error as Error).message}); ` +
+          "make one with `ballast profile`, or pass the data as CSV or JSONL",
+      );
+    }
+  }
+  return profileFile(path, { exclude });
+}
+
+function referenceLine(v: ModelVersion, fullHash = false): string {
+  const r = v.referenceProfile;
+  if (!r) return "none";
+  return `${r.rows} rows, ${r.features} features, sha256:${fullHash ? r.sha256 : `${r.sha256.slice(0, 12)}…`}`;
+}
+
+function printVersion(v: ModelVersion): void {
+  const rows: Array<[string, string]> = [
+    ["model", v.model],
+    ["version", String(v.version)],
+    ["flavor", v.flavor],
+    ["artifact", `sha256:${v.artifactSha256} (${v.artifactSize} bytes)`],
+    ["created", new Date(v.createdAt).toISOString()],
+    ["description", v.description || "-"],
+    ["features", v.signature?.features?.join(",") ?? "-"],
+    [
+      "tags",
+      Object.entries(v.tags)
+        .map(([k, t]) => `${k}=${t}`)
+        .join(" ") || "-",
+    ],
+    [
+      "metrics",
+      Object.entries(v.metrics)
+        .map(([k, m]) => `${k}=${m}`)
+        .join(" ") || "-",
+    ],
+    ["reference", referenceLine(v, true)],
+    ["source", v.source || "-"],
+  ];
+  for (const [key, value] of rows) process.stdout.write(`${`${key}:`.padEnd(13)}${value}\n`);
 }
 
 async function readJson(path: string, flag: string): Promise<unknown> {

@@ -3,7 +3,7 @@
  * The CLI's `ballast models …` commands are clients of these routes.
  */
 import { createWriteStream } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { pipeline } from "node:stream/promises";
@@ -13,6 +13,8 @@ import type { Ballast } from "../../ballast.js";
 import { invalid, notFound } from "../../domain/errors.js";
 import { FLAVORS, type Flavor, type Lineage, type Signature } from "../../domain/model.js";
 import { isPlainObject } from "../../domain/json-value.js";
+import { parseProfile, type ReferenceProfile } from "../../monitoring/profile/reference-profile.js";
+import type { ArtifactStore } from "../../registry/artifacts.js";
 
 interface VersionParams {
   name: string;
@@ -88,6 +90,7 @@ export function modelRoutes(ballast: Ballast, options: { artifactLimit: number }
         lineage: optionalObject(body.lineage, "lineage") as Lineage | undefined,
         source: optionalString(body.source, "source"),
         allowDuplicate: body.allowDuplicate === true,
+        referenceProfile: await uploadedReference(artifacts, body.reference),
       });
       return reply.status(result.created ? 201 : 200).send(result);
     });
@@ -110,6 +113,31 @@ export function modelRoutes(ballast: Ballast, options: { artifactLimit: number }
       await registry.deleteVersion(request.params.name, versionNumber(request.params.version));
       return { deleted: { model: request.params.name, version: Number(request.params.version) } };
     });
+
+    app.get<{ Params: VersionParams }>(
+      "/api/v1/models/:name/versions/:version/reference",
+      async (request) => {
+        const { name } = request.params;
+        const version = versionNumber(request.params.version);
+        const profile = await registry.getReference(name, version);
+        if (profile === null) {
+          throw notFound(
+            `model "${name}" version ${version} has no reference profile; attach one with ` +
+              `PUT /api/v1/models/${name}/versions/${version}/reference or \`ballast models reference\``,
+            { model: name, version },
+          );
+        }
+        return profile;
+      },
+    );
+
+    app.put<{ Params: VersionParams }>("/api/v1/models/:name/versions/:version/reference", async (request) =>
+      registry.attachReference(
+        request.params.name,
+        versionNumber(request.params.version),
+        request.body as ReferenceProfile, // validated by the registry
+      ),
+    );
 
     app.put<{ Params: { name: string; alias: string } }>(
       "/api/v1/models/:name/aliases/:alias",
@@ -139,6 +167,27 @@ export function modelRoutes(ballast: Ballast, options: { artifactLimit: number }
 export function versionNumber(raw: string): number {
   if (!/^[1-9][0-9]{0,9}$/.test(raw)) throw invalid(`version must be a positive integer, got '${raw}'`);
   return Number(raw);
+}
+
+/** The profile behind `"reference": "sha256:…"`, an artifact uploaded before. */
+async function uploadedReference(
+  artifacts: ArtifactStore,
+  reference: unknown,
+): Promise<ReferenceProfile | undefined> {
+  if (reference === undefined || reference === null) return undefined;
+  if (typeof reference !== "string" || !/^sha256:[0-9a-f]{64}$/.test(reference)) {
+    throw invalid('reference must be "sha256:<64 hex>" of a profile uploaded to POST /api/v1/artifacts');
+  }
+  const sha = reference.slice("sha256:".length);
+  if (!(await artifacts.exists(sha))) {
+    throw notFound(`reference ${reference} was not uploaded; POST the profile to /api/v1/artifacts first`);
+  }
+  try {
+    return parseProfile(await readFile(artifacts.pathFor(sha), "utf8"));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw invalid(`reference ${reference} is not a reference profile: ${reason}`, { field: "reference" });
+  }
 }
 
 function optionalObject(value: unknown, field: string): Record<string, unknown> | undefined {
