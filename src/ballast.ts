@@ -21,6 +21,8 @@ import { SqlitePredictionWriter } from "./store/sqlite-prediction-writer.js";
 import { InferenceService } from "./serving/inference.js";
 import { RetentionSweeper } from "./serving/retention.js";
 import { createMetrics, type Metrics } from "./server/metrics.js";
+import { Monitors } from "./monitoring/monitors.js";
+import { MonitorStore } from "./monitoring/monitor-store.js";
 
 export interface BallastOptions {
   /** Where the SQLite file and the artifacts live. */
@@ -33,7 +35,11 @@ export interface BallastOptions {
   readonly retentionMs?: number;
   /** Node's process metrics in /metrics (off in tests that build many apps). */
   readonly defaultMetrics?: boolean;
+  /** This server's address as others reach it, for links in alerts. */
+  readonly publicUrl?: string;
 }
+
+const MONITOR_TICK_MS = 1000;
 
 export interface Ballast {
   readonly dataDir: string;
@@ -48,6 +54,8 @@ export interface Ballast {
   readonly predictions: PredictionStore;
   readonly inference: InferenceService;
   readonly metrics: Metrics;
+  readonly monitors: Monitors;
+  readonly monitorStore: MonitorStore;
   close(): Promise<void>;
 }
 
@@ -75,7 +83,13 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   });
   const pool = new ModelPool(runtimeFor, (sha) => artifacts.pathFor(sha), metrics);
   const endpoints = new Endpoints(deployments, registry, pool);
-  const inference = new InferenceService(endpoints, pool, predictionLog, clock, metrics);
+  const monitors = new Monitors(registry, metrics, options.publicUrl);
+  const monitorStore = new MonitorStore(store.db, clock);
+  for (const spec of await monitorStore.list()) monitors.put(spec);
+  const inference = new InferenceService(endpoints, pool, predictionLog, clock, metrics, monitors);
+  // Time windows close on their own when traffic stops.
+  const ticker = setInterval(() => monitors.tick(clock.now()), MONITOR_TICK_MS);
+  ticker.unref();
   const retention =
     options.retentionMs === undefined
       ? undefined
@@ -84,6 +98,16 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   predictionLog.start();
   retention?.start();
   await endpoints.sync();
+  for (const d of endpoints.list()) {
+    monitors.prepare(
+      d.deployment.name,
+      d.variants.map((v) => ({
+        variant: v.variant.name,
+        model: v.version.model,
+        version: v.version.version,
+      })),
+    );
+  }
 
   return {
     dataDir,
@@ -98,7 +122,11 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     predictions,
     inference,
     metrics,
+    monitors,
+    monitorStore,
     async close() {
+      clearInterval(ticker);
+      monitors.close();
       retention?.stop();
       await predictionLog.stop();
       await writer?.close();

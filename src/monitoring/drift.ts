@@ -161,7 +161,10 @@ function sketchTest(
     // At large n a p-value resolves a D far below the sketches' error, so noise would read as
     // drift: the p-value is taken at the smallest D the sketches allow (conservative).
     const p = ksPValue(Math.max(0, d - errorBound), n1, n2);
-    return { ...statResult(test, p, threshold, { statistic: d, conservativeStatistic: Math.max(0, d - errorBound) }), errorBound };
+    return {
+      ...statResult(test, p, threshold, { statistic: d, conservativeStatistic: Math.max(0, d - errorBound) }),
+      errorBound,
+    };
   }
   if (test.name === "wasserstein") {
     const distance = wassersteinFromQuantiles(

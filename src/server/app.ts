@@ -13,6 +13,7 @@ import { predictionRoutes } from "./routes/predictions.js";
 import { modelRoutes } from "./routes/models.js";
 import { deploymentRoutes } from "./routes/deployments.js";
 import { metricsRoutes } from "./routes/metrics.js";
+import { monitorRoutes } from "./routes/monitors.js";
 
 export interface AppOptions {
   /** Largest JSON body accepted, in bytes (413 beyond it). */
@@ -77,5 +78,6 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   );
   await app.register(deploymentRoutes(ballast));
   await app.register(metricsRoutes(ballast));
+  await app.register(monitorRoutes(ballast));
   return app;
 }

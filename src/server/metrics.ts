@@ -8,11 +8,13 @@ import type { ErrorCode } from "../domain/errors.js";
 import type { InferenceObserver, InferenceOutcome } from "../serving/inference.js";
 import type { ModelState, PoolEvents } from "../serving/model-pool.js";
 import type { PredictionLogStats } from "../serving/prediction-log.js";
+import type { EvaluatedWindow, MonitorObserver } from "../monitoring/monitors.js";
+import type { AlertPhase } from "../alerts/lifecycle.js";
 import { statusFor } from "./errors.js";
 
 const MODEL_STATES: ReadonlyArray<ModelState> = ["loading", "ready", "failed"];
 
-export interface Metrics extends InferenceObserver, PoolEvents {
+export interface Metrics extends InferenceObserver, PoolEvents, MonitorObserver {
   readonly registry: Registry;
   feedbackReceived(kind: "label" | "event", count: number): void;
   render(): Promise<string>;
@@ -135,8 +137,61 @@ export function createMetrics(options: {
     return found;
   };
 
+  const driftScore = new Gauge({
+    name: "ballast_feature_drift_score",
+    help: "Drift score of a feature in the last evaluated window: the p-value for p-value tests, the distance for distances.",
+    labelNames: ["monitor", "deployment", "variant", "feature", "test"] as const,
+    registers: [registry],
+  });
+  const drifted = new Gauge({
+    name: "ballast_feature_drifted",
+    help: "1 when the feature drifted in the last evaluated window (after any multiple-testing correction), else 0.",
+    labelNames: ["monitor", "deployment", "variant", "feature", "test"] as const,
+    registers: [registry],
+  });
+  const driftShare = new Gauge({
+    name: "ballast_dataset_drift_share",
+    help: "Share of a monitor's features that drifted in the last evaluated window.",
+    labelNames: ["monitor", "deployment", "variant"] as const,
+    registers: [registry],
+  });
+  const windows = new Counter({
+    name: "ballast_monitor_windows_total",
+    help: "Windows closed by monitors, by whether they were evaluated or had too few rows.",
+    labelNames: ["monitor", "deployment", "variant", "outcome"] as const,
+    registers: [registry],
+  });
+  const alerts = new Gauge({
+    name: "ballast_monitor_alerts",
+    help: "Alerts of a monitor by phase (inactive, pending, firing, resolved).",
+    labelNames: ["monitor", "phase"] as const,
+    registers: [registry],
+  });
+  const alertPhases = new Map<string, Map<string, AlertPhase>>();
+
   return {
     registry,
+    windowEvaluated(w: EvaluatedWindow): void {
+      const base = { monitor: w.monitor, deployment: w.deployment, variant: w.variant };
+      windows.inc({ ...base, outcome: w.drift === null ? "too_few_rows" : "evaluated" });
+      if (w.drift === null) return;
+      const verdicts = new Map(w.drift.dataset?.features.map((f) => [f.feature, f.drifted]) ?? []);
+      for (const f of w.drift.features) {
+        if (f.skipped !== undefined) continue;
+        const labels = { ...base, feature: f.feature, test: f.test };
+        driftScore.set(labels, f.score);
+        drifted.set(labels, (verdicts.get(f.feature) ?? f.drifted) ? 1 : 0);
+      }
+      if (w.drift.dataset !== null) driftShare.set(base, w.drift.dataset.share);
+    },
+    alertChanged(monitor: string, identity: string, phase: AlertPhase): void {
+      const phases = alertPhases.get(monitor) ?? new Map<string, AlertPhase>();
+      phases.set(identity, phase);
+      alertPhases.set(monitor, phases);
+      for (const p of ["inactive", "pending", "firing", "resolved"] as const) {
+        alerts.set({ monitor, phase: p }, [...phases.values()].filter((x) => x === p).length);
+      }
+    },
     observe(o: InferenceOutcome): void {
       const s = seriesFor(o);
       s.count(o.code === "ok" ? 200 : statusFor(o.code as ErrorCode));

@@ -8,6 +8,8 @@ import { BallastError, invalid, notFound, isBallastError, type ErrorCode } from 
 import type { Clock } from "../domain/clock.js";
 import type { Tensor } from "../domain/tensor.js";
 import type { Signature } from "../domain/model.js";
+import type { Monitors } from "../monitoring/monitors.js";
+import { instanceRows, tensorRows } from "./monitor-rows.js";
 import type { Endpoints, ServedDeployment, ServedVariant } from "./endpoints.js";
 import type { ModelPool } from "./model-pool.js";
 import type { PredictionLog } from "./prediction-log.js";
@@ -55,6 +57,7 @@ export class InferenceService {
     private readonly log: PredictionLog,
     private readonly clock: Clock,
     private readonly observer: InferenceObserver = { observe: () => {} },
+    private readonly monitors?: Monitors,
   ) {}
 
   /** `POST /v2/models/{name}[/versions/{v}]/infer`. */
@@ -83,6 +86,8 @@ export class InferenceService {
         outputs,
         latencyMs,
       );
+      if (this.monitors?.watches(name) === true)
+        this.monitor(served, target, tensorRows(request.inputs, target.signature));
       return {
         model_name: name,
         model_version: String(target.version.version),
@@ -103,6 +108,8 @@ export class InferenceService {
         outputs: undefined,
       }));
       this.record(served, target, requestId, { instances }, outputs, latencyMs);
+      if (this.monitors?.watches(name) === true)
+        this.monitor(served, target, instanceRows(instances, target.signature));
       return {
         predictions: predictionsFromOutputs(outputs, instances.length),
         model_name: name,
@@ -145,6 +152,17 @@ export class InferenceService {
       );
     });
     return { outputs: tensors.map((t) => encodeTensor(t)), latencyMs: performance.now() - started };
+  }
+
+  private monitor(served: ServedDeployment, target: ServedVariant, rows: Record<string, unknown>[]): void {
+    this.monitors?.observe({
+      deployment: served.deployment.name,
+      variant: target.variant.name,
+      model: target.version.model,
+      version: target.version.version,
+      rows,
+      at: this.clock.now(),
+    });
   }
 
   private record(

@@ -118,9 +118,48 @@ const init: Migration = {
   },
 };
 
+/**
+ * A version may carry a reference profile (the data it was trained or validated on), stored as
+ * a content-addressed artifact. Its row count and feature count sit beside the hash so listing
+ * versions never reads profile files. One column per statement: SQLite adds one at a time.
+ */
+const referenceProfiles: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable("model_versions").addColumn("reference_sha256", "text").execute();
+    await db.schema.alterTable("model_versions").addColumn("reference_rows", "bigint").execute();
+    await db.schema.alterTable("model_versions").addColumn("reference_features", "integer").execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    for (const column of ["reference_features", "reference_rows", "reference_sha256"]) {
+      await db.schema.alterTable("model_versions").dropColumn(column).execute();
+    }
+  },
+};
+
+/** Monitors declared through the API (and later from YAML), so they survive a restart. */
+const monitors: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable("monitors")
+      .addColumn("name", "text", (c) => c.primaryKey())
+      .addColumn("deployment", "text", (c) => c.notNull())
+      .addColumn("spec", "text", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable("monitors").execute();
+  },
+};
+
 /** In order; append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_init": init,
+  "0002_reference_profiles": referenceProfiles,
+  "0003_monitors": monitors,
 };
 
 const provider: MigrationProvider = {

@@ -27,6 +27,10 @@ export interface ModelVersionsTable {
   lineage: string; // JSON Lineage
   source: string;
   created_at: number;
+  /** Migration 0002: the version's reference profile, an artifact by hash, with its size in rows and features. */
+  reference_sha256: string | null;
+  reference_rows: number | null;
+  reference_features: number | null;
 }
 
 export interface ModelAliasesTable {
@@ -66,6 +70,14 @@ export interface FeedbackTable {
   received_at: Generated<number>;
 }
 
+export interface MonitorsTable {
+  name: string;
+  deployment: string;
+  spec: string; // JSON MonitorSpec
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   registered_models: RegisteredModelsTable;
   model_versions: ModelVersionsTable;
@@ -73,4 +85,5 @@ export interface Database {
   deployments: DeploymentsTable;
   predictions: PredictionsTable;
   feedback: FeedbackTable;
+  monitors: MonitorsTable;
 }

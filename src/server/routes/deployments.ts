@@ -7,6 +7,7 @@ import type { Ballast } from "../../ballast.js";
 import { invalid } from "../../domain/errors.js";
 import type { Variant, VersionRef } from "../../domain/model.js";
 import { isPlainObject } from "../../domain/json-value.js";
+import { prepareMonitors } from "./monitors.js";
 
 export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
   const { deployments, endpoints, pool } = ballast;
@@ -42,6 +43,7 @@ export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
       const { variants, timeoutMs } = parseDeploymentBody(request.body);
       const deployment = await deployments.put({ name: request.params.name, variants, timeoutMs });
       await endpoints.sync();
+      prepareMonitors(ballast, deployment.name);
       return { ...deployment, status: status(deployment.name) };
     });
 

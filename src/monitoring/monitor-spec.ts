@@ -1,0 +1,135 @@
+/**
+ * A Monitor: what to watch on a deployment and whom to tell. The same shape arrives from the
+ * HTTP API and (later) from `kind: Monitor` YAML; validation names the field that is wrong.
+ */
+import { invalid } from "../domain/errors.js";
+import { isPlainObject } from "../domain/json-value.js";
+import { alertRule, type AlertRule } from "../alerts/lifecycle.js";
+import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
+import { STAT_TESTS } from "./stats/index.js";
+import type { Correction } from "./stats/dataset-drift.js";
+import { windowShape, type WindowSpec } from "./windows.js";
+
+export const SEVERITIES = ["info", "warning", "critical"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export interface MonitorSpec {
+  readonly name: string;
+  readonly deployment: string;
+  /** Features to test; absent means every input feature of the version's reference profile. */
+  readonly features?: readonly string[];
+  /** A test for every feature ("auto": the default rule per feature kind and sample size). */
+  readonly test: string;
+  /** Overrides the test's default threshold. */
+  readonly threshold?: number;
+  readonly window: WindowSpec;
+  /** Windows with fewer rows are not evaluated (their drift would be noise). */
+  readonly minSamples: number;
+  readonly severity: Severity;
+  readonly correction: Correction;
+  /** Share of drifted features at which the dataset-level alert fires. */
+  readonly share: number;
+  readonly alert: AlertRule;
+  readonly notifiers: readonly NotifierConfig[];
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
+const CORRECTIONS: readonly Correction[] = ["none", "bonferroni", "benjamini-hochberg"];
+const FIELDS = [
+  "name",
+  "deployment",
+  "features",
+  "test",
+  "threshold",
+  "window",
+  "minSamples",
+  "severity",
+  "correction",
+  "share",
+  "alert",
+  "notifiers",
+];
+
+export const DEFAULT_WINDOW: WindowSpec = { kind: "tumbling", by: "count", size: 1000 };
+
+export function parseMonitorSpec(raw: unknown, name?: string): MonitorSpec {
+  if (!isPlainObject(raw)) throw invalid("monitor must be an object");
+  const unknown = Object.keys(raw).filter((k) => !FIELDS.includes(k));
+  if (unknown.length > 0)
+    throw invalid(`monitor has unknown field '${unknown[0]}'; expected ${FIELDS.join(", ")}`);
+  const monitorName = name ?? raw.name;
+  if (typeof monitorName !== "string" || !NAME.test(monitorName)) {
+    throw invalid(
+      "name must be letters, digits, '.', '_' or '-' (at most 63), starting with a letter or digit",
+    );
+  }
+  if (raw.name !== undefined && raw.name !== monitorName)
+    throw invalid(`name '${String(raw.name)}' does not match '${monitorName}'`);
+  const deployment = raw.deployment;
+  if (typeof deployment !== "string" || deployment.length === 0)
+    throw invalid("deployment must name a deployment");
+  const features = raw.features;
+  if (
+    features !== undefined &&
+    (!Array.isArray(features) || features.length === 0 || features.some((f) => typeof f !== "string"))
+  ) {
+    throw invalid("features must be a non-empty list of feature names");
+  }
+  const test = raw.test ?? "auto";
+  if (typeof test !== "string" || (test !== "auto" && !Object.hasOwn(STAT_TESTS, test))) {
+    throw invalid(`test must be auto or one of ${Object.keys(STAT_TESTS).join(", ")}`);
+  }
+  const threshold = raw.threshold;
+  if (
+    threshold !== undefined &&
+    (typeof threshold !== "number" || !Number.isFinite(threshold) || threshold < 0)
+  ) {
+    throw invalid("threshold must be a number ≥ 0");
+  }
+  if (threshold !== undefined && test === "auto") {
+    throw invalid("threshold needs a named test: thresholds differ between p-value tests and distances");
+  }
+  const severity = raw.severity ?? "warning";
+  if (!(SEVERITIES as readonly unknown[]).includes(severity))
+    throw invalid(`severity must be one of ${SEVERITIES.join(", ")}`);
+  const correction = raw.correction ?? "none";
+  if (!(CORRECTIONS as readonly unknown[]).includes(correction))
+    throw invalid(`correction must be one of ${CORRECTIONS.join(", ")}`);
+  const share = raw.share ?? 0.5;
+  if (typeof share !== "number" || !(share >= 0 && share <= 1))
+    throw invalid("share must be a fraction in [0, 1]");
+  const minSamples = raw.minSamples ?? 100;
+  if (typeof minSamples !== "number" || !Number.isSafeInteger(minSamples) || minSamples < 1) {
+    throw invalid("minSamples must be a positive integer");
+  }
+  const window = parseWindow(raw.window ?? DEFAULT_WINDOW);
+  if (raw.alert !== undefined && !isPlainObject(raw.alert)) throw invalid("alert must be an object");
+  const alert = alertRule((raw.alert ?? {}) as Partial<AlertRule>);
+  const notifiers = raw.notifiers ?? [];
+  if (!Array.isArray(notifiers)) throw invalid("notifiers must be a list");
+  return {
+    name: monitorName,
+    deployment,
+    ...(features === undefined ? {} : { features: features as string[] }),
+    test,
+    ...(threshold === undefined ? {} : { threshold: threshold as number }),
+    window,
+    minSamples,
+    severity: severity as Severity,
+    correction: correction as Correction,
+    share,
+    alert,
+    notifiers: notifiers.map((n, i) => parseNotifierConfig(n, `notifiers[${i}]`)),
+  };
+}
+
+function parseWindow(raw: unknown): WindowSpec {
+  if (!isPlainObject(raw))
+    throw invalid("window must be an object like {kind: tumbling, by: count, size: 1000}");
+  const { kind, by } = raw;
+  if (kind !== "tumbling" && kind !== "sliding") throw invalid("window.kind must be tumbling or sliding");
+  if (by !== "count" && by !== "time") throw invalid("window.by must be count or time");
+  const spec = { ...raw } as unknown as WindowSpec;
+  windowShape(spec);
+  return spec;
+}
