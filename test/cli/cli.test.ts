@@ -1,36 +1,13 @@
 /** The `ballast` command as a user runs it: a real server process and real CLI processes. */
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
 import { FRAUD_MODEL } from "../helpers/app.js";
-
-const MAIN = ["--import", "tsx", "src/cli/main.ts"];
-
-function ballast(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [...MAIN, ...args], { encoding: "utf8", timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function startServer(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...MAIN, "serve", "--port", "0", "--quiet", ...args], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.setEncoding("utf8");
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr?.on("data", (chunk: string) => {
-      stderr += chunk;
-      const m = /at (http:\/\/[^ ]+) /.exec(stderr);
-      if (m) resolve(m[1] as string);
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
-  return { child, url };
-}
+import { ballast, startServer } from "../helpers/cli.js";
 
 describe("ballast CLI", () => {
   let dir: string;

@@ -1,21 +1,15 @@
 /** `ballast profile` and `ballast report drift` as a user runs them. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generateFraudWeek, FRAUD_COLUMNS } from "../../src/sim/fraud.js";
 import { parseProfile } from "../../src/monitoring/profile/reference-profile.js";
 import { scratchDir } from "../helpers/scratch.js";
+import { ballast } from "../helpers/cli.js";
 
 const scratch = scratchDir("ballast-report-");
-
-function ballast(args: string[]) {
-  return spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-}
 
 async function week(n: number): Promise<string> {
   const rows = generateFraudWeek({ seed: 3, week: n, rows: 3000 }) as readonly object[];
