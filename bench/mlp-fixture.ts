@@ -28,11 +28,18 @@ const mlp = expectedMlp();
 const [input] = mlp.inputs;
 const [output] = mlp.outputs;
 
+/** The eight feature values every request carries. */
+export const REQUEST_ROW: readonly number[] = input.data.slice(0, FEATURES);
+
+/** Names the monitored variant of the benchmark gives those features: f0 … f7. */
+export const FEATURE_NAMES: readonly string[] = Array.from({ length: FEATURES }, (_, i) => `f${i}`);
+
+/** The drift monitor the "ballast+monitor" server runs on the deployment. */
+export const MONITOR_NAME = "mlp-drift";
+
 /** One row of eight features, as an OIP v2 request body. */
 export const REQUEST_BODY = JSON.stringify({
-  inputs: [
-    { name: input.name, shape: [1, FEATURES], datatype: input.datatype, data: input.data.slice(0, FEATURES) },
-  ],
+  inputs: [{ name: input.name, shape: [1, FEATURES], datatype: input.datatype, data: REQUEST_ROW }],
 });
 
 export const OUTPUT_NAME = output.name;

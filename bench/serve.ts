@@ -1,31 +1,33 @@
 /**
  * `npm run bench:serve`: Ballast against a bare node:http + onnxruntime-node server on the same
- * model and the same request, in one run, with the ratios checked against the targets; then
- * the prediction log's write throughput on its own.
+ * model and the same request, in one run, with the ratios checked against the targets; Ballast
+ * with a drift monitor on the deployment against Ballast without one (the cost of monitoring);
+ * then the prediction log's write throughput on its own.
  *
  * Each server runs in its own child process and autocannon runs here. In one process the load
  * generator and the server would share an event loop and a core, and whichever server was
  * measured would be charged for autocannon's work; with two cores, one server under load and
  * autocannon in the parent each get one. Only one server is under load at a time, and rounds
- * alternate the order (bare then Ballast, then Ballast then bare) so that warming of the
- * machine does not favour either.
+ * alternate the order (bare, Ballast, monitored Ballast, then the reverse) so that warming of
+ * the machine does not favour any.
  *
  * Environment: BENCH_SECONDS (measured seconds per run, default 10), BENCH_WARMUP_SECONDS (3),
  * BENCH_CONNECTIONS (32), BENCH_ROUNDS (2), BENCH_LOG_ROWS (200000), BENCH_PROFILE=1 (write V8
- * CPU profiles of both servers to a kept temp directory; read them with bench/cpu-profile.ts).
+ * CPU profiles of every server to a kept temp directory; read them with bench/cpu-profile.ts).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { REQUEST_BODY, EXPECTED_PROBABILITY, INFER_PATH, OUTPUT_NAME } from "./mlp-fixture.js";
+import { REQUEST_BODY, EXPECTED_PROBABILITY, INFER_PATH, MONITOR_NAME, OUTPUT_NAME } from "./mlp-fixture.js";
 import { forkServer, type ForkedServer, type ServerKind } from "./servers/fork.js";
 import { runLoad, type LoadRun } from "./load.js";
 import { figuresOf, fixed, passFail, table, TARGETS, verdict, type Figures } from "./report.js";
 import { measurePredictionLogWrites } from "./prediction-log-writes.js";
 import { cpuSeconds, othersShare, sampleCpu } from "./cpu-share.js";
 import type { PredictionLogStats } from "../src/serving/prediction-log.js";
+import type { MonitorStatus } from "../src/monitoring/monitors.js";
 
 interface Settings {
   readonly seconds: number;
@@ -68,6 +70,21 @@ interface LogDuringRun {
   readonly writeFailures: number;
 }
 
+/** One monitored run's accounting: every answered row must have been sketched. */
+interface MonitorDuringRun {
+  /** Rows the monitor was given during the run (between two GETs of its status). */
+  readonly rowsObserved: number;
+  /** Of those, rows that arrived with no reference loaded and were not sketched. */
+  readonly rowsUnwatched: number;
+  readonly errors: number;
+  readonly answered: number;
+  /** Rows of the last window the monitor closed and evaluated (0 if none yet). */
+  readonly latestWindowRows: number;
+  /** Features that window found drifted (the traffic is the reference's, so 0 is expected). */
+  readonly latestDrifted: number;
+  readonly lastError: string | null;
+}
+
 interface Measured {
   readonly round: number;
   readonly kind: ServerKind;
@@ -77,6 +94,7 @@ interface Measured {
   /** CPU seconds the server used during the measured run, all threads (NaN if unknown). */
   readonly serverCpuSeconds: number;
   readonly log?: LogDuringRun;
+  readonly monitor?: MonitorDuringRun;
 }
 
 /** Runs above this share of other processes' CPU are flagged as disturbed. */
@@ -130,10 +148,15 @@ async function measure(
   if (server.kind === "bare") return { round, kind: server.kind, ...(await measured()) };
 
   const statsUrl = `${server.url}/api/v1/prediction-log`;
+  const monitorUrl = `${server.url}/api/v1/monitors/${MONITOR_NAME}`;
+  const monitored = server.kind === "ballast+monitor";
   await server.flush();
   const before = await getJson<PredictionLogStats>(statsUrl);
+  const monitorBefore = monitored ? await getJson<MonitorStatus>(monitorUrl) : undefined;
   const { run, othersCpu, serverCpuSeconds } = await measured();
   const atEnd = await getJson<PredictionLogStats>(statsUrl);
+  // Rows are sketched on the request path, so the status is complete once the answers are.
+  const monitorAfter = monitored ? await getJson<MonitorStatus>(monitorUrl) : undefined;
   await server.flush();
   const after = await getJson<PredictionLogStats>(statsUrl);
   return {
@@ -150,6 +173,22 @@ async function measure(
       dropped: after.dropped - before.dropped,
       writeFailures: after.writeFailures - before.writeFailures,
     },
+    ...(monitorBefore === undefined || monitorAfter === undefined
+      ? {}
+      : { monitor: monitorDuring(monitorBefore, monitorAfter, run.completed) }),
+  };
+}
+
+function monitorDuring(before: MonitorStatus, after: MonitorStatus, answered: number): MonitorDuringRun {
+  const latest = after.variants.find((v) => v.variant === "stable")?.latest ?? null;
+  return {
+    rowsObserved: after.rowsObserved - before.rowsObserved,
+    rowsUnwatched: after.rowsUnwatched - before.rowsUnwatched,
+    errors: after.errors - before.errors,
+    answered,
+    latestWindowRows: latest?.rows ?? 0,
+    latestDrifted: latest?.drift?.features.filter((f) => f.drifted).length ?? 0,
+    lastError: after.lastError,
   };
 }
 
@@ -176,13 +215,17 @@ function printServing(settings: Settings, measured: readonly Measured[]): boolea
   const of = (kind: ServerKind) => figuresOf(measured.filter((m) => m.kind === kind).map((m) => m.run));
   const bare = of("bare");
   const ballast = of("ballast");
+  const monitored = of("ballast+monitor");
   const v = verdict(ballast, bare);
+  // The same throughput target, with Ballast without monitoring as the baseline.
+  const m = verdict(monitored, ballast);
   // CPU per answer does not depend on whether the server or the load generator was the
   // bottleneck, so it shows the cost of Ballast's extra work even when throughput cannot.
   const cpuPerRequest = (runs: readonly Measured[]) =>
     (1e6 * runs.reduce((n, m) => n + m.serverCpuSeconds, 0)) / runs.reduce((n, m) => n + m.run.completed, 0);
   const bareCpu = cpuPerRequest(measured.filter((m) => m.kind === "bare"));
   const ballastCpu = cpuPerRequest(measured.filter((m) => m.kind === "ballast"));
+  const monitoredCpu = cpuPerRequest(measured.filter((m) => m.kind === "ballast+monitor"));
 
   console.log(
     "\nPer run (server CPU: all threads of the server process per 2xx answer; " +
@@ -211,6 +254,7 @@ function printServing(settings: Settings, measured: readonly Measured[]): boolea
       [...FIGURE_HEADER, "server CPU µs/req"],
       [...figureRow("bare", bare), fixed(bareCpu, 0)],
       [...figureRow("ballast", ballast), fixed(ballastCpu, 0)],
+      [...figureRow("ballast+monitor", monitored), fixed(monitoredCpu, 0)],
     ]),
   );
 
@@ -231,6 +275,79 @@ function printServing(settings: Settings, measured: readonly Measured[]): boolea
     ]),
   );
 
+  console.log(
+    `\nMonitoring on / off (ballast+monitor / ballast; monitor ${MONITOR_NAME}, tumbling windows of 10000 rows)`,
+  );
+  console.log(
+    table([
+      ["", "value", "target", "verdict"],
+      [
+        "monitoring on / off throughput",
+        fixed(m.throughputRatio, 3),
+        `>= ${TARGETS.minThroughputRatio}`,
+        passFail(m.throughputOk),
+      ],
+      ["monitoring on / off p99 latency", fixed(m.p99Ratio, 3), "(no target)", ""],
+      [
+        "failures",
+        `ballast+monitor: ${failures(monitored)}`,
+        "0",
+        passFail(monitored.errors + monitored.timeouts + monitored.non2xx === 0),
+      ],
+      ["server CPU per request", fixed(monitoredCpu / ballastCpu, 3), "(no target)", ""],
+    ]),
+  );
+  let monitorOk = m.throughputOk && monitored.errors + monitored.timeouts + monitored.non2xx === 0;
+  const monitorRows = measured.flatMap((run) => {
+    const mon = run.monitor;
+    if (mon === undefined) return [];
+    // As for the log: requests in flight when autocannon stops are answered and sketched but
+    // not counted as 2xx, up to one per connection.
+    const unaccounted = mon.rowsObserved - mon.answered;
+    const ok =
+      unaccounted >= 0 &&
+      unaccounted <= settings.connections &&
+      mon.rowsUnwatched === 0 &&
+      mon.errors === 0 &&
+      mon.latestWindowRows > 0;
+    monitorOk &&= ok;
+    return [
+      [
+        `round ${run.round}`,
+        String(mon.rowsObserved),
+        String(mon.answered),
+        String(unaccounted),
+        String(mon.rowsUnwatched),
+        String(mon.errors),
+        String(mon.latestWindowRows),
+        String(mon.latestDrifted),
+        passFail(ok),
+      ],
+    ];
+  });
+  console.log(
+    `\nMonitor ${MONITOR_NAME} during its measured runs (GET /api/v1/monitors/${MONITOR_NAME}; ` +
+      "rowsObserved must cover every 2xx, none unwatched, no errors, windows evaluated)",
+  );
+  console.log(
+    table([
+      [
+        "",
+        "rowsObserved",
+        "2xx answers",
+        "in flight",
+        "unwatched",
+        "errors",
+        "last window rows",
+        "drifted features",
+        "verdict",
+      ],
+      ...monitorRows,
+    ]),
+  );
+  const lastError = measured.find((run) => run.monitor?.lastError != null)?.monitor?.lastError;
+  if (lastError !== undefined && lastError !== null) console.log(`monitor's last error: ${lastError}`);
+
   const logs = measured.filter((m) => m.log !== undefined);
   let logOk = true;
   const rows = logs.map((m) => {
@@ -246,7 +363,7 @@ function printServing(settings: Settings, measured: readonly Measured[]): boolea
       log.writeFailures === 0;
     logOk &&= ok;
     return [
-      `round ${m.round}`,
+      `round ${m.round} ${m.kind}`,
       String(log.writtenDuringRun),
       fixed(log.writtenDuringRun / log.seconds, 0),
       String(log.writtenAfterFlush),
@@ -265,7 +382,7 @@ function printServing(settings: Settings, measured: readonly Measured[]): boolea
       ...rows,
     ]),
   );
-  return v.pass && logOk;
+  return v.pass && logOk && monitorOk;
 }
 
 async function main(): Promise<void> {
@@ -277,7 +394,7 @@ async function main(): Promise<void> {
   const profileDir = settings.profile ? await mkdtemp(join(tmpdir(), "ballast-bench-profile-")) : undefined;
   const servers: ForkedServer[] = [];
   const perRun = settings.warmupSeconds + settings.seconds + 5;
-  const budgetMs = (settings.rounds * 2 * perRun + 180 + settings.logRows / 2000) * 1000;
+  const budgetMs = (settings.rounds * 3 * perRun + 180 + settings.logRows / 2000) * 1000;
 
   const abandon = (why: string): void => {
     process.stderr.write(`bench: ${why}; stopping the servers\n`);
@@ -305,7 +422,7 @@ async function main(): Promise<void> {
     console.log(
       `other processes used ${percent(othersShare(quietBefore, sampleCpu([process.pid])))} of the cores just before the start`,
     );
-    // Profiling slows a server down; both are profiled or neither, so the ratios stay fair.
+    // Profiling slows a server down; all are profiled or none, so the ratios stay fair.
     const profiling = (kind: ServerKind) =>
       profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, kind)}`];
     const bare = await forkServer("bare", { execArgv: profiling("bare") });
@@ -315,22 +432,30 @@ async function main(): Promise<void> {
       execArgv: profiling("ballast"),
     });
     servers.push(ballast);
-    await checkAnswer(bare);
-    await checkAnswer(ballast);
+    const monitoredBallast = await forkServer("ballast+monitor", {
+      env: { BENCH_DATA_DIR: join(root, "ballast-monitor-data") },
+      execArgv: profiling("ballast+monitor"),
+    });
+    servers.push(monitoredBallast);
+    for (const server of servers) await checkAnswer(server);
 
     const measured: Measured[] = [];
     for (let round = 1; round <= settings.rounds; round++) {
-      const order = round % 2 === 1 ? [bare, ballast] : [ballast, bare];
+      const inOrder = [bare, ballast, monitoredBallast];
+      const order = round % 2 === 1 ? inOrder : [...inOrder].reverse();
+      const pids = [process.pid, ...inOrder.map((s) => s.pid)];
       for (const server of order) {
         process.stderr.write(`bench: round ${round}: ${server.kind}…\n`);
-        measured.push(await measure(server, settings, round, [process.pid, bare.pid, ballast.pid]));
+        measured.push(await measure(server, settings, round, pids));
       }
     }
     for (const s of servers.splice(0)) await s.stop();
     pass = printServing(settings, measured);
     if (profileDir !== undefined) {
       // The second file of each (thread 1) is tsx's module-loader thread, not the server.
-      console.log(`\nCPU profiles (main thread: *.0.001.cpuprofile): ${profileDir}/{bare,ballast}`);
+      console.log(
+        `\nCPU profiles (main thread: *.0.001.cpuprofile): ${profileDir}/{bare,ballast,ballast+monitor}`,
+      );
       console.log(
         `summarise with: npx tsx bench/cpu-profile.ts ${profileDir}/ballast/CPU.*.0.001.cpuprofile`,
       );

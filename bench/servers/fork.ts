@@ -3,7 +3,14 @@ import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ToChild, ToParent } from "./protocol.js";
 
-export type ServerKind = "bare" | "ballast";
+export type ServerKind = "bare" | "ballast" | "ballast+monitor";
+
+/** Entry file and extra environment per kind: the monitored Ballast is ballast.ts with a switch. */
+const ENTRIES: Record<ServerKind, { file: string; env: Record<string, string> }> = {
+  bare: { file: "bare.ts", env: {} },
+  ballast: { file: "ballast.ts", env: { BENCH_MONITOR: "0" } },
+  "ballast+monitor": { file: "ballast.ts", env: { BENCH_MONITOR: "1" } },
+};
 
 export interface ForkedServer {
   readonly kind: ServerKind;
@@ -42,12 +49,12 @@ export async function forkServer(
   kind: ServerKind,
   options: { env?: Record<string, string>; execArgv?: readonly string[] } = {},
 ): Promise<ForkedServer> {
-  const entry = fileURLToPath(new URL(`./${kind}.ts`, import.meta.url));
-  // Both servers load through the same tsx loader with the same flags, so neither is
+  const entry = fileURLToPath(new URL(`./${ENTRIES[kind].file}`, import.meta.url));
+  // All servers load through the same tsx loader with the same flags, so neither is
   // favoured by how its code was compiled.
   const child = fork(entry, [], {
     execArgv: ["--import", "tsx", ...(options.execArgv ?? [])],
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...ENTRIES[kind].env, ...options.env },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const ask = (message: ToChild) => child.send(message);
