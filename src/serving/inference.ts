@@ -9,7 +9,7 @@ import type { Clock } from "../domain/clock.js";
 import type { Tensor } from "../domain/tensor.js";
 import type { Signature } from "../domain/model.js";
 import type { Monitors } from "../monitoring/monitors.js";
-import { instanceRows, tensorRows } from "./monitor-rows.js";
+import { instanceRows, tensorRows } from "../monitoring/request-rows.js";
 import type { Endpoints, ServedDeployment, ServedVariant } from "./endpoints.js";
 import type { ModelPool } from "./model-pool.js";
 import type { PredictionLog } from "./prediction-log.js";

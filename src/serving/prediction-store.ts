@@ -77,6 +77,59 @@ export class PredictionStore implements PredictionSink {
     }));
   }
 
+  /**
+   * Every logged prediction of a deployment in [since, until), oldest first, in pages (keyset
+   * pagination on (created_at, request_id, variant)), so a week of traffic streams through in
+   * bounded memory.
+   */
+  async *scan(
+    deployment: string,
+    since: number,
+    until: number,
+    page = 2000,
+  ): AsyncIterable<PredictionRecord[]> {
+    let after: { at: number; id: string; variant: string } | undefined;
+    for (;;) {
+      let select = this.db
+        .selectFrom("predictions")
+        .selectAll()
+        .where("deployment", "=", deployment)
+        .where("created_at", ">=", since)
+        .where("created_at", "<", until);
+      if (after !== undefined) {
+        const a = after;
+        select = select.where((eb) =>
+          eb.or([
+            eb("created_at", ">", a.at),
+            eb.and([eb("created_at", "=", a.at), eb("request_id", ">", a.id)]),
+            eb.and([eb("created_at", "=", a.at), eb("request_id", "=", a.id), eb("variant", ">", a.variant)]),
+          ]),
+        );
+      }
+      const rows = await select
+        .orderBy("created_at")
+        .orderBy("request_id")
+        .orderBy("variant")
+        .limit(page)
+        .execute();
+      if (rows.length === 0) return;
+      yield rows.map((r) => ({
+        requestId: r.request_id,
+        deployment: r.deployment,
+        model: r.model,
+        modelVersion: Number(r.model_version),
+        variant: r.variant,
+        inputs: JSON.parse(r.inputs) as unknown,
+        outputs: JSON.parse(r.outputs) as unknown,
+        latencyMs: Number(r.latency_ms),
+        createdAt: Number(r.created_at),
+      }));
+      const last = rows[rows.length - 1] as (typeof rows)[number];
+      after = { at: Number(last.created_at), id: last.request_id, variant: last.variant };
+      if (rows.length < page) return;
+    }
+  }
+
   /** Idempotent per (request id, row, kind): a repeat replaces the earlier outcome. */
   async upsertFeedback(records: readonly FeedbackRecord[], receivedAt: number): Promise<void> {
     if (records.length === 0) return;

@@ -15,12 +15,18 @@ import { DEFAULT_RULE_TEXT } from "../../monitoring/stats/default-rule.js";
 import { renderDriftReport } from "../../monitoring/report/html.js";
 import { startProgress } from "../progress.js";
 import { collect, pairs } from "../options.js";
+import { DEFAULT_SERVER, ServerClient } from "../client.js";
+import { parseDuration } from "../duration.js";
+import type { LogDrift } from "../../monitoring/log-drift.js";
 import { formatTable } from "../table.js";
 import { list } from "./profile.js";
 
 interface DriftCommandOptions {
-  reference: string;
-  current: string;
+  reference?: string;
+  current?: string;
+  deployment?: string;
+  window: string;
+  server: string;
   format?: string;
   segment?: string;
   exclude?: string;
@@ -38,9 +44,21 @@ export function register(program: Command): void {
   const report = program.command("report").description("Reports: data drift between two files");
   report
     .command("drift")
-    .description("Drift of --current against --reference, per feature and for the dataset")
-    .requiredOption("--reference <file>", "reference data (CSV or JSONL), e.g. the training data")
-    .requiredOption("--current <file>", "current data (CSV or JSONL), e.g. last week's requests")
+    .description(
+      "Drift per feature and for the dataset: of --current against --reference (files), or of what --deployment received over --window against its versions' reference profiles",
+    )
+    .option("--reference <file>", "reference data (CSV or JSONL), e.g. the training data")
+    .option("--current <file>", "current data (CSV or JSONL), e.g. last week's requests")
+    .option(
+      "--deployment <name>",
+      "instead of files: read the running server's prediction log for this deployment",
+    )
+    .option(
+      "--window <last-N>",
+      "with --deployment: the period up to now, e.g. last-7d, last-24h, last-30m",
+      "last-7d",
+    )
+    .option("--server <url>", "with --deployment: the Ballast server", DEFAULT_SERVER)
     .option("--format <format>", "csv or jsonl (default: from the extension)")
     .option("--segment <column>", "also report drift per value of this column (at most 50 values)")
     .option("--exclude <a,b>", "columns to leave out (labels, ids, timestamps)")
@@ -66,20 +84,25 @@ export function register(program: Command): void {
     .option("--json <file>", "write the numbers as JSON")
     .addHelpText("after", `\nDefault choice of test:\n${DEFAULT_RULE_TEXT}\n`)
     .action(async (options: DriftCommandOptions) => {
+      if (options.deployment !== undefined) return deploymentReport(options);
+      if (options.reference === undefined || options.current === undefined) {
+        throw invalid("give --reference and --current files, or --deployment to read a running server's log");
+      }
+      const files = { reference: options.reference, current: options.current };
       const correction = options.correction as Correction;
       if (!CORRECTIONS.includes(correction))
         throw invalid(`--correction must be one of ${CORRECTIONS.join(", ")}`);
       const share = Number(options.share);
       if (!(share >= 0 && share <= 1))
         throw invalid(`--share must be a fraction in [0, 1], got '${options.share}'`);
-      const format = options.format === undefined ? undefined : rowFormatFor(options.current, options.format);
+      const format = options.format === undefined ? undefined : rowFormatFor(files.current, options.format);
       // The reference is read twice (profile, then exact bin counts), the current file once.
       const total =
-        2 * (await countRows(options.reference, { format })) + (await countRows(options.current, { format }));
+        2 * (await countRows(files.reference, { format })) + (await countRows(files.current, { format }));
       const progress = startProgress({ total, unit: "rows" });
       let drift: Awaited<ReturnType<typeof driftBetweenFiles>>;
       try {
-        drift = await driftBetweenFiles(options.reference, options.current, {
+        drift = await driftBetweenFiles(files.reference, files.current, {
           format,
           exclude: list(options.exclude),
           segment: options.segment,
@@ -109,7 +132,7 @@ export function register(program: Command): void {
         await writeFile(
           options.json,
           JSON.stringify(
-            { reference: options.reference, current: options.current, generatedAt, ...drift },
+            { reference: files.reference, current: files.current, generatedAt, ...drift },
             null,
             2,
           ),
@@ -118,9 +141,9 @@ export function register(program: Command): void {
       }
       if (options.html !== undefined) {
         const context = {
-          title: `Drift: ${basename(options.current)} against ${basename(options.reference)}`,
-          reference: options.reference,
-          current: options.current,
+          title: `Drift: ${basename(files.current)} against ${basename(files.reference)}`,
+          reference: files.reference,
+          current: files.current,
           generatedAt,
         };
         const pages = [renderDriftReport(drift.overall, context)];
@@ -168,4 +191,51 @@ function printSummary(result: DriftResult, scope: string): void {
 
 function safe(text: string): string {
   return text.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 40);
+}
+
+/** `--deployment fraud --window last-7d`: the server reads its own log; the page is drawn here. */
+async function deploymentReport(options: DriftCommandOptions): Promise<void> {
+  const deployment = options.deployment as string;
+  const match = /^last-(.+)$/.exec(options.window);
+  if (match === null)
+    throw invalid(`--window must look like last-7d, last-24h or last-30m, got '${options.window}'`);
+  const span = parseDuration(match[1] as string, "--window");
+  const until = Date.now();
+  const since = until - span;
+  const client = new ServerClient(options.server);
+  const result = await client.request<LogDrift>(
+    "GET",
+    `/api/v1/deployments/${encodeURIComponent(deployment)}/drift?since=${since}&until=${until}&correction=${encodeURIComponent(options.correction)}`,
+  );
+  process.stdout.write(`${deployment}, ${options.window}: ${result.predictions} logged predictions\n`);
+  if (result.groups.length === 0) process.stdout.write("nothing was logged in that period\n");
+  for (const g of result.groups) {
+    const scope = `variant ${g.variant} (${g.model} v${g.version}, ${g.rows} rows)`;
+    if (g.drift === null) process.stdout.write(`\n${scope}: ${g.problem ?? "no result"}\n`);
+    else printSummary(g.drift, scope);
+  }
+  const generatedAt = Date.now();
+  if (options.json !== undefined) {
+    await writeFile(options.json, JSON.stringify({ generatedAt, ...result }, null, 2));
+    process.stdout.write(`wrote ${options.json}\n`);
+  }
+  if (options.html !== undefined) {
+    const drawn = result.groups.filter((g) => g.drift !== null);
+    for (const g of drawn) {
+      const path =
+        drawn.length === 1
+          ? options.html
+          : options.html.replace(/(\.html?)?$/, `.${safe(g.variant)}-v${g.version}.html`);
+      await writeFile(
+        path,
+        renderDriftReport(g.drift as DriftResult, {
+          title: `Drift: ${deployment} ${options.window} (${g.variant}, ${g.model} v${g.version})`,
+          reference: `reference profile of ${g.model} v${g.version}`,
+          current: `${new Date(since).toISOString()} – ${new Date(until).toISOString()}`,
+          generatedAt,
+        }),
+      );
+      process.stdout.write(`wrote ${path}\n`);
+    }
+  }
 }

@@ -2,11 +2,38 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { Ballast } from "../../ballast.js";
 import { parseMonitorSpec } from "../../monitoring/monitor-spec.js";
+import { driftFromLog } from "../../monitoring/log-drift.js";
+import type { Correction } from "../../monitoring/stats/dataset-drift.js";
+import { invalid } from "../../domain/errors.js";
+import { instant } from "./predictions.js";
 
 export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
   const { monitors } = ballast;
   return async (app) => {
     app.get("/api/v1/monitors", async () => ({ monitors: monitors.list() }));
+
+    // Drift of what the deployment received over a period, read back from the prediction log.
+    app.get<{ Params: { name: string }; Querystring: Record<string, string | undefined> }>(
+      "/api/v1/deployments/:name/drift",
+      async (request) => {
+        await ballast.deployments.get(request.params.name); // 404 for an unknown deployment
+        const now = ballast.clock.now();
+        const q = request.query;
+        const since = q.since === undefined ? now - 7 * 86_400_000 : instant(q.since, "since");
+        const until = q.until === undefined ? now + 1 : instant(q.until, "until");
+        const correction = q.correction ?? "none";
+        if (!["none", "bonferroni", "benjamini-hochberg"].includes(correction)) {
+          throw invalid("correction must be none, bonferroni or benjamini-hochberg");
+        }
+        await ballast.predictionLog.flush();
+        return driftFromLog(
+          ballast.predictions,
+          ballast.registry,
+          { deployment: request.params.name, since, until },
+          { correction: correction as Correction },
+        );
+      },
+    );
 
     app.get<{ Params: { name: string } }>("/api/v1/monitors/:name", async (request) =>
       monitors.status(request.params.name),

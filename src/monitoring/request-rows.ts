@@ -5,7 +5,8 @@
  */
 import type { Signature } from "../domain/model.js";
 import type { Tensor } from "../domain/tensor.js";
-import type { Instance } from "./named-features.js";
+/** A named-feature instance: `{feature: value}`, or values in the signature's feature order. */
+type Instance = Readonly<Record<string, unknown>> | readonly unknown[];
 
 export function instanceRows(
   instances: readonly Instance[],
@@ -13,7 +14,7 @@ export function instanceRows(
 ): Record<string, unknown>[] {
   const features = signature.features ?? [];
   return instances.map((row) => {
-    if (!Array.isArray(row)) return row;
+    if (!Array.isArray(row)) return row as Record<string, unknown>;
     const named: Record<string, unknown> = {};
     features.forEach((f, j) => (named[f] = row[j]));
     return named;
