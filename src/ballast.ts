@@ -40,6 +40,8 @@ export interface BallastOptions {
 }
 
 const MONITOR_TICK_MS = 1000;
+/** How often open monitor windows are saved: what a crash can lose at most. */
+const CHECKPOINT_MS = 30_000;
 
 export interface Ballast {
   readonly dataDir: string;
@@ -83,9 +85,26 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   });
   const pool = new ModelPool(runtimeFor, (sha) => artifacts.pathFor(sha), metrics);
   const endpoints = new Endpoints(deployments, registry, pool);
-  const monitors = new Monitors(registry, metrics, options.publicUrl);
   const monitorStore = new MonitorStore(store.db, clock);
+  const monitors = new Monitors(registry, metrics, options.publicUrl, {
+    // Off the request path; a failed write is counted, and the window's numbers stay in memory.
+    windowClosed: (window, sketch) =>
+      void monitorStore.saveWindow(window, sketch, clock.now()).catch(() => metrics.monitorPersistFailed()),
+  });
   for (const spec of await monitorStore.list()) monitors.put(spec);
+  // Open windows resume where the last checkpoint left them; rows served after it are counted.
+  const deploymentOf = new Map((await monitorStore.list()).map((s) => [s.name, s.deployment]));
+  for (const c of await monitorStore.checkpoints()) {
+    const deployment = deploymentOf.get(c.monitor);
+    if (deployment === undefined) continue;
+    monitors.restore(c, await predictions.countSince(deployment, c.variant, c.takenAt));
+  }
+  const checkpoint = () => monitorStore.saveCheckpoints(monitors.checkpoints(), clock.now());
+  const checkpointer = setInterval(
+    () => void checkpoint().catch(() => metrics.monitorPersistFailed()),
+    CHECKPOINT_MS,
+  );
+  checkpointer.unref();
   const inference = new InferenceService(endpoints, pool, predictionLog, clock, metrics, monitors);
   // Time windows close on their own when traffic stops.
   const ticker = setInterval(() => monitors.tick(clock.now()), MONITOR_TICK_MS);
@@ -126,6 +145,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     monitorStore,
     async close() {
       clearInterval(ticker);
+      clearInterval(checkpointer);
+      await checkpoint().catch(() => metrics.monitorPersistFailed());
       monitors.close();
       retention?.stop();
       await predictionLog.stop();

@@ -4,6 +4,7 @@ import type { Clock } from "../domain/clock.js";
 import { notFound } from "../domain/errors.js";
 import type { Database } from "../store/schema.js";
 import { parseMonitorSpec, type MonitorSpec } from "./monitor-spec.js";
+import type { EvaluatedWindow, MonitorCheckpoint } from "./monitors.js";
 
 export class MonitorStore {
   constructor(
@@ -32,5 +33,92 @@ export class MonitorStore {
   async list(): Promise<MonitorSpec[]> {
     const rows = await this.db.selectFrom("monitors").selectAll().orderBy("name").execute();
     return rows.map((r) => parseMonitorSpec(JSON.parse(r.spec) as unknown, r.name));
+  }
+
+  async saveWindow(window: EvaluatedWindow, sketch: unknown, closedAt: number): Promise<void> {
+    await this.db
+      .insertInto("monitor_windows")
+      .values({
+        monitor: window.monitor,
+        variant: window.variant,
+        window_start: window.start,
+        window_end: window.end,
+        model: window.model,
+        version: window.version,
+        rows: window.rows,
+        drift: window.drift === null ? null : JSON.stringify(window.drift),
+        sketch: JSON.stringify(sketch),
+        closed_at: closedAt,
+      })
+      .execute();
+  }
+
+  /** The monitor's closed windows, newest first (without their sketches). */
+  async windows(monitor: string, limit: number): Promise<EvaluatedWindow[]> {
+    const rows = await this.db
+      .selectFrom("monitor_windows")
+      .select([
+        "monitor",
+        "variant",
+        "window_start",
+        "window_end",
+        "model",
+        "version",
+        "rows",
+        "drift",
+        "closed_at",
+      ])
+      .where("monitor", "=", monitor)
+      .orderBy("closed_at", "desc")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      monitor: r.monitor,
+      deployment: "",
+      variant: r.variant,
+      model: r.model,
+      version: Number(r.version),
+      start: Number(r.window_start),
+      end: Number(r.window_end),
+      rows: Number(r.rows),
+      drift: r.drift === null ? null : (JSON.parse(r.drift) as EvaluatedWindow["drift"]),
+    }));
+  }
+
+  async saveCheckpoints(checkpoints: readonly MonitorCheckpoint[], takenAt: number): Promise<void> {
+    if (checkpoints.length === 0) return;
+    await this.db.transaction().execute(async (tx) => {
+      for (const c of checkpoints) {
+        const state = JSON.stringify(c.state);
+        await tx
+          .insertInto("monitor_checkpoints")
+          .values({
+            monitor: c.monitor,
+            variant: c.variant,
+            model: c.model,
+            version: c.version,
+            taken_at: takenAt,
+            state,
+          })
+          .onConflict((oc) =>
+            oc
+              .columns(["monitor", "variant"])
+              .doUpdateSet({ model: c.model, version: c.version, taken_at: takenAt, state }),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async checkpoints(): Promise<Array<MonitorCheckpoint & { takenAt: number }>> {
+    const rows = await this.db.selectFrom("monitor_checkpoints").selectAll().execute();
+    return rows.map((r) => ({
+      monitor: r.monitor,
+      variant: r.variant,
+      model: r.model,
+      version: Number(r.version),
+      state: JSON.parse(r.state) as MonitorCheckpoint["state"],
+      takenAt: Number(r.taken_at),
+    }));
   }
 }

@@ -12,8 +12,8 @@ import { createNotifier } from "../alerts/notifiers/index.js";
 import type { AlertPhase } from "../alerts/lifecycle.js";
 import { notFound } from "../domain/errors.js";
 import type { ReferenceProfile } from "./profile/reference-profile.js";
-import { WindowSketch } from "./sketches/feature-window.js";
-import { Windower } from "./windows.js";
+import { WindowSketch, type WindowSketchJSON } from "./sketches/feature-window.js";
+import { Windower, type WindowerCheckpoint } from "./windows.js";
 import { evaluateDrift, type DriftResult } from "./drift.js";
 import type { MonitorSpec } from "./monitor-spec.js";
 
@@ -44,6 +44,20 @@ export interface EvaluatedWindow {
   readonly drift: DriftResult | null;
 }
 
+/** An open window as saved, so a restart resumes it. */
+export interface MonitorCheckpoint {
+  readonly monitor: string;
+  readonly variant: string;
+  readonly model: string;
+  readonly version: number;
+  readonly state: WindowerCheckpoint<WindowSketchJSON>;
+}
+
+/** Where closed windows go (the store); called off the decision, errors are the caller's to count. */
+export interface WindowSink {
+  windowClosed(window: EvaluatedWindow, sketch: WindowSketchJSON): void;
+}
+
 /** What the metrics layer is told; one method per event, so monitoring knows nothing of Prometheus. */
 export interface MonitorObserver {
   windowEvaluated(window: EvaluatedWindow): void;
@@ -51,6 +65,7 @@ export interface MonitorObserver {
 }
 
 interface VariantWatch {
+  readonly variant: string;
   readonly model: string;
   readonly version: number;
   profile: ReferenceProfile | null;
@@ -68,8 +83,12 @@ interface ActiveMonitor {
   loading: Promise<unknown>[];
   rowsObserved: number;
   rowsUnwatched: number;
+  /** Requests logged after the last checkpoint before a restart: not in the resumed window. */
+  requestsLostAtRestart: number;
   errors: number;
   lastError: string | null;
+  /** Checkpoints to resume once each variant's reference has loaded. */
+  pendingRestore: Map<string, MonitorCheckpoint>;
 }
 
 export interface MonitorStatus {
@@ -77,6 +96,7 @@ export interface MonitorStatus {
   readonly rowsObserved: number;
   /** Rows that arrived while no reference was loaded for their version (not sketched). */
   readonly rowsUnwatched: number;
+  readonly requestsLostAtRestart: number;
   readonly errors: number;
   readonly lastError: string | null;
   readonly variants: Array<{
@@ -102,7 +122,39 @@ export class Monitors {
     private readonly references: ReferenceSource,
     private readonly observer: MonitorObserver = silent,
     private readonly generatorUrl?: string,
+    private readonly sink?: WindowSink,
   ) {}
+
+  /** The open windows of every monitor, for a checkpoint. */
+  checkpoints(): MonitorCheckpoint[] {
+    return [...this.active.values()].flatMap((m) =>
+      [...m.variants].flatMap(([variant, w]) =>
+        w.windower === null
+          ? []
+          : [
+              {
+                monitor: m.spec.name,
+                variant,
+                model: w.model,
+                version: w.version,
+                state: w.windower.checkpoint((s) => s.toJSON()),
+              },
+            ],
+      ),
+    );
+  }
+
+  /**
+   * Resumes an open window saved before a restart; `lost` rows were served after the checkpoint
+   * and are not in it (counted, never silently dropped). Applied when the reference has loaded.
+   */
+  restore(checkpoint: MonitorCheckpoint, lost: number): void {
+    const monitor = this.active.get(checkpoint.monitor);
+    if (monitor === undefined) return;
+    monitor.requestsLostAtRestart += lost;
+    monitor.pendingRestore.set(checkpoint.variant, checkpoint);
+    this.watchFor(monitor, checkpoint.variant, checkpoint.model, checkpoint.version);
+  }
 
   /** Starts (or replaces) a monitor; its windows start empty. */
   put(spec: MonitorSpec): void {
@@ -117,8 +169,10 @@ export class Monitors {
       loading: [],
       rowsObserved: 0,
       rowsUnwatched: 0,
+      requestsLostAtRestart: 0,
       errors: 0,
       lastError: null,
+      pendingRestore: new Map(),
     };
     this.active.set(spec.name, monitor);
     this.byDeployment.set(spec.deployment, [...(this.byDeployment.get(spec.deployment) ?? []), monitor]);
@@ -188,6 +242,7 @@ export class Monitors {
       spec: monitor.spec,
       rowsObserved: monitor.rowsObserved,
       rowsUnwatched: monitor.rowsUnwatched,
+      requestsLostAtRestart: monitor.requestsLostAtRestart,
       errors: monitor.errors,
       lastError: monitor.lastError,
       variants: [...monitor.variants].map(([variant, w]) => ({
@@ -237,6 +292,7 @@ export class Monitors {
     if (watch !== undefined && watch.model === model && watch.version === version) return watch;
     // A new variant, or the variant moved to another version: its reference applies from now.
     const fresh: VariantWatch = {
+      variant,
       model,
       version,
       profile: null,
@@ -258,10 +314,16 @@ export class Monitors {
         }
         watch.profile = profile;
         watch.problem = null;
-        watch.windower = new Windower(monitor.spec.window, {
+        const windower = new Windower(monitor.spec.window, {
           create: () => new WindowSketch(profile, { role: "input" }),
           mergeInto: (into, from) => void into.merge(from),
         });
+        const saved = monitor.pendingRestore.get(watch.variant);
+        if (saved !== undefined && saved.model === watch.model && saved.version === watch.version) {
+          monitor.pendingRestore.delete(watch.variant);
+          windower.restore(saved.state, (json) => WindowSketch.fromJSON(profile, json, { role: "input" }));
+        }
+        watch.windower = windower;
       },
       (error: unknown) => {
         watch.problem = `cannot load the reference profile: ${error instanceof Error ? error.message : String(error)}`;
@@ -302,6 +364,7 @@ export class Monitors {
       };
       watch.latest = evaluated;
       this.observer.windowEvaluated(evaluated);
+      this.sink?.windowClosed(evaluated, closed.sketch.toJSON());
       if (drift !== null) this.alert(monitor, evaluated, drift, at);
     }
   }

@@ -29,6 +29,13 @@ export interface ClosedWindow<S> {
   readonly sketch: S;
 }
 
+export interface WindowerCheckpoint<J> {
+  readonly spec: WindowSpec;
+  readonly rowsSeen: number;
+  readonly previous: ReadonlyArray<{ start: number; rows: number; sketch: J }>;
+  readonly open: { start: number; rows: number; sketch: J } | null;
+}
+
 interface Pane<S> {
   readonly start: number;
   rows: number;
@@ -108,6 +115,31 @@ export class Windower<S> {
   current(): ClosedWindow<S> | null {
     const panes = this.open === undefined ? this.previous : [...this.previous, this.open];
     return panes.length === 0 ? null : this.merged(panes);
+  }
+
+  /** The open window's panes, for a checkpoint that a restart resumes from. */
+  checkpoint<J>(toJSON: (sketch: S) => J): WindowerCheckpoint<J> {
+    const pane = (p: Pane<S>) => ({ start: p.start, rows: p.rows, sketch: toJSON(p.sketch) });
+    return {
+      spec: this.spec,
+      rowsSeen: this.rowsSeen,
+      previous: this.previous.map(pane),
+      open: this.open === undefined ? null : pane(this.open),
+    };
+  }
+
+  /** Resumes from a checkpoint taken with the same spec (another spec starts empty). */
+  restore<J>(checkpoint: WindowerCheckpoint<J>, fromJSON: (json: J) => S): boolean {
+    if (JSON.stringify(checkpoint.spec) !== JSON.stringify(this.spec)) return false;
+    const pane = (p: { start: number; rows: number; sketch: J }): Pane<S> => ({
+      start: p.start,
+      rows: p.rows,
+      sketch: fromJSON(p.sketch),
+    });
+    this.rowsSeen = checkpoint.rowsSeen;
+    this.previous = checkpoint.previous.map(pane);
+    this.open = checkpoint.open === null ? undefined : pane(checkpoint.open);
+    return true;
   }
 
   private advanceTo(at: number): void {

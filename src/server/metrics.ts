@@ -17,6 +17,7 @@ const MODEL_STATES: ReadonlyArray<ModelState> = ["loading", "ready", "failed"];
 export interface Metrics extends InferenceObserver, PoolEvents, MonitorObserver {
   readonly registry: Registry;
   feedbackReceived(kind: "label" | "event", count: number): void;
+  monitorPersistFailed(): void;
   render(): Promise<string>;
 }
 
@@ -168,6 +169,11 @@ export function createMetrics(options: {
     registers: [registry],
   });
   const alertPhases = new Map<string, Map<string, AlertPhase>>();
+  const persistFailures = new Counter({
+    name: "ballast_monitor_persist_failures_total",
+    help: "Monitor windows or checkpoints that could not be written to the store.",
+    registers: [registry],
+  });
 
   return {
     registry,
@@ -202,6 +208,9 @@ export function createMetrics(options: {
         if (state === "unloaded") modelState.remove({ model, version: String(version), state: s });
         else modelState.set({ model, version: String(version), state: s }, s === state ? 1 : 0);
       }
+    },
+    monitorPersistFailed(): void {
+      persistFailures.inc();
     },
     feedbackReceived(kind, count): void {
       feedback.inc({ kind }, count);

@@ -130,6 +130,18 @@ export class PredictionStore implements PredictionSink {
     }
   }
 
+  /** Predictions logged for a deployment's variant at or after `at`. */
+  async countSince(deployment: string, variant: string, at: number): Promise<number> {
+    const row = await this.db
+      .selectFrom("predictions")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("deployment", "=", deployment)
+      .where("variant", "=", variant)
+      .where("created_at", ">=", at)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   /** Idempotent per (request id, row, kind): a repeat replaces the earlier outcome. */
   async upsertFeedback(records: readonly FeedbackRecord[], receivedAt: number): Promise<void> {
     if (records.length === 0) return;

@@ -155,11 +155,56 @@ const monitors: Migration = {
   },
 };
 
+/**
+ * Closed windows of monitors (their drift and their sketch, so longer windows can be merged
+ * from them later) and checkpoints of open windows, so a restart resumes them.
+ */
+const monitorWindows: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable("monitor_windows")
+      .addColumn("monitor", "text", (c) => c.notNull())
+      .addColumn("variant", "text", (c) => c.notNull())
+      .addColumn("window_start", "bigint", (c) => c.notNull())
+      .addColumn("window_end", "bigint", (c) => c.notNull())
+      .addColumn("model", "text", (c) => c.notNull())
+      .addColumn("version", "integer", (c) => c.notNull())
+      .addColumn("rows", "integer", (c) => c.notNull())
+      .addColumn("drift", "text") // JSON DriftResult; null when too few rows
+      .addColumn("sketch", "text", (c) => c.notNull()) // JSON WindowSketch
+      .addColumn("closed_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("monitor_windows_pk", [
+        "monitor",
+        "variant",
+        "window_start",
+        "window_end",
+        "closed_at",
+      ])
+      .execute();
+    await db.schema
+      .createTable("monitor_checkpoints")
+      .addColumn("monitor", "text", (c) => c.notNull())
+      .addColumn("variant", "text", (c) => c.notNull())
+      .addColumn("model", "text", (c) => c.notNull())
+      .addColumn("version", "integer", (c) => c.notNull())
+      .addColumn("taken_at", "bigint", (c) => c.notNull())
+      .addColumn("state", "text", (c) => c.notNull()) // JSON WindowerCheckpoint
+      .addPrimaryKeyConstraint("monitor_checkpoints_pk", ["monitor", "variant"])
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable("monitor_checkpoints").execute();
+    await db.schema.dropTable("monitor_windows").execute();
+  },
+};
+
 /** In order; append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_init": init,
   "0002_reference_profiles": referenceProfiles,
   "0003_monitors": monitors,
+  "0004_monitor_windows": monitorWindows,
 };
 
 const provider: MigrationProvider = {

@@ -78,6 +78,28 @@ export interface MonitorsTable {
   updated_at: number;
 }
 
+export interface MonitorWindowsTable {
+  monitor: string;
+  variant: string;
+  window_start: number;
+  window_end: number;
+  model: string;
+  version: number;
+  rows: number;
+  drift: string | null;
+  sketch: string;
+  closed_at: number;
+}
+
+export interface MonitorCheckpointsTable {
+  monitor: string;
+  variant: string;
+  model: string;
+  version: number;
+  taken_at: number;
+  state: string;
+}
+
 export interface Database {
   registered_models: RegisteredModelsTable;
   model_versions: ModelVersionsTable;
@@ -86,4 +108,6 @@ export interface Database {
   predictions: PredictionsTable;
   feedback: FeedbackTable;
   monitors: MonitorsTable;
+  monitor_windows: MonitorWindowsTable;
+  monitor_checkpoints: MonitorCheckpointsTable;
 }

@@ -39,6 +39,18 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
       monitors.status(request.params.name),
     );
 
+    app.get<{ Params: { name: string }; Querystring: { limit?: string } }>(
+      "/api/v1/monitors/:name/windows",
+      async (request) => {
+        const status = monitors.status(request.params.name); // 404 for an unknown monitor
+        const limit = request.query.limit === undefined ? 100 : Number(request.query.limit);
+        if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000)
+          throw invalid("limit must be 1…10000");
+        const windows = await ballast.monitorStore.windows(request.params.name, limit);
+        return { windows: windows.map((w) => ({ ...w, deployment: status.spec.deployment })) };
+      },
+    );
+
     app.put<{ Params: { name: string } }>("/api/v1/monitors/:name", async (request) => {
       const spec = parseMonitorSpec(request.body, request.params.name);
       await ballast.monitorStore.put(spec);

@@ -1,0 +1,96 @@
+/** Closed windows are kept; an open window resumes after a restart, and what it missed is counted. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openBallast, type Ballast } from "../../src/ballast.js";
+import { buildApp } from "../../src/server/app.js";
+import { FRAUD_MODEL, ManualClock } from "../helpers/app.js";
+import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js";
+import { createRandom } from "../../src/sim/random.js";
+
+function rows(seed: number, n: number) {
+  const random = createRandom(seed);
+  return Array.from({ length: n }, () => {
+    const hour = random.int(0, 23);
+    return { amount: Math.round(random.logNormal(3.5, 0.8) * 100) / 100, hour, night: hour < 6 ? 1 : 0 };
+  });
+}
+
+async function send(ballast: Ballast, batch: ReturnType<typeof rows>, size = 50): Promise<void> {
+  const app = await buildApp(ballast);
+  for (let i = 0; i < batch.length; i += size) {
+    const r = await app.inject({
+      method: "POST",
+      url: "/v1/models/fraud:predict",
+      payload: { instances: batch.slice(i, i + size) },
+    });
+    assert.equal(r.statusCode, 200);
+  }
+  await ballast.monitors.settled();
+}
+
+test("a restart keeps closed windows, resumes the open one, and counts the requests it missed", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "ballast-restart-"));
+  const clock = new ManualClock();
+  const open = () =>
+    openBallast({ dataDir, clock, defaultMetrics: false, predictionLog: { flushIntervalMs: 60_000 } });
+  try {
+    const a = await open();
+    const modelPath = join(dataDir, "fraud.json");
+    await writeFile(modelPath, JSON.stringify(FRAUD_MODEL));
+    const builder = new ProfileBuilder();
+    builder.add(rows(1, 3000));
+    await a.registry.registerVersion({
+      model: "fraud",
+      artifactPath: modelPath,
+      referenceProfile: builder.finish(),
+    });
+    const app = await buildApp(a);
+    await app.inject({
+      method: "PUT",
+      url: "/api/v1/deployments/fraud",
+      payload: { model: "fraud", version: 1 },
+    });
+    const put = await app.inject({
+      method: "PUT",
+      url: "/api/v1/monitors/m",
+      payload: { deployment: "fraud", window: { kind: "tumbling", by: "count", size: 300 }, minSamples: 100 },
+    });
+    assert.equal(put.statusCode, 200, put.body);
+    await send(a, rows(2, 700));
+    assert.equal(a.monitors.status("m").variants[0]?.openWindowRows, 100);
+    clock.advance(1000);
+    await a.close(); // checkpoints the open window
+
+    clock.advance(1000);
+    const b = await open();
+    await b.monitors.settled();
+    const resumed = b.monitors.status("m");
+    assert.equal(resumed.variants[0]?.openWindowRows, 100, "the open window came back");
+    assert.equal(resumed.requestsLostAtRestart, 0);
+    const windows = (await (await buildApp(b)).inject("/api/v1/monitors/m/windows")).json().windows;
+    assert.equal(windows.length, 2);
+    assert.deepEqual(
+      windows.map((w: { rows: number }) => w.rows),
+      [300, 300],
+    );
+    assert.ok(windows[0].drift.features.length > 0);
+    assert.equal(windows[0].deployment, "fraud");
+
+    // B serves 3 requests that reach the log but no checkpoint, then "crashes": C, opened on the
+    // same data, resumes from A's checkpoint and counts B's requests as missed.
+    clock.advance(1000);
+    await send(b, rows(3, 150));
+    await b.predictionLog.flush();
+    const c = await open();
+    await c.monitors.settled();
+    assert.equal(c.monitors.status("m").requestsLostAtRestart, 3);
+    assert.equal(c.monitors.status("m").variants[0]?.openWindowRows, 100);
+    await c.close();
+    await b.close();
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
