@@ -178,7 +178,8 @@ export class PredictionStore implements PredictionSink {
     return { predictions: Number(p.numDeletedRows), feedback: Number(f.numDeletedRows) };
   }
 
-  private async feedbackFor(requestIds: string[]): Promise<Map<string, LoggedPrediction["feedback"]>> {
+  /** Feedback for these requests, by request id (rows and kinds in order). */
+  async feedbackFor(requestIds: string[]): Promise<Map<string, LoggedPrediction["feedback"]>> {
     const out = new Map<string, LoggedPrediction["feedback"]>();
     // Chunked so a large page never exceeds a dialect's bound-parameter limit.
     for (let i = 0; i < requestIds.length; i += 500) {

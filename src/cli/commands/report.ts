@@ -16,7 +16,7 @@ import { renderDriftReport } from "../../monitoring/report/html.js";
 import { startProgress } from "../progress.js";
 import { collect, pairs } from "../options.js";
 import { DEFAULT_SERVER, ServerClient } from "../client.js";
-import { parseDuration } from "../duration.js";
+import { parseDuration } from "../../domain/duration.js";
 import type { LogDrift } from "../../monitoring/log-drift.js";
 import { formatTable } from "../table.js";
 import { list } from "./profile.js";

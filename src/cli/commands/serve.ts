@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { openBallast, type Ballast } from "../../ballast.js";
 import { invalid, unavailable } from "../../domain/errors.js";
 import { buildApp, DEFAULT_BODY_LIMIT } from "../../server/app.js";
-import { parseDuration } from "../duration.js";
+import { parseDuration } from "../../domain/duration.js";
 import { parsePort, collect } from "../options.js";
 
 export interface ServeOptions {

@@ -3,6 +3,8 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Ballast } from "../../ballast.js";
 import { parseMonitorSpec } from "../../monitoring/monitor-spec.js";
 import { driftFromLog } from "../../monitoring/log-drift.js";
+import { performanceFromLog } from "../../monitoring/log-performance.js";
+import { parseDuration } from "../../domain/duration.js";
 import type { Correction } from "../../monitoring/stats/dataset-drift.js";
 import { invalid } from "../../domain/errors.js";
 import { instant } from "./predictions.js";
@@ -11,6 +13,28 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
   const { monitors } = ballast;
   return async (app) => {
     app.get("/api/v1/monitors", async () => ({ monitors: monitors.list() }));
+
+    // Performance by prediction time, with labels and events joined as they have arrived.
+    app.get<{ Params: { name: string }; Querystring: Record<string, string | undefined> }>(
+      "/api/v1/deployments/:name/performance",
+      async (request) => {
+        await ballast.deployments.get(request.params.name); // 404 for an unknown deployment
+        const now = ballast.clock.now();
+        const q = request.query;
+        const threshold = q.threshold === undefined ? 0.5 : Number(q.threshold);
+        if (!(threshold >= 0 && threshold <= 1)) throw invalid("threshold must be in [0, 1]");
+        await ballast.predictionLog.flush();
+        const buckets = await performanceFromLog(ballast.predictions, {
+          deployment: request.params.name,
+          since: q.since === undefined ? now - 7 * 86_400_000 : instant(q.since, "since"),
+          until: q.until === undefined ? now + 1 : instant(q.until, "until"),
+          bucketMs: parseDuration(q.bucket ?? "1d", "bucket"),
+          score: q.score ?? "probability",
+          threshold,
+        });
+        return { deployment: request.params.name, buckets };
+      },
+    );
 
     // Drift of what the deployment received over a period, read back from the prediction log.
     app.get<{ Params: { name: string }; Querystring: Record<string, string | undefined> }>(

@@ -1,4 +1,4 @@
-import { invalid } from "../domain/errors.js";
+import { invalid } from "./errors.js";
 
 const UNIT_MS: Record<string, number> = {
   ms: 1,
