@@ -27,6 +27,8 @@ export class MonitorStore {
   async delete(name: string): Promise<void> {
     const result = await this.db.deleteFrom("monitors").where("name", "=", name).executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw notFound(`monitor '${name}' does not exist`);
+    // Its open windows go with it; its closed windows stay as history.
+    await this.db.deleteFrom("monitor_checkpoints").where("monitor", "=", name).execute();
   }
 
   /** Stored specs are validated again, so one written by an older version fails loudly, by name. */

@@ -145,8 +145,9 @@ export class Monitors {
   }
 
   /**
-   * Resumes an open window saved before a restart; `lost` rows were served after the checkpoint
-   * and are not in it (counted, never silently dropped). Applied when the reference has loaded.
+   * Resumes an open window saved before a restart; `lost` requests were served after the
+   * checkpoint and are not in it (counted, never silently dropped). Applied once the reference
+   * has loaded; a checkpoint of another window spec is not applied (the window starts empty).
    */
   restore(checkpoint: MonitorCheckpoint, lost: number): void {
     const monitor = this.active.get(checkpoint.monitor);
