@@ -23,6 +23,9 @@ import { RetentionSweeper } from "./serving/retention.js";
 import { createMetrics, type Metrics } from "./server/metrics.js";
 import { Monitors } from "./monitoring/monitors.js";
 import { MonitorStore } from "./monitoring/monitor-store.js";
+import { profileFormat } from "./monitoring/profile/profile-format.js";
+import { validateProfile } from "./monitoring/profile/reference-profile.js";
+import type { VersionSource as VersionReferences } from "./monitoring/log-drift.js";
 
 export interface BallastOptions {
   /** Where the SQLite file and the artifacts live. */
@@ -57,6 +60,7 @@ export interface Ballast {
   readonly inference: InferenceService;
   readonly metrics: Metrics;
   readonly monitors: Monitors;
+  readonly references: VersionReferences;
   readonly monitorStore: MonitorStore;
   close(): Promise<void>;
 }
@@ -67,6 +71,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const store = await openStore({ dataDir, url: options.storeUrl });
   const artifacts = new ArtifactStore(dataDir);
   const registry = new Registry(store, artifacts, {
+    profiles: profileFormat,
     clock,
     inspect: (flavor, path) => runtimeFor(flavor).inspect(path),
   });
@@ -86,7 +91,15 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const pool = new ModelPool(runtimeFor, (sha) => artifacts.pathFor(sha), metrics);
   const endpoints = new Endpoints(deployments, registry, pool);
   const monitorStore = new MonitorStore(store.db, clock);
-  const monitors = new Monitors(registry, metrics, options.publicUrl, {
+  // Versions with their reference profiles read as profiles (the registry stores them as JSON).
+  const references: VersionReferences = {
+    getVersion: (model, version) => registry.getVersion(model, version),
+    getReference: async (model, version) => {
+      const stored = await registry.getReference(model, version);
+      return stored === null ? null : validateProfile(stored);
+    },
+  };
+  const monitors = new Monitors(references, metrics, options.publicUrl, {
     // Off the request path; a failed write is counted, and the window's numbers stay in memory.
     windowClosed: (window, sketch) =>
       void monitorStore.saveWindow(window, sketch, clock.now()).catch(() => metrics.monitorPersistFailed()),
@@ -142,6 +155,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     inference,
     metrics,
     monitors,
+    references,
     monitorStore,
     async close() {
       clearInterval(ticker);

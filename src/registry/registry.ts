@@ -19,13 +19,12 @@ import {
 import type { Store } from "../store/db.js";
 import { toJson } from "../store/json.js";
 import type { Database } from "../store/schema.js";
-import type { ReferenceProfile } from "../monitoring/profile/reference-profile.js";
 import type { ArtifactStore } from "./artifacts.js";
 import { invalidField } from "./field.js";
 import { checkFlavor, inferFlavor } from "./flavor.js";
 import { checkDescription, checkLineage, checkMetrics, checkTags } from "./metadata.js";
 import { checkAliasName, checkModelName, checkVersionNumber, isLatest } from "./names.js";
-import { checkReference, loadReference, storeReference } from "./reference.js";
+import { checkReference, loadReference, storeReference, type ProfileFormat } from "./reference.js";
 import { deploymentFromRow, modelFromRow, referenceToRow, versionFromRow, versionToRow } from "./rows.js";
 import { checkSignature, checkSignatureAgainst } from "./signature.js";
 import { findVersion, lockModel, modelNotFound, newestVersion, resolveRef } from "./version-lookup.js";
@@ -36,6 +35,8 @@ export type InspectArtifact = (flavor: Flavor, artifactPath: string) => Promise<
 export interface RegistryOptions {
   readonly clock: Clock;
   readonly inspect: InspectArtifact;
+  /** How reference profiles are validated and serialized; without it, versions take none. */
+  readonly profiles?: ProfileFormat;
 }
 
 export interface RegisterVersionInput {
@@ -57,7 +58,8 @@ export interface RegisterVersionInput {
    * The data the version was trained or validated on, profiled; live traffic is compared
    * against it. When the same bytes are already a version, the profile is attached to that one.
    */
-  readonly referenceProfile?: ReferenceProfile;
+  /** A reference profile (validated through the registry's ProfileFormat). */
+  readonly referenceProfile?: unknown;
 }
 
 export interface RegisterVersionResult {
@@ -77,6 +79,7 @@ export class Registry {
   private readonly db: Kysely<Database>;
   private readonly clock: Clock;
   private readonly inspect: InspectArtifact;
+  private readonly profiles: ProfileFormat | undefined;
 
   constructor(
     store: Store,
@@ -86,6 +89,7 @@ export class Registry {
     this.db = store.db;
     this.clock = options.clock;
     this.inspect = options.inspect;
+    this.profiles = options.profiles;
   }
 
   async registerVersion(input: RegisterVersionInput): Promise<RegisterVersionResult> {
@@ -113,7 +117,10 @@ export class Registry {
     const reference =
       input.referenceProfile === undefined
         ? null
-        : await storeReference(this.artifacts, checkReference(input.referenceProfile, signature));
+        : await storeReference(
+            this.artifacts,
+            checkReference(this.profiles, input.referenceProfile, signature),
+          );
 
     return this.db.transaction().execute(async (tx) => {
       const now = this.clock.now();
@@ -148,7 +155,7 @@ export class Registry {
         if (existing !== undefined) {
           if (reference === null) return { version: versionFromRow(existing), created: false };
           // The existing version keeps its own signature: the profile must fit that one.
-          checkReference(input.referenceProfile, versionFromRow(existing).signature);
+          checkReference(this.profiles, input.referenceProfile, versionFromRow(existing).signature);
           const updated = await tx
             .updateTable("model_versions")
             .set(referenceToRow(reference))
@@ -311,9 +318,12 @@ export class Registry {
    * Attaches a reference profile to a version, replacing any it had. Like tags, the reference is
    * metadata: the artifact the version serves never changes.
    */
-  async attachReference(model: string, version: number, profile: ReferenceProfile): Promise<ModelVersion> {
+  async attachReference(model: string, version: number, profile: unknown): Promise<ModelVersion> {
     const current = await this.getVersion(model, version);
-    const reference = await storeReference(this.artifacts, checkReference(profile, current.signature));
+    const reference = await storeReference(
+      this.artifacts,
+      checkReference(this.profiles, profile, current.signature),
+    );
     const row = await this.db
       .updateTable("model_versions")
       .set(referenceToRow(reference))
@@ -325,8 +335,8 @@ export class Registry {
     return versionFromRow(row);
   }
 
-  /** The version's reference profile, or null when none is attached. */
-  async getReference(model: string, version: number): Promise<ReferenceProfile | null> {
+  /** The version's reference profile as stored (JSON), or null when none is attached. */
+  async getReference(model: string, version: number): Promise<unknown> {
     const { referenceProfile } = await this.getVersion(model, version);
     if (referenceProfile === null || referenceProfile === undefined) return null;
     return loadReference(this.artifacts, referenceProfile.sha256);

@@ -1,4 +1,5 @@
 /** A registry and deployment store on a test store, with a settable clock and a stub inspector. */
+import { profileFormat } from "../../src/monitoring/profile/profile-format.js";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../../src/domain/clock.js";
@@ -50,6 +51,7 @@ export function fixture(opened: OpenedStore): Fixture {
   // The stub plays the runtimes: JSON artifacts carry their signature, onnx ones get a fixed one.
   const registry = new Registry(opened.store, artifacts, {
     clock,
+    profiles: profileFormat,
     inspect: async (flavor, path) => {
       inspected.push({ flavor, path });
       if (gate !== undefined) {

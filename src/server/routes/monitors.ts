@@ -52,7 +52,7 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
         await ballast.predictionLog.flush();
         return driftFromLog(
           ballast.predictions,
-          ballast.registry,
+          ballast.references,
           { deployment: request.params.name, since, until },
           { correction: correction as Correction },
         );
