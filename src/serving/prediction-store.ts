@@ -1,7 +1,7 @@
 /** Reading and writing the prediction log and feedback tables (one query layer, both dialects). */
-import type { Kysely } from "kysely";
+import type { Kysely, Selectable } from "kysely";
 import type { FeedbackRecord, PredictionRecord, PredictionSink } from "../domain/prediction.js";
-import type { Database } from "../store/schema.js";
+import type { Database, PredictionsTable } from "../store/schema.js";
 
 export interface PredictionQuery {
   readonly deployment?: string;
@@ -63,18 +63,7 @@ export class PredictionStore implements PredictionSink {
     if (q.until !== undefined) select = select.where("created_at", "<", q.until);
     const rows = await select.orderBy("created_at", "desc").orderBy("request_id").limit(q.limit).execute();
     const feedback = await this.feedbackFor(rows.map((r) => r.request_id));
-    return rows.map((r) => ({
-      requestId: r.request_id,
-      deployment: r.deployment,
-      model: r.model,
-      modelVersion: Number(r.model_version),
-      variant: r.variant,
-      inputs: JSON.parse(r.inputs) as unknown,
-      outputs: JSON.parse(r.outputs) as unknown,
-      latencyMs: Number(r.latency_ms),
-      createdAt: Number(r.created_at),
-      feedback: feedback.get(r.request_id) ?? [],
-    }));
+    return rows.map((r) => ({ ...recordFromRow(r), feedback: feedback.get(r.request_id) ?? [] }));
   }
 
   /**
@@ -113,17 +102,7 @@ export class PredictionStore implements PredictionSink {
         .limit(page)
         .execute();
       if (rows.length === 0) return;
-      yield rows.map((r) => ({
-        requestId: r.request_id,
-        deployment: r.deployment,
-        model: r.model,
-        modelVersion: Number(r.model_version),
-        variant: r.variant,
-        inputs: JSON.parse(r.inputs) as unknown,
-        outputs: JSON.parse(r.outputs) as unknown,
-        latencyMs: Number(r.latency_ms),
-        createdAt: Number(r.created_at),
-      }));
+      yield rows.map(recordFromRow);
       const last = rows[rows.length - 1] as (typeof rows)[number];
       after = { at: Number(last.created_at), id: last.request_id, variant: last.variant };
       if (rows.length < page) return;
@@ -205,4 +184,19 @@ export class PredictionStore implements PredictionSink {
     }
     return out;
   }
+}
+
+/** One place where a predictions row becomes a record (numbers parsed, JSON columns read). */
+function recordFromRow(r: Selectable<PredictionsTable>): PredictionRecord {
+  return {
+    requestId: r.request_id,
+    deployment: r.deployment,
+    model: r.model,
+    modelVersion: Number(r.model_version),
+    variant: r.variant,
+    inputs: JSON.parse(r.inputs) as unknown,
+    outputs: JSON.parse(r.outputs) as unknown,
+    latencyMs: Number(r.latency_ms),
+    createdAt: Number(r.created_at),
+  };
 }

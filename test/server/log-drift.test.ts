@@ -1,30 +1,18 @@
 import { test } from "node:test";
+import { fraudRows } from "../helpers/traffic.js";
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/app.js";
 import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js";
-import { createRandom } from "../../src/sim/random.js";
-
-function rows(seed: number, n: number, amountScale: number) {
-  const random = createRandom(seed);
-  return Array.from({ length: n }, () => {
-    const hour = random.int(0, 23);
-    return {
-      amount: Math.round(random.logNormal(3.5, 0.8) * amountScale * 100) / 100,
-      hour,
-      night: hour < 6 ? 1 : 0,
-    };
-  });
-}
 
 test("drift of what a deployment received over a period, read back from the prediction log", async () => {
   const s = await startTestServer({ ballast: { predictionLog: { flushIntervalMs: 60_000 } } });
   try {
     const builder = new ProfileBuilder();
-    builder.add(rows(1, 4000, 1));
+    builder.add(fraudRows(1, 4000, 1));
     await s.ballast.registry.attachReference("fraud", 1, builder.finish());
     const t0 = s.clock.now();
     // Named features, in batches, and the same kind of rows as tensors: both are read back.
-    const early = rows(2, 600, 1);
+    const early = fraudRows(2, 600, 1);
     for (let i = 0; i < early.length; i += 100) {
       await s.app.inject({
         method: "POST",
@@ -33,7 +21,7 @@ test("drift of what a deployment received over a period, read back from the pred
       });
     }
     s.clock.advance(3_600_000);
-    const late = rows(3, 600, 3);
+    const late = fraudRows(3, 600, 3);
     for (let i = 0; i < late.length; i += 100) {
       const data = late.slice(i, i + 100).map((r) => [r.amount, r.hour, r.night]);
       await s.app.inject({

@@ -1,4 +1,5 @@
 /** Closed windows are kept; an open window resumes after a restart, and what it missed is counted. */
+import { fraudRows } from "../helpers/traffic.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -8,17 +9,8 @@ import { openBallast, type Ballast } from "../../src/ballast.js";
 import { buildApp } from "../../src/server/app.js";
 import { FRAUD_MODEL, ManualClock } from "../helpers/app.js";
 import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js";
-import { createRandom } from "../../src/sim/random.js";
 
-function rows(seed: number, n: number) {
-  const random = createRandom(seed);
-  return Array.from({ length: n }, () => {
-    const hour = random.int(0, 23);
-    return { amount: Math.round(random.logNormal(3.5, 0.8) * 100) / 100, hour, night: hour < 6 ? 1 : 0 };
-  });
-}
-
-async function send(ballast: Ballast, batch: ReturnType<typeof rows>, size = 50): Promise<void> {
+async function send(ballast: Ballast, batch: ReturnType<typeof fraudRows>, size = 50): Promise<void> {
   const app = await buildApp(ballast);
   for (let i = 0; i < batch.length; i += size) {
     const r = await app.inject({
@@ -41,7 +33,7 @@ test("a restart keeps closed windows, resumes the open one, and counts the reque
     const modelPath = join(dataDir, "fraud.json");
     await writeFile(modelPath, JSON.stringify(FRAUD_MODEL));
     const builder = new ProfileBuilder();
-    builder.add(rows(1, 3000));
+    builder.add(fraudRows(1, 3000));
     await a.registry.registerVersion({
       model: "fraud",
       artifactPath: modelPath,
@@ -59,7 +51,7 @@ test("a restart keeps closed windows, resumes the open one, and counts the reque
       payload: { deployment: "fraud", window: { kind: "tumbling", by: "count", size: 300 }, minSamples: 100 },
     });
     assert.equal(put.statusCode, 200, put.body);
-    await send(a, rows(2, 700));
+    await send(a, fraudRows(2, 700));
     assert.equal(a.monitors.status("m").variants[0]?.openWindowRows, 100);
     clock.advance(1000);
     await a.close(); // checkpoints the open window
@@ -82,7 +74,7 @@ test("a restart keeps closed windows, resumes the open one, and counts the reque
     // B serves 3 requests that reach the log but no checkpoint, then "crashes": C, opened on the
     // same data, resumes from A's checkpoint and counts B's requests as missed.
     clock.advance(1000);
-    await send(b, rows(3, 150));
+    await send(b, fraudRows(3, 150));
     await b.predictionLog.flush();
     const c = await open();
     await c.monitors.settled();

@@ -3,6 +3,7 @@
  * live traffic through the API; a shifted week fires an alert at a real webhook receiver, the
  * drift shows in the API and /metrics, and a return to normal resolves it.
  */
+import { fraudRows } from "../helpers/traffic.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
@@ -10,19 +11,6 @@ import type { AddressInfo } from "node:net";
 import { once } from "node:events";
 import { startTestServer } from "../helpers/app.js";
 import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js";
-import { createRandom } from "../../src/sim/random.js";
-
-function rows(seed: number, n: number, amountScale: number) {
-  const random = createRandom(seed);
-  return Array.from({ length: n }, () => {
-    const hour = random.int(0, 23);
-    return {
-      amount: Math.round(random.logNormal(3.5, 0.8) * amountScale * 100) / 100,
-      hour,
-      night: hour < 6 ? 1 : 0,
-    };
-  });
-}
 
 test("a monitor fires on a shifted window, at a real webhook, and resolves when traffic returns to normal", async () => {
   const received: Array<{ status: string; labels: Record<string, string> }> = [];
@@ -41,7 +29,7 @@ test("a monitor fires on a shifted window, at a real webhook, and resolves when 
   const s = await startTestServer();
   try {
     const builder = new ProfileBuilder();
-    builder.add(rows(1, 5000, 1));
+    builder.add(fraudRows(1, 5000, 1));
     await s.ballast.registry.attachReference("fraud", 1, builder.finish());
 
     const put = await s.app.inject({
@@ -59,7 +47,7 @@ test("a monitor fires on a shifted window, at a real webhook, and resolves when 
     });
     assert.equal(put.statusCode, 200, put.body);
 
-    const send = async (batch: ReturnType<typeof rows>) => {
+    const send = async (batch: ReturnType<typeof fraudRows>) => {
       for (let i = 0; i < batch.length; i += 50) {
         const r = await s.app.inject({
           method: "POST",
@@ -70,8 +58,8 @@ test("a monitor fires on a shifted window, at a real webhook, and resolves when 
         await s.ballast.monitors.settled();
       }
     };
-    await send(rows(2, 500, 1)); // a normal window
-    await send(rows(3, 500, 3)); // amounts tripled
+    await send(fraudRows(2, 500, 1)); // a normal window
+    await send(fraudRows(3, 500, 3)); // amounts tripled
     await s.ballast.monitors.settled();
 
     const status = (await s.app.inject("/api/v1/monitors/fraud-drift")).json();
@@ -103,7 +91,7 @@ test("a monitor fires on a shifted window, at a real webhook, and resolves when 
       /ballast_feature_drift_score\{monitor="fraud-drift",deployment="fraud",variant="stable",feature="hour",test="psi"\} 0\.\d+/,
     );
 
-    await send(rows(4, 500, 1)); // back to normal
+    await send(fraudRows(4, 500, 1)); // back to normal
     await s.ballast.monitors.settled();
     assert.deepEqual(
       received
