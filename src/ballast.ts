@@ -104,9 +104,10 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     windowClosed: (window, sketch) =>
       void monitorStore.saveWindow(window, sketch, clock.now()).catch(() => metrics.monitorPersistFailed()),
   });
-  for (const spec of await monitorStore.list()) monitors.put(spec);
-  // Open windows resume where the last checkpoint left them; rows served after it are counted.
-  const deploymentOf = new Map((await monitorStore.list()).map((s) => [s.name, s.deployment]));
+  const specs = await monitorStore.list();
+  for (const spec of specs) monitors.put(spec);
+  // Open windows resume where the last checkpoint left them; requests served after it are counted.
+  const deploymentOf = new Map(specs.map((s) => [s.name, s.deployment]));
   for (const c of await monitorStore.checkpoints()) {
     const deployment = deploymentOf.get(c.monitor);
     if (deployment === undefined) continue;

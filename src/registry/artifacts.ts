@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { invalid, notFound } from "../domain/errors.js";
 
 export interface StoredArtifact {
@@ -29,6 +29,9 @@ export class ArtifactStore {
   /** Streams the file through sha256 into the store; the source may be any size. */
   async put(sourcePath: string): Promise<StoredArtifact> {
     await this.checkSource(sourcePath);
+    // A file already stored here (an upload being registered) is its own hash: no second copy.
+    const stored = await this.alreadyStored(sourcePath);
+    if (stored !== undefined) return stored;
     const temp = await this.openTemp();
     const hash = createHash("sha256");
     let size = 0;
@@ -70,6 +73,13 @@ export class ArtifactStore {
       });
     }
     return join(this.root, sha256.slice(0, 2), sha256);
+  }
+
+  private async alreadyStored(sourcePath: string): Promise<StoredArtifact | undefined> {
+    const path = resolve(sourcePath);
+    const name = basename(path);
+    if (!SHA256_HEX.test(name) || path !== this.pathFor(name)) return undefined;
+    return { sha256: name, size: (await stat(path)).size, path };
   }
 
   async exists(sha256: string): Promise<boolean> {
