@@ -1,122 +1,121 @@
 /**
  * (c) The wide shape (evidently #1526): rows × columns numerical features, a reference profile
- * plus the drift of a current window of the same size, generated a chunk at a time and streamed
- * through the only APIs there are, `ProfileBuilder.add` and `WindowSketch.updateRow`, which take
- * row objects. A slice is measured and the full size extrapolated from it: the per-row phases
- * scale with rows, profile finishing and evaluation depend on the columns only.
+ * (two passes: sketches, then exact bin counts) plus the drift of a current window of the same
+ * size, generated a chunk at a time straight into Float64Array columns and streamed through the
+ * columnar APIs (`ProfileBuilder.addColumns`, `ExactBinCounts.addColumns`,
+ * `WindowSketch.updateColumns`), as a server batching requests would feed them; nothing is read
+ * from a file and no run holds more than one chunk. Two worker threads split the columns.
  *
- * Next to it, the same current window fed column by column straight into `FeatureWindow.update`
- * (public, no row objects) shows what a columnar ingest API would cost.
+ * Each phase is started on both workers at once and ends when both are done: its wall time and
+ * the process's CPU time (both workers and the main thread) are measured around it.
  */
-import { Session } from "node:inspector/promises";
+import { Worker } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
-import { evaluateDrift } from "../../src/monitoring/drift.js";
-import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js";
-import type { FeatureKind, ReferenceProfile } from "../../src/monitoring/profile/reference-profile.js";
-import { FeatureWindow, WindowSketch } from "../../src/monitoring/sketches/feature-window.js";
-import { summarise, type CpuProfile, type ProfileSummary } from "../cpu-profile.js";
-import { featureNames, fillChunk, isShifted, Random, rowObjects } from "./data.js";
+import type { FeatureDriftResult } from "../../src/monitoring/drift.js";
+import { datasetDrift, type DatasetDrift } from "../../src/monitoring/stats/dataset-drift.js";
+import { isShifted } from "./data.js";
+import type { WidePhase, WidePhaseReport, WideWorkerInit } from "./wide-worker.js";
 
-export interface WidePhases {
+const ENTRY = new URL("./wide-worker.ts", import.meta.url).href;
+// Node 20 does not carry tsx's loader into worker threads: each worker registers it, then loads
+// its TypeScript entry.
+const BOOT = `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(ENTRY)}); })`;
+
+export interface PhaseFigures {
+  readonly phase: WidePhase;
+  readonly wallSeconds: number;
+  readonly cpuSeconds: number;
+  /** Summed over workers: thread wall seconds generating data, and in Ballast. */
+  readonly generateSeconds: number;
+  readonly ballastSeconds: number;
+}
+
+export interface WideResult {
   readonly rows: number;
   readonly columns: number;
-  readonly generateSeconds: number;
-  readonly toObjectsSeconds: number;
-  readonly profileAddSeconds: number;
-  readonly profileFinishSeconds: number;
-  readonly ingestSeconds: number;
-  readonly evaluateSeconds: number;
-  /** Current window fed per column into FeatureWindow.update (no row objects). */
-  readonly columnarIngestSeconds: number;
+  readonly workers: number;
+  readonly phases: PhaseFigures[];
+  readonly wallSeconds: number;
+  readonly cpuSeconds: number;
+  readonly peakRssBytes: number;
+  readonly retainedItems: number;
   readonly drifted: number;
+  readonly shiftedFlagged: number;
   readonly falseAlarms: number;
+  readonly dataset: DatasetDrift;
 }
 
-function seconds(start: number): number {
-  return (performance.now() - start) / 1000;
-}
+const cpuSeconds = (usage: NodeJS.CpuUsage): number => (usage.user + usage.system) / 1e6;
 
-export function runWide(rows: number, columns: number, chunk: number): WidePhases {
-  const names = featureNames(columns);
-  const kinds: Record<string, FeatureKind> = Object.fromEntries(names.map((n) => [n, "numerical"]));
-  const data = names.map(() => new Float64Array(chunk));
-  let generate = 0;
-  let toObjects = 0;
-  const stream = (
-    current: boolean,
-    consume: (batch: Record<string, number>[], n: number) => void,
-  ): number => {
-    const random = new Random(current ? 4 : 3);
-    let spent = 0;
-    for (let done = 0; done < rows; done += chunk) {
-      const n = Math.min(chunk, rows - done);
-      let at = performance.now();
-      fillChunk(data, n, random, current);
-      generate += seconds(at);
-      at = performance.now();
-      const batch = rowObjects(names, data, n);
-      toObjects += seconds(at);
-      at = performance.now();
-      consume(batch, n);
-      spent += seconds(at);
-    }
-    return spent;
-  };
-
-  const builder = new ProfileBuilder({ columns: names, kinds });
-  const profileAddSeconds = stream(false, (batch) => builder.add(batch));
-  let at = performance.now();
-  const profile: ReferenceProfile = builder.finish();
-  const profileFinishSeconds = seconds(at);
-
-  const window = new WindowSketch(profile);
-  const columnar = profile.features.map((f, i) => new FeatureWindow(f, { seed: i }));
-  let columnarIngestSeconds = 0;
-  const ingestSeconds = stream(true, (batch, n) => {
-    for (let i = 0; i < batch.length; i++) window.updateRow(batch[i] as Record<string, number>);
-    // The same values, already in columns: what the sketches cost without row objects.
-    const start = performance.now();
-    for (let j = 0; j < columnar.length; j++) {
-      const feature = columnar[j] as FeatureWindow;
-      const column = data[j] as Float64Array;
-      for (let i = 0; i < n; i++) feature.update(column[i]);
-    }
-    columnarIngestSeconds += seconds(start);
+export async function runWide(
+  rows: number,
+  columns: number,
+  chunk: number,
+  workers = 2,
+): Promise<WideResult> {
+  const pool = Array.from({ length: workers }, (_, w) => {
+    const init: WideWorkerInit = {
+      from: Math.floor((w * columns) / workers),
+      to: Math.floor(((w + 1) * columns) / workers),
+      rows,
+      chunk,
+    };
+    return new Worker(BOOT, { eval: true, workerData: init });
   });
-  // The columnar pass ran inside the row pass's timer: take it out.
-  const rowIngestSeconds = ingestSeconds - columnarIngestSeconds;
-
-  at = performance.now();
-  const result = evaluateDrift(profile, window);
-  const evaluateSeconds = seconds(at);
-  const driftedAt = result.features.map((f, j) => (f.drifted ? j : -1)).filter((j) => j >= 0);
+  const run = (phase: WidePhase): Promise<WidePhaseReport[]> =>
+    Promise.all(
+      pool.map(
+        (worker) =>
+          new Promise<WidePhaseReport>((resolve, reject) => {
+            worker.once("message", (report: WidePhaseReport) => resolve(report));
+            worker.once("error", reject);
+            worker.postMessage(phase);
+          }),
+      ),
+    );
+  const phases: PhaseFigures[] = [];
+  let features: FeatureDriftResult[] = [];
+  let retainedItems = 0;
+  const startWall = performance.now();
+  const startCpu = process.cpuUsage();
+  try {
+    for (const phase of ["pass1", "pass2", "window", "evaluate"] as const) {
+      const wall = performance.now();
+      const cpu = process.cpuUsage();
+      const reports = await run(phase);
+      phases.push({
+        phase,
+        wallSeconds: (performance.now() - wall) / 1000,
+        cpuSeconds: cpuSeconds(process.cpuUsage(cpu)),
+        generateSeconds: reports.reduce((s, r) => s + r.generateSeconds, 0),
+        ballastSeconds: reports.reduce((s, r) => s + r.ballastSeconds, 0),
+      });
+      if (phase === "evaluate") {
+        // Workers own column ranges in order: concatenating their results is the merge.
+        features = reports.flatMap((r) => r.features ?? []);
+        retainedItems = reports.reduce((n, r) => n + (r.retainedItems ?? 0), 0);
+      }
+    }
+  } finally {
+    await Promise.all(pool.map((worker) => worker.terminate()));
+  }
+  // The dataset-level result, on the main thread, as evaluateDrift computes it.
+  const dataset = datasetDrift(
+    features.filter((f) => f.skipped === undefined).map((f) => ({ feature: f.feature, result: f })),
+  );
+  const driftedAt = features.map((f, j) => (f.drifted ? j : -1)).filter((j) => j >= 0);
   return {
     rows,
     columns,
-    generateSeconds: generate,
-    toObjectsSeconds: toObjects,
-    profileAddSeconds,
-    profileFinishSeconds,
-    ingestSeconds: rowIngestSeconds,
-    evaluateSeconds,
-    columnarIngestSeconds,
+    workers,
+    phases,
+    wallSeconds: (performance.now() - startWall) / 1000,
+    cpuSeconds: cpuSeconds(process.cpuUsage(startCpu)),
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    retainedItems,
     drifted: driftedAt.length,
+    shiftedFlagged: driftedAt.filter(isShifted).length,
     falseAlarms: driftedAt.filter((j) => !isShifted(j)).length,
+    dataset,
   };
-}
-
-/** A V8 CPU profile of a (smaller) wide run, summarised. */
-export async function profileWide(rows: number, columns: number, chunk: number): Promise<ProfileSummary> {
-  const session = new Session();
-  session.connect();
-  try {
-    await session.post("Profiler.enable");
-    await session.post("Profiler.setSamplingInterval", { interval: 200 });
-    await session.post("Profiler.start");
-    runWide(rows, columns, chunk);
-    const { profile } = await session.post("Profiler.stop");
-    return summarise(profile as unknown as CpuProfile);
-  } finally {
-    session.disconnect();
-  }
 }

@@ -35,6 +35,10 @@ export interface WindowRunResult {
   readonly writeSeconds: number;
   readonly profileSeconds: number;
   readonly ingestSeconds: number;
+  /** The same window through WindowSketch.updateColumns (no row objects), timed apart. */
+  readonly columnarIngestSeconds: number;
+  /** Drift found by the default rule on the columnar window equals the row window's. */
+  readonly columnarAgrees: boolean;
   readonly tests: TestTiming[];
   readonly ks: { readonly statistic: number[]; readonly errorBound: number[] };
   readonly peakRssBytes: number;
@@ -111,8 +115,15 @@ function run(rows: number, features: number, chunk: number, dataDir: string | un
   const profile = builder.finish();
   const profileSeconds = streamSeconds + (performance.now() - finishStart) / 1000;
   const window = new WindowSketch(profile);
+  const columnar = new WindowSketch(profile);
+  const batch: Record<string, Float64Array> = Object.fromEntries(
+    names.map((n, j) => [n, columns[j] as Float64Array]),
+  );
+  let columnarIngestSeconds = 0;
   const ingestSeconds = stream(true, dataDir && join(dataDir, "current.f64"), (b) => {
     for (let i = 0; i < b.length; i++) window.updateRow(b[i] as Record<string, number>);
+    // The chunk's columns are still in `columns`: the columnar API on the same values.
+    columnarIngestSeconds += time(() => columnar.updateColumns(batch, b.length));
   });
 
   const tests: TestTiming[] = [];
@@ -138,6 +149,8 @@ function run(rows: number, features: number, chunk: number, dataDir: string | un
       };
     }
   }
+  const drifted = (w: WindowSketch) => evaluateDrift(profile, w).features.map((f) => f.drifted);
+  const columnarAgrees = JSON.stringify(drifted(window)) === JSON.stringify(drifted(columnar));
   const retainedItems = window.features.reduce((n, f) => n + (f.sketch?.retainedItems ?? 0), 0);
   return {
     rows,
@@ -146,7 +159,9 @@ function run(rows: number, features: number, chunk: number, dataDir: string | un
     toObjectsSeconds: toObjects,
     writeSeconds: write,
     profileSeconds,
-    ingestSeconds,
+    ingestSeconds: ingestSeconds - columnarIngestSeconds,
+    columnarIngestSeconds,
+    columnarAgrees,
     tests,
     ks,
     peakRssBytes: peakRss,

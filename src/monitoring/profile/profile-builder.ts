@@ -15,6 +15,13 @@
  * has no more values than the sketch holds uncompacted (k, 200 by default) and otherwise
  * estimates within the sketch's rank error per edge (`binsExact` says which).
  *
+ * Columns (`addColumns`, a Float64Array per column, NaN for missing) take the same path in bulk:
+ * the same counts, min, max, kinds and errors as the same values given as rows; mean and std
+ * are merged per batch (Chan, Golub and LeVeque) rather than value by value, so they may differ
+ * from the row path's in the last bits; the quantile sketch takes the column in bulk (see
+ * QuantileSketch.updateMany). For bin counts exact at any size, make a second pass with
+ * `ExactBinCounts` (exact-bins.ts).
+ *
  * Categorical features keep the `maxCategories` (100) most frequent categories; the rest are
  * counted together as `other` (the "__other__" bin; a category literally named "__other__" goes
  * there too). See category-frequencies.ts for the bound on memory.
@@ -85,6 +92,7 @@ export class ProfileBuilder {
   private readonly k: number;
   private readonly clock: Clock;
   private rows = 0;
+  private scratch = new Float64Array(0);
 
   constructor(options: ProfileOptions = {}) {
     this.kinds = options.kinds ?? {};
@@ -134,6 +142,31 @@ export class ProfileBuilder {
       }
       this.rows = rowIndex + 1;
     }
+  }
+
+  /**
+   * Adds a batch of `rows` rows given as columns: a Float64Array of at least `rows` values per
+   * column, NaN for a missing value; a column left out is missing in every row of the batch.
+   */
+  addColumns(columns: Readonly<Record<string, Float64Array>>, rows: number): void {
+    if (!Number.isSafeInteger(rows) || rows < 0)
+      throw invalid(`rows must be a non-negative integer, got ${rows}`);
+    for (const [name, values] of Object.entries(columns)) {
+      if (!(values instanceof Float64Array) || values.length < rows) {
+        throw invalid(`column "${name}" must be a Float64Array of at least ${rows} values`);
+      }
+    }
+    if (this.fixedColumns) {
+      for (const column of this.columns.values()) {
+        const values = Object.hasOwn(columns, column.name) ? columns[column.name] : undefined;
+        if (values !== undefined) this.observeColumn(column, values, rows);
+      }
+    } else {
+      for (const [name, values] of Object.entries(columns)) {
+        this.observeColumn(this.columns.get(name) ?? this.addColumn(name), values, rows);
+      }
+    }
+    this.rows += rows;
   }
 
   finish(): ReferenceProfile {
@@ -198,6 +231,79 @@ export class ProfileBuilder {
     else if (x === 0) column.zeros++;
     column.sketch?.update(x);
     column.categories?.add(String(value));
+  }
+
+  private observeColumn(column: Column, values: Float64Array, rows: number): void {
+    let firstAt = 0;
+    while (firstAt < rows && values[firstAt] !== values[firstAt]) firstAt++;
+    if (firstAt === rows) return;
+    // Sums of deviations from a shift near the mean (the column's mean so far, or the batch's
+    // first value) give the batch's mean and M2 in the same pass, without the cancellation of
+    // raw sums of squares.
+    const shift = column.count > 0 ? column.mean : (values[firstAt] as number);
+    let count = 0;
+    let sum = 0;
+    let squares = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    let ones = 0;
+    let zeros = 0;
+    for (let i = firstAt; i < rows; i++) {
+      const x = values[i] as number;
+      if (x !== x) continue;
+      if (x - x !== 0) {
+        throw invalid(
+          `column "${column.name}" has ${x} at row ${this.rows + i + 1}; use a finite number or leave it empty (missing)`,
+        );
+      }
+      const d = x - shift;
+      count++;
+      sum += d;
+      squares += d * d;
+      if (x < min) min = x;
+      if (x > max) max = x;
+      if (x === 1) ones++;
+      else if (x === 0) zeros++;
+    }
+    if (column.type !== "number") {
+      const at = `row ${this.rows + firstAt + 1}`;
+      if (column.type !== null) {
+        throw invalid(
+          `column "${column.name}" mixes types: ${column.type} first (${column.firstAt}), then a number at ${at}`,
+        );
+      }
+      this.startColumn(column, "number", at);
+    }
+    const batchMean = shift + sum / count;
+    const batchM2 = Math.max(0, squares - (sum * sum) / count);
+    // Chan, Golub and LeVeque's pairwise update: the batch's mean and M2 folded into the column's.
+    const total = column.count + count;
+    const delta = batchMean - column.mean;
+    column.mean += (delta * count) / total;
+    column.m2 += batchM2 + (delta * delta * column.count * count) / total;
+    column.count = total;
+    if (min < column.min) column.min = min;
+    if (max > column.max) column.max = max;
+    column.ones += ones;
+    column.zeros += zeros;
+    const finite = count === rows ? values : this.finiteValues(values, rows, count);
+    // This loop has checked every value finite and found min and max: the sketch need not again.
+    column.sketch?.updateMany(finite, count, { min, max });
+    const categories = column.categories;
+    if (categories !== null) {
+      for (let i = 0; i < count; i++) categories.add(String(finite[i]));
+    }
+  }
+
+  /** The non-missing values of a column, in order (scratch reused across columns). */
+  private finiteValues(values: Float64Array, rows: number, count: number): Float64Array {
+    if (this.scratch.length < count) this.scratch = new Float64Array(count);
+    let kept = 0;
+    for (let i = 0; i < rows; i++) {
+      const x = values[i] as number;
+      if (x === x) this.scratch[kept++] = x;
+    }
+    return this.scratch;
   }
 
   private startColumn(column: Column, type: ValueType, at: string): void {

@@ -26,7 +26,7 @@
 import { invalid } from "../../domain/errors.js";
 import { isPlainObject } from "../../domain/json-value.js";
 import { isMissing } from "../profile/feature-value.js";
-import { BELOW, binCountFor, numericBin } from "../profile/numeric-bins.js";
+import { BELOW, BinIndex, binCountFor, numericBin } from "../profile/numeric-bins.js";
 import {
   OTHER_CATEGORY,
   type FeatureProfile,
@@ -65,6 +65,9 @@ export class FeatureWindow {
   private readonly unknownCategoryBin: number;
   /** Two windows merge only when their bins are the same. */
   private readonly binning: string;
+  private binIndex: BinIndex | null = null;
+  /** The finite values of a column with NaN or ±Infinity in it, for the quantile sketch. */
+  private finite = new Float64Array(0);
 
   constructor(feature: FeatureProfile, options: FeatureWindowOptions = {}) {
     this.feature = feature;
@@ -137,6 +140,49 @@ export class FeatureWindow {
       return;
     }
     this.bump(key === "" ? this.missingBin : (this.categoryBins.get(key) ?? this.unknownCategoryBin));
+  }
+
+  /**
+   * Counts values[0..count), a column of this feature, exactly as `update` would one by one (NaN is
+   * missing). The quantile sketch takes the column in bulk (see QuantileSketch.updateMany).
+   */
+  updateColumn(values: Float64Array, count = values.length): void {
+    if (!Number.isInteger(count) || count < 0 || count > values.length) {
+      throw invalid(`count must be an integer from 0 to ${values.length}, got ${count}`);
+    }
+    if (this.feature.kind !== "numerical") {
+      for (let i = 0; i < count; i++) this.update(values[i]);
+      return;
+    }
+    let finite: number;
+    if (this.referenceBins === 0) {
+      let missing = 0;
+      for (let i = 0; i < count; i++) if (values[i] !== values[i]) missing++;
+      this.counts[this.missingBin] = (this.counts[this.missingBin] as number) + missing;
+      this.counts[this.unseen] = (this.counts[this.unseen] as number) + count - missing;
+      finite = -1;
+    } else {
+      this.binIndex ??= new BinIndex(this.edges);
+      finite = this.binIndex.count(values, count, this.counts, this.below, this.above, this.missingBin);
+    }
+    const sketch = this.quantiles;
+    if (sketch === null) return;
+    if (finite === count) {
+      sketch.updateMany(values, count);
+      return;
+    }
+    if (this.finite.length < count) this.finite = new Float64Array(count);
+    let kept = 0;
+    for (let i = 0; i < count; i++) {
+      const x = values[i] as number;
+      if (x - x === 0) this.finite[kept++] = x;
+    }
+    sketch.updateMany(this.finite, kept);
+  }
+
+  /** Counts `count` values absent from a batch (its column missing): all missing. */
+  updateMissing(count: number): void {
+    this.counts[this.missingBin] = (this.counts[this.missingBin] as number) + count;
   }
 
   private bump(bin: number): void {
@@ -276,6 +322,27 @@ export class WindowSketch {
       window.update(row[window.name]);
     }
     this.rowCount++;
+  }
+
+  /**
+   * Counts a batch of `rows` rows given as columns (a Float64Array per feature, NaN for missing);
+   * the same counts as `updateRow` on each row. A feature with no column counts as missing.
+   */
+  updateColumns(columns: Readonly<Record<string, Float64Array>>, rows: number): void {
+    if (!Number.isSafeInteger(rows) || rows < 0)
+      throw invalid(`rows must be a non-negative integer, got ${rows}`);
+    for (const window of this.windows) {
+      const column = Object.hasOwn(columns, window.name) ? columns[window.name] : undefined;
+      if (column !== undefined && column.length < rows) {
+        throw invalid(`column "${window.name}" has ${column.length} values, fewer than the ${rows} rows`);
+      }
+    }
+    for (const window of this.windows) {
+      const column = Object.hasOwn(columns, window.name) ? columns[window.name] : undefined;
+      if (column === undefined) window.updateMissing(rows);
+      else window.updateColumn(column, rows);
+    }
+    this.rowCount += rows;
   }
 
   merge(other: WindowSketch): this {

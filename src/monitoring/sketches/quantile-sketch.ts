@@ -20,9 +20,20 @@
  * Merged sketches obey the same bound (the analysis is the same; the tests check it).
  *
  * While no compaction has happened (`isExact`), the sketch holds every value and answers exactly.
+ *
+ * Bulk updates (`updateMany`, for columns of values) use KLL's sampler (section 4 of the paper):
+ * once the sketch has seen n values, a block of w consecutive values (w the largest power of two
+ * ≤ n / k²) contributes one of them, picked at random, as a single item of weight w at level
+ * log2(w); the lowest levels, whose compactions add the least error, are skipped rather than
+ * sorted. Sorting is what a KLL update costs, so this is what makes a bulk update cheap: from
+ * n = 2k² (80,000 at k = 200) on, at most half the values are sorted, and at n = 3·10^6 one in 64. The sampler's rank error at any x has
+ * variance at most n·w/4 ≤ n²/(4k²), a standard deviation of at most 1/(2k), a sixth of the
+ * bound; the tests check bulk-built sketches against the same bound as one-at-a-time ones.
+ * Min, max and count stay exact.
  */
 import { invalid } from "../../domain/errors.js";
 import { isPlainObject } from "../../domain/json-value.js";
+import { sortFloat64 } from "./sort-float64.js";
 
 export const DEFAULT_K = 200;
 const MIN_K = 8;
@@ -30,6 +41,8 @@ const MAX_K = 65535;
 /** The smallest a level's capacity gets, so low levels are not compacted two items at a time. */
 const MIN_LEVEL_WIDTH = 8;
 const SHRINK = 2 / 3;
+/** updateMany looks at the sampler weight again after at most this many values (or n, if larger). */
+const BULK_SLICE = 4096;
 
 /** The worst |cdf_est − cdf_true| this module promises for a sketch (or merge of sketches) with parameter k. */
 export function rankErrorBound(k: number): number {
@@ -90,6 +103,8 @@ export class QuantileSketch {
   /** splitmix32 state for the compaction coin. */
   private coinState: number;
   private sorted: SortedItems | null = null;
+  /** Scratch for the items a bulk update samples. */
+  private sampleBuffer = new Float64Array(0);
 
   constructor(options: QuantileSketchOptions = {}) {
     this.k = validK(options.k ?? DEFAULT_K);
@@ -134,6 +149,95 @@ export class QuantileSketch {
     if (x < this.minValue) this.minValue = x;
     if (x > this.maxValue) this.maxValue = x;
     this.sorted = null;
+  }
+
+  /**
+   * Adds values[0..count) (see the module comment for the sampler). Every value must be finite;
+   * otherwise nothing is added and the error names the first bad index.
+   *
+   * `checked`: a caller that has already checked every value finite in a pass of its own, and
+   * found their min and max, passes those to save the sketch the same pass. They must be exact:
+   * the sketch's min and max are taken from them.
+   */
+  updateMany(
+    values: Float64Array,
+    count = values.length,
+    checked?: { readonly min: number; readonly max: number },
+  ): void {
+    if (!Number.isInteger(count) || count < 0 || count > values.length) {
+      throw invalid(`count must be an integer from 0 to ${values.length}, got ${count}`);
+    }
+    if (count === 0) return;
+    let min = this.minValue;
+    let max = this.maxValue;
+    if (checked === undefined) {
+      for (let i = 0; i < count; i++) {
+        const x = values[i] as number;
+        if (x - x !== 0) throw invalid(`quantile sketch takes finite numbers, got ${x} at index ${i}`);
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+    } else {
+      if (
+        !(checked.min <= checked.max) ||
+        checked.min - checked.min !== 0 ||
+        checked.max - checked.max !== 0
+      ) {
+        throw invalid(
+          `checked min and max must be finite and in order, got ${checked.min} and ${checked.max}`,
+        );
+      }
+      if (checked.min < min) min = checked.min;
+      if (checked.max > max) max = checked.max;
+    }
+    this.minValue = min;
+    this.maxValue = max;
+    this.sorted = null;
+    let at = 0;
+    while (at < count) {
+      const end = Math.min(count, at + Math.max(BULK_SLICE, this.n));
+      const s = this.samplerLevel();
+      if (s > 0) at = this.sample(values, at, end, s);
+      while (at < end) {
+        // Copy as much as fits before the next compaction (the sketch is below capacity here).
+        const take = Math.min(this.capacity - this.retained, end - at);
+        this.level0.set(values.subarray(at, at + take), this.size0);
+        this.size0 += take;
+        this.retained += take;
+        this.n += take;
+        at += take;
+        if (this.retained >= this.capacity) this.compress();
+      }
+    }
+  }
+
+  /** log2 of the sampler weight for the next values: the largest w = 2^s with w ≤ n / k². */
+  private samplerLevel(): number {
+    const ratio = this.n / (this.k * this.k);
+    return ratio < 2 ? 0 : Math.min(30, Math.floor(Math.log2(ratio)));
+  }
+
+  /**
+   * One random value of each whole block of 2^s in values[from..to) goes to level s with weight
+   * 2^s; returns where the last whole block ended (the rest is left for level 0).
+   */
+  private sample(values: Float64Array, from: number, to: number, s: number): number {
+    const w = 2 ** s;
+    const blocks = Math.floor((to - from) / w);
+    if (blocks === 0) return from;
+    if (this.sampleBuffer.length < blocks) this.sampleBuffer = new Float64Array(Math.max(blocks, 1024));
+    const picked = this.sampleBuffer;
+    const shift = 32 - s;
+    for (let b = 0, base = from; b < blocks; b++, base += w) {
+      picked[b] = values[base + (this.nextRandom() >>> shift)] as number;
+    }
+    sortFloat64(picked, 0, blocks);
+    while (this.sizes.length <= s) this.setLevelCount(this.sizes.length + 1);
+    this.mergeSortedInto(s, picked, 0, 1, blocks);
+    this.retained += blocks;
+    this.n += blocks * w;
+    if (this.retained >= this.capacity) this.compress();
+    return from + blocks * w;
   }
 
   /** Folds `other` into this sketch (other is unchanged). Both must have the same k. */
@@ -198,7 +302,8 @@ export class QuantileSketch {
   /** The weighted items, ascending (cached until the next update or merge). */
   sortedItems(): SortedItems {
     if (this.sorted !== null) return this.sorted;
-    let values = this.level0.slice(0, this.size0).sort();
+    let values = this.level0.slice(0, this.size0);
+    sortFloat64(values);
     let cumulativeWeights = new Float64Array(values.length).fill(1);
     for (let h = 1; h < this.sizes.length; h++) {
       const size = this.sizes[h] ?? 0;
@@ -356,7 +461,7 @@ export class QuantileSketch {
   private compact(h: number): void {
     const source = h === 0 ? this.level0 : (this.buffers[h] ?? new Float64Array(0));
     const size = h === 0 ? this.size0 : (this.sizes[h] ?? 0);
-    if (h === 0) source.subarray(0, size).sort();
+    if (h === 0) sortFloat64(source, 0, size);
     const keep = size & 1;
     const promoted = (size - keep) >>> 1;
     this.mergeSortedInto(h + 1, source, keep + this.flipCoin(), 2, promoted);
@@ -404,11 +509,16 @@ export class QuantileSketch {
 
   /** 0 or 1 from splitmix32 (Steele, Lea and Flood 2014, the 32-bit variant). */
   private flipCoin(): number {
+    return this.nextRandom() >>> 31;
+  }
+
+  /** The next 32-bit word of the splitmix32 stream the coin and the sampler share. */
+  private nextRandom(): number {
     this.coinState = (this.coinState + 0x9e3779b9) >>> 0;
     let z = this.coinState;
     z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 31;
+    return (z ^ (z >>> 16)) >>> 0;
   }
 }
 
