@@ -23,9 +23,21 @@ import { RetentionSweeper } from "./serving/retention.js";
 import { createMetrics, type Metrics } from "./server/metrics.js";
 import { Monitors } from "./monitoring/monitors.js";
 import { MonitorStore } from "./monitoring/monitor-store.js";
+import { PerformanceMonitors } from "./monitoring/performance-monitors.js";
 import { profileFormat } from "./monitoring/profile/profile-format.js";
 import { validateProfile } from "./monitoring/profile/reference-profile.js";
 import type { VersionSource as VersionReferences } from "./monitoring/log-drift.js";
+import { EventLog } from "./events/event-log.js";
+import { ResourceStore } from "./resources/resource-store.js";
+import { ResourceService } from "./resources/service.js";
+import { liveState } from "./resources/live.js";
+import { SourceSync, type ManifestSource } from "./resources/source-sync.js";
+import { TrafficMeter } from "./rollout/traffic-meter.js";
+import { RolloutController } from "./rollout/controller.js";
+import { RolloutStore } from "./rollout/rollout-store.js";
+import { deploymentTargets } from "./rollout/deployment-targets.js";
+import { measurementSource } from "./rollout/measurements.js";
+import { Rollouts } from "./rollout/rollouts.js";
 
 export interface BallastOptions {
   /** Where the SQLite file and the artifacts live. */
@@ -40,9 +52,18 @@ export interface BallastOptions {
   readonly defaultMetrics?: boolean;
   /** This server's address as others reach it, for links in alerts. */
   readonly publicUrl?: string;
+  /**
+   * Step rollouts on a timer (default). Tests on an injected clock turn it off and call
+   * `rollouts.tick()` themselves, so nothing happens between their steps.
+   */
+  readonly rolloutTicker?: boolean;
+  /** A folder or git repository whose manifests are the desired state (started by the caller). */
+  readonly source?: ManifestSource;
 }
 
 const MONITOR_TICK_MS = 1000;
+/** How often rollouts step; their analyses run at the interval each strategy declares. */
+const ROLLOUT_TICK_MS = 1000;
 /** How often open monitor windows are saved: what a crash can lose at most. */
 const CHECKPOINT_MS = 30_000;
 
@@ -62,6 +83,13 @@ export interface Ballast {
   readonly monitors: Monitors;
   readonly references: VersionReferences;
   readonly monitorStore: MonitorStore;
+  readonly events: EventLog;
+  readonly resources: ResourceService;
+  /** The watched folder or repository, when there is one. */
+  readonly sourceSync: SourceSync | undefined;
+  readonly rollouts: Rollouts;
+  /** Points a deployment's monitors at the versions it serves now (after it or they change). */
+  prepareMonitors(deployment: string): void;
   close(): Promise<void>;
 }
 
@@ -86,6 +114,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   });
   const metrics = createMetrics({
     predictionLog: () => predictionLog.stats(),
+    // Read at scrape time, once the inference service below exists.
+    shadows: () => inference.shadows.reports(),
     defaultMetrics: options.defaultMetrics,
   });
   const pool = new ModelPool(runtimeFor, (sha) => artifacts.pathFor(sha), metrics);
@@ -99,12 +129,28 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       return stored === null ? null : validateProfile(stored);
     },
   };
-  const monitors = new Monitors(references, metrics, options.publicUrl, {
-    // Off the request path; a failed write is counted, and the window's numbers stay in memory.
-    windowClosed: (window, sketch) =>
-      void monitorStore.saveWindow(window, sketch, clock.now()).catch(() => metrics.monitorPersistFailed()),
-  });
-  const specs = await monitorStore.list();
+  const performance = new PerformanceMonitors(
+    {
+      scan: (deployment, since, until) => predictions.scan(deployment, since, until),
+      feedbackFor: (ids) => predictions.feedbackFor(ids),
+      flush: () => predictionLog.flush(),
+    },
+    references,
+    metrics,
+    options.publicUrl,
+  );
+  const monitors = new Monitors(
+    references,
+    metrics,
+    options.publicUrl,
+    {
+      // Off the request path; a failed write is counted, and the window's numbers stay in memory.
+      windowClosed: (window, sketch) =>
+        void monitorStore.saveWindow(window, sketch, clock.now()).catch(() => metrics.monitorPersistFailed()),
+    },
+    performance,
+  );
+  const specs = await monitorStore.listAll();
   for (const spec of specs) monitors.put(spec);
   // Open windows resume where the last checkpoint left them; requests served after it are counted.
   const deploymentOf = new Map(specs.map((s) => [s.name, s.deployment]));
@@ -119,7 +165,18 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     CHECKPOINT_MS,
   );
   checkpointer.unref();
-  const inference = new InferenceService(endpoints, pool, predictionLog, clock, metrics, monitors);
+  // Rollouts count requests, errors and latency per variant of the deployments they watch.
+  const meter = new TrafficMeter();
+  const observer = {
+    observe: (outcome: Parameters<TrafficMeter["observe"]>[0]) => {
+      metrics.observe(outcome);
+      meter.observe(outcome);
+    },
+    fallbackAnswered: metrics.fallbackAnswered,
+    requestShed: metrics.requestShed,
+    circuitChanged: metrics.circuitChanged,
+  };
+  const inference = new InferenceService(endpoints, pool, predictionLog, clock, observer, monitors);
   // Time windows close on their own when traffic stops.
   const ticker = setInterval(() => monitors.tick(clock.now()), MONITOR_TICK_MS);
   ticker.unref();
@@ -128,19 +185,81 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       ? undefined
       : new RetentionSweeper(predictions, clock, options.retentionMs);
 
-  predictionLog.start();
-  retention?.start();
-  await endpoints.sync();
-  for (const d of endpoints.list()) {
+  const prepareMonitors = (deployment: string): void => {
+    const served = endpoints.list().find((d) => d.deployment.name === deployment);
+    if (served === undefined) return;
     monitors.prepare(
-      d.deployment.name,
-      d.variants.map((v) => ({
+      deployment,
+      served.variants.map((v) => ({
         variant: v.variant.name,
         model: v.version.model,
         version: v.version.version,
       })),
     );
-  }
+  };
+  const events = new EventLog(store.db, clock);
+  const resourceStore = new ResourceStore(store.db);
+  const resources = new ResourceService(
+    resourceStore,
+    liveState({
+      registry,
+      deployments,
+      endpoints,
+      monitors,
+      monitorStore,
+      resources: resourceStore,
+      prepareMonitors,
+      get rollouts() {
+        return rollouts;
+      },
+    }),
+    events,
+    clock,
+  );
+
+  const sourceSync =
+    options.source === undefined ? undefined : new SourceSync(options.source, resources, events, clock);
+  const targets = deploymentTargets({ deployments, endpoints, registry, changed: prepareMonitors });
+  const controller: RolloutController = new RolloutController(
+    new RolloutStore(store.db),
+    targets,
+    measurementSource({
+      meter,
+      predictions,
+      log: predictionLog,
+      monitors,
+      needs: (deployment) => controller.needs(deployment),
+    }),
+    events,
+    clock,
+    (state) => metrics.rolloutChanged(state.deployment, state.weight, state.phase),
+  );
+  const rollouts = new Rollouts(
+    controller,
+    deployments,
+    registry,
+    targets,
+    meter,
+    events,
+    {
+      scan: (deployment, since, until) => predictions.scan(deployment, since, until),
+      feedbackFor: (ids) => predictions.feedbackFor(ids),
+      flush: () => predictionLog.flush(),
+    },
+    clock,
+  );
+  const rolloutTicker =
+    options.rolloutTicker === false
+      ? undefined
+      : setInterval(() => void rollouts.tick().catch(() => metrics.rolloutTickFailed()), ROLLOUT_TICK_MS);
+  rolloutTicker?.unref();
+
+  predictionLog.start();
+  retention?.start();
+  await endpoints.sync();
+  for (const d of endpoints.list()) prepareMonitors(d.deployment.name);
+  // A rollout interrupted by a restart continues from its last saved state.
+  await rollouts.resume();
 
   return {
     dataDir,
@@ -158,7 +277,15 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     monitors,
     references,
     monitorStore,
+    events,
+    resources,
+    sourceSync,
+    rollouts,
+    prepareMonitors,
     async close() {
+      await sourceSync?.stop();
+      clearInterval(rolloutTicker);
+      await controller.serialized(async () => {});
       clearInterval(ticker);
       clearInterval(checkpointer);
       await checkpoint().catch(() => metrics.monitorPersistFailed());

@@ -8,6 +8,7 @@ export const DEFAULT_SERVER = process.env.BALLAST_SERVER ?? "http://127.0.0.1:80
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: "invalid_argument",
+  401: "unauthenticated",
   404: "not_found",
   409: "conflict",
   413: "payload_too_large",
@@ -17,7 +18,10 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
 };
 
 export class ServerClient {
-  constructor(readonly baseUrl: string = DEFAULT_SERVER) {}
+  constructor(
+    readonly baseUrl: string = DEFAULT_SERVER,
+    private readonly token: string | undefined = process.env.BALLAST_TOKEN,
+  ) {}
 
   async request<T>(
     method: string,
@@ -26,7 +30,9 @@ export class ServerClient {
     headers: Record<string, string> = {},
     stream?: { body: ReadableStream; size: number },
   ): Promise<T> {
-    const init: RequestInit & { duplex?: "half" } = { method, headers: { ...headers } };
+    const auth: Record<string, string> =
+      this.token === undefined || this.token === "" ? {} : { authorization: `Bearer ${this.token}` };
+    const init: RequestInit & { duplex?: "half" } = { method, headers: { ...auth, ...headers } };
     if (stream !== undefined) {
       init.body = stream.body;
       init.duplex = "half";

@@ -3,6 +3,7 @@ import { isBallastError, type ErrorCode } from "../domain/errors.js";
 
 const EXIT_CODES: Record<ErrorCode, number> = {
   invalid_argument: 2,
+  unauthenticated: 6,
   not_found: 3,
   conflict: 4,
   payload_too_large: 2,

@@ -4,6 +4,7 @@
  */
 export type ErrorCode =
   | "invalid_argument" // the caller sent something malformed: 400
+  | "unauthenticated" // a change without the server's API token: 401
   | "not_found" // unknown model, version, alias, deployment: 404
   | "conflict" // already exists, in use, would break an invariant: 409
   | "payload_too_large" // 413

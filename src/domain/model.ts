@@ -83,8 +83,58 @@ export interface Deployment {
   readonly variants: readonly Variant[];
   /** Per-call deadline for the model, in milliseconds. */
   readonly timeoutMs: number;
+  /** How the deployment degrades when a model fails or traffic exceeds what it can take. */
+  readonly resilience?: Resilience;
+  /** Sticky assignment and header rules for choosing a live variant. */
+  readonly routing?: RoutingSpec;
+  /** How a new version is rolled out (canary steps, A/B test), as declared; see rollout/strategy.ts. */
+  readonly strategy?: Readonly<Record<string, unknown>>;
   readonly createdAt: number;
   readonly updatedAt: number;
+}
+
+export interface RoutingRule {
+  /** Requests whose header has this value (or any value, when absent) go to `variant`. */
+  readonly header: string;
+  readonly value?: string;
+  readonly variant: string;
+}
+
+export interface RoutingSpec {
+  /** Where the sticky key comes from: a request header, or a field of the request body. */
+  readonly sticky?: { readonly header: string } | { readonly field: string };
+  readonly rules?: readonly RoutingRule[];
+}
+
+/** What makes a model call count as failed, for fallbacks. */
+export const MODEL_FAILURES = ["error", "timeout", "nan"] as const;
+export type ModelFailure = (typeof MODEL_FAILURES)[number];
+
+/** One value per row of a static default answer: a scalar, or a fixed-width list of them. */
+export type StaticValue = number | boolean | string | ReadonlyArray<number | boolean | string>;
+
+/**
+ * Who answers when the chosen variant cannot: another variant of the deployment, a version of
+ * some model (the previous stable one, say), or a fixed answer per output name.
+ */
+export type Fallback =
+  | { readonly variant: string }
+  | { readonly model: string; readonly ref: VersionRef }
+  | { readonly response: { readonly outputs: Readonly<Record<string, StaticValue>> } };
+
+export interface CircuitBreakerSpec {
+  readonly failures: number;
+  readonly openMs: number;
+  readonly halfOpenProbes: number;
+}
+
+export interface Resilience {
+  readonly fallback?: Fallback;
+  /** Failures the fallback answers for (all of them unless narrowed). */
+  readonly fallbackOn?: readonly ModelFailure[];
+  readonly circuitBreaker?: CircuitBreakerSpec;
+  /** Requests in flight at most; beyond it requests are shed with 503 and Retry-After. */
+  readonly maxConcurrency?: number;
 }
 
 export function refLabel(ref: VersionRef): string {

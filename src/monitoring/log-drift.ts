@@ -13,6 +13,7 @@ import type { ReferenceProfile } from "./profile/reference-profile.js";
 import { WindowSketch } from "./sketches/feature-window.js";
 import { evaluateDrift, type DriftOptions, type DriftResult } from "./drift.js";
 import { instanceRows, tensorRows } from "./request-rows.js";
+import { MISSING_SEGMENT, OTHER_SEGMENT, SegmentKeys, type SegmentSpec } from "./segments.js";
 
 export interface LogSource {
   scan(deployment: string, since: number, until: number): AsyncIterable<readonly PredictionRecord[]>;
@@ -32,6 +33,17 @@ export interface LogDriftGroup {
   readonly drift: DriftResult | null;
   /** Why there is no drift result (no reference profile, no rows that could be read). */
   readonly problem?: string;
+  /** With a segment: drift per value (the segment's own feature is not tested within it). */
+  readonly segments?: LogDriftSegment[];
+  /** With a segment: why this group has no segments (the feature is not in its reference). */
+  readonly segmentProblem?: string;
+}
+
+export interface LogDriftSegment {
+  /** The feature's value, __other__ or __missing__. */
+  readonly segment: string;
+  readonly rows: number;
+  readonly drift: DriftResult;
 }
 
 export interface LogDrift {
@@ -40,6 +52,8 @@ export interface LogDrift {
   readonly until: number;
   readonly predictions: number;
   readonly groups: LogDriftGroup[];
+  /** With a segment: the values that have a segment of their own (shared by the groups). */
+  readonly segment?: SegmentSpec & { readonly values: string[] };
 }
 
 interface Group {
@@ -47,6 +61,8 @@ interface Group {
   readonly version: ModelVersion;
   readonly reference: ReferenceProfile | null;
   readonly window: WindowSketch | null;
+  /** Per segment value; null without a segment or when the reference lacks its feature. */
+  readonly segments: Map<string, WindowSketch> | null;
   rows: number;
   unreadable: number;
 }
@@ -54,10 +70,14 @@ interface Group {
 export async function driftFromLog(
   log: LogSource,
   versions: VersionSource,
-  query: { deployment: string; since: number; until: number },
+  query: { deployment: string; since: number; until: number; segment?: SegmentSpec },
   options: DriftOptions = {},
 ): Promise<LogDrift> {
   if (!(query.since < query.until)) throw invalid("since must be before until");
+  const segment = query.segment;
+  const keys = segment === undefined ? null : new SegmentKeys(segment.maxValues);
+  const hasFeature = (reference: ReferenceProfile) =>
+    reference.features.some((f) => f.role === "input" && f.name === segment?.feature);
   const groups = new Map<string, Group>();
   let predictions = 0;
   for await (const page of log.scan(query.deployment, query.since, query.until)) {
@@ -73,6 +93,7 @@ export async function driftFromLog(
           version,
           reference,
           window: reference === null ? null : new WindowSketch(reference, { role: "input" }),
+          segments: reference !== null && segment !== undefined && hasFeature(reference) ? new Map() : null,
           rows: 0,
           unreadable: 0,
         };
@@ -83,12 +104,37 @@ export async function driftFromLog(
       else {
         group.rows += rows.length;
         if (group.window !== null) for (const row of rows) group.window.updateRow(row);
+        const segments = group.segments;
+        if (segments !== null && keys !== null && segment !== undefined && group.reference !== null) {
+          for (const row of rows) {
+            const key = keys.keyOf(row[segment.feature]);
+            let window = segments.get(key);
+            if (window === undefined) {
+              window = new WindowSketch(group.reference, { role: "input" });
+              segments.set(key, window);
+            }
+            window.updateRow(row);
+          }
+        }
       }
     }
   }
+  const { segment: _segment, ...period } = query;
+  if (segment !== undefined && keys !== null) {
+    const referenced = [...groups.values()].filter((g) => g.reference !== null);
+    if (referenced.length > 0 && referenced.every((g) => g.segments === null)) {
+      const inputs = (referenced[0]?.reference as ReferenceProfile).features
+        .filter((f) => f.role === "input")
+        .map((f) => f.name);
+      throw invalid(
+        `segment: '${segment.feature}' is not an input feature of the reference profiles of what ${query.deployment} served (features: ${inputs.join(", ")})`,
+      );
+    }
+  }
   return {
-    ...query,
+    ...period,
     predictions,
+    ...(segment === undefined || keys === null ? {} : { segment: { ...segment, values: keys.values() } }),
     groups: [...groups.values()].map((g) => {
       const base = { variant: g.variant, model: g.version.model, version: g.version.version, rows: g.rows };
       if (g.reference === null || g.window === null) {
@@ -105,13 +151,17 @@ export async function driftFromLog(
           problem: `none of the ${g.unreadable} logged requests could be read as named features`,
         };
       }
-      return { ...base, drift: evaluateDrift(g.reference, g.window, options) };
+      return {
+        ...base,
+        drift: evaluateDrift(g.reference, g.window, options),
+        ...(segment === undefined ? {} : segmentResults(g, segment, options)),
+      };
     }),
   };
 }
 
 /** The rows of one logged request, or null when its inputs cannot be named. */
-function loggedRows(inputs: unknown, version: ModelVersion): Record<string, unknown>[] | null {
+export function loggedRows(inputs: unknown, version: ModelVersion): Record<string, unknown>[] | null {
   if (!isPlainObject(inputs) || version.signature === null) return null;
   if (Array.isArray(inputs.instances)) {
     return instanceRows(inputs.instances as Array<Record<string, unknown> | unknown[]>, version.signature);
@@ -126,4 +176,31 @@ function loggedRows(inputs: unknown, version: ModelVersion): Record<string, unkn
     }
   }
   return null;
+}
+
+function segmentResults(
+  g: Group,
+  segment: SegmentSpec,
+  options: DriftOptions,
+): { segments: LogDriftSegment[] } | { segmentProblem: string } {
+  const reference = g.reference as ReferenceProfile;
+  const inputs = reference.features.filter((f) => f.role === "input").map((f) => f.name);
+  if (g.segments === null) {
+    return {
+      segmentProblem: `segment feature '${segment.feature}' is not an input feature of the reference profile of ${g.version.model} version ${g.version.version} (features: ${inputs.join(", ")})`,
+    };
+  }
+  // Within a segment its own feature holds one value: against the whole reference that would
+  // always read as drift, so it is left out.
+  const features = (options.features ?? inputs).filter((f) => f !== segment.feature);
+  const rank = (v: string) => (v === OTHER_SEGMENT ? 1 : v === MISSING_SEGMENT ? 2 : 0);
+  return {
+    segments: [...g.segments]
+      .sort(([a], [b]) => rank(a) - rank(b))
+      .map(([value, window]) => ({
+        segment: value,
+        rows: window.rows,
+        drift: evaluateDrift(reference, window, { ...options, features }),
+      })),
+  };
 }

@@ -9,11 +9,15 @@ import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/in
 import { STAT_TESTS } from "./stats/index.js";
 import type { Correction } from "./stats/dataset-drift.js";
 import { windowShape, type WindowSpec } from "./windows.js";
+import { parsePerformanceMonitorSpec, type PerformanceMonitorSpec } from "./performance-monitor-spec.js";
+import { parseSegmentSpec, type SegmentSpec } from "./segments.js";
 
 export const SEVERITIES = ["info", "warning", "critical"] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+/** A drift monitor (`type: drift`, the default, left out of the parsed spec). */
 export interface MonitorSpec {
+  readonly type?: "drift";
   readonly name: string;
   readonly deployment: string;
   /** Features to test; absent means every input feature of the version's reference profile. */
@@ -31,11 +35,14 @@ export interface MonitorSpec {
   readonly share: number;
   readonly alert: AlertRule;
   readonly notifiers: readonly NotifierConfig[];
+  /** Also watch each value of this feature in windows of its own (drift per segment). */
+  readonly segment?: SegmentSpec;
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 const CORRECTIONS: readonly Correction[] = ["none", "bonferroni", "benjamini-hochberg"];
 const FIELDS = [
+  "type",
   "name",
   "deployment",
   "features",
@@ -48,26 +55,35 @@ const FIELDS = [
   "share",
   "alert",
   "notifiers",
+  "segment",
 ];
 
 export const DEFAULT_WINDOW: WindowSpec = { kind: "tumbling", by: "count", size: 1000 };
 
+export const MONITOR_TYPES = ["drift", "performance"] as const;
+
+/** Every kind of monitor, told apart by `type`. */
+export type AnyMonitorSpec = MonitorSpec | PerformanceMonitorSpec;
+
+/** Parses a monitor of any type (`type` absent means drift). */
+export function parseAnyMonitorSpec(raw: unknown, name?: string): AnyMonitorSpec {
+  if (isPlainObject(raw) && raw.type === "performance") return parsePerformanceMonitorSpec(raw, name);
+  return parseMonitorSpec(raw, name);
+}
+
 export function parseMonitorSpec(raw: unknown, name?: string): MonitorSpec {
   if (!isPlainObject(raw)) throw invalid("monitor must be an object");
+  if (raw.type !== undefined && raw.type !== "drift") {
+    throw invalid(
+      raw.type === "performance"
+        ? "a performance monitor is not a drift monitor; parse it with parseAnyMonitorSpec"
+        : `type must be one of ${MONITOR_TYPES.join(", ")}`,
+    );
+  }
   const unknown = Object.keys(raw).filter((k) => !FIELDS.includes(k));
   if (unknown.length > 0)
     throw invalid(`monitor has unknown field '${unknown[0]}'; expected ${FIELDS.join(", ")}`);
-  const monitorName = name ?? raw.name;
-  if (typeof monitorName !== "string" || !NAME.test(monitorName)) {
-    throw invalid(
-      "name must be letters, digits, '.', '_' or '-' (at most 63), starting with a letter or digit",
-    );
-  }
-  if (raw.name !== undefined && raw.name !== monitorName)
-    throw invalid(`name '${String(raw.name)}' does not match '${monitorName}'`);
-  const deployment = raw.deployment;
-  if (typeof deployment !== "string" || deployment.length === 0)
-    throw invalid("deployment must name a deployment");
+  const { name: monitorName, deployment } = parseMonitorTarget(raw, name);
   const features = raw.features;
   if (
     features !== undefined &&
@@ -89,9 +105,6 @@ export function parseMonitorSpec(raw: unknown, name?: string): MonitorSpec {
   if (threshold !== undefined && test === "auto") {
     throw invalid("threshold needs a named test: thresholds differ between p-value tests and distances");
   }
-  const severity = raw.severity ?? "warning";
-  if (!(SEVERITIES as readonly unknown[]).includes(severity))
-    throw invalid(`severity must be one of ${SEVERITIES.join(", ")}`);
   const correction = raw.correction ?? "none";
   if (!(CORRECTIONS as readonly unknown[]).includes(correction))
     throw invalid(`correction must be one of ${CORRECTIONS.join(", ")}`);
@@ -103,10 +116,8 @@ export function parseMonitorSpec(raw: unknown, name?: string): MonitorSpec {
     throw invalid("minSamples must be a positive integer");
   }
   const window = parseWindow(raw.window ?? DEFAULT_WINDOW);
-  if (raw.alert !== undefined && !isPlainObject(raw.alert)) throw invalid("alert must be an object");
-  const alert = alertRule((raw.alert ?? {}) as Partial<AlertRule>);
-  const notifiers = raw.notifiers ?? [];
-  if (!Array.isArray(notifiers)) throw invalid("notifiers must be a list");
+  const { severity, alert, notifiers } = parseAlerting(raw);
+  const segment = raw.segment === undefined ? undefined : parseSegmentSpec(raw.segment);
   return {
     name: monitorName,
     deployment,
@@ -115,9 +126,49 @@ export function parseMonitorSpec(raw: unknown, name?: string): MonitorSpec {
     ...(threshold === undefined ? {} : { threshold: threshold as number }),
     window,
     minSamples,
-    severity: severity as Severity,
+    severity,
     correction: correction as Correction,
     share,
+    alert,
+    notifiers,
+    ...(segment === undefined ? {} : { segment }),
+  };
+}
+
+/** The monitor's name (from the URL or the body, which must agree) and its deployment. */
+export function parseMonitorTarget(
+  raw: Record<string, unknown>,
+  name: string | undefined,
+): { name: string; deployment: string } {
+  const monitorName = name ?? raw.name;
+  if (typeof monitorName !== "string" || !NAME.test(monitorName)) {
+    throw invalid(
+      "name must be letters, digits, '.', '_' or '-' (at most 63), starting with a letter or digit",
+    );
+  }
+  if (raw.name !== undefined && raw.name !== monitorName)
+    throw invalid(`name '${String(raw.name)}' does not match '${monitorName}'`);
+  const deployment = raw.deployment;
+  if (typeof deployment !== "string" || deployment.length === 0)
+    throw invalid("deployment must name a deployment");
+  return { name: monitorName, deployment };
+}
+
+/** Fields every monitor type shares: how loud its alerts are, their lifecycle, whom to tell. */
+export function parseAlerting(raw: Record<string, unknown>): {
+  severity: Severity;
+  alert: AlertRule;
+  notifiers: NotifierConfig[];
+} {
+  const severity = raw.severity ?? "warning";
+  if (!(SEVERITIES as readonly unknown[]).includes(severity))
+    throw invalid(`severity must be one of ${SEVERITIES.join(", ")}`);
+  if (raw.alert !== undefined && !isPlainObject(raw.alert)) throw invalid("alert must be an object");
+  const alert = alertRule((raw.alert ?? {}) as Partial<AlertRule>);
+  const notifiers = raw.notifiers ?? [];
+  if (!Array.isArray(notifiers)) throw invalid("notifiers must be a list");
+  return {
+    severity: severity as Severity,
     alert,
     notifiers: notifiers.map((n, i) => parseNotifierConfig(n, `notifiers[${i}]`)),
   };

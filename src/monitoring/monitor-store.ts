@@ -3,8 +3,14 @@ import type { Kysely } from "kysely";
 import type { Clock } from "../domain/clock.js";
 import { notFound } from "../domain/errors.js";
 import type { Database } from "../store/schema.js";
-import { parseMonitorSpec, type MonitorSpec } from "./monitor-spec.js";
-import type { EvaluatedWindow, MonitorCheckpoint } from "./monitors.js";
+import { parseAnyMonitorSpec, type AnyMonitorSpec, type MonitorSpec } from "./monitor-spec.js";
+import type { EvaluatedWindow, MonitorCheckpoint, SegmentCheckpoint } from "./monitors.js";
+import type { SegmentRef } from "./segments.js";
+
+/** Which closed windows to read: the overall ones (default), one segment's, or all ("*"). */
+export interface WindowFilter {
+  readonly segment?: SegmentRef | "*";
+}
 
 export class MonitorStore {
   constructor(
@@ -12,7 +18,7 @@ export class MonitorStore {
     private readonly clock: Clock,
   ) {}
 
-  async put(spec: MonitorSpec): Promise<void> {
+  async put(spec: AnyMonitorSpec): Promise<void> {
     const now = this.clock.now();
     const text = JSON.stringify(spec);
     await this.db
@@ -31,10 +37,18 @@ export class MonitorStore {
     await this.db.deleteFrom("monitor_checkpoints").where("monitor", "=", name).execute();
   }
 
-  /** Stored specs are validated again, so one written by an older version fails loudly, by name. */
-  async list(): Promise<MonitorSpec[]> {
+  /**
+   * Every stored monitor, of any type. Stored specs are validated again, so one written by an
+   * older version fails loudly, by name.
+   */
+  async listAll(): Promise<AnyMonitorSpec[]> {
     const rows = await this.db.selectFrom("monitors").selectAll().orderBy("name").execute();
-    return rows.map((r) => parseMonitorSpec(JSON.parse(r.spec) as unknown, r.name));
+    return rows.map((r) => parseAnyMonitorSpec(JSON.parse(r.spec) as unknown, r.name));
+  }
+
+  /** The drift monitors only (callers that know no other type; use listAll for every type). */
+  async list(): Promise<MonitorSpec[]> {
+    return (await this.listAll()).filter((s): s is MonitorSpec => s.type !== "performance");
   }
 
   async saveWindow(window: EvaluatedWindow, sketch: unknown, closedAt: number): Promise<void> {
@@ -43,6 +57,7 @@ export class MonitorStore {
       .values({
         monitor: window.monitor,
         variant: window.variant,
+        segment: segmentColumn(window.segment),
         window_start: window.start,
         window_end: window.end,
         model: window.model,
@@ -55,13 +70,17 @@ export class MonitorStore {
       .execute();
   }
 
-  /** The monitor's closed windows, newest first (without their sketches). */
-  async windows(monitor: string, limit: number): Promise<EvaluatedWindow[]> {
-    const rows = await this.db
+  /**
+   * The monitor's closed windows, newest first (without their sketches): the overall ones, or
+   * with `segment` a value's (`*`: every window, segments included).
+   */
+  async windows(monitor: string, limit: number, filter: WindowFilter = {}): Promise<EvaluatedWindow[]> {
+    let query = this.db
       .selectFrom("monitor_windows")
       .select([
         "monitor",
         "variant",
+        "segment",
         "window_start",
         "window_end",
         "model",
@@ -70,10 +89,10 @@ export class MonitorStore {
         "drift",
         "closed_at",
       ])
-      .where("monitor", "=", monitor)
-      .orderBy("closed_at", "desc")
-      .limit(limit)
-      .execute();
+      .where("monitor", "=", monitor);
+    if (filter.segment === undefined) query = query.where("segment", "=", "");
+    else if (filter.segment !== "*") query = query.where("segment", "=", segmentColumn(filter.segment));
+    const rows = await query.orderBy("closed_at", "desc").limit(limit).execute();
     return rows.map((r) => ({
       monitor: r.monitor,
       deployment: "",
@@ -84,6 +103,7 @@ export class MonitorStore {
       end: Number(r.window_end),
       rows: Number(r.rows),
       drift: r.drift === null ? null : (JSON.parse(r.drift) as EvaluatedWindow["drift"]),
+      ...segmentOf(r.segment),
     }));
   }
 
@@ -91,7 +111,11 @@ export class MonitorStore {
     if (checkpoints.length === 0) return;
     await this.db.transaction().execute(async (tx) => {
       for (const c of checkpoints) {
-        const state = JSON.stringify(c.state);
+        // Segment windows ride in the same row (its key is the variant): the windower reads only
+        // the fields it knows, so a checkpoint without segments reads as before.
+        const state = JSON.stringify(
+          c.segments === undefined ? c.state : { ...c.state, segments: c.segments },
+        );
         await tx
           .insertInto("monitor_checkpoints")
           .values({
@@ -114,13 +138,29 @@ export class MonitorStore {
 
   async checkpoints(): Promise<Array<MonitorCheckpoint & { takenAt: number }>> {
     const rows = await this.db.selectFrom("monitor_checkpoints").selectAll().execute();
-    return rows.map((r) => ({
-      monitor: r.monitor,
-      variant: r.variant,
-      model: r.model,
-      version: Number(r.version),
-      state: JSON.parse(r.state) as MonitorCheckpoint["state"],
-      takenAt: Number(r.taken_at),
-    }));
+    return rows.map((r) => {
+      const { segments, ...state } = JSON.parse(r.state) as MonitorCheckpoint["state"] & {
+        segments?: SegmentCheckpoint;
+      };
+      return {
+        monitor: r.monitor,
+        variant: r.variant,
+        model: r.model,
+        version: Number(r.version),
+        state,
+        ...(segments === undefined ? {} : { segments }),
+        takenAt: Number(r.taken_at),
+      };
+    });
   }
+}
+
+function segmentColumn(segment: SegmentRef | undefined): string {
+  return segment === undefined ? "" : JSON.stringify([segment.feature, segment.value]);
+}
+
+function segmentOf(column: string): { segment?: SegmentRef } {
+  if (column === "") return {};
+  const [feature, value] = JSON.parse(column) as [string, string];
+  return { segment: { feature, value } };
 }

@@ -10,12 +10,21 @@ import { Dispatcher } from "../alerts/dispatcher.js";
 import { notificationFor } from "../alerts/notification.js";
 import { createNotifier } from "../alerts/notifiers/index.js";
 import type { AlertPhase } from "../alerts/lifecycle.js";
-import { notFound } from "../domain/errors.js";
+import { notFound, unavailable } from "../domain/errors.js";
 import type { ReferenceProfile } from "./profile/reference-profile.js";
 import { WindowSketch, type WindowSketchJSON } from "./sketches/feature-window.js";
-import { Windower, type WindowerCheckpoint } from "./windows.js";
+import { Windower, type ClosedWindow, type WindowerCheckpoint } from "./windows.js";
 import { evaluateDrift, type DriftResult } from "./drift.js";
-import type { MonitorSpec } from "./monitor-spec.js";
+import type { AnyMonitorSpec, MonitorSpec } from "./monitor-spec.js";
+import type { PerformanceMonitors, PerformanceMonitorStatus } from "./performance-monitors.js";
+import {
+  MISSING_SEGMENT,
+  OTHER_SEGMENT,
+  SegmentKeys,
+  segmentLabel,
+  type SegmentRef,
+  type SegmentSpec,
+} from "./segments.js";
 
 export interface ReferenceSource {
   getReference(model: string, version: number): Promise<ReferenceProfile | null>;
@@ -42,6 +51,18 @@ export interface EvaluatedWindow {
   readonly rows: number;
   /** null when the window had fewer rows than the monitor's minSamples. */
   readonly drift: DriftResult | null;
+  /** Set for a segment's window; absent for the variant's overall window. */
+  readonly segment?: SegmentRef;
+}
+
+/** The open windows of a variant's segments, and which values had segments of their own. */
+export interface SegmentCheckpoint {
+  readonly feature: string;
+  readonly values: readonly string[];
+  readonly windows: ReadonlyArray<{
+    readonly value: string;
+    readonly state: WindowerCheckpoint<WindowSketchJSON>;
+  }>;
 }
 
 /** An open window as saved, so a restart resumes it. */
@@ -51,6 +72,7 @@ export interface MonitorCheckpoint {
   readonly model: string;
   readonly version: number;
   readonly state: WindowerCheckpoint<WindowSketchJSON>;
+  readonly segments?: SegmentCheckpoint;
 }
 
 /** Where closed windows go (the store); called off the decision, errors are the caller's to count. */
@@ -73,6 +95,12 @@ interface VariantWatch {
   problem: string | null;
   windower: Windower<WindowSketch> | null;
   latest: EvaluatedWindow | null;
+  /** One window per segment value (null: no segment, or its feature is not in the reference). */
+  segments: Map<string, Windower<WindowSketch>> | null;
+  /** Latest evaluated window per segment value; kept when the variant moves to another version. */
+  segmentLatest: Map<string, EvaluatedWindow>;
+  /** Why segments are not watched for this variant (the feature is not in its reference). */
+  segmentProblem: string | null;
 }
 
 interface ActiveMonitor {
@@ -89,6 +117,17 @@ interface ActiveMonitor {
   lastError: string | null;
   /** Checkpoints to resume once each variant's reference has loaded. */
   pendingRestore: Map<string, MonitorCheckpoint>;
+  /**
+   * Which values have segments of their own, shared by the variants and kept across versions, so
+   * the segment labels of alerts and metrics are at most maxValues + 2 per monitor.
+   */
+  readonly keys: SegmentKeys | null;
+}
+
+export interface SegmentStatus {
+  readonly value: string;
+  readonly openWindowRows: number;
+  readonly latest: EvaluatedWindow | null;
 }
 
 export interface MonitorStatus {
@@ -106,7 +145,12 @@ export interface MonitorStatus {
     problem: string | null;
     openWindowRows: number;
     latest: EvaluatedWindow | null;
+    /** With a segment: its windows, values with their own segment first, then other and missing. */
+    segments?: SegmentStatus[];
+    segmentProblem?: string | null;
   }>;
+  /** With a segment: the values that have a segment of their own, in the order first seen. */
+  readonly segment?: SegmentSpec & { values: string[] };
   readonly alerts: Array<{ identity: string; phase: AlertPhase; since: number }>;
   readonly delivery: ReturnType<Dispatcher["stats"]>;
 }
@@ -123,6 +167,8 @@ export class Monitors {
     private readonly observer: MonitorObserver = silent,
     private readonly generatorUrl?: string,
     private readonly sink?: WindowSink,
+    /** Performance monitors (`type: performance`): one API, evaluated on the same ticker. */
+    private readonly performance?: PerformanceMonitors,
   ) {}
 
   /** The open windows of every monitor, for a checkpoint. */
@@ -138,6 +184,7 @@ export class Monitors {
                 model: w.model,
                 version: w.version,
                 state: w.windower.checkpoint((s) => s.toJSON()),
+                ...segmentCheckpoint(m, w),
               },
             ],
       ),
@@ -157,9 +204,20 @@ export class Monitors {
     this.watchFor(monitor, checkpoint.variant, checkpoint.model, checkpoint.version);
   }
 
-  /** Starts (or replaces) a monitor; its windows start empty. */
-  put(spec: MonitorSpec): void {
+  /** Starts (or replaces) a monitor of any type; a drift monitor's windows start empty. */
+  put(spec: AnyMonitorSpec): void {
     this.remove(spec.name);
+    if (this.performance?.has(spec.name) === true) this.performance.delete(spec.name);
+    if (spec.type === "performance") {
+      if (this.performance === undefined)
+        throw unavailable("performance monitors are not enabled on this server");
+      this.performance.put(spec);
+      return;
+    }
+    this.putDrift(spec);
+  }
+
+  private putDrift(spec: MonitorSpec): void {
     const monitor: ActiveMonitor = {
       spec,
       dispatcher: new Dispatcher({
@@ -174,12 +232,14 @@ export class Monitors {
       errors: 0,
       lastError: null,
       pendingRestore: new Map(),
+      keys: spec.segment === undefined ? null : new SegmentKeys(spec.segment.maxValues),
     };
     this.active.set(spec.name, monitor);
     this.byDeployment.set(spec.deployment, [...(this.byDeployment.get(spec.deployment) ?? []), monitor]);
   }
 
   delete(name: string): void {
+    if (this.performance?.has(name) === true) return this.performance.delete(name);
     if (!this.active.has(name)) throw notFound(`monitor '${name}' does not exist`);
     this.remove(name);
   }
@@ -217,9 +277,11 @@ export class Monitors {
 
   /** Closes time windows that have ended without new rows (called from a timer). */
   tick(now: number): void {
+    this.performance?.tick(now);
     for (const monitor of this.active.values()) {
       for (const [variant, watch] of monitor.variants) {
         watch.windower?.tick(now);
+        for (const w of watch.segments?.values() ?? []) w.tick(now);
         this.evaluateClosed(monitor, variant, watch, now);
       }
     }
@@ -229,12 +291,24 @@ export class Monitors {
   async settled(): Promise<void> {
     await Promise.all([...this.active.values()].flatMap((m) => m.loading));
     await Promise.all([...this.active.values()].map((m) => m.dispatcher.idle()));
+    await this.performance?.settled();
   }
 
-  list(): MonitorStatus[] {
-    return [...this.active.keys()].map((name) => this.status(name));
+  /** Every monitor's status, of any type, by name. */
+  list(): Array<MonitorStatus | PerformanceMonitorStatus> {
+    return [
+      ...[...this.active.keys()].map((name) => this.status(name)),
+      ...(this.performance?.list() ?? []),
+    ].sort((a, b) => a.spec.name.localeCompare(b.spec.name));
   }
 
+  /** A monitor's status, of any type (its `spec.type` tells which). */
+  statusOf(name: string): MonitorStatus | PerformanceMonitorStatus {
+    if (this.performance?.has(name) === true) return this.performance.status(name);
+    return this.status(name);
+  }
+
+  /** A drift monitor's status. */
   status(name: string): MonitorStatus {
     const monitor = this.active.get(name);
     if (monitor === undefined)
@@ -253,7 +327,13 @@ export class Monitors {
         problem: w.problem,
         openWindowRows: w.windower?.current()?.rows ?? 0,
         latest: w.latest,
+        ...(monitor.spec.segment === undefined
+          ? {}
+          : { segments: segmentStatuses(w), segmentProblem: w.segmentProblem }),
       })),
+      ...(monitor.spec.segment === undefined || monitor.keys === null
+        ? {}
+        : { segment: { ...monitor.spec.segment, values: monitor.keys.values() } }),
       alerts: [...monitor.book.entries()].map(([identity, state]) => ({
         identity,
         phase: state.phase,
@@ -265,6 +345,7 @@ export class Monitors {
 
   close(): void {
     for (const name of [...this.active.keys()]) this.remove(name);
+    this.performance?.close();
   }
 
   private remove(name: string): void {
@@ -284,7 +365,25 @@ export class Monitors {
       monitor.rowsUnwatched += o.rows.length;
       return;
     }
-    for (const row of o.rows) watch.windower.add(o.at, (sketch) => sketch.updateRow(row));
+    const segments = watch.segments;
+    const keys = monitor.keys;
+    const feature = monitor.spec.segment?.feature;
+    if (segments === null || keys === null || feature === undefined) {
+      for (const row of o.rows) watch.windower.add(o.at, (sketch) => sketch.updateRow(row));
+    } else {
+      // One value read and one map lookup per row, then the same sketch update as the overall window.
+      for (const row of o.rows) {
+        const update = (sketch: WindowSketch): void => sketch.updateRow(row);
+        watch.windower.add(o.at, update);
+        const key = keys.keyOf(row[feature]);
+        let windower = segments.get(key);
+        if (windower === undefined) {
+          windower = this.windowerFor(monitor, watch.profile as ReferenceProfile);
+          segments.set(key, windower);
+        }
+        windower.add(o.at, update);
+      }
+    }
     this.evaluateClosed(monitor, o.variant, watch, o.at);
   }
 
@@ -300,6 +399,9 @@ export class Monitors {
       problem: "loading the reference profile",
       windower: null,
       latest: watch?.latest ?? null,
+      segments: null,
+      segmentLatest: watch?.segmentLatest ?? new Map(),
+      segmentProblem: null,
     };
     monitor.variants.set(variant, fresh);
     this.load(monitor, fresh);
@@ -315,14 +417,22 @@ export class Monitors {
         }
         watch.profile = profile;
         watch.problem = null;
-        const windower = new Windower(monitor.spec.window, {
-          create: () => new WindowSketch(profile, { role: "input" }),
-          mergeInto: (into, from) => void into.merge(from),
-        });
+        const windower = this.windowerFor(monitor, profile);
+        const segment = monitor.spec.segment;
+        if (segment !== undefined) {
+          const inputs = profile.features.filter((f) => f.role === "input").map((f) => f.name);
+          if (inputs.includes(segment.feature)) watch.segments = new Map();
+          else {
+            watch.segmentProblem = `segment feature '${segment.feature}' is not an input feature of the reference profile of ${watch.model} version ${watch.version} (features: ${inputs.join(", ")}); only the overall window is watched`;
+          }
+        }
         const saved = monitor.pendingRestore.get(watch.variant);
         if (saved !== undefined && saved.model === watch.model && saved.version === watch.version) {
           monitor.pendingRestore.delete(watch.variant);
-          windower.restore(saved.state, (json) => WindowSketch.fromJSON(profile, json, { role: "input" }));
+          const fromJSON = (json: WindowSketchJSON) =>
+            WindowSketch.fromJSON(profile, json, { role: "input" });
+          windower.restore(saved.state, fromJSON);
+          this.restoreSegments(monitor, watch, profile, saved.segments, fromJSON);
         }
         watch.windower = windower;
       },
@@ -333,41 +443,90 @@ export class Monitors {
     monitor.loading.push(loading);
   }
 
+  private windowerFor(monitor: ActiveMonitor, profile: ReferenceProfile): Windower<WindowSketch> {
+    return new Windower(monitor.spec.window, {
+      create: () => new WindowSketch(profile, { role: "input" }),
+      mergeInto: (into, from) => void into.merge(from),
+    });
+  }
+
+  /** Resumes saved segment windows, when the checkpoint was of the same segment feature. */
+  private restoreSegments(
+    monitor: ActiveMonitor,
+    watch: VariantWatch,
+    profile: ReferenceProfile,
+    saved: SegmentCheckpoint | undefined,
+    fromJSON: (json: WindowSketchJSON) => WindowSketch,
+  ): void {
+    const keys = monitor.keys;
+    if (saved === undefined || watch.segments === null || keys === null) return;
+    if (saved.feature !== monitor.spec.segment?.feature) return;
+    keys.adopt(saved.values);
+    for (const { value, state } of saved.windows) {
+      // A value that lost its own segment (maxValues went down) starts over in __other__.
+      if (value !== OTHER_SEGMENT && value !== MISSING_SEGMENT && keys.keyOf(value) !== value) continue;
+      const windower = this.windowerFor(monitor, profile);
+      if (windower.restore(state, fromJSON)) watch.segments.set(value, windower);
+    }
+  }
+
   /** `at`: when the row (or tick) that closed the windows arrived; alerts are timed by it. */
   private evaluateClosed(monitor: ActiveMonitor, variant: string, watch: VariantWatch, at: number): void {
     if (watch.windower === null || watch.profile === null) return;
-    for (const closed of watch.windower.drain()) {
-      const spec = monitor.spec;
-      let drift: DriftResult | null = null;
-      if (closed.rows >= spec.minSamples) {
-        const features =
-          spec.features ?? watch.profile.features.filter((f) => f.role === "input").map((f) => f.name);
-        drift = evaluateDrift(watch.profile, closed.sketch, {
-          features,
-          ...(spec.test === "auto" ? {} : { tests: Object.fromEntries(features.map((f) => [f, spec.test])) }),
-          ...(spec.threshold === undefined
-            ? {}
-            : { thresholds: Object.fromEntries(features.map((f) => [f, spec.threshold as number])) }),
-          correction: spec.correction,
-          share: spec.share,
-        });
-      }
-      const evaluated: EvaluatedWindow = {
-        monitor: spec.name,
-        deployment: spec.deployment,
-        variant,
-        model: watch.model,
-        version: watch.version,
-        start: closed.start,
-        end: closed.end,
-        rows: closed.rows,
-        drift,
-      };
-      watch.latest = evaluated;
-      this.observer.windowEvaluated(evaluated);
-      this.sink?.windowClosed(evaluated, closed.sketch.toJSON());
-      if (drift !== null) this.alert(monitor, evaluated, drift, at);
+    for (const closed of watch.windower.drain())
+      this.evaluate(monitor, variant, watch, closed, undefined, at);
+    const feature = monitor.spec.segment?.feature;
+    if (watch.segments === null || feature === undefined) return;
+    for (const [value, windower] of watch.segments) {
+      if (!windower.pending()) continue;
+      for (const closed of windower.drain())
+        this.evaluate(monitor, variant, watch, closed, { feature, value }, at);
     }
+  }
+
+  private evaluate(
+    monitor: ActiveMonitor,
+    variant: string,
+    watch: VariantWatch,
+    closed: ClosedWindow<WindowSketch>,
+    segment: SegmentRef | undefined,
+    at: number,
+  ): void {
+    const profile = watch.profile as ReferenceProfile;
+    const spec = monitor.spec;
+    let drift: DriftResult | null = null;
+    if (closed.rows >= spec.minSamples) {
+      const all = spec.features ?? profile.features.filter((f) => f.role === "input").map((f) => f.name);
+      // Within a segment its own feature holds one value: against the whole reference that
+      // would always read as drift, so it is left out.
+      const features = segment === undefined ? all : all.filter((f) => f !== segment.feature);
+      drift = evaluateDrift(profile, closed.sketch, {
+        features,
+        ...(spec.test === "auto" ? {} : { tests: Object.fromEntries(features.map((f) => [f, spec.test])) }),
+        ...(spec.threshold === undefined
+          ? {}
+          : { thresholds: Object.fromEntries(features.map((f) => [f, spec.threshold as number])) }),
+        correction: spec.correction,
+        share: spec.share,
+      });
+    }
+    const evaluated: EvaluatedWindow = {
+      monitor: spec.name,
+      deployment: spec.deployment,
+      variant,
+      model: watch.model,
+      version: watch.version,
+      start: closed.start,
+      end: closed.end,
+      rows: closed.rows,
+      drift,
+      ...(segment === undefined ? {} : { segment }),
+    };
+    if (segment === undefined) watch.latest = evaluated;
+    else watch.segmentLatest.set(segment.value, evaluated);
+    this.observer.windowEvaluated(evaluated);
+    this.sink?.windowClosed(evaluated, closed.sketch.toJSON());
+    if (drift !== null) this.alert(monitor, evaluated, drift, at);
   }
 
   private alert(monitor: ActiveMonitor, window: EvaluatedWindow, drift: DriftResult, at: number): void {
@@ -377,7 +536,9 @@ export class Monitors {
       deployment: spec.deployment,
       variant: window.variant,
       severity: spec.severity,
+      ...(window.segment === undefined ? {} : { segment: segmentLabel(window.segment) }),
     };
+    const where = `${spec.deployment}/${window.variant}${window.segment === undefined ? "" : ` (${segmentLabel(window.segment)})`}`;
     const link: Record<string, string> =
       this.generatorUrl === undefined
         ? {}
@@ -397,7 +558,7 @@ export class Monitors {
           at,
         },
         {
-          summary: `${f.feature} drifted on ${spec.deployment}/${window.variant} (${f.test})`,
+          summary: `${f.feature} drifted on ${where} (${f.test})`,
           description: `${f.test} ${f.kind === "p_value" ? "p-value" : "distance"} ${f.score.toPrecision(4)} against threshold ${f.threshold} over ${window.rows} rows (window ${new Date(window.start).toISOString()} – ${new Date(window.end).toISOString()})`,
           ...link,
         },
@@ -410,7 +571,7 @@ export class Monitors {
         { ...base, alertname: "BallastDatasetDrift" },
         { breached: d.drifted, value: d.share, threshold: d.shareThreshold, at },
         {
-          summary: `${d.driftedCount} of ${d.features.length} features drifted on ${spec.deployment}/${window.variant}`,
+          summary: `${d.driftedCount} of ${d.features.length} features drifted on ${where}`,
           description: `drifted: ${
             d.features
               .filter((f) => f.drifted)
@@ -445,4 +606,29 @@ export class Monitors {
       );
     }
   }
+}
+
+function segmentCheckpoint(monitor: ActiveMonitor, watch: VariantWatch): { segments?: SegmentCheckpoint } {
+  const feature = monitor.spec.segment?.feature;
+  if (watch.segments === null || monitor.keys === null || feature === undefined) return {};
+  return {
+    segments: {
+      feature,
+      values: monitor.keys.values(),
+      windows: [...watch.segments].map(([value, w]) => ({ value, state: w.checkpoint((s) => s.toJSON()) })),
+    },
+  };
+}
+
+/** Values with a segment of their own in the order first seen, then __other__ and __missing__. */
+function segmentStatuses(watch: VariantWatch): SegmentStatus[] {
+  const values = new Set([...watch.segmentLatest.keys(), ...(watch.segments?.keys() ?? [])]);
+  const rank = (v: string) => (v === OTHER_SEGMENT ? 1 : v === MISSING_SEGMENT ? 2 : 0);
+  return [...values]
+    .sort((a, b) => rank(a) - rank(b))
+    .map((value) => ({
+      value,
+      openWindowRows: watch.segments?.get(value)?.current()?.rows ?? 0,
+      latest: watch.segmentLatest.get(value) ?? null,
+    }));
 }

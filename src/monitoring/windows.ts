@@ -106,6 +106,11 @@ export class Windower<S> {
     if (this.byTime) this.advanceTo(now);
   }
 
+  /** Whether windows have closed since the last drain (cheap: no allocation). */
+  pending(): boolean {
+    return this.ready.length > 0;
+  }
+
   /** Windows closed since the last call, oldest first. */
   drain(): ClosedWindow<S>[] {
     return this.ready.splice(0, this.ready.length);

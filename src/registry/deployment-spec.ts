@@ -5,6 +5,9 @@
 import type { Variant, VersionRef } from "../domain/model.js";
 import { isPlainObject } from "../domain/json-value.js";
 import { invalidField, shown } from "./field.js";
+import { checkResilience } from "./resilience-spec.js";
+import { checkRouting } from "../serving/routing.js";
+import { checkStrategy } from "../rollout/strategy.js";
 import {
   checkAliasName,
   checkModelName,
@@ -23,6 +26,12 @@ export interface DeploymentInput {
   readonly name: string;
   readonly variants: readonly Variant[];
   readonly timeoutMs?: number;
+  /** Checked here; see resilience-spec.ts for its shape. */
+  readonly resilience?: unknown;
+  /** Checked here; see serving/routing.ts. */
+  readonly routing?: unknown;
+  /** Checked here, kept as declared; see rollout/strategy.ts. */
+  readonly strategy?: unknown;
 }
 
 /** Floating-point weights such as 33.3 + 33.3 + 33.4 must still count as 100. */
@@ -61,7 +70,21 @@ export function checkDeployment(input: unknown): { name: string } & DeploymentSp
       { weights: Object.fromEntries(live.map((v) => [v.name, v.weight])) },
     );
   }
-  return { name, variants, timeoutMs };
+  const resilience = checkResilience(input.resilience, variants, checkRef);
+  const routing = checkRouting(
+    input.routing,
+    variants.map((v) => v.name),
+  );
+  const strategy =
+    checkStrategy(input.strategy) === undefined ? undefined : (input.strategy as Record<string, unknown>);
+  return {
+    name,
+    variants,
+    timeoutMs,
+    ...(resilience === undefined ? {} : { resilience }),
+    ...(routing === undefined ? {} : { routing }),
+    ...(strategy === undefined ? {} : { strategy }),
+  };
 }
 
 function checkTimeout(value: unknown): number {

@@ -31,24 +31,36 @@ export class DeploymentStore {
 
   /** Creates or replaces the deployment; createdAt survives a replace. */
   async put(input: DeploymentInput): Promise<Deployment> {
-    const { name, variants, timeoutMs } = checkDeployment(input);
+    const { name, variants, timeoutMs, resilience, routing, strategy } = checkDeployment(input);
+    const fallback = resilience?.fallback;
+    const fallbackVersion = fallback !== undefined && "model" in fallback ? fallback : undefined;
     const row = await this.db.transaction().execute(async (tx) => {
       // Locking the models (in name order, so two puts cannot deadlock) keeps a concurrent
       // deleteVersion from removing a version this deployment is about to reference.
-      const models = [...new Set(variants.map((v) => v.model))].sort();
+      const referenced = [
+        ...variants.map((v) => v.model),
+        ...(fallbackVersion ? [fallbackVersion.model] : []),
+      ];
+      const models = [...new Set(referenced)].sort();
       for (const model of models) {
         const at = variants.findIndex((v) => v.model === model);
-        await withField(`variants[${at}].model`, () => lockModel(tx, model));
+        const field = at < 0 ? "resilience.fallback.model" : `variants[${at}].model`;
+        await withField(field, () => lockModel(tx, model));
       }
       for (const [i, variant] of variants.entries()) {
         await withField(`variants[${i}].ref`, () => resolveRef(tx, variant.model, variant.ref));
+      }
+      if (fallbackVersion !== undefined) {
+        await withField("resilience.fallback.ref", () =>
+          resolveRef(tx, fallbackVersion.model, fallbackVersion.ref),
+        );
       }
       const now = this.clock.now();
       return tx
         .insertInto("deployments")
         .values({
           name,
-          spec: deploymentSpecToJson({ variants, timeoutMs }),
+          spec: deploymentSpecToJson({ variants, timeoutMs, resilience, routing, strategy }),
           created_at: now,
           updated_at: now,
         })

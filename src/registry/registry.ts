@@ -435,11 +435,21 @@ export class Registry {
     uses: (ref: VersionRef) => boolean,
   ): Promise<Array<{ deployment: string; variant: string; ref: VersionRef }>> {
     const rows = await db.selectFrom("deployments").selectAll().orderBy("name").execute();
-    return rows.flatMap((row) =>
-      deploymentFromRow(row)
-        .variants.filter((v) => v.model === model && uses(v.ref))
-        .map((v) => ({ deployment: row.name, variant: v.name, ref: v.ref })),
-    );
+    return rows.flatMap((row) => {
+      const deployment = deploymentFromRow(row);
+      // A fallback version must stay resolvable too: it is loaded alongside the variants.
+      const fallback = deployment.resilience?.fallback;
+      const referenced =
+        fallback !== undefined && "model" in fallback
+          ? [
+              ...deployment.variants,
+              { name: "resilience.fallback", model: fallback.model, ref: fallback.ref },
+            ]
+          : deployment.variants;
+      return referenced
+        .filter((v) => v.model === model && uses(v.ref))
+        .map((v) => ({ deployment: row.name, variant: v.name, ref: v.ref }));
+    });
   }
 }
 

@@ -9,6 +9,8 @@ import {
   type ModelVersion,
   type ReferenceSummary,
   type RegisteredModel,
+  type Resilience,
+  type RoutingSpec,
   type Signature,
   type Variant,
 } from "../domain/model.js";
@@ -97,10 +99,20 @@ export function modelFromRow(
 export interface DeploymentSpec {
   readonly variants: readonly Variant[];
   readonly timeoutMs: number;
+  readonly resilience?: Resilience;
+  readonly routing?: RoutingSpec;
+  readonly strategy?: Readonly<Record<string, unknown>>;
 }
 
 export function deploymentSpecToJson(spec: DeploymentSpec): string {
-  return toJson({ variants: spec.variants, timeoutMs: spec.timeoutMs });
+  const { variants, timeoutMs, resilience, routing, strategy } = spec;
+  return toJson({
+    variants,
+    timeoutMs,
+    ...(resilience === undefined ? {} : { resilience }),
+    ...(routing === undefined ? {} : { routing }),
+    ...(strategy === undefined ? {} : { strategy }),
+  });
 }
 
 export function deploymentFromRow(row: DeploymentRow): Deployment {
@@ -109,6 +121,9 @@ export function deploymentFromRow(row: DeploymentRow): Deployment {
     name: row.name,
     variants: spec.variants,
     timeoutMs: spec.timeoutMs,
+    ...(spec.resilience === undefined ? {} : { resilience: spec.resilience }),
+    ...(spec.routing === undefined ? {} : { routing: spec.routing }),
+    ...(spec.strategy === undefined ? {} : { strategy: spec.strategy }),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

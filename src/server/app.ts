@@ -2,6 +2,7 @@
  * The HTTP face of Ballast, built by a function so tests start it in-process and call it with
  * `inject()`. Routes are thin: parse, call the serving or registry layer, format.
  */
+import { timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
 import { requestIdGenerator } from "./request-id.js";
 import type { Ballast } from "../ballast.js";
@@ -14,6 +15,8 @@ import { modelRoutes } from "./routes/models.js";
 import { deploymentRoutes } from "./routes/deployments.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { monitorRoutes } from "./routes/monitors.js";
+import { resourceRoutes } from "./routes/resources.js";
+import { rolloutRoutes } from "./routes/rollouts.js";
 
 export interface AppOptions {
   /** Largest JSON body accepted, in bytes (413 beyond it). */
@@ -21,6 +24,8 @@ export interface AppOptions {
   /** Largest artifact upload, in bytes. */
   readonly artifactLimit?: number;
   readonly logger?: boolean;
+  /** When set, changes through /api/v1 (anything but GET) need `Authorization: Bearer <token>`. */
+  readonly apiToken?: string;
 }
 
 export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;
@@ -64,6 +69,25 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
     reply.header("x-request-id", request.id);
     done();
   });
+  const token = options.apiToken;
+  if (token !== undefined && token !== "") {
+    const expected = Buffer.from(`Bearer ${token}`);
+    app.addHook("onRequest", (request, reply, done) => {
+      if (request.method === "GET" || request.method === "HEAD" || !request.url.startsWith("/api/v1/")) {
+        done();
+        return;
+      }
+      const given = Buffer.from(request.headers.authorization ?? "");
+      if (given.length === expected.length && timingSafeEqual(given, expected)) {
+        done();
+        return;
+      }
+      void reply
+        .status(401)
+        .header("www-authenticate", "Bearer")
+        .send({ error: "this server needs an API token for changes: pass --token or set BALLAST_TOKEN" });
+    });
+  }
   app.setErrorHandler((error, request, reply) => errorReply(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: `no route for ${request.method} ${request.url.split("?")[0]}` }),
@@ -79,5 +103,7 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   await app.register(deploymentRoutes(ballast));
   await app.register(metricsRoutes(ballast));
   await app.register(monitorRoutes(ballast));
+  await app.register(resourceRoutes(ballast));
+  await app.register(rolloutRoutes(ballast));
   return app;
 }

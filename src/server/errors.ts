@@ -8,6 +8,7 @@ import { isBallastError, type ErrorCode } from "../domain/errors.js";
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_argument: 400,
+  unauthenticated: 401,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
@@ -24,6 +25,9 @@ export function statusFor(code: ErrorCode): number {
 export function errorReply(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (isBallastError(error)) {
     if (error.code === "internal") request.log.error({ err: error }, error.message);
+    // Shed requests and open circuits say when trying again makes sense.
+    const retryAfter = error.details?.retryAfterSeconds;
+    if (typeof retryAfter === "number") void reply.header("retry-after", String(retryAfter));
     return reply.status(STATUS[error.code]).send({ error: error.message });
   }
   const fastifyError = error as Partial<FastifyError>;

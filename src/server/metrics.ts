@@ -7,22 +7,35 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { ErrorCode } from "../domain/errors.js";
 import type { InferenceObserver, InferenceOutcome } from "../serving/inference.js";
 import type { ModelState, PoolEvents } from "../serving/model-pool.js";
+import type { BreakerPhase } from "../serving/circuit-breaker.js";
+import type { ResilienceEvents } from "../serving/resilience.js";
 import type { PredictionLogStats } from "../serving/prediction-log.js";
 import type { EvaluatedWindow, MonitorObserver } from "../monitoring/monitors.js";
+import type { PerformanceEvaluation, PerformanceObserver } from "../monitoring/performance-monitors.js";
 import type { AlertPhase } from "../alerts/lifecycle.js";
+import { segmentLabel } from "../monitoring/segments.js";
 import { statusFor } from "./errors.js";
+import type { ShadowReport } from "../serving/shadows.js";
 
 const MODEL_STATES: ReadonlyArray<ModelState> = ["loading", "ready", "failed"];
+const CIRCUIT_PHASES: Record<BreakerPhase, number> = { closed: 0, "half-open": 1, open: 2 };
 
-export interface Metrics extends InferenceObserver, PoolEvents, MonitorObserver {
+export interface Metrics
+  extends InferenceObserver, ResilienceEvents, PoolEvents, MonitorObserver, PerformanceObserver {
   readonly registry: Registry;
   feedbackReceived(kind: "label" | "event", count: number): void;
   monitorPersistFailed(): void;
+  /** A rollout state machine step that could not complete (retried on the next tick). */
+  rolloutTickFailed(): void;
+  /** A rollout's canary weight and phase after a transition. */
+  rolloutChanged(deployment: string, weight: number, phase: string): void;
   render(): Promise<string>;
 }
 
 export function createMetrics(options: {
   predictionLog: () => PredictionLogStats;
+  /** Shadow variants' comparisons, read at scrape time. */
+  shadows?: () => readonly ShadowReport[];
   defaultMetrics?: boolean;
 }): Metrics {
   const registry = new Registry();
@@ -140,26 +153,26 @@ export function createMetrics(options: {
 
   const driftScore = new Gauge({
     name: "ballast_feature_drift_score",
-    help: "Drift score of a feature in the last evaluated window: the p-value for p-value tests, the distance for distances.",
-    labelNames: ["monitor", "deployment", "variant", "feature", "test"] as const,
+    help: "Drift score of a feature in the last evaluated window: the p-value for p-value tests, the distance for distances. segment is \"\" for the variant's overall window, feature=value for a segment's (at most maxValues + 2 per monitor).",
+    labelNames: ["monitor", "deployment", "variant", "segment", "feature", "test"] as const,
     registers: [registry],
   });
   const drifted = new Gauge({
     name: "ballast_feature_drifted",
     help: "1 when the feature drifted in the last evaluated window (after any multiple-testing correction), else 0.",
-    labelNames: ["monitor", "deployment", "variant", "feature", "test"] as const,
+    labelNames: ["monitor", "deployment", "variant", "segment", "feature", "test"] as const,
     registers: [registry],
   });
   const driftShare = new Gauge({
     name: "ballast_dataset_drift_share",
     help: "Share of a monitor's features that drifted in the last evaluated window.",
-    labelNames: ["monitor", "deployment", "variant"] as const,
+    labelNames: ["monitor", "deployment", "variant", "segment"] as const,
     registers: [registry],
   });
   const windows = new Counter({
     name: "ballast_monitor_windows_total",
     help: "Windows closed by monitors, by whether they were evaluated or had too few rows.",
-    labelNames: ["monitor", "deployment", "variant", "outcome"] as const,
+    labelNames: ["monitor", "deployment", "variant", "segment", "outcome"] as const,
     registers: [registry],
   });
   const alerts = new Gauge({
@@ -169,16 +182,116 @@ export function createMetrics(options: {
     registers: [registry],
   });
   const alertPhases = new Map<string, Map<string, AlertPhase>>();
+  const performance = new Gauge({
+    name: "ballast_model_performance",
+    help: "A performance monitor's metric: on labels (estimated=false, the newest bucket with enough labels) and by CBPE (estimated=true, the newest bucket with enough predictions).",
+    labelNames: ["monitor", "deployment", "variant", "segment", "metric", "estimated"] as const,
+    registers: [registry],
+  });
+  const labelCoverage = new Gauge({
+    name: "ballast_model_label_coverage",
+    help: "Share of a performance monitor's predictions whose label has arrived, over its window.",
+    labelNames: ["monitor", "deployment", "variant", "segment"] as const,
+    registers: [registry],
+  });
+  const fallbacks = new Counter({
+    name: "ballast_fallback_total",
+    help: "Requests answered by a deployment's fallback, by reason (error, timeout, nan, circuit_open).",
+    labelNames: ["deployment", "reason"] as const,
+    registers: [registry],
+  });
+  const circuitState = new Gauge({
+    name: "ballast_circuit_state",
+    help: "Circuit breaker state of a variant: 0 closed, 1 half-open, 2 open.",
+    labelNames: ["deployment", "variant"] as const,
+    registers: [registry],
+  });
+  const shed = new Counter({
+    name: "ballast_requests_shed_total",
+    help: "Requests refused with 503 because the deployment was at its concurrency limit.",
+    labelNames: ["deployment"] as const,
+    registers: [registry],
+  });
+  const shadowReports = () => options.shadows?.() ?? [];
+  new Counter({
+    name: "ballast_shadow_requests_total",
+    help: "Requests mirrored to a shadow variant, by outcome: compared, error, or skipped (too many mirrors in flight).",
+    labelNames: ["deployment", "variant", "outcome"] as const,
+    registers: [registry],
+    collect(this: Counter<"deployment" | "variant" | "outcome">) {
+      this.reset();
+      for (const r of shadowReports()) {
+        const base = { deployment: r.deployment, variant: r.variant };
+        this.inc({ ...base, outcome: "compared" }, r.comparison.compared);
+        this.inc({ ...base, outcome: "error" }, r.comparison.errors);
+        this.inc({ ...base, outcome: "skipped" }, r.comparison.skipped);
+      }
+    },
+  });
+  new Gauge({
+    name: "ballast_shadow_agreement",
+    help: "Share of rows on which a shadow variant agrees with the live answer (same class, or same side of 0.5).",
+    labelNames: ["deployment", "variant"] as const,
+    registers: [registry],
+    collect(this: Gauge<"deployment" | "variant">) {
+      this.reset();
+      for (const r of shadowReports()) {
+        if (r.comparison.agreement !== null)
+          this.set({ deployment: r.deployment, variant: r.variant }, r.comparison.agreement);
+      }
+    },
+  });
+  new Gauge({
+    name: "ballast_shadow_score_difference",
+    help: "Quantiles of the shadow's score minus the live score, per row.",
+    labelNames: ["deployment", "variant", "quantile"] as const,
+    registers: [registry],
+    collect(this: Gauge<"deployment" | "variant" | "quantile">) {
+      this.reset();
+      for (const r of shadowReports()) {
+        const d = r.comparison.scoreDifference;
+        for (const [q, v] of [
+          ["0.01", d.p01],
+          ["0.5", d.p50],
+          ["0.99", d.p99],
+        ] as const) {
+          if (v !== null) this.set({ deployment: r.deployment, variant: r.variant, quantile: q }, v);
+        }
+      }
+    },
+  });
   const persistFailures = new Counter({
     name: "ballast_monitor_persist_failures_total",
     help: "Monitor windows or checkpoints that could not be written to the store.",
+    registers: [registry],
+  });
+  const rolloutTickFailures = new Counter({
+    name: "ballast_rollout_tick_failures_total",
+    help: "Rollout steps that failed to complete (the store or a deployment update failed); retried on the next tick.",
+    registers: [registry],
+  });
+  const rolloutWeight = new Gauge({
+    name: "ballast_rollout_canary_weight",
+    help: "Share of live traffic, in percent, on the canary of a deployment's latest rollout.",
+    labelNames: ["deployment"] as const,
+    registers: [registry],
+  });
+  const rolloutPhase = new Gauge({
+    name: "ballast_rollout_phase",
+    help: "1 for the phase the deployment's latest rollout is in (Progressing, Paused, Succeeded, Aborted), 0 for the others.",
+    labelNames: ["deployment", "phase"] as const,
     registers: [registry],
   });
 
   return {
     registry,
     windowEvaluated(w: EvaluatedWindow): void {
-      const base = { monitor: w.monitor, deployment: w.deployment, variant: w.variant };
+      const base = {
+        monitor: w.monitor,
+        deployment: w.deployment,
+        variant: w.variant,
+        segment: w.segment === undefined ? "" : segmentLabel(w.segment),
+      };
       windows.inc({ ...base, outcome: w.drift === null ? "too_few_rows" : "evaluated" });
       if (w.drift === null) return;
       const verdicts = new Map(w.drift.dataset?.features.map((f) => [f.feature, f.drifted]) ?? []);
@@ -189,6 +302,33 @@ export function createMetrics(options: {
         drifted.set(labels, (verdicts.get(f.feature) ?? f.drifted) ? 1 : 0);
       }
       if (w.drift.dataset !== null) driftShare.set(base, w.drift.dataset.share);
+    },
+    performanceEvaluated(e: PerformanceEvaluation): void {
+      for (const v of [...e.variants, ...(e.segments ?? [])]) {
+        const base = {
+          monitor: e.monitor,
+          deployment: e.deployment,
+          variant: v.variant,
+          segment:
+            v.segment === undefined || e.segment === undefined
+              ? ""
+              : segmentLabel({ feature: e.segment.feature, value: v.segment }),
+        };
+        const newest = (pick: (b: (typeof v.buckets)[number]) => number | null) =>
+          [...v.buckets].reverse().find((b) => pick(b) !== null);
+        const onLabels = newest((b) => (b.basis === "labels" ? b.value : null));
+        const estimated = newest((b) => (b.basis !== null ? b.estimated : null));
+        for (const [flag, value] of [
+          ["false", onLabels?.value ?? null],
+          ["true", estimated?.estimated ?? null],
+        ] as const) {
+          const labels = { ...base, metric: e.metric, estimated: flag };
+          if (value === null) performance.remove(labels);
+          else performance.set(labels, value);
+        }
+        if (v.coverage === null) labelCoverage.remove(base);
+        else labelCoverage.set(base, v.coverage);
+      }
     },
     alertChanged(monitor: string, identity: string, phase: AlertPhase): void {
       const phases = alertPhases.get(monitor) ?? new Map<string, AlertPhase>();
@@ -203,6 +343,15 @@ export function createMetrics(options: {
       s.count(o.code === "ok" ? 200 : statusFor(o.code as ErrorCode));
       s.time(o.seconds);
     },
+    fallbackAnswered(deployment, reason): void {
+      fallbacks.inc({ deployment, reason });
+    },
+    requestShed(deployment): void {
+      shed.inc({ deployment });
+    },
+    circuitChanged(deployment, variant, phase): void {
+      circuitState.set({ deployment, variant }, CIRCUIT_PHASES[phase]);
+    },
     stateChanged(model: string, version: number, state: ModelState | "unloaded"): void {
       for (const s of MODEL_STATES) {
         if (state === "unloaded") modelState.remove({ model, version: String(version), state: s });
@@ -211,6 +360,14 @@ export function createMetrics(options: {
     },
     monitorPersistFailed(): void {
       persistFailures.inc();
+    },
+    rolloutTickFailed(): void {
+      rolloutTickFailures.inc();
+    },
+    rolloutChanged(deployment, weight, phase): void {
+      rolloutWeight.set({ deployment }, weight);
+      for (const p of ["Progressing", "Paused", "Succeeded", "Aborted"])
+        rolloutPhase.set({ deployment, phase: p }, p === phase ? 1 : 0);
     },
     feedbackReceived(kind, count): void {
       feedback.inc({ kind }, count);

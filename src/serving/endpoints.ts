@@ -4,8 +4,16 @@
  * retires what it no longer needs afterwards, so a version swap never drops a request.
  */
 import { notFound, unavailable } from "../domain/errors.js";
-import type { Deployment, ModelVersion, Signature, Variant, VersionRef } from "../domain/model.js";
+import type {
+  Deployment,
+  ModelVersion,
+  Signature,
+  StaticValue,
+  Variant,
+  VersionRef,
+} from "../domain/model.js";
 import type { ModelPool } from "./model-pool.js";
+import { route, type RequestAttributes } from "./routing.js";
 import { versionKey } from "./model-pool.js";
 
 export interface VersionResolver {
@@ -23,9 +31,27 @@ export interface ServedVariant {
   readonly signature: Signature;
 }
 
+/**
+ * Who answers when a variant fails: a loaded version (another variant, or a version named only
+ * as the fallback, served under the label FALLBACK_VERSION), or a fixed answer.
+ */
+export type ServedFallback =
+  | { readonly kind: "model"; readonly target: ServedVariant }
+  | { readonly kind: "static"; readonly outputs: Readonly<Record<string, StaticValue>> };
+
+/**
+ * Labels (in responses' `served_by` and the log's variant column) for answers that no variant
+ * gave. They cannot clash with variant names, which never contain '@'.
+ */
+export const FALLBACK_VERSION = "@fallback";
+export const STATIC_FALLBACK = "@static";
+
 export interface ServedDeployment {
   readonly deployment: Deployment;
   readonly variants: readonly ServedVariant[];
+  readonly fallback?: ServedFallback;
+  /** Some variant mirrors traffic (checked once here rather than on every request). */
+  readonly hasShadows?: true;
 }
 
 export interface SyncProblem {
@@ -69,9 +95,28 @@ export class Endpoints {
     return this.problems.size === 0;
   }
 
-  /** Picks a live (non-shadow) variant by weight. */
-  pick(served: ServedDeployment): ServedVariant {
+  /**
+   * Picks the variant that answers: by the deployment's routing (header rules, sticky key)
+   * when it has one, else a live (non-shadow) variant at random by weight.
+   */
+  pick(served: ServedDeployment, request?: RequestAttributes): ServedVariant {
+    const routing = served.deployment.routing;
     const live = served.variants.filter((v) => v.variant.shadow !== true);
+    if (routing !== undefined) {
+      const stable = live.some((v) => v.variant.name === "stable") ? "stable" : live[0]?.variant.name;
+      const chosen = route(
+        live.map((v) => ({
+          name: v.variant.name,
+          weight: v.variant.weight,
+          stable: v.variant.name === stable,
+        })),
+        routing,
+        request ?? { headers: {} },
+        this.random(),
+      );
+      // A rule may name a variant with weight 0 (a preview); never a shadow.
+      return live.find((v) => v.variant.name === chosen.variant) ?? (live[0] as ServedVariant);
+    }
     if (live.length === 1) return live[0] as ServedVariant;
     let point = this.random() * live.reduce((sum, v) => sum + v.variant.weight, 0);
     for (const v of live) {
@@ -107,14 +152,19 @@ export class Endpoints {
     await Promise.all(
       wanted.map(async (deployment) => {
         try {
-          const variants = await Promise.all(
-            deployment.variants.map(async (variant) => {
-              const version = await this.versions.resolve(variant.model, variant.ref);
-              const loaded = await this.pool.load(version, deployment.timeoutMs);
-              return { variant, version, signature: version.signature ?? loaded.signature };
-            }),
-          );
-          next.set(deployment.name, { deployment, variants });
+          const serve = async (variant: Variant): Promise<ServedVariant> => {
+            const version = await this.versions.resolve(variant.model, variant.ref);
+            const loaded = await this.pool.load(version, deployment.timeoutMs);
+            return { variant, version, signature: version.signature ?? loaded.signature };
+          };
+          const variants = await Promise.all(deployment.variants.map(serve));
+          const fallback = await this.fallbackOf(deployment, variants, serve);
+          next.set(deployment.name, {
+            deployment,
+            variants,
+            ...(fallback === undefined ? {} : { fallback }),
+            ...(variants.some((v) => v.variant.shadow === true) ? { hasShadows: true as const } : {}),
+          });
         } catch (error) {
           problems.set(deployment.name, error instanceof Error ? error.message : String(error));
           // Keep serving what worked before rather than going dark on a bad update.
@@ -128,11 +178,11 @@ export class Endpoints {
     this.problems = problems;
     const stillUsed = new Set(
       [...next.values()].flatMap((d) =>
-        d.variants.map((v) => versionKey(v.version.model, v.version.version)),
+        loadedBy(d).map((v) => versionKey(v.version.model, v.version.version)),
       ),
     );
     for (const d of before.values()) {
-      for (const v of d.variants) {
+      for (const v of loadedBy(d)) {
         if (!stillUsed.has(versionKey(v.version.model, v.version.version))) {
           this.pool.retire(v.version.model, v.version.version);
         }
@@ -140,4 +190,30 @@ export class Endpoints {
     }
     return [...problems].map(([deployment, error]) => ({ deployment, error }));
   }
+
+  /** A fallback version is loaded and warmed like a variant: it must answer at once when asked. */
+  private async fallbackOf(
+    deployment: Deployment,
+    variants: readonly ServedVariant[],
+    serve: (variant: Variant) => Promise<ServedVariant>,
+  ): Promise<ServedFallback | undefined> {
+    const spec = deployment.resilience?.fallback;
+    if (spec === undefined) return undefined;
+    if ("response" in spec) return { kind: "static", outputs: spec.response.outputs };
+    if ("variant" in spec) {
+      const target = variants.find((v) => v.variant.name === spec.variant);
+      // The spec check guarantees the variant exists; a stored spec edited by hand may not.
+      if (target === undefined) throw new Error(`fallback variant "${spec.variant}" is not a variant`);
+      return { kind: "model", target };
+    }
+    const target = await serve({ name: FALLBACK_VERSION, model: spec.model, ref: spec.ref, weight: 0 });
+    return { kind: "model", target };
+  }
+}
+
+/** Every version a served deployment keeps loaded, its fallback version included. */
+function loadedBy(d: ServedDeployment): readonly ServedVariant[] {
+  return d.fallback?.kind === "model" && d.fallback.target.variant.name === FALLBACK_VERSION
+    ? [...d.variants, d.fallback.target]
+    : d.variants;
 }

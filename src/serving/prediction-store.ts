@@ -121,6 +121,29 @@ export class PredictionStore implements PredictionSink {
     return Number(row.n);
   }
 
+  /**
+   * A variant's predictions since `at` and how many of them drew the feedback event `kind`
+   * (one per prediction row at most, whatever the value): the exposures and successes of a rate.
+   */
+  async eventCounts(
+    deployment: string,
+    variant: string,
+    at: number,
+    kind: string,
+  ): Promise<{ exposures: number; events: number }> {
+    const exposures = await this.countSince(deployment, variant, at);
+    const row = await this.db
+      .selectFrom("feedback as f")
+      .innerJoin("predictions as p", "p.request_id", "f.request_id")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("p.deployment", "=", deployment)
+      .where("p.variant", "=", variant)
+      .where("p.created_at", ">=", at)
+      .where("f.kind", "=", kind)
+      .executeTakeFirstOrThrow();
+    return { exposures, events: Number(row.n) };
+  }
+
   /** Idempotent per (request id, row, kind): a repeat replaces the earlier outcome. */
   async upsertFeedback(records: readonly FeedbackRecord[], receivedAt: number): Promise<void> {
     if (records.length === 0) return;

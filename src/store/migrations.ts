@@ -6,7 +6,7 @@
  * sizes (the PostgreSQL pool parses INT8 into numbers), `double precision` for reals (`real`
  * is float4 on PostgreSQL and would round 0.1), `text` for JSON.
  */
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import type { Database } from "./schema.js";
 
 const init: Migration = {
@@ -199,12 +199,121 @@ const monitorWindows: Migration = {
   },
 };
 
+/**
+ * Declared resources (what `ballast apply` or a watched folder/repository last applied, with
+ * where it came from) and the event log that explains every change.
+ */
+const resources: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable("resources")
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("name", "text", (c) => c.notNull())
+      .addColumn("manifest", "text", (c) => c.notNull()) // JSON Resource as declared
+      .addColumn("generation", "integer", (c) => c.notNull())
+      .addColumn("source", "text", (c) => c.notNull()) // JSON ResourceSource
+      .addColumn("applied_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("resources_pk", ["kind", "name"])
+      .execute();
+    await db.schema
+      .createTable("events")
+      .addColumn("id", "text", (c) => c.primaryKey().notNull()) // time-ordered
+      .addColumn("at", "bigint", (c) => c.notNull())
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("name", "text", (c) => c.notNull())
+      .addColumn("type", "text", (c) => c.notNull())
+      .addColumn("reason", "text", (c) => c.notNull())
+      .addColumn("message", "text", (c) => c.notNull())
+      .addColumn("details", "text", (c) => c.notNull()) // JSON
+      .execute();
+    await db.schema.createIndex("events_subject_idx").on("events").columns(["kind", "name", "at"]).execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable("events").execute();
+    await db.schema.dropTable("resources").execute();
+  },
+};
+
+/** Rollouts (canary, A/B): their state machine's state and the strategy they run, so a restart resumes them. */
+const rollouts: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable("rollouts")
+      .addColumn("id", "text", (c) => c.primaryKey().notNull())
+      .addColumn("deployment", "text", (c) => c.notNull())
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("active", "integer", (c) => c.notNull()) // 1 while running or paused
+      .addColumn("state", "text", (c) => c.notNull()) // JSON RolloutState
+      .addColumn("strategy", "text", (c) => c.notNull()) // JSON, as started
+      .addColumn("started_at", "bigint", (c) => c.notNull())
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex("rollouts_deployment_idx")
+      .on("rollouts")
+      .columns(["deployment", "started_at"])
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable("rollouts").execute();
+  },
+};
+
+/**
+ * Closed windows of monitor segments (drift per value of a feature) are stored beside the
+ * overall ones: `segment` is '' for the overall window and `["feature","value"]` (JSON) for a
+ * segment's. It is part of the key, since a segment window closes with the overall one, so the
+ * table is rebuilt (SQLite cannot change a primary key in place).
+ */
+const segmentWindows: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable("monitor_windows").renameTo("monitor_windows_0007").execute();
+    await db.schema
+      .createTable("monitor_windows")
+      .addColumn("monitor", "text", (c) => c.notNull())
+      .addColumn("variant", "text", (c) => c.notNull())
+      .addColumn("segment", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("window_start", "bigint", (c) => c.notNull())
+      .addColumn("window_end", "bigint", (c) => c.notNull())
+      .addColumn("model", "text", (c) => c.notNull())
+      .addColumn("version", "integer", (c) => c.notNull())
+      .addColumn("rows", "integer", (c) => c.notNull())
+      .addColumn("drift", "text")
+      .addColumn("sketch", "text", (c) => c.notNull())
+      .addColumn("closed_at", "bigint", (c) => c.notNull())
+      // A new constraint name: on PostgreSQL the old one lives on until its table is dropped.
+      .addPrimaryKeyConstraint("monitor_windows_segment_pk", [
+        "monitor",
+        "variant",
+        "segment",
+        "window_start",
+        "window_end",
+        "closed_at",
+      ])
+      .execute();
+    await sql`insert into monitor_windows (monitor, variant, segment, window_start, window_end, model, version, rows, drift, sketch, closed_at)
+      select monitor, variant, '', window_start, window_end, model, version, rows, drift, sketch, closed_at
+      from monitor_windows_0007`.execute(db);
+    await db.schema.dropTable("monitor_windows_0007").execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    await sql`delete from monitor_windows where segment <> ''`.execute(db);
+    await db.schema.alterTable("monitor_windows").dropColumn("segment").execute();
+  },
+};
+
 /** In order; append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_init": init,
   "0002_reference_profiles": referenceProfiles,
   "0003_monitors": monitors,
   "0004_monitor_windows": monitorWindows,
+  "0005_resources": resources,
+  "0006_rollouts": rollouts,
+  "0007_segment_windows": segmentWindows,
 };
 
 const provider: MigrationProvider = {

@@ -81,6 +81,8 @@ export interface MonitorsTable {
 export interface MonitorWindowsTable {
   monitor: string;
   variant: string;
+  /** '' for a variant's overall window; JSON ["feature","value"] for a segment's. */
+  segment: Generated<string>;
   window_start: number;
   window_end: number;
   model: string;
@@ -100,6 +102,37 @@ export interface MonitorCheckpointsTable {
   state: string;
 }
 
+export interface ResourcesTable {
+  kind: string;
+  name: string;
+  manifest: string;
+  generation: number;
+  source: string;
+  applied_at: number;
+}
+
+export interface EventsTable {
+  id: string;
+  at: number;
+  kind: string;
+  name: string;
+  type: string;
+  reason: string;
+  message: string;
+  details: string;
+}
+
+export interface RolloutsTable {
+  id: string;
+  deployment: string;
+  kind: string;
+  active: number;
+  state: string;
+  strategy: string;
+  started_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   registered_models: RegisteredModelsTable;
   model_versions: ModelVersionsTable;
@@ -110,4 +143,7 @@ export interface Database {
   monitors: MonitorsTable;
   monitor_windows: MonitorWindowsTable;
   monitor_checkpoints: MonitorCheckpointsTable;
+  resources: ResourcesTable;
+  events: EventsTable;
+  rollouts: RolloutsTable;
 }

@@ -51,7 +51,14 @@ export async function startTestServer(
   const modelPath = join(dataDir, "fraud.json");
   await writeFile(modelPath, JSON.stringify(FRAUD_MODEL));
   const clock = new ManualClock();
-  const ballast = await openBallast({ dataDir, clock, defaultMetrics: false, ...options.ballast });
+  // Rollouts step only when a test calls `rollouts.tick()`, on its manual clock.
+  const ballast = await openBallast({
+    dataDir,
+    clock,
+    defaultMetrics: false,
+    rolloutTicker: false,
+    ...options.ballast,
+  });
   if (options.deploy !== false) {
     const { version } = await ballast.registry.registerVersion({ model: "fraud", artifactPath: modelPath });
     await ballast.deployments.put({

@@ -84,11 +84,11 @@ test("a monitor fires on a shifted window, at a real webhook, and resolves when 
     const metrics = (await s.app.inject("/metrics")).body;
     assert.match(
       metrics,
-      /ballast_feature_drifted\{monitor="fraud-drift",deployment="fraud",variant="stable",feature="amount",test="psi"\} 1/,
+      /ballast_feature_drifted\{monitor="fraud-drift",deployment="fraud",variant="stable",segment="",feature="amount",test="psi"\} 1/,
     );
     assert.match(
       metrics,
-      /ballast_feature_drift_score\{monitor="fraud-drift",deployment="fraud",variant="stable",feature="hour",test="psi"\} 0\.\d+/,
+      /ballast_feature_drift_score\{monitor="fraud-drift",deployment="fraud",variant="stable",segment="",feature="hour",test="psi"\} 0\.\d+/,
     );
 
     await send(fraudRows(4, 500, 1)); // back to normal

@@ -5,6 +5,17 @@ import { register as deploy } from "./deploy.js";
 import { register as predict } from "./predict.js";
 import { register as profile } from "./profile.js";
 import { register as report } from "./report.js";
+import { register as resources } from "./resources.js";
+import { register as rollout } from "./rollout.js";
 
 /** Adding a command is one file in this folder and one line here. */
-export const commands: Array<(program: Command) => void> = [serve, models, deploy, predict, profile, report];
+export const commands: Array<(program: Command) => void> = [
+  serve,
+  models,
+  deploy,
+  predict,
+  profile,
+  report,
+  resources,
+  rollout,
+];

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { invalid } from "../../domain/errors.js";
 import { countRows, rowFormatFor, type RowFormat } from "../../io/rows.js";
 import { profileFile } from "../../monitoring/file-drift.js";
+import { calibrationFromFile } from "../../monitoring/file-calibration.js";
 import {
   FEATURE_KINDS,
   serializeProfile,
@@ -21,6 +22,9 @@ interface ProfileCommandOptions {
   kind: string[];
   bins: string;
   maxCategories: string;
+  label?: string;
+  scoreColumn?: string;
+  positive?: string;
 }
 
 export function register(program: Command): void {
@@ -39,23 +43,50 @@ export function register(program: Command): void {
     )
     .option("--bins <n>", "numerical bins, from reference quantiles", "10")
     .option("--max-categories <n>", "categories kept per feature; the rest count as __other__", "100")
+    .option("--label <column>", "the true label; with --score-column, adds a CBPE calibration")
+    .option("--score-column <column>", "the model's P(positive) on each row; with --label, for CBPE")
+    .option("--positive <value>", "the label value meaning positive (default: 1/true)")
     .action(async (file: string, options: ProfileCommandOptions) => {
       const format: RowFormat = rowFormatFor(file, options.format);
+      if ((options.label === undefined) !== (options.scoreColumn === undefined))
+        throw invalid("--label and --score-column go together: CBPE calibrates the score on the label");
+      const calibrated = options.label !== undefined && options.scoreColumn !== undefined;
+      const outputs = list(options.outputs);
+      // The label is never a feature; the score is one only when named as an output.
+      const calibrationColumns = calibrated
+        ? [
+            options.label as string,
+            ...(outputs.includes(options.scoreColumn as string) ? [] : [options.scoreColumn as string]),
+          ]
+        : [];
       // Read twice: once to profile, once to count the reference exactly in the chosen bins.
       const progress = startProgress({ total: 2 * (await countRows(file, { format })), unit: "rows" });
       try {
-        const profile = await profileFile(file, {
+        const features = await profileFile(file, {
           format,
-          exclude: list(options.exclude),
+          exclude: [...list(options.exclude), ...calibrationColumns],
           progress: (rows) => progress.advance(rows),
           profile: {
-            outputs: list(options.outputs),
+            outputs,
             kinds: kinds(options.kind),
             bins: parsePositiveInt(options.bins, "--bins"),
             maxCategories: parsePositiveInt(options.maxCategories, "--max-categories"),
           },
         });
         progress.finish("profiled");
+        const calibration = calibrated
+          ? await calibrationFromFile(
+              file,
+              {
+                score: options.scoreColumn as string,
+                label: options.label as string,
+                ...(options.positive === undefined ? {} : { positive: options.positive }),
+              },
+              format,
+            )
+          : undefined;
+        const profile =
+          calibration === undefined ? features : { ...features, calibration: calibration.calibration };
         await writeFile(options.output, serializeProfile(profile));
         process.stdout.write(
           formatTable(
@@ -72,6 +103,12 @@ export function register(program: Command): void {
             ]),
           ),
         );
+        if (calibration !== undefined) {
+          const c = calibration.calibration;
+          process.stdout.write(
+            `calibration: ${c.score} against ${c.label} on ${calibration.used} rows (${calibration.skipped} without both), prevalence ${fmt(c.prevalence)}, ${c.isotonic.x.length} knots\n`,
+          );
+        }
         process.stdout.write(
           `wrote ${options.output} (${profile.rows} rows, ${profile.features.length} features)\n`,
         );

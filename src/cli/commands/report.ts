@@ -60,7 +60,10 @@ export function register(program: Command): void {
     )
     .option("--server <url>", "with --deployment: the Ballast server", DEFAULT_SERVER)
     .option("--format <format>", "csv or jsonl (default: from the extension)")
-    .option("--segment <column>", "also report drift per value of this column (at most 50 values)")
+    .option(
+      "--segment <column>",
+      "also report drift per value of this column (files: at most 50 values; --deployment: the first 20, the rest as __other__)",
+    )
     .option("--exclude <a,b>", "columns to leave out (labels, ids, timestamps)")
     .option(
       "--test <feature=test>",
@@ -205,7 +208,7 @@ async function deploymentReport(options: DriftCommandOptions): Promise<void> {
   const client = new ServerClient(options.server);
   const result = await client.request<LogDrift>(
     "GET",
-    `/api/v1/deployments/${encodeURIComponent(deployment)}/drift?since=${since}&until=${until}&correction=${encodeURIComponent(options.correction)}`,
+    `/api/v1/deployments/${encodeURIComponent(deployment)}/drift?since=${since}&until=${until}&correction=${encodeURIComponent(options.correction)}${options.segment === undefined ? "" : `&segment=${encodeURIComponent(options.segment)}`}`,
   );
   process.stdout.write(`${deployment}, ${options.window}: ${result.predictions} logged predictions\n`);
   if (result.groups.length === 0) process.stdout.write("nothing was logged in that period\n");
@@ -213,6 +216,9 @@ async function deploymentReport(options: DriftCommandOptions): Promise<void> {
     const scope = `variant ${g.variant} (${g.model} v${g.version}, ${g.rows} rows)`;
     if (g.drift === null) process.stdout.write(`\n${scope}: ${g.problem ?? "no result"}\n`);
     else printSummary(g.drift, scope);
+    if (g.segmentProblem !== undefined) process.stdout.write(`\n${scope}: ${g.segmentProblem}\n`);
+    for (const s of g.segments ?? [])
+      printSummary(s.drift, `variant ${g.variant}, ${options.segment} = ${s.segment} (${s.rows} rows)`);
   }
   const generatedAt = Date.now();
   if (options.json !== undefined) {

@@ -2,13 +2,14 @@
  * `ballast serve`: opens the store, registers and deploys any `--model name=path` in one step
  * (TorchServe's `--models name=file` is the precedent), and serves until SIGINT/SIGTERM.
  */
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { openBallast, type Ballast } from "../../ballast.js";
 import { invalid, unavailable } from "../../domain/errors.js";
 import { buildApp, DEFAULT_BODY_LIMIT } from "../../server/app.js";
 import { parseDuration } from "../../domain/duration.js";
 import { parsePort, collect } from "../options.js";
+import { folderSource, gitSource } from "../../resources/source-sync.js";
 
 export interface ServeOptions {
   port: string;
@@ -20,6 +21,12 @@ export interface ServeOptions {
   retention?: string;
   logBuffer: string;
   quiet?: boolean;
+  token?: string;
+  watch?: string;
+  git?: string;
+  branch: string;
+  gitPath?: string;
+  syncInterval: string;
 }
 
 export function register(program: Command): void {
@@ -55,6 +62,16 @@ export function register(program: Command): void {
       "50000",
     )
     .option("-q, --quiet", "do not log each request")
+    .option(
+      "--token <token>",
+      "require this API token (Authorization: Bearer) for changes through /api/v1",
+      process.env.BALLAST_TOKEN,
+    )
+    .option("--watch <dir>", "apply the manifests in this folder, and keep applying them as they change")
+    .option("--git <repo>", "apply the manifests of this git repository (URL or path), pulled on an interval")
+    .option("--branch <branch>", "the branch --git follows", "main")
+    .option("--git-path <dir>", "the folder inside the repository that holds the manifests")
+    .option("--sync-interval <duration>", "how often --watch / --git are read again", "30s")
     .action(async (options: ServeOptions) => {
       await serve(options);
     });
@@ -69,6 +86,21 @@ export async function serve(options: ServeOptions): Promise<void> {
   if (!Number.isSafeInteger(capacity) || capacity < 1)
     throw invalid("--log-buffer must be a positive integer");
   const quickModels = options.model.map(parseModelOption);
+  if (options.watch !== undefined && options.git !== undefined)
+    throw invalid("give --watch or --git, not both");
+  const intervalMs = parseDuration(options.syncInterval, "--sync-interval");
+  if (intervalMs < 1000) throw invalid("--sync-interval must be at least 1s");
+  const watch =
+    options.watch !== undefined
+      ? folderSource(options.watch)
+      : options.git !== undefined
+        ? gitSource({
+            repo: options.git,
+            branch: options.branch,
+            workDir: join(resolve(options.dataDir), "git"),
+            ...(options.gitPath === undefined ? {} : { path: options.gitPath }),
+          })
+        : undefined;
 
   const ballast = await openBallast({
     dataDir: options.dataDir,
@@ -76,9 +108,18 @@ export async function serve(options: ServeOptions): Promise<void> {
     retentionMs:
       options.retention === undefined ? undefined : parseDuration(options.retention, "--retention"),
     predictionLog: { capacity },
+    ...(watch === undefined ? {} : { source: watch }),
   });
   try {
     for (const m of quickModels) await deployQuickModel(ballast, m.name, m.path);
+    // The watched source after the --model versions exist, since its manifests may name them.
+    if (ballast.sourceSync !== undefined) {
+      await ballast.sourceSync.sync();
+      const { lastError, location } = ballast.sourceSync.status();
+      if (lastError !== null)
+        process.stderr.write(`ballast: nothing applied from ${location}: ${lastError}\n`);
+      ballast.sourceSync.start(intervalMs);
+    }
     const problems = await ballast.endpoints.sync();
     for (const p of problems)
       process.stderr.write(`ballast: deployment ${p.deployment} is not serving: ${p.error}\n`);
@@ -87,7 +128,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     throw error;
   }
 
-  const app = await buildApp(ballast, { bodyLimit, logger: options.quiet !== true });
+  const app = await buildApp(ballast, {
+    bodyLimit,
+    logger: options.quiet !== true,
+    ...(options.token === undefined ? {} : { apiToken: options.token }),
+  });
   let where: string;
   try {
     where = await app.listen({ port, host: options.host });

@@ -18,6 +18,7 @@
 import { invalid } from "../../domain/errors.js";
 import { isPlainObject } from "../../domain/json-value.js";
 import { QuantileSketch, type QuantileSketchJSON } from "../sketches/quantile-sketch.js";
+import { parseProfileCalibration, type ProfileCalibration } from "./calibration.js";
 
 export const FEATURE_KINDS = ["numerical", "categorical", "binary"] as const;
 export type FeatureKind = (typeof FEATURE_KINDS)[number];
@@ -83,6 +84,8 @@ export interface ReferenceProfile {
   readonly features: FeatureProfile[];
   /** Epoch milliseconds. */
   readonly createdAt: number;
+  /** Score → P(positive) fitted on the labelled reference, for CBPE (see calibration.ts). */
+  readonly calibration?: ProfileCalibration;
 }
 
 export function serializeProfile(profile: ReferenceProfile): string {
@@ -117,7 +120,9 @@ export function validateProfile(json: unknown): ReferenceProfile {
     names.add(parsed.name);
     return parsed;
   });
-  return { version: 1, rows, features, createdAt };
+  const calibration =
+    json.calibration === undefined ? {} : { calibration: parseProfileCalibration(json.calibration) };
+  return { version: 1, rows, features, createdAt, ...calibration };
 }
 
 function validateFeature(json: unknown, at: string, rows: number): FeatureProfile {

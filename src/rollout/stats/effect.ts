@@ -14,7 +14,7 @@
  * the difference looks far more certain than it is (a 5% canary at 0.5% errors shows zero errors
  * in its first 500 requests 8% of the time). The "guarded" variance takes the larger of the
  * plug-in and the pooled-rate variance p̄(1 - p̄)(1/n_A + 1/n_B): both are consistent under
- * H₀, and the pooled one cannot collapse while either arm has seen an event.
+ * H₀, and the pooled one (with half a pseudo-event) cannot collapse to 0.
  */
 import { invalid } from "../../domain/errors.js";
 import { sampleVariance, type Moments } from "./moments.js";
@@ -57,7 +57,11 @@ export function rateDifference(
   const pA = a.successes / a.trials;
   const pB = b.successes / b.trials;
   const plugIn = (pA * (1 - pA)) / a.trials + (pB * (1 - pB)) / b.trials;
-  const pooled = (a.successes + b.successes) / (a.trials + b.trials);
+  // While neither arm has seen an event, half a pseudo-event (in the spirit of Agresti–Caffo)
+  // keeps the pooled variance above 0, so "no errors in 2,000 requests" still counts as
+  // evidence that the rate is small.
+  const events = a.successes + b.successes;
+  const pooled = (events === 0 ? 0.5 : events) / (a.trials + b.trials + (events === 0 ? 1 : 0));
   const variance =
     varianceKind === "plug-in"
       ? plugIn

@@ -7,7 +7,6 @@ import type { Ballast } from "../../ballast.js";
 import { invalid } from "../../domain/errors.js";
 import type { Variant, VersionRef } from "../../domain/model.js";
 import { isPlainObject } from "../../domain/json-value.js";
-import { prepareMonitors } from "./monitors.js";
 
 export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
   const { deployments, endpoints, pool } = ballast;
@@ -41,9 +40,18 @@ export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
 
     app.put<{ Params: { name: string } }>("/api/v1/deployments/:name", async (request) => {
       const { variants, timeoutMs } = parseDeploymentBody(request.body);
-      const deployment = await deployments.put({ name: request.params.name, variants, timeoutMs });
+      // `resilience`, `routing` and `strategy` are checked, with field paths, by the deployment store.
+      const body = isPlainObject(request.body) ? request.body : {};
+      const deployment = await deployments.put({
+        name: request.params.name,
+        variants,
+        timeoutMs,
+        resilience: body.resilience,
+        routing: body.routing,
+        strategy: body.strategy,
+      });
       await endpoints.sync();
-      prepareMonitors(ballast, deployment.name);
+      ballast.prepareMonitors(deployment.name);
       return { ...deployment, status: status(deployment.name) };
     });
 

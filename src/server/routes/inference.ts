@@ -4,6 +4,10 @@ import type { Ballast } from "../../ballast.js";
 import { invalid, notFound } from "../../domain/errors.js";
 import type { Flavor } from "../../domain/model.js";
 import type { ServedDeployment, ServedVariant } from "../../serving/endpoints.js";
+import { fallbackReasonOf } from "../../serving/inference.js";
+
+/** Set when a fallback answered, so proxies and clients see it without parsing the body. */
+const FALLBACK_HEADER = "x-ballast-fallback";
 
 interface ModelParams {
   name: string;
@@ -64,18 +68,30 @@ export function inferenceRoutes(ballast: Ballast): FastifyPluginAsync {
         return reply.status(503).send({ name, ready: false, error: `${which} of '${name}' not loaded yet` });
       });
 
-      app.post<{ Params: ModelParams }>(`${prefix}/infer`, async (request) =>
-        inference.infer(request.params.name, request.params.version, request.body, request.id),
-      );
+      app.post<{ Params: ModelParams }>(`${prefix}/infer`, async (request, reply) => {
+        const response = await inference.infer(
+          request.params.name,
+          request.params.version,
+          request.body,
+          request.id,
+          request.headers,
+        );
+        const reason = fallbackReasonOf(response);
+        if (reason !== undefined) void reply.header(FALLBACK_HEADER, reason);
+        return response;
+      });
     }
 
     // `/v1/models/{name}:predict` — the colon is part of the last path segment.
-    app.post<{ Params: { nameAndVerb: string } }>("/v1/models/:nameAndVerb", async (request) => {
+    app.post<{ Params: { nameAndVerb: string } }>("/v1/models/:nameAndVerb", async (request, reply) => {
       const raw = request.params.nameAndVerb;
       const cut = raw.lastIndexOf(":");
       const verb = cut < 0 ? "" : raw.slice(cut + 1);
       if (verb !== "predict") throw notFound(`use POST /v1/models/{name}:predict (got '${raw}')`);
-      return inference.predict(raw.slice(0, cut), request.body, request.id);
+      const response = await inference.predict(raw.slice(0, cut), request.body, request.id, request.headers);
+      const reason = fallbackReasonOf(response);
+      if (reason !== undefined) void reply.header(FALLBACK_HEADER, reason);
+      return response;
     });
   };
 }

@@ -1,9 +1,15 @@
 /** Monitors over HTTP: declare one per deployment, read its windows, drift and alerts. */
 import type { FastifyPluginAsync } from "fastify";
 import type { Ballast } from "../../ballast.js";
-import { parseMonitorSpec } from "../../monitoring/monitor-spec.js";
+import { parseAnyMonitorSpec } from "../../monitoring/monitor-spec.js";
 import { driftFromLog } from "../../monitoring/log-drift.js";
-import { performanceFromLog } from "../../monitoring/log-performance.js";
+import { performanceBySegment } from "../../monitoring/log-performance.js";
+import {
+  DEFAULT_SEGMENT_VALUES,
+  MAX_SEGMENT_VALUES,
+  parseMaxValues,
+  type SegmentSpec,
+} from "../../monitoring/segments.js";
 import { parseDuration } from "../../domain/duration.js";
 import type { Correction } from "../../monitoring/stats/dataset-drift.js";
 import { invalid } from "../../domain/errors.js";
@@ -23,16 +29,34 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
         const q = request.query;
         const threshold = q.threshold === undefined ? 0.5 : Number(q.threshold);
         if (!(threshold >= 0 && threshold <= 1)) throw invalid("threshold must be in [0, 1]");
+        const segment = segmentQuery(q);
         await ballast.predictionLog.flush();
-        const buckets = await performanceFromLog(ballast.predictions, {
+        const result = await performanceBySegment(ballast.predictions, {
           deployment: request.params.name,
           since: q.since === undefined ? now - 7 * 86_400_000 : instant(q.since, "since"),
           until: q.until === undefined ? now + 1 : instant(q.until, "until"),
           bucketMs: parseDuration(q.bucket ?? "1d", "bucket"),
           score: q.score ?? "probability",
           threshold,
+          ...(segment === undefined
+            ? {}
+            : {
+                segment: {
+                  ...segment,
+                  versions: (model: string, version: number) => ballast.references.getVersion(model, version),
+                },
+              }),
         });
-        return { deployment: request.params.name, buckets };
+        const overall = result.buckets.filter((b) => b.segment === undefined);
+        if (result.segment === undefined) return { deployment: request.params.name, buckets: overall };
+        const notAFeature = result.segment.problems.find((p) => p.includes("is not a feature of"));
+        if (result.segment.values.length === 0 && notAFeature !== undefined)
+          throw invalid(`segment: ${notAFeature}`);
+        return {
+          deployment: request.params.name,
+          buckets: overall,
+          segment: { ...result.segment, buckets: result.buckets.filter((b) => b.segment !== undefined) },
+        };
       },
     );
 
@@ -49,39 +73,49 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
         if (!["none", "bonferroni", "benjamini-hochberg"].includes(correction)) {
           throw invalid("correction must be none, bonferroni or benjamini-hochberg");
         }
+        const segment = segmentQuery(q);
         await ballast.predictionLog.flush();
         return driftFromLog(
           ballast.predictions,
           ballast.references,
-          { deployment: request.params.name, since, until },
+          { deployment: request.params.name, since, until, ...(segment === undefined ? {} : { segment }) },
           { correction: correction as Correction },
         );
       },
     );
 
     app.get<{ Params: { name: string } }>("/api/v1/monitors/:name", async (request) =>
-      monitors.status(request.params.name),
+      monitors.statusOf(request.params.name),
     );
 
-    app.get<{ Params: { name: string }; Querystring: { limit?: string } }>(
+    // Overall windows by default; `?segment=<value>` one segment's, `?segment=*` every window.
+    app.get<{ Params: { name: string }; Querystring: { limit?: string; segment?: string } }>(
       "/api/v1/monitors/:name/windows",
       async (request) => {
-        const status = monitors.status(request.params.name); // 404 for an unknown monitor
+        const status = monitors.statusOf(request.params.name); // 404 for an unknown monitor
         const limit = request.query.limit === undefined ? 100 : Number(request.query.limit);
         if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000)
           throw invalid("limit must be 1…10000");
-        const windows = await ballast.monitorStore.windows(request.params.name, limit);
+        const value = request.query.segment;
+        const feature = status.spec.type === "performance" ? undefined : status.spec.segment?.feature;
+        if (value !== undefined && feature === undefined)
+          throw invalid(`segment: monitor '${request.params.name}' has no segment`);
+        const windows = await ballast.monitorStore.windows(request.params.name, limit, {
+          ...(value === undefined
+            ? {}
+            : { segment: value === "*" ? "*" : { feature: feature as string, value } }),
+        });
         return { windows: windows.map((w) => ({ ...w, deployment: status.spec.deployment })) };
       },
     );
 
     app.put<{ Params: { name: string } }>("/api/v1/monitors/:name", async (request) => {
-      const spec = parseMonitorSpec(request.body, request.params.name);
+      const spec = parseAnyMonitorSpec(request.body, request.params.name);
       await ballast.monitorStore.put(spec);
       monitors.put(spec);
-      prepareMonitors(ballast, spec.deployment);
+      ballast.prepareMonitors(spec.deployment);
       await monitors.settled();
-      return monitors.status(spec.name);
+      return monitors.statusOf(spec.name);
     });
 
     app.delete<{ Params: { name: string } }>("/api/v1/monitors/:name", async (request) => {
@@ -92,19 +126,16 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
   };
 }
 
-/**
- * Points a deployment's monitors at the versions it serves now, so its first rows are watched
- * (a deployment not served yet is prepared when it is).
- */
-export function prepareMonitors(ballast: Ballast, deployment: string): void {
-  const served = ballast.endpoints.list().find((d) => d.deployment.name === deployment);
-  if (served === undefined) return;
-  ballast.monitors.prepare(
-    deployment,
-    served.variants.map((v) => ({
-      variant: v.variant.name,
-      model: v.version.model,
-      version: v.version.version,
-    })),
-  );
+/** `?segment=<feature>&maxValues=<n>` of the read-time endpoints. */
+function segmentQuery(q: Record<string, string | undefined>): SegmentSpec | undefined {
+  if (q.segment === undefined) {
+    if (q.maxValues !== undefined) throw invalid("maxValues applies only with segment=<feature>");
+    return undefined;
+  }
+  if (q.segment === "") throw invalid("segment must name an input feature");
+  if (q.maxValues !== undefined && !/^\d+$/.test(q.maxValues))
+    throw invalid(`maxValues must be an integer in 1…${MAX_SEGMENT_VALUES}, got '${q.maxValues}'`);
+  const maxValues =
+    q.maxValues === undefined ? DEFAULT_SEGMENT_VALUES : parseMaxValues(Number(q.maxValues), "maxValues");
+  return { feature: q.segment, maxValues };
 }

@@ -1,0 +1,215 @@
+/**
+ * What each kind's spec may hold, checked without the server (so `ballast apply` and `ballast
+ * diff` catch mistakes before anything is sent), and each kind's canonical spec: defaults filled
+ * in, one spelling per value, so declared and live state compare field by field.
+ */
+import type { Deployment, Variant, VersionRef } from "../domain/model.js";
+import { isPlainObject } from "../domain/json-value.js";
+import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
+import { checkDeployment, type DeploymentInput } from "../registry/deployment-spec.js";
+import { invalidField, shown } from "../registry/field.js";
+import { parseAnyMonitorSpec, type AnyMonitorSpec } from "../monitoring/monitor-spec.js";
+import type { Kind, Manifest } from "./manifest.js";
+
+export type Spec = Readonly<Record<string, unknown>>;
+
+/** A resource this one needs: it must exist, in the same batch or already applied. */
+export interface Reference {
+  readonly kind: Kind;
+  readonly name: string;
+  /** Where in the spec it is named (`deployment`, `notifiers[0]`). */
+  readonly field: string;
+}
+
+export interface KindRules {
+  readonly kind: Kind;
+  /** Accepted on the command line: `deployment`, `deployments`, `deploy`. */
+  readonly names: readonly string[];
+  /** Checks the spec and returns it canonical; errors name the field inside the spec. */
+  canonical(name: string, spec: Spec): Spec;
+  references(spec: Spec): Reference[];
+}
+
+// ---------------------------------------------------------------- Deployment
+
+const DEPLOYMENT_FIELDS = ["variants", "timeoutMs", "resilience", "routing", "strategy"];
+const VARIANT_FIELDS = ["name", "model", "version", "alias", "weight", "shadow"];
+
+/** A variant as YAML writes it: `version: 3` or `alias: champion` rather than a nested ref. */
+interface VariantDoc {
+  name: string;
+  model: string;
+  version?: number;
+  alias?: string;
+  weight: number;
+  shadow?: true;
+}
+
+/** The deployment store's input for a canonical Deployment spec. */
+export function deploymentInput(name: string, spec: Spec): DeploymentInput {
+  const variants = (spec.variants as VariantDoc[]).map((v): Variant => ({
+    name: v.name,
+    model: v.model,
+    ref: v.version !== undefined ? { version: v.version } : { alias: v.alias ?? "latest" },
+    weight: v.weight,
+    ...(v.shadow === true ? { shadow: true } : {}),
+  }));
+  return { ...spec, name, variants } as DeploymentInput;
+}
+
+/** A stored deployment as a canonical spec, to compare with what was declared. */
+export function deploymentSpecOf(deployment: Deployment): Spec {
+  const { name: _name, createdAt: _c, updatedAt: _u, variants, ...rest } = deployment;
+  return { ...rest, variants: variants.map(variantDoc) };
+}
+
+function variantDoc(v: Variant): VariantDoc {
+  const ref: VersionRef = v.ref;
+  return {
+    name: v.name,
+    model: v.model,
+    ...("version" in ref ? { version: ref.version } : { alias: ref.alias }),
+    weight: v.weight,
+    ...(v.shadow === true ? { shadow: true as const } : {}),
+  };
+}
+
+const deploymentRules: KindRules = {
+  kind: "Deployment",
+  names: ["deployment", "deployments", "deploy"],
+  canonical(name, spec) {
+    unknownFields(spec, DEPLOYMENT_FIELDS, "a Deployment spec");
+    const raw = spec.variants;
+    if (!Array.isArray(raw) || raw.length === 0)
+      throw invalidField("variants", `expected a non-empty list of variants, got ${shown(raw)}`);
+    const variants = raw.map((v: unknown, i): Record<string, unknown> => {
+      const field = `variants[${i}]`;
+      if (!isPlainObject(v))
+        throw invalidField(field, `expected {name, model, version|alias, weight}, got ${shown(v)}`);
+      unknownFields(v, VARIANT_FIELDS, "a variant", `${field}.`);
+      const single = raw.length === 1;
+      const { version, alias, ...rest } = v;
+      if (version !== undefined && alias !== undefined)
+        throw invalidField(field, "give version or alias, not both");
+      return {
+        // One variant needs no name or weight: it is the stable one and takes everything.
+        ...(single ? { name: "stable", weight: 100 } : {}),
+        ...rest,
+        ref: version !== undefined ? { version } : { alias: alias ?? "latest" },
+      };
+    });
+    const checked = checkDeployment({ ...spec, name, variants });
+    const { name: _name, variants: checkedVariants, ...rest } = checked;
+    if (rest.strategy !== undefined && checkedVariants.filter((v) => v.shadow !== true).length !== 1) {
+      throw invalidField(
+        "variants",
+        "with a strategy, declare the one stable variant (the version you want); the rollout adds the canary",
+      );
+    }
+    return { ...rest, variants: checkedVariants.map(variantDoc) };
+  },
+  references: () => [],
+};
+
+// ---------------------------------------------------------------- Notifier
+
+const notifierRules: KindRules = {
+  kind: "Notifier",
+  names: ["notifier", "notifiers"],
+  canonical(name, spec) {
+    return { ...parseNotifierConfig({ name, ...spec }, "spec") } as Spec;
+  },
+  references: () => [],
+};
+
+// ---------------------------------------------------------------- Monitor
+
+/**
+ * A monitor's notifiers are inline configurations or names of Notifier resources; the names
+ * are resolved when it is applied, so one Notifier serves many monitors.
+ */
+const monitorRules: KindRules = {
+  kind: "Monitor",
+  names: ["monitor", "monitors", "mon"],
+  canonical(name, spec) {
+    const notifiers = spec.notifiers ?? [];
+    if (!Array.isArray(notifiers))
+      throw invalidField(
+        "notifiers",
+        `expected a list of Notifier names or configurations, got ${shown(notifiers)}`,
+      );
+    notifiers.forEach((n: unknown, i) => {
+      if (typeof n === "string" && n.length > 0) return;
+      if (!isPlainObject(n))
+        throw invalidField(
+          `notifiers[${i}]`,
+          `expected a Notifier's name or a configuration, got ${shown(n)}`,
+        );
+    });
+    const inline = notifiers.filter((n): n is Record<string, unknown> => typeof n !== "string");
+    const parsed = parseAnyMonitorSpec({ ...spec, notifiers: inline }, name);
+    let next = 0;
+    const canonicalNotifiers = notifiers.map((n: unknown) =>
+      typeof n === "string" ? n : (parsed.notifiers[next++] as NotifierConfig),
+    );
+    const { name: _name, ...rest } = parsed;
+    return { ...rest, notifiers: canonicalNotifiers };
+  },
+  references(spec) {
+    const refs: Reference[] = [{ kind: "Deployment", name: String(spec.deployment), field: "deployment" }];
+    (spec.notifiers as unknown[]).forEach((n, i) => {
+      if (typeof n === "string") refs.push({ kind: "Notifier", name: n, field: `notifiers[${i}]` });
+    });
+    return refs;
+  },
+};
+
+/** A canonical Monitor spec with its Notifier names replaced by their configurations. */
+export function monitorSpecWith(
+  name: string,
+  spec: Spec,
+  notifier: (name: string) => NotifierConfig,
+): AnyMonitorSpec {
+  const notifiers = (spec.notifiers as unknown[]).map((n) => (typeof n === "string" ? notifier(n) : n));
+  return parseAnyMonitorSpec({ ...spec, notifiers }, name);
+}
+
+/** A stored monitor as a canonical spec (its notifiers inline). */
+export function monitorSpecOf(spec: AnyMonitorSpec): Spec {
+  const { name: _name, ...rest } = spec;
+  return rest;
+}
+
+// ---------------------------------------------------------------- the table
+
+export const KIND_RULES: Readonly<Record<Kind, KindRules>> = {
+  Deployment: deploymentRules,
+  Monitor: monitorRules,
+  Notifier: notifierRules,
+};
+
+/** Applied in this order (what is referenced first), deleted in the reverse. */
+export const APPLY_ORDER: readonly Kind[] = ["Notifier", "Deployment", "Monitor"];
+
+/** The kind a user typed (`deployments`, `Monitor`, `mon`). */
+export function kindNamed(raw: string): Kind | undefined {
+  const lower = raw.toLowerCase();
+  return Object.values(KIND_RULES).find((r) => r.names.includes(lower) || r.kind.toLowerCase() === lower)
+    ?.kind;
+}
+
+/** The manifest with its spec canonical (throws with the field inside the spec). */
+export function canonicalManifest(manifest: Manifest): Manifest {
+  return { ...manifest, spec: KIND_RULES[manifest.kind].canonical(manifest.metadata.name, manifest.spec) };
+}
+
+function unknownFields(
+  object: Record<string, unknown>,
+  allowed: readonly string[],
+  what: string,
+  prefix = "",
+): void {
+  const unknown = Object.keys(object).find((k) => !allowed.includes(k));
+  if (unknown !== undefined)
+    throw invalidField(`${prefix}${unknown}`, `unknown field; ${what} has ${allowed.join(", ")}`);
+}

@@ -1,0 +1,243 @@
+/**
+ * Rollouts as the rest of Ballast sees them: start one from a deployment's declared strategy,
+ * act on it, undo a promotion, describe where it stands. The controller does the stepping;
+ * this module finds the versions and the strategy and keeps the traffic meter pointed at the
+ * deployments being rolled out.
+ */
+import { conflict, invalid } from "../domain/errors.js";
+import type { VersionRef } from "../domain/model.js";
+import type { EventRecorder } from "../events/event-log.js";
+import type { DeploymentStore } from "../registry/deployments.js";
+import type { Registry } from "../registry/registry.js";
+import type { ManualAction, RolloutState, VersionPin } from "./canary.js";
+import { STABLE, promoteAliasOf, type RolloutController } from "./controller.js";
+import type { RolloutTargets } from "./controller.js";
+import { label } from "./analysis.js";
+import { checkStrategy, isAbTest, type RolloutStrategy, type Strategy } from "./strategy.js";
+import { describeVerdict, type ExperimentState } from "./ab-test.js";
+import type { TrafficMeter } from "./traffic-meter.js";
+import type { Clock } from "../domain/clock.js";
+import type { PerformanceLog } from "../monitoring/log-performance.js";
+import { evaluateChallengers, type ChallengerReport } from "./challengers.js";
+import type { ChallengerStrategy } from "./strategy.js";
+
+const DEFAULT_CHALLENGERS: ChallengerStrategy = {
+  evaluateEveryMs: 600_000,
+  windowMs: 86_400_000,
+  alpha: 0.01,
+  score: "probability",
+  threshold: 0.5,
+  regression: false,
+};
+
+export interface RolloutView {
+  readonly deployment: string;
+  readonly rollout: RolloutState | null;
+  readonly steps: number;
+  /** For an A/B test: the always-valid verdict, effect and confidence interval. */
+  readonly experiment?: ExperimentState & { event: string; alpha: number; verdict: string };
+  /** Per gate: its metric, decision and the numbers behind it. */
+  readonly gates: Array<{
+    gate: string;
+    decision: string;
+    detail: string;
+    observed: Record<string, number | null>;
+  }>;
+}
+
+export class Rollouts {
+  private readonly challengersCheckedAt = new Map<string, number>();
+
+  constructor(
+    private readonly controller: RolloutController,
+    private readonly deployments: DeploymentStore,
+    private readonly registry: Registry,
+    private readonly targets: RolloutTargets,
+    private readonly meter: TrafficMeter,
+    private readonly events: EventRecorder,
+    private readonly log: PerformanceLog & { flush(): Promise<void> },
+    private readonly clock: Clock,
+  ) {}
+
+  /** Resumes the rollouts a restart interrupted. */
+  async resume(): Promise<void> {
+    await this.controller.resume();
+    for (const d of await this.deployments.list())
+      if (this.controller.isRolling(d.name)) this.meter.watch(d.name);
+  }
+
+  async tick(): Promise<void> {
+    await this.controller.tick();
+    await this.promoteBetterChallengers();
+  }
+
+  /** Every variant but the champion, judged against it on labelled requests. */
+  async challengers(
+    deployment: string,
+    overrides: Partial<ChallengerStrategy> = {},
+  ): Promise<ChallengerReport[]> {
+    const current = await this.deployments.get(deployment);
+    const declared = checkStrategy(current.strategy)?.challengers;
+    const settings: ChallengerStrategy = { ...DEFAULT_CHALLENGERS, ...declared, ...overrides };
+    const live = current.variants.filter((v) => v.shadow !== true);
+    const champion = live.find((v) => v.name === STABLE)?.name ?? live[0]?.name ?? STABLE;
+    await this.log.flush();
+    const now = this.clock.now();
+    return evaluateChallengers(this.log, {
+      deployment,
+      since: now - settings.windowMs,
+      until: now + 1,
+      champion,
+      score: settings.score,
+      threshold: settings.threshold,
+      regression: settings.regression,
+      alpha: settings.alpha,
+    });
+  }
+
+  /** A challenger significantly better than the champion goes out through the declared canary. */
+  private async promoteBetterChallengers(): Promise<void> {
+    const now = this.clock.now();
+    for (const d of await this.deployments.list()) {
+      const strategy = checkStrategy(d.strategy);
+      const settings = strategy?.challengers;
+      if (settings === undefined || strategy?.canary === undefined || this.isRolling(d.name)) continue;
+      const last = this.challengersCheckedAt.get(d.name);
+      if (last !== undefined && now - last < settings.evaluateEveryMs) continue;
+      this.challengersCheckedAt.set(d.name, now);
+      const better = (await this.challengers(d.name)).find((r) => r.significantlyBetter);
+      if (better === undefined) continue;
+      const live = d.variants.filter((v) => v.shadow !== true);
+      const stable = live.find((v) => v.name === STABLE) ?? live[0];
+      if (stable === undefined) continue;
+      const from = await this.registry.resolve(stable.model, stable.ref);
+      if (from.model === better.model && from.version === better.version) continue;
+      await this.events.record({
+        kind: "Deployment",
+        name: d.name,
+        reason: "ChallengerBetter",
+        message: `challenger ${better.variant} (${better.model} v${better.version}) beats the champion: ${better.summary}; rolling it out through the canary`,
+        details: { challenger: better },
+      });
+      await this.begin(
+        d.name,
+        { model: from.model, version: from.version },
+        { model: better.model, version: better.version },
+        strategy.canary,
+      );
+    }
+  }
+
+  isRolling(deployment: string): boolean {
+    return this.controller.isRolling(deployment);
+  }
+
+  /** Rolls `target` out on the deployment with its declared canary strategy. */
+  async start(deployment: string, target: { model?: string; ref: VersionRef }): Promise<RolloutState> {
+    const current = await this.deployments.get(deployment);
+    const strategy = strategyOf(current, deployment);
+    const live = current.variants.filter((v) => v.shadow !== true);
+    const stableVariant = live.find((v) => v.name === STABLE) ?? (live.length === 1 ? live[0] : undefined);
+    if (stableVariant === undefined || live.length !== 1)
+      throw conflict(
+        `deployment ${deployment} serves ${live.length} live variants; a canary starts from one stable variant`,
+      );
+    const stableVersion = await this.registry.resolve(stableVariant.model, stableVariant.ref);
+    const model = target.model ?? stableVariant.model;
+    const canaryVersion = await this.registry.resolve(model, target.ref);
+    return this.begin(
+      deployment,
+      { model: stableVersion.model, version: stableVersion.version },
+      { model, version: canaryVersion.version },
+      strategy,
+    );
+  }
+
+  async begin(
+    deployment: string,
+    stable: VersionPin,
+    canary: VersionPin,
+    strategy: RolloutStrategy,
+  ): Promise<RolloutState> {
+    this.meter.watch(deployment);
+    try {
+      return await this.controller.start(deployment, stable, canary, strategy);
+    } catch (error) {
+      if (!this.controller.isRolling(deployment)) this.meter.unwatch(deployment);
+      throw error;
+    }
+  }
+
+  async act(deployment: string, action: ManualAction): Promise<RolloutState> {
+    const state = await this.controller.act(deployment, action);
+    if (!this.controller.isRolling(deployment)) this.meter.unwatch(deployment);
+    return state;
+  }
+
+  /** Back to the version that was stable before the last promotion (instant: it is kept registered). */
+  async undo(deployment: string): Promise<void> {
+    if (this.controller.isRolling(deployment)) {
+      await this.act(deployment, "abort");
+      return;
+    }
+    const last = await this.controller.status(deployment);
+    if (last === null || last.state.phase !== "Succeeded")
+      throw conflict(
+        `deployment ${deployment} has no promotion to undo (its last rollout: ${last?.state.phase ?? "none"})`,
+      );
+    await this.controller.serialized(async () => {
+      const { stable, canary } = last.state;
+      const alias = promoteAliasOf(last.strategy);
+      await this.targets.promote(deployment, stable, alias);
+      await this.events.record({
+        kind: "Deployment",
+        name: deployment,
+        type: "Warning",
+        reason: "Undone",
+        message: `promotion of ${canary.model} v${canary.version} undone: v${stable.version} is stable again${alias === undefined ? "" : ` and ${alias} points at it`}`,
+        details: { rollout: last.state.id },
+      });
+    });
+  }
+
+  async describe(deployment: string): Promise<RolloutView> {
+    await this.deployments.get(deployment); // 404 for an unknown deployment
+    const stored = await this.controller.status(deployment);
+    if (stored === null) return { deployment, rollout: null, steps: 0, gates: [] };
+    return {
+      deployment,
+      rollout: stored.state,
+      ...(isAbTest(stored.strategy) && stored.state.experiment !== undefined
+        ? {
+            experiment: {
+              ...stored.state.experiment,
+              event: stored.strategy.event,
+              alpha: stored.strategy.alpha,
+              verdict: describeVerdict(stored.state.experiment, stored.strategy),
+            },
+          }
+        : {}),
+      steps: isAbTest(stored.strategy) ? 0 : stored.strategy.steps.length,
+      gates: (isAbTest(stored.strategy) ? [] : stored.strategy.analysis.gates).map((g, i) => {
+        const state = stored.state.gates[i];
+        return {
+          gate: label(g),
+          decision: state?.decision ?? "continue",
+          detail: state?.detail ?? "",
+          observed: { ...(state?.observed ?? {}) },
+        };
+      }),
+    };
+  }
+}
+
+export function strategyOf(deployment: { strategy?: unknown }, name: string): RolloutStrategy {
+  const declared: Strategy | undefined = checkStrategy(deployment.strategy);
+  const strategy = declared?.canary ?? declared?.abTest;
+  if (strategy === undefined) {
+    throw invalid(
+      `deployment ${name} declares no rollout strategy; add strategy.canary (steps, analysis) or strategy.abTest to it first`,
+    );
+  }
+  return strategy;
+}
