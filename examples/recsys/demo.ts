@@ -81,13 +81,20 @@ async function apply(client: ServerClient, version: number): Promise<void> {
 }
 
 /** Users keep arriving until `stop` is set; returns what each version earned. */
-function simulate(client: ServerClient, stop: { done: boolean }): Promise<Map<string, { shown: number; clicks: number }>> {
+function simulate(
+  client: ServerClient,
+  stop: { done: boolean },
+): Promise<Map<string, { shown: number; clicks: number }>> {
   const world = createWorld(seed);
   const rng = createRandom(seed + 1);
   const earned = new Map<string, { shown: number; clicks: number }>();
   const one = async (): Promise<void> => {
     const { user, candidates } = world.impression(rng, true); // the holiday has just happened
-    const res = await client.request<{ predictions: Array<Record<string, number> | number>; model_version: string; request_id: string }>(
+    const res = await client.request<{
+      predictions: Array<Record<string, number> | number>;
+      model_version: string;
+      request_id: string;
+    }>(
       "POST",
       "/v1/models/recsys:predict",
       { instances: candidates.map((c) => c.features) },
@@ -101,7 +108,11 @@ function simulate(client: ServerClient, stop: { done: boolean }): Promise<Map<st
     earned.set(res.model_version, tally);
     if (item !== undefined && rng.bernoulli(world.clickProbability(user, item, true)) === 1) {
       tally.clicks++;
-      await client.request("POST", "/v1/feedback", { request_id: res.request_id, row: shown, event: "click" });
+      await client.request("POST", "/v1/feedback", {
+        request_id: res.request_id,
+        row: shown,
+        event: "click",
+      });
     }
   };
   return (async () => {
@@ -126,7 +137,9 @@ function line(view: RolloutView): string {
 const local = values.server === undefined ? await startLocal() : undefined;
 const client = new ServerClient(values.server ?? local?.url);
 try {
-  console.log(`recsys: rolling out the ${candidate === "good" ? "holiday-aware" : "broken"} ranker as a canary`);
+  console.log(
+    `recsys: rolling out the ${candidate === "good" ? "holiday-aware" : "broken"} ranker as a canary`,
+  );
   const v1 = await register(client, "stable");
   const v2 = await register(client, candidate === "good" ? "holiday" : "broken");
   console.log(`registered recsys v${v1} (stable) and v${v2} (candidate)`);
@@ -146,17 +159,22 @@ try {
   stop.done = true;
   const earned = await traffic;
   console.log(`${String(Math.round((Date.now() - started) / 1000)).padStart(4)} s  ${line(view)}`);
-  console.log(`\n${view.rollout?.phase === "Succeeded" ? "PROMOTED" : "ROLLED BACK"}: ${view.rollout?.message ?? ""}`);
+  console.log(
+    `\n${view.rollout?.phase === "Succeeded" ? "PROMOTED" : "ROLLED BACK"}: ${view.rollout?.message ?? ""}`,
+  );
   for (const g of view.gates) console.log(`  ${g.gate}: ${g.decision} — ${g.detail}`);
   for (const [version, t] of [...earned].sort()) {
-    console.log(`  v${version}: ${t.shown} impressions, click-through ${((100 * t.clicks) / Math.max(1, t.shown)).toFixed(2)}%`);
+    console.log(
+      `  v${version}: ${t.shown} impressions, click-through ${((100 * t.clicks) / Math.max(1, t.shown)).toFixed(2)}%`,
+    );
   }
   const { events } = await client.request<{ events: Array<{ at: number; reason: string; message: string }> }>(
     "GET",
     "/api/v1/events?kind=Deployment&name=recsys&limit=50",
   );
   console.log("\nevents:");
-  for (const e of events) console.log(`  ${new Date(e.at).toISOString()}  ${e.reason.padEnd(18)} ${e.message}`);
+  for (const e of events)
+    console.log(`  ${new Date(e.at).toISOString()}  ${e.reason.padEnd(18)} ${e.message}`);
 } finally {
   await local?.stop();
 }

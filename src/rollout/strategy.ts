@@ -182,9 +182,7 @@ function checkCanary(raw: unknown): CanaryStrategy {
     return { analysis: { durationMs: durationOf(a.duration, `${field}.analysis.duration`) } };
   });
   if (lastWeight === 0) throw invalidField(`${at}.steps`, "expected at least one setWeight step");
-  const promoteAlias = obj.promoteAlias ?? "champion";
-  if (typeof promoteAlias !== "string" || !/^[a-z][a-z0-9_-]{0,62}$/.test(promoteAlias))
-    throw invalidField(`${at}.promoteAlias`, `expected an alias name, got ${shown(promoteAlias)}`);
+  const promoteAlias = aliasOf(obj.promoteAlias, `${at}.promoteAlias`);
   return { steps, analysis: checkAnalysis(obj.analysis, `${at}.analysis`), promoteAlias };
 }
 
@@ -305,9 +303,7 @@ function checkBlueGreen(raw: unknown): CanaryStrategy {
   };
   const pre = window(obj.prePromotionAnalysis, "prePromotionAnalysis");
   const post = window(obj.postPromotionAnalysis, "postPromotionAnalysis");
-  const promoteAlias = obj.promoteAlias ?? "champion";
-  if (typeof promoteAlias !== "string" || !/^[a-z][a-z0-9_-]{0,62}$/.test(promoteAlias))
-    throw invalidField(`${at}.promoteAlias`, `expected an alias name, got ${shown(promoteAlias)}`);
+  const promoteAlias = aliasOf(obj.promoteAlias, `${at}.promoteAlias`);
   return {
     // Weight 0 deploys the new version (loaded, warm) for previews only.
     steps: [
@@ -341,6 +337,14 @@ function checkChallengers(raw: unknown): ChallengerStrategy {
     threshold,
     regression: obj.regression === true,
   };
+}
+
+/** The alias a promotion moves: `champion` unless named. */
+function aliasOf(raw: unknown, at: string): string {
+  const alias = raw ?? "champion";
+  if (typeof alias !== "string" || !/^[a-z][a-z0-9_-]{0,62}$/.test(alias))
+    throw invalidField(at, `expected an alias name, got ${shown(alias)}`);
+  return alias;
 }
 
 function objectWith(raw: unknown, at: string, allowed: readonly string[]): Record<string, unknown> {

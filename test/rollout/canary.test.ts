@@ -157,7 +157,7 @@ describe("canary state machine", () => {
       ],
       [
         { canary: { steps: [{ setWeight: 5 }] }, abTest: { event: "click" } },
-        /declare exactly one of canary, abTest/,
+        /declare exactly one of canary, blueGreen, abTest/,
       ],
     ];
     for (const [raw, message] of bad) assert.throws(() => checkStrategy(raw), message);

@@ -451,3 +451,28 @@ spec:
     assert.deepEqual(new Set(await send(20)), new Set(["2"]));
   });
 });
+
+describe("conflicting manual actions", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+    await setUp(server);
+  });
+  after(async () => server.close());
+
+  test("promote and abort sent together are serialised: one wins, the other is told the rollout has ended", async () => {
+    assert.equal((await apply(server, deploymentYaml(1))).statusCode, 200);
+    assert.equal((await apply(server, deploymentYaml(2))).statusCode, 200);
+    const [promote, abort] = await Promise.all([
+      server.app.inject({ method: "POST", url: "/api/v1/deployments/shop/rollout/promote", payload: {} }),
+      server.app.inject({ method: "POST", url: "/api/v1/deployments/shop/rollout/abort", payload: {} }),
+    ]);
+    assert.deepEqual([promote.statusCode, abort.statusCode].sort(), [200, 404]);
+    const loser = promote.statusCode === 404 ? promote : abort;
+    assert.match((loser.json() as { error: string }).error, /has no rollout in progress/);
+    const winner = promote.statusCode === 200 ? "Succeeded" : "Aborted";
+    assert.equal((await status(server)).rollout?.phase, winner);
+    const served = server.ballast.endpoints.get("shop").variants.filter((v) => v.variant.weight > 0);
+    assert.equal(served.length, 1, "no half-state: one version takes all traffic");
+  });
+});

@@ -97,43 +97,6 @@ export function register(program: Command): void {
     );
   });
 
-  common(
-    rollout
-      .command("challengers <deployment>")
-      .description("Every other variant (shadows too) against the champion on labelled requests")
-      .option("--window <duration>", "how far back to pair predictions", "24h")
-      .option("--regression", "compare squared errors (paired t-test) instead of accuracy (McNemar)")
-      .option("-o, --output <format>", "table or json", "table"),
-  ).action(async (deployment: string, options: Options & { window: string; regression?: boolean }) => {
-    const query = new URLSearchParams({
-      window: options.window,
-      regression: String(options.regression === true),
-    });
-    const result = await client(options).request<{
-      challengers: Array<{
-        variant: string;
-        model: string;
-        version: number;
-        pairs: number;
-        significantlyBetter: boolean;
-        summary: string;
-      }>;
-    }>("GET", `/api/v1/deployments/${encodeURIComponent(deployment)}/challengers?${query.toString()}`);
-    if (options.output === "json") return printJson(result);
-    process.stdout.write(
-      formatTable(
-        ["VARIANT", "VERSION", "PAIRS", "BETTER", "SUMMARY"],
-        result.challengers.map((c) => [
-          c.variant,
-          `${c.model} v${c.version}`,
-          c.pairs,
-          c.significantlyBetter ? "yes" : "no",
-          c.summary,
-        ]),
-      ),
-    );
-  });
-
   for (const [action, description] of Object.entries(ACTIONS)) {
     common(rollout.command(`${action} <deployment>`).description(description)).action(
       async (deployment: string, options: Options) => {
@@ -160,7 +123,6 @@ function printView(view: RolloutView): void {
       `  canary ${bar} ${r.weight}%   step ${Math.min(r.step + 1, view.steps)}/${view.steps}\n` +
       `  ${r.message}\n`,
   );
-  if (view.experiment !== undefined) process.stdout.write(`  A/B: ${view.experiment.verdict}\n`);
   if (view.experiment !== undefined) process.stdout.write(`  A/B: ${view.experiment.verdict}\n`);
   if (view.gates.length > 0) {
     process.stdout.write(
