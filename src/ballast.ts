@@ -38,6 +38,7 @@ import { RolloutStore } from "./rollout/rollout-store.js";
 import { deploymentTargets } from "./rollout/deployment-targets.js";
 import { measurementSource } from "./rollout/measurements.js";
 import { Rollouts } from "./rollout/rollouts.js";
+import { RolloutAlerts } from "./rollout/rollout-alerts.js";
 
 export interface BallastOptions {
   /** Where the SQLite file and the artifacts live. */
@@ -88,6 +89,7 @@ export interface Ballast {
   /** The watched folder or repository, when there is one. */
   readonly sourceSync: SourceSync | undefined;
   readonly rollouts: Rollouts;
+  readonly rolloutAlerts: RolloutAlerts;
   /** Points a deployment's monitors at the versions it serves now (after it or they change). */
   prepareMonitors(deployment: string): void;
   close(): Promise<void>;
@@ -219,6 +221,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
 
   const sourceSync =
     options.source === undefined ? undefined : new SourceSync(options.source, resources, events, clock);
+  const rolloutAlerts = new RolloutAlerts(options.publicUrl);
   const targets = deploymentTargets({ deployments, endpoints, registry, changed: prepareMonitors });
   const controller: RolloutController = new RolloutController(
     new RolloutStore(store.db),
@@ -232,7 +235,10 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     }),
     events,
     clock,
-    (state) => metrics.rolloutChanged(state.deployment, state.weight, state.phase),
+    (state, notes, strategy) => {
+      metrics.rolloutChanged(state.deployment, state.weight, state.phase);
+      rolloutAlerts.notify(state, notes, strategy.notifiers ?? []);
+    },
   );
   const rollouts = new Rollouts(
     controller,
@@ -281,10 +287,12 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     resources,
     sourceSync,
     rollouts,
+    rolloutAlerts,
     prepareMonitors,
     async close() {
       await sourceSync?.stop();
       clearInterval(rolloutTicker);
+      rolloutAlerts.close();
       await controller.serialized(async () => {});
       clearInterval(ticker);
       clearInterval(checkpointer);

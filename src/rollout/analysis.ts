@@ -24,6 +24,8 @@ export interface VariantMeasurement {
   readonly events: Readonly<Record<string, number>>;
   /** Dataset drift share of the variant's latest closed window, per monitor. */
   readonly driftShare: Readonly<Record<string, number | null>>;
+  /** Predictions with a label so far, and how many of them were wrong (accuracy gates). */
+  readonly labelled?: { readonly count: number; readonly wrong: number };
 }
 
 export type GateDecision = "pass" | "fail" | "continue";
@@ -117,6 +119,14 @@ function evaluateGate(
         stable.latencyMs[key],
         "ms",
       );
+    }
+    case "accuracy": {
+      // Misclassification as a rate that must not grow: the same sequential gate as errors.
+      const arm = (m: VariantMeasurement) => ({
+        trials: m.labelled?.count ?? 0,
+        successes: m.labelled?.wrong ?? 0,
+      });
+      return rateGate(previous, spec, gate, "higher", arm(stable), arm(canary));
     }
     case "drift_share": {
       const monitor = gate.monitor ?? "";

@@ -121,6 +121,8 @@ export function advanceCanary(
 
   let analysis: Analysis | null = null;
   let freshSamples = 0;
+  // The step the analysis above measured; a step reached later in this tick has no evidence yet.
+  const measuredStep = s.step;
   if (analysisDue(s, strategy, now)) {
     const m = measure();
     analysis = analyse(strategy.analysis, s.gates, m.stable, m.canary);
@@ -182,7 +184,8 @@ export function advanceCanary(
     // Decisions made at an earlier weight stand, but this step needs evidence of its own:
     // as many fresh canary requests as the most demanding gate asks for.
     const needed = Math.max(0, ...strategy.analysis.gates.map((g) => g.minSamples));
-    const verdict = analysis !== null && freshSamples >= needed ? analysis.verdict : "Inconclusive";
+    const fresh = s.step === measuredStep ? freshSamples : 0;
+    const verdict = analysis !== null && fresh >= needed ? analysis.verdict : "Inconclusive";
     if (verdict === "Successful") {
       notes.push({
         reason: "AnalysisSuccessful",

@@ -148,14 +148,16 @@ function report(
   };
 }
 
-function valueAt(outputs: unknown, name: string, row: number): number | null {
+/** The number at `row` of the logged output `name`, or null. */
+export function valueAt(outputs: unknown, name: string, row: number): number | null {
   if (!Array.isArray(outputs)) return null;
   const output = outputs.find((o) => isPlainObject(o) && o.name === name) as { data?: unknown } | undefined;
   const value = Array.isArray(output?.data) ? output.data[row] : undefined;
   return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
-function binary(label: unknown, positive: unknown): 0 | 1 | null {
+/** A label as 0/1: equal to `positive` when one is named, else 0/1 or a boolean. */
+export function binary(label: unknown, positive: unknown): 0 | 1 | null {
   if (label === undefined || label === null) return null;
   if (positive !== undefined) return label === positive ? 1 : 0;
   return label === 0 || label === 1 ? label : label === true ? 1 : label === false ? 0 : null;

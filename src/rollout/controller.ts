@@ -60,7 +60,11 @@ export interface RolloutRecords {
 }
 
 /** Told of every transition with its notes (events, alerts). */
-export type RolloutListener = (state: RolloutState, notes: Transition["notes"]) => void;
+export type RolloutListener = (
+  state: RolloutState,
+  notes: Transition["notes"],
+  strategy: RolloutStrategy,
+) => void;
 
 export class RolloutController {
   private readonly running = new Map<string, StoredRollout>();
@@ -128,7 +132,7 @@ export class RolloutController {
       const entry = { state, strategy };
       this.running.set(deployment, entry);
       await this.store.save(state, strategy);
-      await this.record(state, [{ reason: "RolloutStarted", message: state.message }]);
+      await this.record(state, [{ reason: "RolloutStarted", message: state.message }], strategy);
       // Nothing has been served yet: a first analysis (blue-green's preview) starts from zero.
       await this.step(entry, (s) =>
         advance(s, strategy, now, () => ({ stable: NOTHING_SERVED, canary: NOTHING_SERVED })),
@@ -170,13 +174,23 @@ export class RolloutController {
   }
 
   /** The feedback events and monitors the running rollout's gates read. */
-  needs(deployment: string): { events: string[]; monitors: string[] } {
+  needs(deployment: string): {
+    events: string[];
+    monitors: string[];
+    labels: { score: string; threshold: number } | null;
+  } {
     const strategy = this.running.get(deployment)?.strategy;
-    if (strategy !== undefined && isAbTest(strategy)) return { events: [strategy.event], monitors: [] };
+    if (strategy !== undefined && isAbTest(strategy))
+      return { events: [strategy.event], monitors: [], labels: null };
     const gates = strategy?.analysis.gates ?? [];
+    const accuracy = gates.find((g) => g.metric === "accuracy");
     return {
       events: gates.flatMap((g) => (g.event === undefined ? [] : [g.event])),
       monitors: gates.flatMap((g) => (g.monitor === undefined ? [] : [g.monitor])),
+      labels:
+        accuracy === undefined
+          ? null
+          : { score: accuracy.score ?? "probability", threshold: accuracy.threshold ?? 0.5 },
     };
   }
 
@@ -219,10 +233,14 @@ export class RolloutController {
           break;
       }
     }
-    await this.record(state, transition.notes);
+    await this.record(state, transition.notes, entry.strategy);
   }
 
-  private async record(state: RolloutState, notes: Transition["notes"]): Promise<void> {
+  private async record(
+    state: RolloutState,
+    notes: Transition["notes"],
+    strategy: RolloutStrategy,
+  ): Promise<void> {
     for (const note of notes) {
       await this.events.record({
         kind: "Deployment",
@@ -239,7 +257,7 @@ export class RolloutController {
         },
       });
     }
-    this.listener(state, notes);
+    this.listener(state, notes, strategy);
   }
 
   private async measurements(

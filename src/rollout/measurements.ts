@@ -7,6 +7,7 @@ import type { PredictionStore } from "../serving/prediction-store.js";
 import type { Monitors } from "../monitoring/monitors.js";
 import type { MeasurementSource } from "./controller.js";
 import type { TrafficMeter } from "./traffic-meter.js";
+import { binary, valueAt } from "./challengers.js";
 
 export function measurementSource(parts: {
   meter: TrafficMeter;
@@ -14,12 +15,16 @@ export function measurementSource(parts: {
   log: PredictionLog;
   monitors: Monitors;
   /** The events and monitors the deployment's gates read. */
-  needs: (deployment: string) => { events: string[]; monitors: string[] };
+  needs: (deployment: string) => {
+    events: string[];
+    monitors: string[];
+    labels: { score: string; threshold: number } | null;
+  };
 }): MeasurementSource {
   return {
     async measure(deployment, variant, since) {
       const traffic = parts.meter.read(deployment, variant);
-      const { events, monitors } = parts.needs(deployment);
+      const { events, monitors, labels } = parts.needs(deployment);
       await parts.log.flush();
       let exposures = 0;
       const counts: Record<string, number> = {};
@@ -31,7 +36,12 @@ export function measurementSource(parts: {
       if (events.length === 0) exposures = await parts.predictions.countSince(deployment, variant, since);
       const driftShare: Record<string, number | null> = {};
       for (const name of monitors) driftShare[name] = latestShare(parts.monitors, name, variant);
+      const labelled =
+        labels === null
+          ? undefined
+          : await labelledOutcomes(parts.predictions, deployment, variant, since, labels);
       return {
+        ...(labelled === undefined ? {} : { labelled }),
         requests: traffic.requests,
         errors: traffic.errors,
         latencyMs: { p50: traffic.p50, p99: traffic.p99 },
@@ -41,6 +51,37 @@ export function measurementSource(parts: {
       };
     },
   };
+}
+
+/**
+ * The variant's labelled predictions since `since` and how many its score got wrong. Read from
+ * the log at each analysis, so labels that arrive late count as soon as they are in.
+ */
+async function labelledOutcomes(
+  predictions: PredictionStore,
+  deployment: string,
+  variant: string,
+  since: number,
+  labels: { score: string; threshold: number },
+): Promise<{ count: number; wrong: number }> {
+  let count = 0;
+  let wrong = 0;
+  for await (const page of predictions.scan(deployment, since, Number.MAX_SAFE_INTEGER)) {
+    const mine = page.filter((p) => p.variant === variant);
+    if (mine.length === 0) continue;
+    const feedback = await predictions.feedbackFor(mine.map((p) => p.requestId));
+    for (const p of mine) {
+      for (const f of feedback.get(p.requestId) ?? []) {
+        if (f.kind !== "label") continue;
+        const truth = binary(f.label, undefined);
+        const score = valueAt(p.outputs, labels.score, f.row);
+        if (truth === null || score === null) continue;
+        count++;
+        if ((score >= labels.threshold ? 1 : 0) !== truth) wrong++;
+      }
+    }
+  }
+  return { count, wrong };
 }
 
 function latestShare(monitors: Monitors, name: string, variant: string): number | null {

@@ -7,6 +7,7 @@
 import { isPlainObject } from "../domain/json-value.js";
 import { parseDuration } from "../domain/duration.js";
 import { invalidField, shown } from "../registry/field.js";
+import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
 
 /** What a gate measures, per variant, over the rollout so far. */
 export const GATE_METRICS = [
@@ -15,6 +16,7 @@ export const GATE_METRICS = [
   "latency_p50",
   "latency_p99",
   "drift_share",
+  "accuracy",
 ] as const;
 export type GateMetric = (typeof GATE_METRICS)[number];
 
@@ -28,7 +30,10 @@ export interface Gate {
   readonly max?: number;
   /** For drift_share: the Monitor whose latest window of the canary is read. */
   readonly monitor?: string;
-  /** Requests (for event_rate: exposures) per variant before the gate judges. */
+  /** For accuracy: the output holding P(positive) and the threshold that makes it a class. */
+  readonly score?: string;
+  readonly threshold?: number;
+  /** Requests (event_rate: exposures; accuracy: labelled predictions) per variant before the gate judges. */
   readonly minSamples: number;
 }
 
@@ -60,6 +65,8 @@ export interface CanaryStrategy {
    * traffic (the preview), and the steps switch it from 0 to 100% at once.
    */
   readonly previewHeader?: string;
+  /** Who hears of a rollback or of a rollout waiting for a person. */
+  readonly notifiers?: readonly NotifierConfig[];
 }
 
 export interface AbTestStrategy {
@@ -72,6 +79,8 @@ export interface AbTestStrategy {
   /** Once there is a winner: promote it (through a canary when one is declared) or only report. */
   readonly autoPromote: boolean;
   readonly intervalMs: number;
+  /** Who hears the verdict. */
+  readonly notifiers?: readonly NotifierConfig[];
 }
 
 /** What a running rollout follows: canary steps, or an A/B test. */
@@ -136,7 +145,7 @@ export function checkStrategy(raw: unknown): Strategy | undefined {
 
 function checkCanary(raw: unknown): CanaryStrategy {
   const at = "strategy.canary";
-  const obj = objectWith(raw, at, ["steps", "analysis", "promoteAlias"]);
+  const obj = objectWith(raw, at, ["steps", "analysis", "promoteAlias", "notifiers"]);
   if (!Array.isArray(obj.steps) || obj.steps.length === 0)
     throw invalidField(`${at}.steps`, `expected a non-empty list of steps, got ${shown(obj.steps)}`);
   let lastWeight = 0;
@@ -183,7 +192,12 @@ function checkCanary(raw: unknown): CanaryStrategy {
   });
   if (lastWeight === 0) throw invalidField(`${at}.steps`, "expected at least one setWeight step");
   const promoteAlias = aliasOf(obj.promoteAlias, `${at}.promoteAlias`);
-  return { steps, analysis: checkAnalysis(obj.analysis, `${at}.analysis`), promoteAlias };
+  return {
+    steps,
+    analysis: checkAnalysis(obj.analysis, `${at}.analysis`),
+    promoteAlias,
+    ...notifiersOf(obj.notifiers, at),
+  };
 }
 
 function checkAnalysis(raw: unknown, at: string): AnalysisSpec {
@@ -207,7 +221,18 @@ function checkAnalysis(raw: unknown, at: string): AnalysisSpec {
 }
 
 function checkGate(raw: unknown, at: string): Gate {
-  const obj = objectWith(raw, at, ["metric", "event", "margin", "max", "monitor", "minSamples"]);
+  const obj = objectWith(raw, at, [
+    "metric",
+    "event",
+    "margin",
+    "max",
+    "monitor",
+    "minSamples",
+    "score",
+    "threshold",
+  ]);
+  if ((obj.score !== undefined || obj.threshold !== undefined) && obj.metric !== "accuracy")
+    throw invalidField(at, "score and threshold belong to the accuracy gate");
   const metric = obj.metric;
   if (typeof metric !== "string" || !(GATE_METRICS as readonly string[]).includes(metric))
     throw invalidField(`${at}.metric`, `expected one of ${GATE_METRICS.join(", ")}, got ${shown(metric)}`);
@@ -231,6 +256,21 @@ function checkGate(raw: unknown, at: string): Gate {
       }
       if (obj.event !== undefined) throw invalidField(`${at}.event`, "only event_rate counts an event");
       return { ...base, margin };
+    }
+    case "accuracy": {
+      if (obj.max !== undefined || obj.monitor !== undefined || obj.event !== undefined)
+        throw invalidField(
+          at,
+          "accuracy is compared with the stable variant by a margin on labelled predictions",
+        );
+      if (obj.score !== undefined && (typeof obj.score !== "string" || obj.score === ""))
+        throw invalidField(`${at}.score`, `expected an output name, got ${shown(obj.score)}`);
+      return {
+        ...base,
+        margin: fraction(obj.margin ?? 0.02, `${at}.margin`, 1),
+        score: (obj.score as string | undefined) ?? "probability",
+        threshold: fraction(obj.threshold ?? 0.5, `${at}.threshold`, 1),
+      };
     }
     case "latency_p50":
     case "latency_p99": {
@@ -256,6 +296,7 @@ function checkAbTest(raw: unknown): AbTestStrategy {
     "minimumDetectableEffect",
     "autoPromote",
     "interval",
+    "notifiers",
   ]);
   if (typeof obj.event !== "string" || obj.event === "")
     throw invalidField(`${at}.event`, "expected the feedback event compared (e.g. click)");
@@ -277,6 +318,7 @@ function checkAbTest(raw: unknown): AbTestStrategy {
     minimumDetectableEffect: mde,
     autoPromote: obj.autoPromote === true,
     intervalMs: obj.interval === undefined ? 60_000 : durationOf(obj.interval, `${at}.interval`),
+    ...notifiersOf(obj.notifiers, at),
   };
 }
 
@@ -293,6 +335,7 @@ function checkBlueGreen(raw: unknown): CanaryStrategy {
     "postPromotionAnalysis",
     "analysis",
     "promoteAlias",
+    "notifiers",
   ]);
   const header = obj.previewHeader ?? "x-ballast-preview";
   if (typeof header !== "string" || !/^[a-z0-9-]{1,64}$/i.test(header))
@@ -315,6 +358,7 @@ function checkBlueGreen(raw: unknown): CanaryStrategy {
     analysis: checkAnalysis(obj.analysis, `${at}.analysis`),
     promoteAlias,
     previewHeader: header.toLowerCase(),
+    ...notifiersOf(obj.notifiers, at),
   };
 }
 
@@ -337,6 +381,14 @@ function checkChallengers(raw: unknown): ChallengerStrategy {
     threshold,
     regression: obj.regression === true,
   };
+}
+
+/** Inline notifier configurations (as a Monitor's `notifiers` takes them). */
+function notifiersOf(raw: unknown, at: string): { notifiers?: NotifierConfig[] } {
+  if (raw === undefined) return {};
+  if (!Array.isArray(raw))
+    throw invalidField(`${at}.notifiers`, `expected a list of notifier configurations, got ${shown(raw)}`);
+  return { notifiers: raw.map((n: unknown, i) => parseNotifierConfig(n, `${at}.notifiers[${i}]`)) };
 }
 
 /** The alias a promotion moves: `champion` unless named. */

@@ -202,3 +202,89 @@ describe("GitOps: a git repository", () => {
     assert.equal(sync.status().failures, 1);
   });
 });
+
+describe("GitOps: a watched folder drives a full canary", () => {
+  let server: TestServer;
+  let dir: string;
+  before(async () => {
+    server = await startTestServer();
+    dir = await mkdtemp(join(tmpdir(), "ballast-watch-canary-"));
+    const v2 = join(server.dataDir, "fraud-v2.json");
+    await writeFile(
+      v2,
+      JSON.stringify({
+        format: "ballast.builtin/v1",
+        kind: "logistic_regression",
+        features: ["amount", "hour", "night"],
+        weights: [0.8, -0.05, 1.5],
+        intercept: -2,
+      }),
+    );
+    await server.ballast.registry.registerVersion({ model: "fraud", artifactPath: v2 });
+  });
+  after(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const canary = (version: number) => `apiVersion: ballast/v1
+kind: Deployment
+metadata: {name: shop}
+spec:
+  variants: [{model: fraud, version: ${version}}]
+  strategy:
+    canary:
+      steps: [{setWeight: 25}, {pause: {duration: 1m}}, {setWeight: 75}, {pause: {duration: 1m}}]
+      analysis: {interval: 10s, gates: [{metric: error_rate, minSamples: 10}]}
+`;
+
+  test("a commit of a new version is rolled out step by step, promoted, and ends in sync", async () => {
+    const sync = new SourceSync(
+      folderSource(dir),
+      server.ballast.resources,
+      server.ballast.events,
+      server.clock,
+    );
+    await writeFile(join(dir, "shop.yaml"), canary(1));
+    await sync.sync();
+    await writeFile(join(dir, "shop.yaml"), canary(2));
+    await sync.sync();
+    const weights = () =>
+      server.ballast.endpoints.get("shop").variants.map((v) => [v.version.version, v.variant.weight]);
+    assert.deepEqual(weights(), [
+      [1, 75],
+      [2, 25],
+    ]);
+    let view = (await server.app.inject({ url: "/api/v1/resources/deployment/shop" })).json() as {
+      status: { sync: string };
+    };
+    assert.equal(view.status.sync, "Progressing");
+    await sync.sync(); // polling again while the rollout runs changes nothing and reports nothing
+    assert.deepEqual(sync.status().outOfSync, []);
+    for (let s = 0; s < 14; s++) {
+      for (let i = 0; i < 10; i++) {
+        await server.app.inject({
+          method: "POST",
+          url: "/v1/models/shop:predict",
+          payload: { instances: [{ amount: 1, hour: 2, night: 0 }] },
+        });
+      }
+      server.clock.advance(10_000);
+      await server.ballast.rollouts.tick();
+    }
+    assert.deepEqual(weights(), [[2, 100]]);
+    view = (await server.app.inject({ url: "/api/v1/resources/deployment/shop" })).json() as {
+      status: { sync: string };
+    };
+    assert.equal(view.status.sync, "Synced");
+    const { events } = (
+      await server.app.inject({ url: "/api/v1/events?kind=Deployment&name=shop&limit=100" })
+    ).json() as Events;
+    assert.deepEqual(
+      events
+        .map((e) => e.reason)
+        .filter((r) => ["Created", "Applied", "RolloutStarted", "StepWeight", "Promoted"].includes(r)),
+      ["Created", "RolloutStarted", "StepWeight", "Applied", "StepWeight", "Promoted"],
+    );
+  });
+});

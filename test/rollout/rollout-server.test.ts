@@ -5,6 +5,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { once } from "node:events";
 import { join } from "node:path";
 import { FRAUD_MODEL, startTestServer, type TestServer } from "../helpers/app.js";
 import { readManifests } from "../../src/resources/manifest.js";
@@ -184,9 +187,30 @@ describe("canary rollout of a worse version", () => {
   });
   after(async () => server.close());
 
-  test("a click-through drop rolls the canary back by itself; the version is marked failed", async () => {
-    assert.equal((await apply(server, deploymentYaml(1))).statusCode, 200);
-    assert.equal((await apply(server, deploymentYaml(3))).statusCode, 200);
+  test("a click-through drop rolls the canary back by itself; the version is marked failed; an alert goes out", async () => {
+    const received: Array<{
+      status: string;
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+    }> = [];
+    const receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        received.push(JSON.parse(body) as (typeof received)[number]);
+        res.end("ok");
+      });
+    });
+    receiver.listen(0, "127.0.0.1");
+    await once(receiver, "listening");
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const withHook = (version: number) =>
+      deploymentYaml(version).replace(
+        "      analysis:\n",
+        `      notifiers: [{kind: webhook, name: hook, url: "${url}"}]\n      analysis:\n`,
+      );
+    assert.equal((await apply(server, withHook(1))).statusCode, 200);
+    assert.equal((await apply(server, withHook(3))).statusCode, 200);
     let s = await status(server);
     for (let round = 0; round < 8 && s.rollout?.phase === "Progressing"; round++) {
       await traffic(server, 800, { stable: 0.3, canary: 0.1 }, 100 + round);
@@ -215,6 +239,16 @@ describe("canary rollout of a worse version", () => {
       events: Array<{ reason: string; type: string }>;
     };
     assert.ok(events.events.some((e) => e.reason === "RolledBack" && e.type === "Warning"));
+    await server.ballast.rolloutAlerts.idle();
+    receiver.close();
+    assert.equal(received.length, 1);
+    assert.equal(received[0]?.labels.alertname, "BallastRolloutRolledBack");
+    assert.equal(received[0]?.labels.deployment, "shop");
+    assert.equal(received[0]?.labels.severity, "critical");
+    assert.match(
+      received[0]?.annotations.summary ?? "",
+      /fraud v3 rolled back at 20%: analysis failed: event_rate\(click\)/,
+    );
   });
 
   test("actions on an ended rollout are refused with the reason; unknown actions are 400", async () => {
@@ -474,5 +508,53 @@ describe("conflicting manual actions", () => {
     assert.equal((await status(server)).rollout?.phase, winner);
     const served = server.ballast.endpoints.get("shop").variants.filter((v) => v.variant.weight > 0);
     assert.equal(served.length, 1, "no half-state: one version takes all traffic");
+  });
+});
+
+describe("accuracy gate on labels that arrive later", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+    await setUp(server);
+  });
+  after(async () => server.close());
+
+  test("a canary that is wrong more often on labelled requests is rolled back", async () => {
+    const yaml = (version: number) => `apiVersion: ballast/v1
+kind: Deployment
+metadata: {name: shop}
+spec:
+  variants: [{model: fraud, version: ${version}}]
+  strategy:
+    canary:
+      steps: [{setWeight: 50}, {pause: {}}]
+      analysis: {interval: 10s, gates: [{metric: accuracy, margin: 0.02, minSamples: 100}]}
+`;
+    assert.equal((await apply(server, yaml(1))).statusCode, 200);
+    assert.equal((await apply(server, yaml(3))).statusCode, 200);
+    const rng = createRandom(9);
+    let view = await status(server);
+    for (let round = 0; round < 6 && view.rollout?.phase !== "Aborted"; round++) {
+      for (let i = 0; i < 200; i++) {
+        const x = { amount: rng.uniform() * 3, hour: rng.int(0, 23), night: rng.bernoulli(0.3) };
+        const res = await server.app.inject({
+          method: "POST",
+          url: "/v1/models/shop:predict",
+          payload: { instances: [x] },
+        });
+        // Truth follows v1 (intercept -3); v3 (intercept -1) calls far more cases positive.
+        const z = -3 + 0.8 * x.amount - 0.05 * x.hour + 1.5 * x.night;
+        const label = rng.bernoulli(1 / (1 + Math.exp(-z)));
+        const id = (res.json() as { request_id: string }).request_id;
+        await server.app.inject({ method: "POST", url: "/v1/feedback", payload: { request_id: id, label } });
+      }
+      await tick(server, 10);
+      view = await status(server);
+    }
+    assert.equal(view.rollout?.phase, "Aborted", JSON.stringify(view.gates));
+    assert.match(
+      view.rollout?.message ?? "",
+      /analysis failed: accuracy: canary .* vs stable .* worse by more than 2\.00%/,
+    );
   });
 });

@@ -42,13 +42,22 @@ export function edgesFromQuantiles(quantileAt: (q: number) => number, bins: numb
   return edges;
 }
 
-/** Grid cells per bin: enough that a value's start bin is almost always its bin. */
-const CELLS_PER_BIN = 16;
+/** Grid cells per bin, and the fewest cells: fine enough that few values land in a cell an edge cuts. */
+const CELLS_PER_BIN = 64;
+const MIN_CELLS = 4096;
 
 /**
- * `numericBin` for columns of values. Binary search costs a mispredicted branch per step, which
- * dominated bulk counting; a uniform grid over [e0, em] gives each value a starting bin instead,
- * and a step or two of linear search (either way, so any start is still exact) finishes it.
+ * `numericBin` for columns of values. Binary search costs a mispredicted branch per step, and a
+ * start-then-walk over a coarse grid still mispredicts on most values near an edge, which
+ * dominated bulk counting. Instead a uniform grid over [e0, em] maps each value to a cell, and a
+ * cell that no edge can cut holds its bin outright: one table load, no comparison with an edge.
+ *
+ * Exactness does not rest on the grid arithmetic being exact, only on it being monotone:
+ * cell(x) = ⌊(x − e0)·scale⌋ never decreases as x grows (IEEE subtraction and multiplication by
+ * a positive constant are monotone, and so is truncation), so if cell(e_b) < c < cell(e_(b+1))
+ * every x in cell c has e_b < x < e_(b+1), bin b. Only the cells holding an edge, cell(e_i)
+ * computed with the same expression, are resolved against the edges: they store −1 − b, b the
+ * highest bin with cell(e_b) below the cell (so x > e_b), and a walk up the edges finishes.
  */
 export class BinIndex {
   private readonly edges: Float64Array;
@@ -56,23 +65,30 @@ export class BinIndex {
   private readonly last: number;
   private readonly lastBin: number;
   private readonly scale: number;
-  private readonly start: Int32Array;
+  /** Per cell: its bin, or −1 − (the bin to walk up from) for a cell an edge may cut. */
+  private readonly cellBin: Int32Array;
 
   constructor(edges: Float64Array | readonly number[]) {
     this.edges = Float64Array.from(edges);
     const m = this.edges.length;
     if (m === 0) throw invalid("a bin index needs at least one edge");
-    this.first = m === 0 ? Infinity : (this.edges[0] as number);
-    this.last = m === 0 ? -Infinity : (this.edges[m - 1] as number);
+    this.first = this.edges[0] as number;
+    this.last = this.edges[m - 1] as number;
     this.lastBin = Math.max(0, m - 2);
-    const cells = m < 2 ? 0 : (m - 1) * CELLS_PER_BIN;
+    const cells = m < 2 ? 0 : Math.max(MIN_CELLS, (m - 1) * CELLS_PER_BIN);
     const range = this.last - this.first;
     this.scale = cells > 0 && range > 0 && cells / range < Infinity ? cells / range : 0;
-    this.start = new Int32Array(cells + 1);
-    for (let c = 0; c <= cells; c++) {
-      const bin = numericBin(this.edges, this.first + c / this.scale);
-      this.start[c] = bin < 0 ? this.lastBin : bin;
+    // x < em gives cell(x) ≤ cell(em), which rounding may put at `cells`: one spare entry.
+    this.cellBin = new Int32Array(cells + 2);
+    let c = 0;
+    for (let i = 0; i < m; i++) {
+      const at = Math.min(cells + 1, (((this.edges[i] as number) - this.first) * this.scale) | 0);
+      // Cells strictly between edge i − 1's cell and edge i's hold only bin i − 1.
+      for (; c < at; c++) this.cellBin[c] = i - 1;
+      // Edge i's cell (unless an earlier edge shares it): x > e_(i−1) there, so walk from i − 1.
+      if (c === at) this.cellBin[c++] = -1 - Math.max(0, i - 1);
     }
+    for (; c < cells + 2; c++) this.cellBin[c] = -1 - this.lastBin;
   }
 
   /**
@@ -89,7 +105,7 @@ export class BinIndex {
     missing: number,
   ): number {
     const edges = this.edges;
-    const start = this.start;
+    const cellBin = this.cellBin;
     const first = this.first;
     const last = this.last;
     const lastBin = this.lastBin;
@@ -102,13 +118,10 @@ export class BinIndex {
     for (let i = 0; i < count; i++) {
       const x = values[i] as number;
       if (x >= first && x < last) {
-        let bin = start[((x - first) * scale) | 0] as number;
-        // The grid is fine enough that one step almost always finishes; the loops make any start exact.
-        if (x >= (edges[bin + 1] as number)) {
-          bin++;
-          while (x >= (edges[bin + 1] as number)) bin++;
-        }
-        while (x < (edges[bin] as number)) bin--;
+        let bin = cellBin[((x - first) * scale) | 0] as number;
+        // The walk lives in its own function: written inline, its loop made V8 compile this
+        // one about twice as slow (measured), though it runs for about 1% of values.
+        if (bin < 0) bin = walkUp(edges, x, -1 - bin);
         counts[bin] = (counts[bin] as number) + 1;
       } else if (x === last) nLast++;
       else if (x < first) {
@@ -125,4 +138,10 @@ export class BinIndex {
     counts[missing] = (counts[missing] as number) + nMissing;
     return count - nMissing - infinite;
   }
+}
+
+/** The bin of x ≥ edges[bin] (and x < the last edge), walking up from `bin`. */
+function walkUp(edges: Float64Array, x: number, bin: number): number {
+  while (x >= (edges[bin + 1] as number)) bin++;
+  return bin;
 }
