@@ -101,6 +101,19 @@ describe("ballast apply / diff / get / delete / events", () => {
     assert.match(unknown.stderr, /unknown kind 'routers'; expected one of Deployment, Monitor, Notifier/);
   });
 
+  test("GET /api/v1/sync says what the watched folder holds and that it applied cleanly", async () => {
+    const sync = (await (await fetch(`${server.url}/api/v1/sync`)).json()) as {
+      location: string;
+      lastError: string | null;
+      syncs: number;
+      outOfSync: unknown[];
+    };
+    assert.match(sync.location, /watched$/);
+    assert.equal(sync.lastError, null);
+    assert.ok(sync.syncs >= 1);
+    assert.deepEqual(sync.outOfSync, []);
+  });
+
   test("without the token a change is refused with exit 6", () => {
     const res = ballast(["delete", "monitor", "shop-drift", "--server", server.url, "--token", "wrong"]);
     assert.equal(res.status, 6);
