@@ -161,7 +161,11 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     if (deployment === undefined) continue;
     monitors.restore(c, await predictions.countSince(deployment, c.variant, c.takenAt));
   }
-  const checkpoint = () => monitorStore.saveCheckpoints(monitors.checkpoints(), clock.now());
+  monitors.restoreAlerts(await monitorStore.alertStates());
+  const checkpoint = async () => {
+    await monitorStore.saveCheckpoints(monitors.checkpoints(), clock.now());
+    await monitorStore.saveAlertStates(monitors.alertStates(), clock.now());
+  };
   const checkpointer = setInterval(
     () => void checkpoint().catch(() => metrics.monitorPersistFailed()),
     CHECKPOINT_MS,

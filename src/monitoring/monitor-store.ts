@@ -1,4 +1,5 @@
 /** Monitor specs in the store, so declared monitors come back after a restart. */
+import type { AlertState } from "../alerts/lifecycle.js";
 import type { Kysely } from "kysely";
 import type { Clock } from "../domain/clock.js";
 import { notFound } from "../domain/errors.js";
@@ -10,6 +11,13 @@ import type { SegmentRef } from "./segments.js";
 /** Which closed windows to read: the overall ones (default), one segment's, or all ("*"). */
 export interface WindowFilter {
   readonly segment?: SegmentRef | "*";
+}
+
+/** One alert's lifecycle state, saved with the monitor's checkpoints. */
+export interface SavedAlertState {
+  readonly monitor: string;
+  readonly identity: string;
+  readonly state: AlertState;
 }
 
 export class MonitorStore {
@@ -35,6 +43,7 @@ export class MonitorStore {
     if (Number(result.numDeletedRows) === 0) throw notFound(`monitor '${name}' does not exist`);
     // Its open windows go with it; its closed windows stay as history.
     await this.db.deleteFrom("monitor_checkpoints").where("monitor", "=", name).execute();
+    await this.db.deleteFrom("monitor_alert_states").where("monitor", "=", name).execute();
   }
 
   /**
@@ -104,6 +113,33 @@ export class MonitorStore {
       rows: Number(r.rows),
       drift: r.drift === null ? null : (JSON.parse(r.drift) as EvaluatedWindow["drift"]),
       ...segmentOf(r.segment),
+    }));
+  }
+
+  /** Replaces the saved alert states of every monitor with these. */
+  async saveAlertStates(states: readonly SavedAlertState[], savedAt: number): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom("monitor_alert_states").execute();
+      for (const s of states) {
+        await tx
+          .insertInto("monitor_alert_states")
+          .values({
+            monitor: s.monitor,
+            identity: s.identity,
+            state: JSON.stringify(s.state),
+            saved_at: savedAt,
+          })
+          .execute();
+      }
+    });
+  }
+
+  async alertStates(): Promise<SavedAlertState[]> {
+    const rows = await this.db.selectFrom("monitor_alert_states").selectAll().execute();
+    return rows.map((r) => ({
+      monitor: r.monitor,
+      identity: r.identity,
+      state: JSON.parse(r.state) as AlertState,
     }));
   }
 

@@ -5,6 +5,7 @@
  * evaluated when a window closes; alerts go through the lifecycle and out through the
  * dispatcher, which never blocks. Nothing here can fail a request: errors are counted.
  */
+import type { SavedAlertState } from "./monitor-store.js";
 import { AlertBook, alertIdentity } from "../alerts/alert-book.js";
 import { Dispatcher } from "../alerts/dispatcher.js";
 import { notificationFor } from "../alerts/notification.js";
@@ -170,6 +171,26 @@ export class Monitors {
     /** Performance monitors (`type: performance`): one API, evaluated on the same ticker. */
     private readonly performance?: PerformanceMonitors,
   ) {}
+
+  /** Every alert's lifecycle state (drift and performance monitors), saved with the checkpoints. */
+  alertStates(): SavedAlertState[] {
+    const drift = [...this.active.values()].flatMap((m) =>
+      [...m.book.entries()].map(([identity, state]) => ({ monitor: m.spec.name, identity, state })),
+    );
+    return [...drift, ...(this.performance?.alertStates() ?? [])];
+  }
+
+  /**
+   * Puts back alert states saved before a restart, so an alert that was firing is not fired
+   * again (receivers would see a duplicate) and one that had resolved keeps its cooldown.
+   */
+  restoreAlerts(states: readonly SavedAlertState[]): void {
+    for (const saved of states) {
+      const monitor = this.active.get(saved.monitor);
+      if (monitor !== undefined) monitor.book.restore(saved.identity, saved.state);
+      else this.performance?.restoreAlert(saved);
+    }
+  }
 
   /** The open windows of every monitor, for a checkpoint. */
   checkpoints(): MonitorCheckpoint[] {

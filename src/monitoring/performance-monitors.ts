@@ -11,6 +11,7 @@
  * (late and replaced labels are always reflected, a restart loses nothing); the cost is a scan
  * of `window.buckets × window.bucket` of the log every `evaluateEvery`.
  */
+import type { SavedAlertState } from "./monitor-store.js";
 import { AlertBook, alertIdentity } from "../alerts/alert-book.js";
 import { Dispatcher } from "../alerts/dispatcher.js";
 import { notificationFor } from "../alerts/notification.js";
@@ -127,6 +128,21 @@ export class PerformanceMonitors {
     private readonly observer: PerformanceObserver = silent,
     private readonly generatorUrl?: string,
   ) {}
+
+  /** Every alert's lifecycle state, for saving with the checkpoints. */
+  alertStates(): SavedAlertState[] {
+    return [...this.active.values()].flatMap((m) =>
+      [...m.book.entries()].map(([identity, state]) => ({ monitor: m.spec.name, identity, state })),
+    );
+  }
+
+  /** Puts back a saved alert state; false when the monitor is not one of these. */
+  restoreAlert(saved: SavedAlertState): boolean {
+    const monitor = this.active.get(saved.monitor);
+    if (monitor === undefined) return false;
+    monitor.book.restore(saved.identity, saved.state);
+    return true;
+  }
 
   has(name: string): boolean {
     return this.active.has(name);

@@ -305,6 +305,24 @@ const segmentWindows: Migration = {
   },
 };
 
+/** Alert states of monitors, so an alert firing before a restart is not fired again after it. */
+const monitorAlertStates: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable("monitor_alert_states")
+      .addColumn("monitor", "text", (c) => c.notNull())
+      .addColumn("identity", "text", (c) => c.notNull())
+      .addColumn("state", "text", (c) => c.notNull()) // JSON AlertState
+      .addColumn("saved_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("monitor_alert_states_pk", ["monitor", "identity"])
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable("monitor_alert_states").execute();
+  },
+};
+
 /** In order; append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_init": init,
@@ -314,6 +332,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0005_resources": resources,
   "0006_rollouts": rollouts,
   "0007_segment_windows": segmentWindows,
+  "0008_monitor_alert_states": monitorAlertStates,
 };
 
 const provider: MigrationProvider = {

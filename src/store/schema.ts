@@ -133,6 +133,13 @@ export interface RolloutsTable {
   updated_at: number;
 }
 
+export interface MonitorAlertStatesTable {
+  monitor: string;
+  identity: string;
+  state: string;
+  saved_at: number;
+}
+
 export interface Database {
   registered_models: RegisteredModelsTable;
   model_versions: ModelVersionsTable;
@@ -146,4 +153,5 @@ export interface Database {
   resources: ResourcesTable;
   events: EventsTable;
   rollouts: RolloutsTable;
+  monitor_alert_states: MonitorAlertStatesTable;
 }

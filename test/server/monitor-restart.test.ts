@@ -86,3 +86,56 @@ test("a restart keeps closed windows, resumes the open one, and counts the reque
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+test("an alert firing before a restart is still firing after it, and is not fired again", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "ballast-restart-alerts-"));
+  const clock = new ManualClock();
+  const open = () => openBallast({ dataDir, clock, defaultMetrics: false, rolloutTicker: false });
+  try {
+    const a = await open();
+    const modelPath = join(dataDir, "fraud.json");
+    await writeFile(modelPath, JSON.stringify(FRAUD_MODEL));
+    const builder = new ProfileBuilder();
+    builder.add(fraudRows(1, 3000));
+    await a.registry.registerVersion({
+      model: "fraud",
+      artifactPath: modelPath,
+      referenceProfile: builder.finish(),
+    });
+    const app = await buildApp(a);
+    await app.inject({
+      method: "PUT",
+      url: "/api/v1/deployments/fraud",
+      payload: { model: "fraud", version: 1 },
+    });
+    const put = await app.inject({
+      method: "PUT",
+      url: "/api/v1/monitors/m",
+      payload: {
+        deployment: "fraud",
+        features: ["amount"],
+        test: "psi",
+        window: { kind: "tumbling", by: "count", size: 300 },
+        minSamples: 100,
+        alert: { forMs: 0 },
+      },
+    });
+    assert.equal(put.statusCode, 200, put.body);
+    await send(a, fraudRows(2, 300, 4)); // amounts four times larger: drift
+    const firing = a.monitors.status("m").alerts.filter((x) => x.phase === "firing");
+    assert.equal(firing.length, 2, "the feature alert and the dataset alert");
+    await a.close();
+
+    const b = await open();
+    await b.monitors.settled();
+    const after = b.monitors.status("m").alerts.filter((x) => x.phase === "firing");
+    assert.deepEqual(
+      after.map((x) => [x.identity, x.since]),
+      firing.map((x) => [x.identity, x.since]),
+      "the same alert, firing since the same time",
+    );
+    await b.close();
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
