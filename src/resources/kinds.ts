@@ -98,8 +98,16 @@ const deploymentRules: KindRules = {
         ref: version !== undefined ? { version } : { alias: alias ?? "latest" },
       };
     });
-    const checked = checkDeployment({ ...spec, name, variants });
-    const { name: _name, variants: checkedVariants, ...rest } = checked;
+    // Notifier names in the strategy are resolved when applied; the configurations are checked here.
+    const strategy = withoutNotifierNames(spec.strategy);
+    const checked = checkDeployment({
+      ...spec,
+      name,
+      variants,
+      ...(strategy === undefined ? {} : { strategy }),
+    });
+    const { name: _name, variants: checkedVariants, ...checkedRest } = checked;
+    const rest = spec.strategy === undefined ? checkedRest : { ...checkedRest, strategy: spec.strategy };
     if (rest.strategy !== undefined && checkedVariants.filter((v) => v.shadow !== true).length !== 1) {
       throw invalidField(
         "variants",
@@ -108,8 +116,63 @@ const deploymentRules: KindRules = {
     }
     return { ...rest, variants: checkedVariants.map(variantDoc) };
   },
-  references: () => [],
+  references: (spec) => notifierReferences(notifierLists(spec.strategy)),
 };
+
+/** A rollout strategy's notifier lists (canary, blueGreen, abTest), with where they sit. */
+function notifierLists(strategy: unknown): Array<{ field: string; list: unknown[] }> {
+  if (!isPlainObject(strategy)) return [];
+  return ["canary", "blueGreen", "abTest"].flatMap((k) => {
+    const part = strategy[k];
+    return isPlainObject(part) && Array.isArray(part.notifiers)
+      ? [{ field: `strategy.${k}.notifiers`, list: part.notifiers as unknown[] }]
+      : [];
+  });
+}
+
+function notifierReferences(lists: Array<{ field: string; list: unknown[] }>): Reference[] {
+  return lists.flatMap(({ field, list }) =>
+    list.flatMap((n, i) =>
+      typeof n === "string" ? [{ kind: "Notifier" as const, name: n, field: `${field}[${i}]` }] : [],
+    ),
+  );
+}
+
+/** The strategy with Notifier names left out of its notifier lists (names are checked as references). */
+function withoutNotifierNames(strategy: unknown): unknown {
+  return mapNotifierLists(strategy, (list) => list.filter((n) => typeof n !== "string"));
+}
+
+function mapNotifierLists(strategy: unknown, map: (list: unknown[]) => unknown[]): unknown {
+  if (!isPlainObject(strategy)) return strategy;
+  const out: Record<string, unknown> = { ...strategy };
+  for (const k of ["canary", "blueGreen", "abTest"]) {
+    const part = strategy[k];
+    if (isPlainObject(part) && Array.isArray(part.notifiers))
+      out[k] = { ...part, notifiers: map(part.notifiers) };
+  }
+  return out;
+}
+
+/** A canonical Deployment spec with the Notifier names in its strategy replaced by their configurations. */
+export function deploymentSpecWith(spec: Spec, notifier: (name: string) => NotifierConfig): Spec {
+  if (spec.strategy === undefined) return spec;
+  const strategy = mapNotifierLists(spec.strategy, (list) =>
+    list.map((n) => (typeof n === "string" ? notifier(n) : n)),
+  );
+  return { ...spec, strategy };
+}
+
+/** The Notifier names a canonical spec of this kind uses. */
+export function notifierNamesOf(kind: Kind, spec: Spec): string[] {
+  const lists =
+    kind === "Monitor"
+      ? [{ field: "notifiers", list: spec.notifiers as unknown[] }]
+      : kind === "Deployment"
+        ? notifierLists(spec.strategy)
+        : [];
+  return [...new Set(notifierReferences(lists).map((r) => r.name))];
+}
 
 // ---------------------------------------------------------------- Notifier
 

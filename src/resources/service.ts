@@ -13,7 +13,9 @@ import {
   APPLY_ORDER,
   KIND_RULES,
   canonicalManifest,
+  deploymentSpecWith,
   monitorSpecWith,
+  notifierNamesOf,
   type Reference,
   type Spec,
 } from "./kinds.js";
@@ -244,8 +246,7 @@ export class ResourceService {
       await this.live.check(kind, metadata.name, manifest.spec).catch(fail);
       const declared = await this.store.get(kind, metadata.name);
       const live = await this.live.get(kind, metadata.name);
-      const wanted =
-        kind === "Monitor" ? await this.resolvedSpec(manifest, batch).catch(fail) : manifest.spec;
+      const wanted = await this.resolved(manifest, batch).catch(fail);
       const liveChanged = live === null || !sameSpec(live, wanted);
       const declarationChanged = declared === null || !sameSpec(declared.manifest, manifest);
       const revert = request.revertLiveChanges ?? true;
@@ -288,13 +289,13 @@ export class ResourceService {
     if (kind === "Notifier") await this.reapplyUsers(metadata.name, batch);
   }
 
-  /** Monitors that name a changed Notifier get its new configuration. */
+  /** Monitors and deployments that name a changed Notifier get its new configuration. */
   private async reapplyUsers(notifier: string, batch: readonly Manifest[]): Promise<void> {
-    for (const monitor of await this.store.list("Monitor")) {
-      const { manifest } = monitor;
-      if (batch.some((m) => m.kind === "Monitor" && m.metadata.name === manifest.metadata.name)) continue;
-      if (!(manifest.spec.notifiers as unknown[]).includes(notifier)) continue;
-      await this.live.put("Monitor", manifest.metadata.name, await this.resolved(manifest, batch));
+    for (const { manifest } of await this.store.list()) {
+      const { kind, metadata } = manifest;
+      if (batch.some((m) => m.kind === kind && m.metadata.name === metadata.name)) continue;
+      if (!notifierNamesOf(kind, manifest.spec).includes(notifier)) continue;
+      await this.live.put(kind, metadata.name, await this.resolved(manifest, batch));
     }
   }
 
@@ -366,25 +367,19 @@ export class ResourceService {
   }
 
   /** What the live layer is given: a Monitor with its Notifier names replaced by their configs. */
+  /** What the live layer is given: the spec with the Notifier names it uses replaced by their configurations. */
   private async resolved(manifest: Manifest, batch: readonly Manifest[]): Promise<Spec> {
-    return manifest.kind === "Monitor" ? this.resolvedSpec(manifest, batch) : manifest.spec;
-  }
-
-  private async resolvedSpec(manifest: Manifest, batch: readonly Manifest[]): Promise<Spec> {
     const configs = new Map<string, NotifierConfig>();
-    for (const n of manifest.spec.notifiers as unknown[]) {
-      if (typeof n !== "string" || configs.has(n)) continue;
+    for (const n of notifierNamesOf(manifest.kind, manifest.spec)) {
       const inBatch = batch.find((m) => m.kind === "Notifier" && m.metadata.name === n);
       const spec = inBatch?.spec ?? (await this.live.get("Notifier", n));
       if (spec === null) throw notFound(`Notifier ${n} does not exist`);
       configs.set(n, spec as unknown as NotifierConfig);
     }
-    const spec = monitorSpecWith(
-      manifest.metadata.name,
-      manifest.spec,
-      (n) => configs.get(n) as NotifierConfig,
-    );
-    const { name: _name, ...rest } = spec;
+    const config = (n: string) => configs.get(n) as NotifierConfig;
+    if (manifest.kind === "Deployment") return deploymentSpecWith(manifest.spec, config);
+    if (manifest.kind !== "Monitor") return manifest.spec;
+    const { name: _name, ...rest } = monitorSpecWith(manifest.metadata.name, manifest.spec, config);
     return rest;
   }
 

@@ -344,3 +344,53 @@ spec:
     assert.match((bad.json() as { error: string }).error, /Monitor fraud-accuracy: spec.*metric/);
   });
 });
+
+describe("resources: a rollout strategy names a Notifier", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(async () => server.close());
+
+  test("the name is checked, resolved to the configuration in the live deployment, and protects the Notifier", async () => {
+    const deploymentWith = (notifier: string) => `apiVersion: ballast/v1
+kind: Deployment
+metadata: {name: shop}
+spec:
+  variants: [{model: fraud, version: 1}]
+  strategy:
+    canary:
+      steps: [{setWeight: 10}]
+      notifiers: [${notifier}]
+`;
+    const missing = await server.app.inject({
+      method: "POST",
+      url: "/api/v1/apply",
+      payload: { resources: manifests(deploymentWith("pager")) },
+    });
+    assert.equal(missing.statusCode, 400);
+    assert.match(
+      (missing.json() as { error: string }).error,
+      /spec\.strategy\.canary\.notifiers\[0\]: Notifier pager does not exist/,
+    );
+    const res = await server.app.inject({
+      method: "POST",
+      url: "/api/v1/apply",
+      payload: { resources: manifests(`${NOTIFIER}---\n${deploymentWith("oncall")}`) },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const live = (await server.app.inject({ url: "/api/v1/deployments/shop" })).json() as {
+      strategy: { canary: { notifiers: Array<{ kind: string; url: string }> } };
+    };
+    assert.deepEqual(
+      live.strategy.canary.notifiers.map((n) => [n.kind, n.url]),
+      [["webhook", "http://127.0.0.1:9/hook"]],
+    );
+    const view = (await server.app.inject({ url: "/api/v1/resources/deployment/shop" })).json() as {
+      status: { sync: string };
+    };
+    assert.equal(view.status.sync, "Synced");
+    const refused = await server.app.inject({ method: "DELETE", url: "/api/v1/resources/notifier/oncall" });
+    assert.equal(refused.statusCode, 409);
+  });
+});
