@@ -51,6 +51,11 @@ export interface BallastOptions {
   readonly retentionMs?: number;
   /** Node's process metrics in /metrics (off in tests that build many apps). */
   readonly defaultMetrics?: boolean;
+  /**
+   * How often open monitor windows and alert states are saved (default 30 s): what a crash can
+   * lose at most. Wide monitors (hundreds of features) may want it longer, their sketches are large.
+   */
+  readonly checkpointMs?: number;
   /** This server's address as others reach it, for links in alerts. */
   readonly publicUrl?: string;
   /**
@@ -168,7 +173,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   };
   const checkpointer = setInterval(
     () => void checkpoint().catch(() => metrics.monitorPersistFailed()),
-    CHECKPOINT_MS,
+    options.checkpointMs ?? CHECKPOINT_MS,
   );
   checkpointer.unref();
   // Rollouts count requests, errors and latency per variant of the deployments they watch.

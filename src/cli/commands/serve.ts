@@ -27,6 +27,8 @@ export interface ServeOptions {
   branch: string;
   gitPath?: string;
   syncInterval: string;
+  checkpointInterval: string;
+  publicUrl?: string;
 }
 
 export function register(program: Command): void {
@@ -72,6 +74,12 @@ export function register(program: Command): void {
     .option("--branch <branch>", "the branch --git follows", "main")
     .option("--git-path <dir>", "the folder inside the repository that holds the manifests")
     .option("--sync-interval <duration>", "how often --watch / --git are read again", "30s")
+    .option(
+      "--checkpoint-interval <duration>",
+      "how often open monitor windows and alert states are saved (what a crash can lose)",
+      "30s",
+    )
+    .option("--public-url <url>", "this server's address as alert receivers reach it (links in alerts)")
     .action(async (options: ServeOptions) => {
       await serve(options);
     });
@@ -89,6 +97,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   if (options.watch !== undefined && options.git !== undefined)
     throw invalid("give --watch or --git, not both");
   const intervalMs = parseDuration(options.syncInterval, "--sync-interval");
+  const checkpointMs = parseDuration(options.checkpointInterval, "--checkpoint-interval");
+  if (checkpointMs < 1000) throw invalid("--checkpoint-interval must be at least 1s");
   if (intervalMs < 1000) throw invalid("--sync-interval must be at least 1s");
   const watch =
     options.watch !== undefined
@@ -109,6 +119,8 @@ export async function serve(options: ServeOptions): Promise<void> {
       options.retention === undefined ? undefined : parseDuration(options.retention, "--retention"),
     predictionLog: { capacity },
     ...(watch === undefined ? {} : { source: watch }),
+    checkpointMs: checkpointMs,
+    ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
   });
   try {
     for (const m of quickModels) await deployQuickModel(ballast, m.name, m.path);
