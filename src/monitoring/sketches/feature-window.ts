@@ -66,6 +66,8 @@ export class FeatureWindow {
   /** Two windows merge only when their bins are the same. */
   private readonly binning: string;
   private binIndex: BinIndex | null = null;
+  /** Min and max of the finite values of the last column binned. */
+  private readonly range = new Float64Array(2);
   /** The finite values of a column with NaN or ±Infinity in it, for the quantile sketch. */
   private finite = new Float64Array(0);
 
@@ -163,7 +165,21 @@ export class FeatureWindow {
       finite = -1;
     } else {
       this.binIndex ??= new BinIndex(this.edges);
-      finite = this.binIndex.count(values, count, this.counts, this.below, this.above, this.missingBin);
+      const range = this.range;
+      finite = this.binIndex.count(
+        values,
+        count,
+        this.counts,
+        this.below,
+        this.above,
+        this.missingBin,
+        range,
+      );
+      // The binning pass found the finite values' min and max: the sketch skips its own pass.
+      if (finite === count && count > 0) {
+        this.quantiles?.updateMany(values, count, { min: range[0] as number, max: range[1] as number });
+        return;
+      }
     }
     const sketch = this.quantiles;
     if (sketch === null) return;

@@ -157,6 +157,68 @@ describe("BinIndex", () => {
   });
 });
 
+describe("BinIndex grid and packed counts", () => {
+  /** numericBin's counts for `values`, in count()'s layout (bins, below, above, missing). */
+  function expectedCounts(edges: readonly number[], values: Float64Array): Float64Array {
+    const bins = Math.max(1, edges.length - 1);
+    const expected = new Float64Array(bins + 3);
+    for (const x of values) {
+      const bin = x !== x ? bins + 2 : numericBin(edges, x);
+      const at = bin === -1 ? bins : bin === -2 ? bins + 1 : bin;
+      expected[at] = (expected[at] as number) + 1;
+    }
+    return expected;
+  }
+
+  function check(edges: readonly number[], values: Float64Array, label: string): void {
+    const bins = Math.max(1, edges.length - 1);
+    const counts = new Float64Array(bins + 3);
+    const range = new Float64Array(2);
+    new BinIndex(edges).count(values, values.length, counts, bins, bins + 1, bins + 2, range);
+    assert.deepEqual(counts, expectedCounts(edges, values), label);
+    const finite = Array.from(values).filter((x) => Number.isFinite(x));
+    assert.deepEqual(Array.from(range), [Math.min(...finite), Math.max(...finite)], `${label}: range`);
+  }
+
+  test("exact past a packing block (8191 values), with 1 to 12 bins and more (unpacked)", () => {
+    const random = createRandom(5);
+    for (const bins of [1, 2, 4, 5, 10, 12, 13, 40]) {
+      const edges = Array.from({ length: bins + 1 }, (_, i) => Math.tan(-1.4 + (2.8 * i) / bins));
+      const values = Float64Array.from({ length: 50_000 }, () => {
+        const u = random.uniform();
+        // Values on and a hair either side of edges, in the cells the grid resolves against edges.
+        if (u < 0.1) return edges[Math.floor(random.uniform() * edges.length)] as number;
+        if (u < 0.15) return (edges[Math.floor(random.uniform() * edges.length)] as number) * (1 + 1e-15);
+        if (u < 0.16) return [NaN, Infinity, -Infinity][Math.floor(random.uniform() * 3)] as number;
+        return Math.tan(-1.45 + 2.9 * random.uniform());
+      });
+      check(edges, values, `${bins} bins`);
+    }
+  });
+
+  test("exact for bins narrower than a grid cell, a far outlier edge, and over 32766 bins", () => {
+    const random = createRandom(6);
+    const narrow = [0, 1e-12, 2e-12, 3e-12, 0.5, 1];
+    check(
+      narrow,
+      Float64Array.from({ length: 20_000 }, () => random.uniform() * 4e-12),
+      "narrow",
+    );
+    const outlier = [0, 0.1, 0.2, 0.3, 1e300];
+    check(
+      outlier,
+      Float64Array.from({ length: 20_000 }, () => random.uniform() * 0.4),
+      "outlier",
+    );
+    const many = Array.from({ length: 40_001 }, (_, i) => i);
+    check(
+      many,
+      Float64Array.from({ length: 20_000 }, () => random.uniform() * 40_001 - 0.5),
+      "many",
+    );
+  });
+});
+
 /** Seeded columns with missing values, infinities, ties and out-of-range values mixed in. */
 function columnsOf(
   names: readonly string[],
