@@ -305,7 +305,7 @@ function estimateOf(
 }
 
 /** A feedback label as 0/1: equal to `positive` when one is named, else 0/1 or a boolean. */
-function binaryLabel(label: unknown, positive: unknown): 0 | 1 | null {
+export function binaryLabel(label: unknown, positive: unknown): 0 | 1 | null {
   if (label === undefined || label === null) return null;
   if (positive !== undefined) return label === positive ? 1 : 0;
   return label === 0 || label === 1 ? label : label === true ? 1 : label === false ? 0 : null;

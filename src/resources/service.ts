@@ -4,6 +4,7 @@
  * them in dependency order and records each change as an event with where it came from.
  * Applies, deletes and syncs run one at a time, so two of them never interleave.
  */
+import { SerialQueue } from "../domain/serial-queue.js";
 import { conflict, invalid, isBallastError, notFound } from "../domain/errors.js";
 import type { Clock } from "../domain/clock.js";
 import type { EventRecorder } from "../events/event-log.js";
@@ -84,7 +85,7 @@ interface Planned {
 }
 
 export class ResourceService {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(
     private readonly store: ResourceStore,
@@ -93,11 +94,9 @@ export class ResourceService {
     private readonly clock: Clock,
   ) {}
 
-  /** Runs `work` after every apply, delete or rollout action queued before it. */
+  /** Runs `work` after every apply, delete or heal queued before it. */
   serialize<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(work);
   }
 
   apply(request: ApplyRequest): Promise<ApplyResult> {

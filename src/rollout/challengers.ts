@@ -6,7 +6,7 @@
  * Read from the prediction log and its joined labels, so late labels always count.
  */
 import { isPlainObject } from "../domain/json-value.js";
-import type { PerformanceLog } from "../monitoring/log-performance.js";
+import { binaryLabel, type PerformanceLog } from "../monitoring/log-performance.js";
 import {
   addLossPair,
   addPairedOutcome,
@@ -85,7 +85,7 @@ export async function evaluateChallengers(
     for (const [id, seen] of chunk) {
       for (const f of feedback.get(id) ?? []) {
         if (f.kind !== "label") continue;
-        const truth = q.regression ? numeric(f.label ?? f.value) : binary(f.label, q.positive);
+        const truth = q.regression ? numeric(f.label ?? f.value) : binaryLabel(f.label, q.positive);
         if (truth === null) continue;
         const championValue = valueAt(seen.champion, q.score, f.row);
         if (championValue === null) continue;
@@ -154,13 +154,6 @@ export function valueAt(outputs: unknown, name: string, row: number): number | n
   const output = outputs.find((o) => isPlainObject(o) && o.name === name) as { data?: unknown } | undefined;
   const value = Array.isArray(output?.data) ? output.data[row] : undefined;
   return typeof value === "number" && Number.isFinite(value) ? value : null;
-}
-
-/** A label as 0/1: equal to `positive` when one is named, else 0/1 or a boolean. */
-export function binary(label: unknown, positive: unknown): 0 | 1 | null {
-  if (label === undefined || label === null) return null;
-  if (positive !== undefined) return label === positive ? 1 : 0;
-  return label === 0 || label === 1 ? label : label === true ? 1 : label === false ? 0 : null;
 }
 
 function numeric(label: unknown): number | null {

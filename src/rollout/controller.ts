@@ -5,6 +5,7 @@
  * between writing the state and changing the weights comes back consistent, never half-way.
  * Manual actions and ticks go through one queue, so they never interleave.
  */
+import { SerialQueue } from "../domain/serial-queue.js";
 import { conflict, invalid, notFound } from "../domain/errors.js";
 import type { Clock } from "../domain/clock.js";
 import type { EventRecorder } from "../events/event-log.js";
@@ -68,7 +69,7 @@ export type RolloutListener = (
 
 export class RolloutController {
   private readonly running = new Map<string, StoredRollout>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private nextId: number;
 
   constructor(
@@ -200,9 +201,7 @@ export class RolloutController {
 
   /** Runs after every action queued before it. */
   serialized<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(work);
   }
 
   private async step(entry: StoredRollout, next: (s: RolloutState) => Transition): Promise<void> {

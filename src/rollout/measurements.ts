@@ -7,7 +7,8 @@ import type { PredictionStore } from "../serving/prediction-store.js";
 import type { Monitors } from "../monitoring/monitors.js";
 import type { MeasurementSource } from "./controller.js";
 import type { TrafficMeter } from "./traffic-meter.js";
-import { binary, valueAt } from "./challengers.js";
+import { valueAt } from "./challengers.js";
+import { binaryLabel } from "../monitoring/log-performance.js";
 
 export function measurementSource(parts: {
   meter: TrafficMeter;
@@ -73,7 +74,7 @@ async function labelledOutcomes(
     for (const p of mine) {
       for (const f of feedback.get(p.requestId) ?? []) {
         if (f.kind !== "label") continue;
-        const truth = binary(f.label, undefined);
+        const truth = binaryLabel(f.label, undefined);
         const score = valueAt(p.outputs, labels.score, f.row);
         if (truth === null || score === null) continue;
         count++;
