@@ -48,6 +48,15 @@ export class AlertBook {
     return this.#states.entries();
   }
 
+  /** Each alert's identity, phase and since when, as status pages show them. */
+  summary(): Array<{ identity: string; phase: AlertState["phase"]; since: number }> {
+    return [...this.#states].map(([identity, state]) => ({
+      identity,
+      phase: state.phase,
+      since: state.since,
+    }));
+  }
+
   /** Puts back states saved elsewhere (after a restart), so firing alerts are not fired again. */
   restore(identity: string, state: AlertState): void {
     this.#states.set(identity, state);

@@ -355,11 +355,7 @@ export class Monitors {
       ...(monitor.spec.segment === undefined || monitor.keys === null
         ? {}
         : { segment: { ...monitor.spec.segment, values: monitor.keys.values() } }),
-      alerts: [...monitor.book.entries()].map(([identity, state]) => ({
-        identity,
-        phase: state.phase,
-        since: state.since,
-      })),
+      alerts: monitor.book.summary(),
       delivery: monitor.dispatcher.stats(),
     };
   }

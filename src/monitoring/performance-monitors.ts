@@ -212,11 +212,7 @@ export class PerformanceMonitors {
       errors: monitor.errors,
       lastError: monitor.lastError,
       latest: monitor.latest,
-      alerts: [...monitor.book.entries()].map(([identity, state]) => ({
-        identity,
-        phase: state.phase,
-        since: state.since,
-      })),
+      alerts: monitor.book.summary(),
       delivery: monitor.dispatcher.stats(),
     };
   }
