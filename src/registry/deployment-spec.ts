@@ -34,6 +34,34 @@ export interface DeploymentInput {
   readonly strategy?: unknown;
 }
 
+const VARIANT_FIELDS = ["name", "model", "version", "alias", "weight", "shadow"];
+
+/**
+ * Variants as people write them (YAML manifests and the HTTP API alike): `version: 3` or
+ * `alias: champion` rather than a nested ref, and no name or weight for a single variant (it is
+ * the stable one and takes everything). Returns what checkDeployment takes; it checks the rest.
+ */
+export function variantsFromDocs(raw: unknown): Array<Record<string, unknown>> {
+  if (!Array.isArray(raw) || raw.length === 0)
+    throw invalidField("variants", `expected a non-empty list of variants, got ${shown(raw)}`);
+  return raw.map((v: unknown, i) => {
+    const field = `variants[${i}]`;
+    if (!isPlainObject(v))
+      throw invalidField(field, `expected {name, model, version|alias, weight}, got ${shown(v)}`);
+    const unknown = Object.keys(v).find((k) => !VARIANT_FIELDS.includes(k));
+    if (unknown !== undefined)
+      throw invalidField(`${field}.${unknown}`, `unknown field; a variant has ${VARIANT_FIELDS.join(", ")}`);
+    const { version, alias, ...rest } = v;
+    if (version !== undefined && alias !== undefined)
+      throw invalidField(field, "give version or alias, not both");
+    return {
+      ...(raw.length === 1 ? { name: "stable", weight: 100 } : {}),
+      ...rest,
+      ref: version !== undefined ? { version } : { alias: alias ?? "latest" },
+    };
+  });
+}
+
 /** Floating-point weights such as 33.3 + 33.3 + 33.4 must still count as 100. */
 const WEIGHT_TOLERANCE = 1e-9;
 

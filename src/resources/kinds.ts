@@ -6,7 +6,7 @@
 import type { Deployment, Variant, VersionRef } from "../domain/model.js";
 import { isPlainObject } from "../domain/json-value.js";
 import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
-import { checkDeployment, type DeploymentInput } from "../registry/deployment-spec.js";
+import { checkDeployment, variantsFromDocs, type DeploymentInput } from "../registry/deployment-spec.js";
 import { invalidField, shown } from "../registry/field.js";
 import { parseAnyMonitorSpec, type AnyMonitorSpec } from "../monitoring/monitor-spec.js";
 import type { Kind, Manifest } from "./manifest.js";
@@ -33,7 +33,6 @@ export interface KindRules {
 // ---------------------------------------------------------------- Deployment
 
 const DEPLOYMENT_FIELDS = ["variants", "timeoutMs", "resilience", "routing", "strategy"];
-const VARIANT_FIELDS = ["name", "model", "version", "alias", "weight", "shadow"];
 
 /** A variant as YAML writes it: `version: 3` or `alias: champion` rather than a nested ref. */
 interface VariantDoc {
@@ -79,25 +78,7 @@ const deploymentRules: KindRules = {
   names: ["deployment", "deployments", "deploy"],
   canonical(name, spec) {
     unknownFields(spec, DEPLOYMENT_FIELDS, "a Deployment spec");
-    const raw = spec.variants;
-    if (!Array.isArray(raw) || raw.length === 0)
-      throw invalidField("variants", `expected a non-empty list of variants, got ${shown(raw)}`);
-    const variants = raw.map((v: unknown, i): Record<string, unknown> => {
-      const field = `variants[${i}]`;
-      if (!isPlainObject(v))
-        throw invalidField(field, `expected {name, model, version|alias, weight}, got ${shown(v)}`);
-      unknownFields(v, VARIANT_FIELDS, "a variant", `${field}.`);
-      const single = raw.length === 1;
-      const { version, alias, ...rest } = v;
-      if (version !== undefined && alias !== undefined)
-        throw invalidField(field, "give version or alias, not both");
-      return {
-        // One variant needs no name or weight: it is the stable one and takes everything.
-        ...(single ? { name: "stable", weight: 100 } : {}),
-        ...rest,
-        ref: version !== undefined ? { version } : { alias: alias ?? "latest" },
-      };
-    });
+    const variants = variantsFromDocs(spec.variants);
     // Notifier names in the strategy are resolved when applied; the configurations are checked here.
     const strategy = withoutNotifierNames(spec.strategy);
     const checked = checkDeployment({

@@ -5,7 +5,8 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { Ballast } from "../../ballast.js";
 import { invalid } from "../../domain/errors.js";
-import type { Variant, VersionRef } from "../../domain/model.js";
+import type { Variant } from "../../domain/model.js";
+import { variantsFromDocs } from "../../registry/deployment-spec.js";
 import { isPlainObject } from "../../domain/json-value.js";
 
 export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
@@ -39,13 +40,14 @@ export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
     });
 
     app.put<{ Params: { name: string } }>("/api/v1/deployments/:name", async (request) => {
-      const { variants, timeoutMs } = parseDeploymentBody(request.body);
-      // `resilience`, `routing` and `strategy` are checked, with field paths, by the deployment store.
-      const body = isPlainObject(request.body) ? request.body : {};
+      if (!isPlainObject(request.body)) throw invalid("the request body must be a JSON object");
+      const body = request.body;
+      // Everything but the variants' spelling is checked, with field paths, by the deployment store.
       const deployment = await deployments.put({
         name: request.params.name,
-        variants,
-        timeoutMs,
+        // Plain documents: the store checks them into variants (names, models, refs, weights).
+        variants: variantsOf(body) as unknown as Variant[],
+        timeoutMs: body.timeoutMs as number | undefined,
         resilience: body.resilience,
         routing: body.routing,
         strategy: body.strategy,
@@ -65,46 +67,12 @@ export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
 
 /**
  * `{"model": "fraud", "version": 3}` or `{"model": "fraud", "alias": "champion"}` for one
- * stable variant, or `{"variants": [...]}` for several.
+ * stable variant, or `{"variants": [...]}` for several, written as in a Deployment manifest.
  */
-export function parseDeploymentBody(body: unknown): { variants: Variant[]; timeoutMs: number | undefined } {
-  if (!isPlainObject(body)) throw invalid("the request body must be a JSON object");
-  const timeoutMs = body.timeoutMs;
-  if (
-    timeoutMs !== undefined &&
-    (typeof timeoutMs !== "number" || !Number.isInteger(timeoutMs) || timeoutMs < 1)
-  ) {
-    throw invalid("timeoutMs must be a positive integer (milliseconds)");
-  }
-  if (body.variants !== undefined) {
-    if (!Array.isArray(body.variants)) throw invalid("variants must be an array");
-    const variants = body.variants.map((v, i) => parseVariant(v, `variants[${i}]`));
-    return { variants, timeoutMs: timeoutMs as number | undefined };
-  }
-  const variant = parseVariant({ name: "stable", weight: 100, ...body }, "body");
-  return { variants: [variant], timeoutMs: timeoutMs as number | undefined };
-}
-
-function parseVariant(value: unknown, where: string): Variant {
-  if (!isPlainObject(value)) throw invalid(`${where} must be an object`);
-  const { name, model, version, alias, weight, shadow } = value;
-  if (typeof name !== "string") throw invalid(`${where}.name must be a string`);
-  if (typeof model !== "string" || model.length === 0) throw invalid(`${where}.model must be a model name`);
-  if (typeof weight !== "number") throw invalid(`${where}.weight must be a number (percent)`);
-  if (shadow !== undefined && typeof shadow !== "boolean")
-    throw invalid(`${where}.shadow must be true or false`);
-  let ref: VersionRef;
-  if (version !== undefined && alias !== undefined)
-    throw invalid(`${where}: give version or alias, not both`);
-  if (version !== undefined) {
-    if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 1) {
-      throw invalid(`${where}.version must be a positive integer`);
-    }
-    ref = { version };
-  } else if (typeof alias === "string" && alias.length > 0) {
-    ref = { alias };
-  } else {
-    ref = { alias: "latest" };
-  }
-  return { name, model, ref, weight, ...(shadow === undefined ? {} : { shadow }) };
+function variantsOf(body: Record<string, unknown>): Array<Record<string, unknown>> {
+  if (body.variants !== undefined) return variantsFromDocs(body.variants);
+  const { model, version, alias } = body;
+  return variantsFromDocs([
+    { model, ...(version === undefined ? {} : { version }), ...(alias === undefined ? {} : { alias }) },
+  ]);
 }
