@@ -52,6 +52,17 @@ async function setUp(server: TestServer): Promise<void> {
   }
 }
 
+/** A test server with fraud v1 (deployed as `fraud`), v2 and v3 for the suite, closed after it. */
+function serverPerSuite(use: (server: TestServer) => void): void {
+  let server: TestServer | undefined;
+  before(async () => {
+    server = await startTestServer();
+    await setUp(server);
+    use(server);
+  });
+  after(async () => server?.close());
+}
+
 async function apply(
   server: TestServer,
   yaml: string,
@@ -100,12 +111,8 @@ async function tick(server: TestServer, seconds: number): Promise<void> {
 }
 
 describe("canary rollout of a good version, declared in YAML", () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer();
-    await setUp(server);
-  });
-  after(async () => server.close());
+  let server!: TestServer;
+  serverPerSuite((s) => (server = s));
 
   test("a new deployment starts on its version directly; changing the version starts a canary", async () => {
     assert.equal((await apply(server, deploymentYaml(1))).statusCode, 200);
@@ -180,12 +187,8 @@ describe("canary rollout of a good version, declared in YAML", () => {
 });
 
 describe("canary rollout of a worse version", () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer();
-    await setUp(server);
-  });
-  after(async () => server.close());
+  let server!: TestServer;
+  serverPerSuite((s) => (server = s));
 
   test("a click-through drop rolls the canary back by itself; the version is marked failed; an alert goes out", async () => {
     const received: Array<{
@@ -276,12 +279,8 @@ describe("canary rollout of a worse version", () => {
 });
 
 describe("A/B test with always-valid inference", () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer();
-    await setUp(server);
-  });
-  after(async () => server.close());
+  let server!: TestServer;
+  serverPerSuite((s) => (server = s));
 
   const abYaml = (version: number) => `apiVersion: ballast/v1
 kind: Deployment
@@ -487,12 +486,8 @@ spec:
 });
 
 describe("conflicting manual actions", () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer();
-    await setUp(server);
-  });
-  after(async () => server.close());
+  let server!: TestServer;
+  serverPerSuite((s) => (server = s));
 
   test("promote and abort sent together are serialised: one wins, the other is told the rollout has ended", async () => {
     assert.equal((await apply(server, deploymentYaml(1))).statusCode, 200);
@@ -512,12 +507,8 @@ describe("conflicting manual actions", () => {
 });
 
 describe("accuracy gate on labels that arrive later", () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer();
-    await setUp(server);
-  });
-  after(async () => server.close());
+  let server!: TestServer;
+  serverPerSuite((s) => (server = s));
 
   test("a canary that is wrong more often on labelled requests is rolled back", async () => {
     const yaml = (version: number) => `apiVersion: ballast/v1

@@ -23,6 +23,26 @@ async function send(ballast: Ballast, batch: ReturnType<typeof fraudRows>, size 
   await ballast.monitors.settled();
 }
 
+/** fraud v1 registered with a reference profile of seeded rows, deployed, and monitor `m` put. */
+async function monitorFraud(ballast: Ballast, dataDir: string, monitor: Record<string, unknown>) {
+  const modelPath = join(dataDir, "fraud.json");
+  await writeFile(modelPath, JSON.stringify(FRAUD_MODEL));
+  const builder = new ProfileBuilder();
+  builder.add(fraudRows(1, 3000));
+  await ballast.registry.registerVersion({
+    model: "fraud",
+    artifactPath: modelPath,
+    referenceProfile: builder.finish(),
+  });
+  const app = await buildApp(ballast);
+  await app.inject({
+    method: "PUT",
+    url: "/api/v1/deployments/fraud",
+    payload: { model: "fraud", version: 1 },
+  });
+  return app.inject({ method: "PUT", url: "/api/v1/monitors/m", payload: monitor });
+}
+
 test("a restart keeps closed windows, resumes the open one, and counts the requests it missed", async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "ballast-restart-"));
   const clock = new ManualClock();
@@ -30,25 +50,10 @@ test("a restart keeps closed windows, resumes the open one, and counts the reque
     openBallast({ dataDir, clock, defaultMetrics: false, predictionLog: { flushIntervalMs: 60_000 } });
   try {
     const a = await open();
-    const modelPath = join(dataDir, "fraud.json");
-    await writeFile(modelPath, JSON.stringify(FRAUD_MODEL));
-    const builder = new ProfileBuilder();
-    builder.add(fraudRows(1, 3000));
-    await a.registry.registerVersion({
-      model: "fraud",
-      artifactPath: modelPath,
-      referenceProfile: builder.finish(),
-    });
-    const app = await buildApp(a);
-    await app.inject({
-      method: "PUT",
-      url: "/api/v1/deployments/fraud",
-      payload: { model: "fraud", version: 1 },
-    });
-    const put = await app.inject({
-      method: "PUT",
-      url: "/api/v1/monitors/m",
-      payload: { deployment: "fraud", window: { kind: "tumbling", by: "count", size: 300 }, minSamples: 100 },
+    const put = await monitorFraud(a, dataDir, {
+      deployment: "fraud",
+      window: { kind: "tumbling", by: "count", size: 300 },
+      minSamples: 100,
     });
     assert.equal(put.statusCode, 200, put.body);
     await send(a, fraudRows(2, 700));
@@ -93,32 +98,13 @@ test("an alert firing before a restart is still firing after it, and is not fire
   const open = () => openBallast({ dataDir, clock, defaultMetrics: false, rolloutTicker: false });
   try {
     const a = await open();
-    const modelPath = join(dataDir, "fraud.json");
-    await writeFile(modelPath, JSON.stringify(FRAUD_MODEL));
-    const builder = new ProfileBuilder();
-    builder.add(fraudRows(1, 3000));
-    await a.registry.registerVersion({
-      model: "fraud",
-      artifactPath: modelPath,
-      referenceProfile: builder.finish(),
-    });
-    const app = await buildApp(a);
-    await app.inject({
-      method: "PUT",
-      url: "/api/v1/deployments/fraud",
-      payload: { model: "fraud", version: 1 },
-    });
-    const put = await app.inject({
-      method: "PUT",
-      url: "/api/v1/monitors/m",
-      payload: {
-        deployment: "fraud",
-        features: ["amount"],
-        test: "psi",
-        window: { kind: "tumbling", by: "count", size: 300 },
-        minSamples: 100,
-        alert: { forMs: 0 },
-      },
+    const put = await monitorFraud(a, dataDir, {
+      deployment: "fraud",
+      features: ["amount"],
+      test: "psi",
+      window: { kind: "tumbling", by: "count", size: 300 },
+      minSamples: 100,
+      alert: { forMs: 0 },
     });
     assert.equal(put.statusCode, 200, put.body);
     await send(a, fraudRows(2, 300, 4)); // amounts four times larger: drift
