@@ -9,9 +9,11 @@ export const DEFAULT_SERVER = process.env.BALLAST_SERVER ?? "http://127.0.0.1:80
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: "invalid_argument",
   401: "unauthenticated",
+  403: "permission_denied",
   404: "not_found",
   409: "conflict",
   413: "payload_too_large",
+  429: "rate_limited",
   502: "upstream",
   503: "unavailable",
   504: "timeout",

@@ -4,6 +4,8 @@ import { isBallastError, type ErrorCode } from "../domain/errors.js";
 const EXIT_CODES: Record<ErrorCode, number> = {
   invalid_argument: 2,
   unauthenticated: 6,
+  permission_denied: 6,
+  rate_limited: 5,
   not_found: 3,
   conflict: 4,
   payload_too_large: 2,

@@ -4,7 +4,9 @@
  */
 export type ErrorCode =
   | "invalid_argument" // the caller sent something malformed: 400
-  | "unauthenticated" // a change without the server's API token: 401
+  | "unauthenticated" // no API token, or one the server does not know: 401
+  | "permission_denied" // a known token whose role does not allow it: 403
+  | "rate_limited" // a client over its rate (with retryAfterSeconds): 429
   | "not_found" // unknown model, version, alias, deployment: 404
   | "conflict" // already exists, in use, would break an invariant: 409
   | "payload_too_large" // 413

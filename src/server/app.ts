@@ -2,11 +2,12 @@
  * The HTTP face of Ballast, built by a function so tests start it in-process and call it with
  * `inject()`. Routes are thin: parse, call the serving or registry layer, format.
  */
-import { timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
 import { requestIdGenerator } from "./request-id.js";
 import type { Ballast } from "../ballast.js";
 import { errorReply } from "./errors.js";
+import { authorizer } from "./auth.js";
+import { plainToken, type ApiToken } from "./tokens.js";
 import { healthRoutes } from "./routes/health.js";
 import { inferenceRoutes } from "./routes/inference.js";
 import { feedbackRoutes } from "./routes/feedback.js";
@@ -24,8 +25,10 @@ export interface AppOptions {
   /** Largest artifact upload, in bytes. */
   readonly artifactLimit?: number;
   readonly logger?: boolean;
-  /** When set, changes through /api/v1 (anything but GET) need `Authorization: Bearer <token>`. */
+  /** An admin token given in clear (`--token`); kept only as its hash. */
   readonly apiToken?: string;
+  /** Tokens with roles (`--token-file`, `--inference-token`). With any token, every /api/v1 route needs one. */
+  readonly tokens?: readonly ApiToken[];
 }
 
 export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;
@@ -69,25 +72,14 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
     reply.header("x-request-id", request.id);
     done();
   });
-  const token = options.apiToken;
-  if (token !== undefined && token !== "") {
-    const expected = Buffer.from(`Bearer ${token}`);
-    app.addHook("onRequest", (request, reply, done) => {
-      if (request.method === "GET" || request.method === "HEAD" || !request.url.startsWith("/api/v1/")) {
-        done();
-        return;
-      }
-      const given = Buffer.from(request.headers.authorization ?? "");
-      if (given.length === expected.length && timingSafeEqual(given, expected)) {
-        done();
-        return;
-      }
-      void reply
-        .status(401)
-        .header("www-authenticate", "Bearer")
-        .send({ error: "this server needs an API token for changes: pass --token or set BALLAST_TOKEN" });
-    });
-  }
+  const tokens = [
+    ...(options.tokens ?? []),
+    ...(options.apiToken === undefined || options.apiToken === ""
+      ? []
+      : [plainToken("--token", "admin", options.apiToken)]),
+  ];
+  const authorize = authorizer(tokens);
+  if (authorize !== undefined) app.addHook("onRequest", authorize);
   app.setErrorHandler((error, request, reply) => errorReply(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: `no route for ${request.method} ${request.url.split("?")[0]}` }),

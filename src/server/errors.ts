@@ -9,6 +9,8 @@ import { isBallastError, type ErrorCode } from "../domain/errors.js";
 const STATUS: Record<ErrorCode, number> = {
   invalid_argument: 400,
   unauthenticated: 401,
+  permission_denied: 403,
+  rate_limited: 429,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
@@ -28,6 +30,7 @@ export function errorReply(error: unknown, request: FastifyRequest, reply: Fasti
     // Shed requests and open circuits say when trying again makes sense.
     const retryAfter = error.details?.retryAfterSeconds;
     if (typeof retryAfter === "number") void reply.header("retry-after", String(retryAfter));
+    if (error.code === "unauthenticated") void reply.header("www-authenticate", "Bearer");
     return reply.status(STATUS[error.code]).send({ error: error.message });
   }
   const fastifyError = error as Partial<FastifyError>;

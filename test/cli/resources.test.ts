@@ -102,7 +102,9 @@ describe("ballast apply / diff / get / delete / events", () => {
   });
 
   test("GET /api/v1/sync says what the watched folder holds and that it applied cleanly", async () => {
-    const sync = (await (await fetch(`${server.url}/api/v1/sync`)).json()) as {
+    const sync = (await (
+      await fetch(`${server.url}/api/v1/sync`, { headers: { authorization: "Bearer t0k" } })
+    ).json()) as {
       location: string;
       lastError: string | null;
       syncs: number;

@@ -274,7 +274,7 @@ describe("resources: API token", () => {
   });
   after(async () => server.close());
 
-  test("changes need the token; reads and inference do not", async () => {
+  test("changes and reads need the token; inference does not", async () => {
     const payload = { resources: manifests(NOTIFIER) };
     const denied = await server.app.inject({ method: "POST", url: "/api/v1/apply", payload });
     assert.equal(denied.statusCode, 401);
@@ -293,7 +293,12 @@ describe("resources: API token", () => {
       headers: { authorization: "Bearer s3cret" },
     });
     assert.equal(ok.statusCode, 200, ok.body);
-    assert.equal((await server.app.inject({ url: "/api/v1/resources/notifiers" })).statusCode, 200);
+    assert.equal((await server.app.inject({ url: "/api/v1/resources/notifiers" })).statusCode, 401);
+    const read = await server.app.inject({
+      url: "/api/v1/resources/notifiers",
+      headers: { authorization: "Bearer s3cret" },
+    });
+    assert.equal(read.statusCode, 200);
     const predict = await server.app.inject({
       method: "POST",
       url: "/v1/models/fraud:predict",

@@ -7,6 +7,7 @@ import { register as profile } from "./profile.js";
 import { register as report } from "./report.js";
 import { register as resources } from "./resources.js";
 import { register as rollout } from "./rollout.js";
+import { register as token } from "./token.js";
 
 /** Adding a command is one file in this folder and one line here. */
 export const commands: Array<(program: Command) => void> = [
@@ -18,4 +19,5 @@ export const commands: Array<(program: Command) => void> = [
   report,
   resources,
   rollout,
+  token,
 ];

@@ -2,6 +2,7 @@
  * `ballast serve`: opens the store, registers and deploys any `--model name=path` in one step
  * (TorchServe's `--models name=file` is the precedent), and serves until SIGINT/SIGTERM.
  */
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { openBallast, type Ballast } from "../../ballast.js";
@@ -10,6 +11,7 @@ import { buildApp, DEFAULT_BODY_LIMIT } from "../../server/app.js";
 import { parseDuration } from "../../domain/duration.js";
 import { parsePort, collect } from "../options.js";
 import { folderSource, gitSource } from "../../resources/source-sync.js";
+import { parseTokenFile, plainToken, type ApiToken } from "../../server/tokens.js";
 
 export interface ServeOptions {
   port: string;
@@ -22,6 +24,8 @@ export interface ServeOptions {
   logBuffer: string;
   quiet?: boolean;
   token?: string;
+  tokenFile?: string;
+  inferenceToken?: string;
   watch?: string;
   git?: string;
   branch: string;
@@ -66,8 +70,18 @@ export function register(program: Command): void {
     .option("-q, --quiet", "do not log each request")
     .option(
       "--token <token>",
-      "require this API token (Authorization: Bearer) for changes through /api/v1",
+      "an admin API token (Authorization: Bearer); with any token set, every /api/v1 route needs one",
       process.env.BALLAST_TOKEN,
+    )
+    .option(
+      "--token-file <file>",
+      "YAML list of {name, role: viewer|operator|admin|inference, sha256} (`ballast token hash` prints the sha256)",
+      process.env.BALLAST_TOKEN_FILE,
+    )
+    .option(
+      "--inference-token <token>",
+      "close inference (/v2/models, /v1/models) to clients without this token or an operator/admin one",
+      process.env.BALLAST_INFERENCE_TOKEN,
     )
     .option("--watch <dir>", "apply the manifests in this folder, and keep applying them as they change")
     .option("--git <repo>", "apply the manifests of this git repository (URL or path), pulled on an interval")
@@ -94,6 +108,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   if (!Number.isSafeInteger(capacity) || capacity < 1)
     throw invalid("--log-buffer must be a positive integer");
   const quickModels = options.model.map(parseModelOption);
+  const tokens = tokensOf(options);
   if (options.watch !== undefined && options.git !== undefined)
     throw invalid("give --watch or --git, not both");
   const intervalMs = parseDuration(options.syncInterval, "--sync-interval");
@@ -144,6 +159,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     bodyLimit,
     logger: options.quiet !== true,
     ...(options.token === undefined ? {} : { apiToken: options.token }),
+    tokens,
   });
   let where: string;
   try {
@@ -178,6 +194,25 @@ export async function serve(options: ServeOptions): Promise<void> {
   };
   process.once("SIGINT", () => void stop("SIGINT"));
   process.once("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** The role tokens of --token-file and --inference-token (--token is passed on as the admin token). */
+function tokensOf(options: ServeOptions): ApiToken[] {
+  const tokens: ApiToken[] = [];
+  if (options.tokenFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(options.tokenFile, "utf8");
+    } catch (error) {
+      throw invalid(
+        `--token-file ${options.tokenFile}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    tokens.push(...parseTokenFile(text, options.tokenFile));
+  }
+  if (options.inferenceToken !== undefined && options.inferenceToken !== "")
+    tokens.push(plainToken("--inference-token", "inference", options.inferenceToken));
+  return tokens;
 }
 
 function parseModelOption(raw: string): { name: string; path: string } {
