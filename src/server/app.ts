@@ -8,6 +8,10 @@ import type { Ballast } from "../ballast.js";
 import { errorReply } from "./errors.js";
 import { authorizer } from "./auth.js";
 import { plainToken, type ApiToken } from "./tokens.js";
+import { parseJsonBody } from "./json-body.js";
+import { feedbackLimiter } from "./feedback-limit.js";
+import { securityMetrics } from "./security-metrics.js";
+import { isBallastError } from "../domain/errors.js";
 import { healthRoutes } from "./routes/health.js";
 import { inferenceRoutes } from "./routes/inference.js";
 import { feedbackRoutes } from "./routes/feedback.js";
@@ -27,11 +31,43 @@ export interface AppOptions {
   readonly logger?: boolean;
   /** An admin token given in clear (`--token`); kept only as its hash. */
   readonly apiToken?: string;
+  /** Time limits on each connection (slow clients are cut off); defaults in DEFAULT_TIMEOUTS. */
+  readonly timeouts?: Partial<Timeouts>;
+  /** Connections open at once; more are closed on arrival and counted. */
+  readonly maxConnections?: number;
+  /** Feedback items a second per client (token or address) on POST /v1/feedback; 0 turns the limit off. */
+  readonly feedbackRate?: number;
   /** Tokens with roles (`--token-file`, `--inference-token`). With any token, every /api/v1 route needs one. */
   readonly tokens?: readonly ApiToken[];
 }
 
-export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;
+/**
+ * 8 MiB: an image tensor of 224×224×3 floats is about 2.5 MB of JSON, a 256-row batch of tabular
+ * features tens of KB. Raise it with --body-limit for larger tensors; bodies are parsed in
+ * slices (json-body.ts), so a larger limit costs memory and time per request, not stalls.
+ */
+export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
+
+export interface Timeouts {
+  /** Whole request (headers and body) received within this; 0 = none. Artifact uploads too. */
+  readonly requestMs: number;
+  /** Headers received within this. */
+  readonly headersMs: number;
+  /** A connection with no bytes either way for this long is closed. */
+  readonly idleMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = {
+  requestMs: 60_000,
+  headersMs: 10_000,
+  // Above the 60 s idle timeout of common load balancers, so they close first (Fastify's reasoning).
+  idleMs: 75_000,
+  keepAliveMs: 72_000,
+};
+export const DEFAULT_MAX_CONNECTIONS = 1000;
+export const DEFAULT_FEEDBACK_RATE = 2000;
 export const DEFAULT_ARTIFACT_LIMIT = 2 * 1024 * 1024 * 1024;
 
 /** Client-supplied request ids are kept when they look like ids, replaced otherwise. */
@@ -40,29 +76,37 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const newRequestId = requestIdGenerator();
 
 export async function buildApp(ballast: Ballast, options: AppOptions = {}): Promise<FastifyInstance> {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const app = Fastify({
     logger: options.logger === true ? { level: "info" } : false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // Node's defaults let a client hold a socket forever with a body that never ends.
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    http: {
+      headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs || timeouts.headersMs),
+      // How often Node checks the two limits above; its default (30 s) would let them run late.
+      connectionsCheckingInterval: Math.min(1000, timeouts.headersMs),
+    },
     genReqId: (request) => {
       const given = request.headers["x-request-id"];
       return typeof given === "string" && REQUEST_ID.test(given) ? given : newRequestId();
     },
   });
 
-  // Plain JSON.parse rather than Fastify's prototype-poisoning scan, which costs every request
-  // a pass over the body: no handler merges a body into another object (spreads copy
-  // `__proto__` as an ordinary own key), and the fuzz test sends such bodies.
+  // Our own parser rather than Fastify's prototype-poisoning scan, which costs every request a
+  // pass over the body: no handler merges a body into another object (spreads copy `__proto__`
+  // as an ordinary own key), and the fuzz test sends such bodies. It parses large bodies in
+  // slices, yielding between them, and refuses deep nesting (json-body.ts).
   // Clients such as `curl -d` send JSON without saying so, so any content type is read as JSON
   // unless a route has its own parser (artifact uploads take application/octet-stream).
-  const parseJson = (
-    _request: unknown,
-    body: string | Buffer,
-    done: (error: Error | null, value?: unknown) => void,
-  ) => {
+  const parseJson = async (_request: unknown, body: string | Buffer): Promise<unknown> => {
     try {
-      done(null, JSON.parse(body as string));
+      return await parseJsonBody(body as string);
     } catch (error) {
-      done(Object.assign(error as Error, { statusCode: 400 }));
+      if (isBallastError(error)) throw error;
+      throw Object.assign(error as Error, { statusCode: 400 });
     }
   };
   app.removeContentTypeParser("application/json");
@@ -80,6 +124,15 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   ];
   const authorize = authorizer(tokens);
   if (authorize !== undefined) app.addHook("onRequest", authorize);
+  const security = securityMetrics(ballast.metrics.registry);
+  const limitFeedback = feedbackLimiter(
+    options.feedbackRate ?? DEFAULT_FEEDBACK_RATE,
+    ballast.clock,
+    security,
+  );
+  if (limitFeedback !== undefined) app.addHook("preHandler", limitFeedback);
+  app.server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  app.server.on("drop", () => security.connectionDropped());
   app.setErrorHandler((error, request, reply) => errorReply(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: `no route for ${request.method} ${request.url.split("?")[0]}` }),

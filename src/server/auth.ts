@@ -35,7 +35,8 @@ function check(request: FastifyRequest, tokens: readonly ApiToken[], inferenceCl
   const access: Access = accessFor(request.method, route);
   if (access === "open" || (access === "infer" && !inferenceClosed)) return;
   const what = `${request.method} ${route ?? ""}`;
-  const needs = rolesFor(access).join(" or ");
+  const roles = rolesFor(access);
+  const needs = roles.length === 1 ? roles[0] : `${roles.slice(0, -1).join(", ")} or ${roles.at(-1)}`;
   const presented = bearerOf(request.headers.authorization);
   if (presented === undefined) {
     throw new BallastError(

@@ -7,9 +7,15 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { openBallast, type Ballast } from "../../ballast.js";
 import { invalid, unavailable } from "../../domain/errors.js";
-import { buildApp, DEFAULT_BODY_LIMIT } from "../../server/app.js";
+import {
+  buildApp,
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_FEEDBACK_RATE,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_TIMEOUTS,
+} from "../../server/app.js";
 import { parseDuration } from "../../domain/duration.js";
-import { parsePort, collect } from "../options.js";
+import { parsePort, parsePositiveInt, collect } from "../options.js";
 import { folderSource, gitSource } from "../../resources/source-sync.js";
 import { parseTokenFile, plainToken, type ApiToken } from "../../server/tokens.js";
 
@@ -20,6 +26,9 @@ export interface ServeOptions {
   store?: string;
   model: string[];
   bodyLimit: string;
+  requestTimeout: string;
+  maxConnections: string;
+  feedbackRate: string;
   retention?: string;
   logBuffer: string;
   quiet?: boolean;
@@ -58,6 +67,21 @@ export function register(program: Command): void {
       [],
     )
     .option("--body-limit <bytes>", "largest request body accepted", String(DEFAULT_BODY_LIMIT))
+    .option(
+      "--request-timeout <duration>",
+      "a request (headers and body, uploads too) must arrive within this; 0 = no limit",
+      `${DEFAULT_TIMEOUTS.requestMs / 1000}s`,
+    )
+    .option(
+      "--max-connections <n>",
+      "connections open at once; more are closed on arrival (and counted)",
+      String(DEFAULT_MAX_CONNECTIONS),
+    )
+    .option(
+      "--feedback-rate <items>",
+      "feedback items a second per client (token or address) on /v1/feedback; 0 = no limit",
+      String(DEFAULT_FEEDBACK_RATE),
+    )
     .option(
       "--retention <duration>",
       "delete prediction-log rows and feedback older than this (e.g. 30d, 12h); default keeps all",
@@ -104,6 +128,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   const bodyLimit = Number(options.bodyLimit);
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1024)
     throw invalid("--body-limit must be a number of bytes ≥ 1024");
+  const requestMs =
+    options.requestTimeout === "0" ? 0 : parseDuration(options.requestTimeout, "--request-timeout");
+  if (requestMs !== 0 && requestMs < 1000) throw invalid("--request-timeout must be at least 1s (or 0)");
+  const maxConnections = parsePositiveInt(options.maxConnections, "--max-connections");
+  const feedbackRate = Number(options.feedbackRate);
+  if (!/^[0-9]+$/.test(options.feedbackRate) || !Number.isSafeInteger(feedbackRate))
+    throw invalid(
+      `--feedback-rate must be a whole number of items a second (0 = no limit), got '${options.feedbackRate}'`,
+    );
   const capacity = Number(options.logBuffer);
   if (!Number.isSafeInteger(capacity) || capacity < 1)
     throw invalid("--log-buffer must be a positive integer");
@@ -157,6 +190,14 @@ export async function serve(options: ServeOptions): Promise<void> {
 
   const app = await buildApp(ballast, {
     bodyLimit,
+    timeouts: {
+      requestMs,
+      // Headers come first, so they cannot be given longer than the whole request.
+      headersMs:
+        requestMs === 0 ? DEFAULT_TIMEOUTS.headersMs : Math.min(DEFAULT_TIMEOUTS.headersMs, requestMs),
+    },
+    maxConnections,
+    feedbackRate,
     logger: options.quiet !== true,
     ...(options.token === undefined ? {} : { apiToken: options.token }),
     tokens,

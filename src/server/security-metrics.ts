@@ -1,0 +1,45 @@
+/**
+ * Counters for what the server refused to protect itself: rate-limited feedback, clients the
+ * rate limiter forgot, connections dropped over --max-connections. On the app's own registry,
+ * next to the serving metrics.
+ */
+import { Counter, type Registry } from "prom-client";
+
+export interface SecurityMetrics {
+  rateLimited(route: string, units: number): void;
+  rateLimitClientEvicted(): void;
+  connectionDropped(): void;
+}
+
+export function securityMetrics(registry: Registry): SecurityMetrics {
+  const limited = new Counter({
+    name: "ballast_rate_limited_requests_total",
+    help: "Requests refused with 429 because their client was over its rate, by route.",
+    labelNames: ["route"] as const,
+    registers: [registry],
+  });
+  const limitedUnits = new Counter({
+    name: "ballast_rate_limited_units_total",
+    help: "What the refused requests carried (feedback items), by route.",
+    labelNames: ["route"] as const,
+    registers: [registry],
+  });
+  const evicted = new Counter({
+    name: "ballast_rate_limit_clients_evicted_total",
+    help: "Clients forgotten by a rate limiter because it tracks a bounded number of them.",
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: "ballast_http_connections_dropped_total",
+    help: "Connections closed on arrival because --max-connections were already open.",
+    registers: [registry],
+  });
+  return {
+    rateLimited(route, units) {
+      limited.inc({ route });
+      limitedUnits.inc({ route }, units);
+    },
+    rateLimitClientEvicted: () => evicted.inc(),
+    connectionDropped: () => dropped.inc(),
+  };
+}
