@@ -7,6 +7,7 @@ import type { Kysely } from "kysely";
 import type { Clock } from "../domain/clock.js";
 import { requestIdGenerator } from "../server/request-id.js";
 import type { Database } from "../store/schema.js";
+import { redactSecrets } from "../domain/redact.js";
 
 export type EventType = "Normal" | "Warning";
 
@@ -60,7 +61,8 @@ export class EventLog implements EventRecorder {
       type: event.type ?? "Normal",
       reason: event.reason,
       message: event.message,
-      details: event.details ?? {},
+      // Events are read by every viewer: no credential is ever written to them.
+      details: redactSecrets(event.details ?? {}),
     };
     await this.db
       .insertInto("events")

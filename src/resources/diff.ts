@@ -1,5 +1,6 @@
 /** What `ballast diff` and out-of-sync reports show: two specs as YAML, line by line. */
 import { stringify } from "yaml";
+import { REDACTED, redactSecrets } from "../domain/redact.js";
 
 /** YAML with keys sorted, so equal specs print the same whatever order they were written in. */
 export function specYaml(value: unknown): string {
@@ -69,4 +70,16 @@ export function lineDiff(before: string, after: string, context = 3): string {
     out.push(`${o.op} ${o.line}`);
   });
   return out.join("\n") + "\n";
+}
+
+/**
+ * What changes between two specs, as `-`/`+` lines, with secrets redacted on both sides (the
+ * diff is returned to clients and written to events). `null` stands for "no spec". When only
+ * secret values differ, one line says so rather than showing an empty diff.
+ */
+export function specDiff(before: unknown, after: unknown): string {
+  const text = (spec: unknown) => (spec === null || spec === undefined ? "" : specYaml(redactSecrets(spec)));
+  const diff = lineDiff(text(before), text(after));
+  if (diff === "" && !sameSpec(before, after)) return `~ ${REDACTED} values changed (not shown)\n`;
+  return diff;
 }

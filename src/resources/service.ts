@@ -9,7 +9,8 @@ import { conflict, invalid, isBallastError, notFound } from "../domain/errors.js
 import type { Clock } from "../domain/clock.js";
 import type { EventRecorder } from "../events/event-log.js";
 import type { NotifierConfig } from "../alerts/notifiers/index.js";
-import { lineDiff, sameSpec, specYaml } from "./diff.js";
+import { sameSpec, specDiff } from "./diff.js";
+import { redactSecrets } from "../domain/redact.js";
 import {
   APPLY_ORDER,
   KIND_RULES,
@@ -110,7 +111,7 @@ export class ResourceService {
       if (declared === null && live === null) throw notFound(`${kind} ${name} does not exist`);
       await this.refuseIfUsed(kind, name, new Set());
       await this.remove(kind, name, source, "Deleted");
-      return { kind, name, action: "deleted", diff: lineDiff(specYaml(live ?? declared?.manifest.spec), "") };
+      return { kind, name, action: "deleted", diff: specDiff(live ?? declared?.manifest.spec, null) };
     });
   }
 
@@ -260,7 +261,7 @@ export class ResourceService {
         origin,
         action,
         declared,
-        diff: action === "unchanged" ? "" : lineDiff(live === null ? "" : specYaml(live), specYaml(wanted)),
+        diff: action === "unchanged" ? "" : specDiff(live, wanted),
       });
     }
     return out;
@@ -334,7 +335,7 @@ export class ResourceService {
       kind: d.manifest.kind,
       name: d.manifest.metadata.name,
       action: "deleted" as const,
-      diff: lineDiff(specYaml(d.manifest.spec), ""),
+      diff: specDiff(d.manifest.spec, null),
     }));
   }
 
@@ -390,7 +391,7 @@ export class ResourceService {
   ): Promise<ResourceView> {
     if (declared === null) {
       return {
-        manifest: { apiVersion: "ballast/v1", kind, metadata: { name }, spec: live ?? {} },
+        manifest: { apiVersion: "ballast/v1", kind, metadata: { name }, spec: redactSecrets(live ?? {}) },
         status: { sync: "Unmanaged" },
       };
     }
@@ -405,11 +406,12 @@ export class ResourceService {
     // A rollout on its way to the declared version, or one that was rolled back, is not drift.
     const progress = plain === "OutOfSync" ? await this.live.progress(kind, name) : null;
     const sync: SyncState = progress ?? plain;
+    // Views are what clients see: secrets redacted (comparisons above used the real values).
     return {
-      manifest: declared.manifest,
+      manifest: { ...declared.manifest, spec: redactSecrets(declared.manifest.spec) },
       status: {
         sync,
-        ...(sync !== "Synced" && live !== null ? { diff: lineDiff(specYaml(wanted), specYaml(live)) } : {}),
+        ...(sync !== "Synced" && live !== null ? { diff: specDiff(wanted, live) } : {}),
         generation: declared.generation,
         source: declared.source,
         appliedAt: declared.appliedAt,

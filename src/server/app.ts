@@ -11,6 +11,7 @@ import { plainToken, type ApiToken } from "./tokens.js";
 import { parseJsonBody } from "./json-body.js";
 import { feedbackLimiter } from "./feedback-limit.js";
 import { securityMetrics } from "./security-metrics.js";
+import { redactReplies } from "./redaction.js";
 import { isBallastError } from "../domain/errors.js";
 import { healthRoutes } from "./routes/health.js";
 import { inferenceRoutes } from "./routes/inference.js";
@@ -124,6 +125,7 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   ];
   const authorize = authorizer(tokens);
   if (authorize !== undefined) app.addHook("onRequest", authorize);
+  app.addHook("preSerialization", redactReplies);
   const security = securityMetrics(ballast.metrics.registry);
   const limitFeedback = feedbackLimiter(
     options.feedbackRate ?? DEFAULT_FEEDBACK_RATE,

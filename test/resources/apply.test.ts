@@ -79,9 +79,10 @@ describe("resources: apply, get, diff, delete over HTTP", () => {
         ["canary", 10],
       ],
     );
-    const monitor = (await server.app.inject({ url: "/api/v1/monitors/shop-drift" })).json() as {
-      spec: { notifiers: Array<{ kind: string; url: string }> };
-    };
+    const monitor = // Read inside: over HTTP the URL path is redacted.
+      server.ballast.monitors.statusOf("shop-drift") as unknown as {
+        spec: { notifiers: Array<{ kind: string; url: string }> };
+      };
     assert.deepEqual(
       monitor.spec.notifiers.map((n) => [n.kind, n.url]),
       [["webhook", "http://127.0.0.1:9/hook"]],
@@ -224,9 +225,10 @@ describe("resources: apply, get, diff, delete over HTTP", () => {
     );
     const res = await apply(NOTIFIER.replace("9/hook", "9/other"));
     assert.equal(res.statusCode, 200, res.body);
-    const monitor = (await server.app.inject({ url: "/api/v1/monitors/shop-drift" })).json() as {
-      spec: { notifiers: Array<{ url: string }> };
-    };
+    const monitor = // Read inside: over HTTP the URL path is redacted.
+      server.ballast.monitors.statusOf("shop-drift") as unknown as {
+        spec: { notifiers: Array<{ url: string }> };
+      };
     assert.equal(monitor.spec.notifiers[0]?.url, "http://127.0.0.1:9/other");
   });
 
@@ -384,7 +386,8 @@ spec:
       payload: { resources: manifests(`${NOTIFIER}---\n${deploymentWith("oncall")}`) },
     });
     assert.equal(res.statusCode, 200, res.body);
-    const live = (await server.app.inject({ url: "/api/v1/deployments/shop" })).json() as {
+    // Read inside: over HTTP the URL path is redacted.
+    const live = (await server.ballast.deployments.get("shop")) as unknown as {
       strategy: { canary: { notifiers: Array<{ kind: string; url: string }> } };
     };
     assert.deepEqual(

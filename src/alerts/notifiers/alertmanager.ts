@@ -15,13 +15,16 @@ import {
   type RawConfig,
 } from "./config.js";
 import { postJson } from "./http-post.js";
+import { headerRefs, resolveSecretMap, resolveUrl, urlSource, type SecretRef } from "./secret-ref.js";
 
 export interface AlertmanagerConfig {
   readonly kind: "alertmanager";
   readonly name: string;
   /** Alertmanager's base URL (http://alertmanager:9093), without /api/v2. */
-  readonly url: string;
+  readonly url?: string;
+  readonly urlFrom?: SecretRef;
   readonly headers?: Readonly<Record<string, string>>;
+  readonly headersFrom?: Readonly<Record<string, SecretRef>>;
   readonly timeoutMs?: number;
 }
 
@@ -48,29 +51,36 @@ export function alertsEndpoint(baseUrl: string): string {
 }
 
 export function parseAlertmanagerConfig(raw: RawConfig, path: string): AlertmanagerConfig {
+  const headers = stringMap(raw, path, "headers");
+  const headersFrom = headerRefs(raw, path, headers);
   return {
     kind: "alertmanager",
     name: requiredString(raw, path, "name"),
-    url: httpUrl(raw, path, "url"),
-    headers: stringMap(raw, path, "headers"),
+    ...urlSource(raw, path, () => httpUrl(raw, path, "url")),
+    headers,
+    ...(headersFrom === undefined ? {} : { headersFrom }),
     timeoutMs: positiveInteger(raw, path, "timeoutMs", defaultTimeoutMs),
   };
 }
 
 export function alertmanagerNotifier(config: AlertmanagerConfig): Notifier {
   const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
-  const url = alertsEndpoint(config.url);
+  const receiver = `alertmanager ${config.name}`;
   return {
     name: config.name,
     kind: "alertmanager",
-    send: (notification, signal) =>
-      postJson({
-        receiver: `alertmanager ${config.name}`,
-        url,
+    send: async (notification, signal) => {
+      await postJson({
+        receiver,
+        url: alertsEndpoint(await resolveUrl(config, receiver)),
         body: [postableAlert(notification)],
-        headers: config.headers ?? {},
+        headers: {
+          ...config.headers,
+          ...(await resolveSecretMap(config.headersFrom, receiver, "headersFrom")),
+        },
         timeoutMs,
         signal,
-      }),
+      });
+    },
   };
 }

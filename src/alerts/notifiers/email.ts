@@ -17,6 +17,7 @@ import {
   type RawConfig,
 } from "./config.js";
 import { headline } from "./headline.js";
+import { optionalSecretRef, resolveSecret, type SecretRef } from "./secret-ref.js";
 
 export interface EmailConfig {
   readonly kind: "email";
@@ -25,7 +26,8 @@ export interface EmailConfig {
   readonly port: number;
   /** TLS from the start (port 465); otherwise STARTTLS is used when the server offers it. */
   readonly secure?: boolean;
-  readonly auth?: { readonly user: string; readonly pass: string };
+  /** `pass` in clear, or `passFrom: {env: SMTP_PASSWORD}` / `{file: /run/secrets/smtp}`. */
+  readonly auth?: { readonly user: string; readonly pass?: string; readonly passFrom?: SecretRef };
   readonly from: string;
   readonly to: readonly string[];
   readonly timeoutMs?: number;
@@ -78,10 +80,14 @@ export function parseEmailConfig(raw: RawConfig, path: string): EmailConfig {
   let auth: EmailConfig["auth"];
   if (raw.auth !== undefined) {
     const rawAuth = configObject(raw.auth, `${path}.auth`);
-    auth = {
-      user: requiredString(rawAuth, `${path}.auth`, "user"),
-      pass: requiredString(rawAuth, `${path}.auth`, "pass"),
-    };
+    const user = requiredString(rawAuth, `${path}.auth`, "user");
+    const passFrom = optionalSecretRef(rawAuth, `${path}.auth`, "passFrom");
+    if (passFrom !== undefined && rawAuth.pass !== undefined)
+      throw invalidField(`${path}.auth.passFrom`, "give pass or passFrom, not both");
+    auth =
+      passFrom === undefined
+        ? { user, pass: requiredString(rawAuth, `${path}.auth`, "pass") }
+        : { user, passFrom };
   }
   return {
     kind: "email",
@@ -98,16 +104,24 @@ export function parseEmailConfig(raw: RawConfig, path: string): EmailConfig {
 
 export function emailNotifier(config: EmailConfig): Notifier {
   const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
-  const transport = nodemailer.createTransport({
-    host: config.host,
-    port: config.port,
-    secure: config.secure ?? false,
-    ...(config.auth === undefined ? {} : { auth: { user: config.auth.user, pass: config.auth.pass } }),
-    connectionTimeout: timeoutMs,
-    greetingTimeout: timeoutMs,
-    socketTimeout: timeoutMs,
-  });
   const receiver = `email ${config.name}`;
+  // A transport per message (no pool, see above), so a password read from a file is current.
+  const transportNow = async () => {
+    const auth = config.auth;
+    const pass =
+      auth === undefined
+        ? undefined
+        : (auth.pass ?? (await resolveSecret(auth.passFrom as SecretRef, receiver, "auth.passFrom")));
+    return nodemailer.createTransport({
+      host: config.host,
+      port: config.port,
+      secure: config.secure ?? false,
+      ...(auth === undefined ? {} : { auth: { user: auth.user, pass } }),
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+    });
+  };
   return {
     name: config.name,
     kind: "email",
@@ -122,7 +136,9 @@ export function emailNotifier(config: EmailConfig): Notifier {
       });
       try {
         await Promise.race([
-          transport.sendMail({ from: config.from, to: [...config.to], ...message }),
+          transportNow().then((transport) =>
+            transport.sendMail({ from: config.from, to: [...config.to], ...message }),
+          ),
           abort,
         ]);
       } catch (error) {

@@ -4,6 +4,7 @@
  * means the receiver rejected the payload itself.
  */
 import { BallastError } from "../../domain/errors.js";
+import { redactUrl } from "../../domain/redact.js";
 
 export interface JsonPost {
   readonly receiver: string;
@@ -15,6 +16,8 @@ export interface JsonPost {
 }
 
 export async function postJson(post: JsonPost): Promise<void> {
+  // Messages end up in alert status and logs: the URL's path may be its key (Slack).
+  const shownUrl = redactUrl(post.url);
   const deadline = AbortSignal.timeout(post.timeoutMs);
   let response: Response;
   try {
@@ -28,11 +31,11 @@ export async function postJson(post: JsonPost): Promise<void> {
     if (deadline.aborted) {
       throw new BallastError(
         "timeout",
-        `${post.receiver}: no answer from ${post.url} within ${post.timeoutMs} ms`,
+        `${post.receiver}: no answer from ${shownUrl} within ${post.timeoutMs} ms`,
       );
     }
     if (post.signal.aborted) throw abortReason(post.signal, post.receiver);
-    throw new BallastError("unavailable", `${post.receiver}: could not reach ${post.url}: ${causeOf(error)}`);
+    throw new BallastError("unavailable", `${post.receiver}: could not reach ${shownUrl}: ${causeOf(error)}`);
   }
   // Read the body even on success so the connection can be reused.
   const text = await response.text().catch(() => "");
@@ -40,7 +43,7 @@ export async function postJson(post: JsonPost): Promise<void> {
   const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
   throw new BallastError(
     "upstream",
-    `${post.receiver}: ${post.url} answered ${response.status} ${response.statusText}${text ? `: ${text.slice(0, 200)}` : ""}`,
+    `${post.receiver}: ${shownUrl} answered ${response.status} ${response.statusText}${text ? `: ${text.slice(0, 200)}` : ""}`,
     { status: response.status, retryable },
   );
 }

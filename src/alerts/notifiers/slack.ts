@@ -14,12 +14,14 @@ import {
 } from "./config.js";
 import { headline } from "./headline.js";
 import { postJson } from "./http-post.js";
+import { resolveUrl, urlSource, type SecretRef } from "./secret-ref.js";
 
 export interface SlackConfig {
   readonly kind: "slack";
   readonly name: string;
-  /** The incoming-webhook URL (https://hooks.slack.com/services/…). */
-  readonly url: string;
+  /** The incoming-webhook URL (https://hooks.slack.com/services/…); it is the key, so `urlFrom` may name where it is kept. */
+  readonly url?: string;
+  readonly urlFrom?: SecretRef;
   /** Only honoured by legacy webhooks; modern ones post to the channel they were made for. */
   readonly channel?: string;
   readonly username?: string;
@@ -85,7 +87,7 @@ export function parseSlackConfig(raw: RawConfig, path: string): SlackConfig {
   return {
     kind: "slack",
     name: requiredString(raw, path, "name"),
-    url: httpUrl(raw, path, "url"),
+    ...urlSource(raw, path, () => httpUrl(raw, path, "url")),
     ...(channel === undefined ? {} : { channel }),
     ...(username === undefined ? {} : { username }),
     timeoutMs: positiveInteger(raw, path, "timeoutMs", defaultTimeoutMs),
@@ -97,13 +99,15 @@ export function slackNotifier(config: SlackConfig): Notifier {
   return {
     name: config.name,
     kind: "slack",
-    send: (notification, signal) =>
-      postJson({
-        receiver: `slack ${config.name}`,
-        url: config.url,
+    send: async (notification, signal) => {
+      const receiver = `slack ${config.name}`;
+      await postJson({
+        receiver,
+        url: await resolveUrl(config, receiver),
         body: slackBody(notification, config),
         timeoutMs,
         signal,
-      }),
+      });
+    },
   };
 }

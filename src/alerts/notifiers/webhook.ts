@@ -15,12 +15,17 @@ import {
   type RawConfig,
 } from "./config.js";
 import { postJson } from "./http-post.js";
+import { headerRefs, resolveSecretMap, resolveUrl, urlSource, type SecretRef } from "./secret-ref.js";
 
 export interface WebhookConfig {
   readonly kind: "webhook";
   readonly name: string;
-  readonly url: string;
+  /** The URL, or `urlFrom` naming where it is kept when it carries a key. */
+  readonly url?: string;
+  readonly urlFrom?: SecretRef;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Header values read from the environment or a file when sent (`Authorization: {env: HOOK_TOKEN}`). */
+  readonly headersFrom?: Readonly<Record<string, SecretRef>>;
   readonly timeoutMs?: number;
 }
 
@@ -40,11 +45,14 @@ export function webhookBody(notification: AlertNotification): Record<string, unk
 }
 
 export function parseWebhookConfig(raw: RawConfig, path: string): WebhookConfig {
+  const headers = stringMap(raw, path, "headers");
+  const headersFrom = headerRefs(raw, path, headers);
   return {
     kind: "webhook",
     name: requiredString(raw, path, "name"),
-    url: httpUrl(raw, path, "url"),
-    headers: stringMap(raw, path, "headers"),
+    ...urlSource(raw, path, () => httpUrl(raw, path, "url")),
+    headers,
+    ...(headersFrom === undefined ? {} : { headersFrom }),
     timeoutMs: positiveInteger(raw, path, "timeoutMs", defaultTimeoutMs),
   };
 }
@@ -54,14 +62,19 @@ export function webhookNotifier(config: WebhookConfig): Notifier {
   return {
     name: config.name,
     kind: "webhook",
-    send: (notification, signal) =>
-      postJson({
-        receiver: `webhook ${config.name}`,
-        url: config.url,
+    send: async (notification, signal) => {
+      const receiver = `webhook ${config.name}`;
+      await postJson({
+        receiver,
+        url: await resolveUrl(config, receiver),
         body: webhookBody(notification),
-        headers: config.headers ?? {},
+        headers: {
+          ...config.headers,
+          ...(await resolveSecretMap(config.headersFrom, receiver, "headersFrom")),
+        },
         timeoutMs,
         signal,
-      }),
+      });
+    },
   };
 }
