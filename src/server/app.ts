@@ -8,7 +8,7 @@ import type { Ballast } from "../ballast.js";
 import { errorReply } from "./errors.js";
 import { authorizer } from "./auth.js";
 import { plainToken, type ApiToken } from "./tokens.js";
-import { parseJsonBody } from "./json-body.js";
+import { jsonBodyParser } from "./json-body.js";
 import { feedbackLimiter } from "./feedback-limit.js";
 import { securityMetrics } from "./security-metrics.js";
 import { redactReplies } from "./redaction.js";
@@ -43,11 +43,12 @@ export interface AppOptions {
 }
 
 /**
- * 8 MiB: an image tensor of 224×224×3 floats is about 2.5 MB of JSON, a 256-row batch of tabular
- * features tens of KB. Raise it with --body-limit for larger tensors; bodies are parsed in
- * slices (json-body.ts), so a larger limit costs memory and time per request, not stalls.
+ * 4 MiB: an image tensor of 224×224×3 floats is about 2-3 MB of JSON, a 256-row batch of
+ * tabular features tens of KB. Raise it with --body-limit for larger tensors. Bodies are parsed
+ * in slices (json-body.ts), but what a body becomes in memory (up to ~25 bytes of heap per byte
+ * of nested arrays) is garbage-collected in pauses that grow with it; bench:hardening measures.
  */
-export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
+export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 
 export interface Timeouts {
   /** Whole request (headers and body) received within this; 0 = none. Artifact uploads too. */
@@ -102,9 +103,10 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   // slices, yielding between them, and refuses deep nesting (json-body.ts).
   // Clients such as `curl -d` send JSON without saying so, so any content type is read as JSON
   // unless a route has its own parser (artifact uploads take application/octet-stream).
+  const parseBody = jsonBodyParser();
   const parseJson = async (_request: unknown, body: string | Buffer): Promise<unknown> => {
     try {
-      return await parseJsonBody(body as string);
+      return await parseBody(body as string);
     } catch (error) {
       if (isBallastError(error)) throw error;
       throw Object.assign(error as Error, { statusCode: 400 });

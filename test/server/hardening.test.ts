@@ -100,7 +100,7 @@ describe("hardening: the server", () => {
     assert.ok(http.requestTimeout > 0 && http.headersTimeout > 0);
     assert.equal(http.maxConnections, 1000);
     assert.equal(server.app.initialConfig.bodyLimit, DEFAULT_BODY_LIMIT);
-    assert.ok(DEFAULT_BODY_LIMIT <= 8 * 1024 * 1024);
+    assert.ok(DEFAULT_BODY_LIMIT <= 4 * 1024 * 1024);
   });
 
   test("a body over the limit is a 413 naming --body-limit", async () => {
