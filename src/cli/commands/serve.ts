@@ -10,6 +10,7 @@ import { buildApp, DEFAULT_BODY_LIMIT } from "../../server/app.js";
 import { parseDuration } from "../../domain/duration.js";
 import { parsePort, collect } from "../options.js";
 import { folderSource, gitSource } from "../../resources/source-sync.js";
+import { parseAllowList } from "../../domain/remote-access.js";
 
 export interface ServeOptions {
   port: string;
@@ -29,6 +30,7 @@ export interface ServeOptions {
   syncInterval: string;
   checkpointInterval: string;
   publicUrl?: string;
+  allowRemote?: string;
 }
 
 export function register(program: Command): void {
@@ -80,6 +82,10 @@ export function register(program: Command): void {
       "30s",
     )
     .option("--public-url <url>", "this server's address as alert receivers reach it (links in alerts)")
+    .option(
+      "--allow-remote <hosts>",
+      "host[:port],… that remote models and webhook/Slack/Alertmanager notifiers may point at (default: any)",
+    )
     .action(async (options: ServeOptions) => {
       await serve(options);
     });
@@ -100,6 +106,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const checkpointMs = parseDuration(options.checkpointInterval, "--checkpoint-interval");
   if (checkpointMs < 1000) throw invalid("--checkpoint-interval must be at least 1s");
   if (intervalMs < 1000) throw invalid("--sync-interval must be at least 1s");
+  const remoteAccess = options.allowRemote === undefined ? undefined : parseAllowList(options.allowRemote);
   const watch =
     options.watch !== undefined
       ? folderSource(options.watch)
@@ -121,6 +128,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     ...(watch === undefined ? {} : { source: watch }),
     checkpointMs: checkpointMs,
     ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+    ...(remoteAccess === undefined ? {} : { remoteAccess }),
   });
   try {
     for (const m of quickModels) await deployQuickModel(ballast, m.name, m.path);
