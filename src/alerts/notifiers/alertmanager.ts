@@ -15,6 +15,7 @@ import {
   type RawConfig,
 } from "./config.js";
 import { postJson } from "./http-post.js";
+import { ANYWHERE, type RemoteAccess } from "../../domain/remote-access.js";
 
 export interface AlertmanagerConfig {
   readonly kind: "alertmanager";
@@ -57,7 +58,7 @@ export function parseAlertmanagerConfig(raw: RawConfig, path: string): Alertmana
   };
 }
 
-export function alertmanagerNotifier(config: AlertmanagerConfig): Notifier {
+export function alertmanagerNotifier(config: AlertmanagerConfig, access: RemoteAccess = ANYWHERE): Notifier {
   const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
   const url = alertsEndpoint(config.url);
   return {
@@ -71,6 +72,7 @@ export function alertmanagerNotifier(config: AlertmanagerConfig): Notifier {
         headers: config.headers ?? {},
         timeoutMs,
         signal,
+        access,
       }),
   };
 }

@@ -14,6 +14,7 @@ import {
 } from "./config.js";
 import { headline } from "./headline.js";
 import { postJson } from "./http-post.js";
+import { ANYWHERE, type RemoteAccess } from "../../domain/remote-access.js";
 
 export interface SlackConfig {
   readonly kind: "slack";
@@ -92,7 +93,7 @@ export function parseSlackConfig(raw: RawConfig, path: string): SlackConfig {
   };
 }
 
-export function slackNotifier(config: SlackConfig): Notifier {
+export function slackNotifier(config: SlackConfig, access: RemoteAccess = ANYWHERE): Notifier {
   const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
   return {
     name: config.name,
@@ -104,6 +105,7 @@ export function slackNotifier(config: SlackConfig): Notifier {
         body: slackBody(notification, config),
         timeoutMs,
         signal,
+        access,
       }),
   };
 }

@@ -15,6 +15,7 @@ import {
   type RawConfig,
 } from "./config.js";
 import { postJson } from "./http-post.js";
+import { ANYWHERE, type RemoteAccess } from "../../domain/remote-access.js";
 
 export interface WebhookConfig {
   readonly kind: "webhook";
@@ -49,7 +50,7 @@ export function parseWebhookConfig(raw: RawConfig, path: string): WebhookConfig 
   };
 }
 
-export function webhookNotifier(config: WebhookConfig): Notifier {
+export function webhookNotifier(config: WebhookConfig, access: RemoteAccess = ANYWHERE): Notifier {
   const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
   return {
     name: config.name,
@@ -62,6 +63,7 @@ export function webhookNotifier(config: WebhookConfig): Notifier {
         headers: config.headers ?? {},
         timeoutMs,
         signal,
+        access,
       }),
   };
 }
