@@ -135,9 +135,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     // The watched source after the --model versions exist, since its manifests may name them.
     if (ballast.sourceSync !== undefined) {
       await ballast.sourceSync.sync();
-      const { lastError, location } = ballast.sourceSync.status();
+      const { lastError, location, skipped } = ballast.sourceSync.status();
       if (lastError !== null)
         process.stderr.write(`ballast: nothing applied from ${location}: ${lastError}\n`);
+      for (const s of skipped)
+        process.stderr.write(`ballast: not read from ${location}: ${s.file}: ${s.reason}\n`);
       ballast.sourceSync.start(intervalMs);
     }
     const problems = await ballast.endpoints.sync();
