@@ -294,6 +294,11 @@ test("a missing artifact's absolute path never reaches the inference client", as
     assert.ok(res.statusCode >= 500, res.body);
     assert.doesNotMatch(res.body, /ENOENT|\/artifacts\/|ballast-test-/);
     assert.match(res.json().error, /see the server log/);
+    // Health is open to anyone too: it names the deployment, not the reason.
+    const health = await s.app.inject("/v2/health/ready");
+    assert.equal(health.statusCode, 503);
+    assert.doesNotMatch(health.body, /ENOENT|\/artifacts\/|ballast-test-/);
+    assert.match(health.json().error, /not serving: fraud/);
   } finally {
     await s.close();
   }
