@@ -8,7 +8,8 @@ import { openStore, type Store } from "./store/db.js";
 import { ArtifactStore } from "./registry/artifacts.js";
 import { Registry } from "./registry/registry.js";
 import { DeploymentStore } from "./registry/deployments.js";
-import { runtimeFor } from "./runtimes/index.js";
+import { runtimesWith } from "./runtimes/index.js";
+import { ANYWHERE, type RemoteAccess } from "./domain/remote-access.js";
 import { ModelPool } from "./serving/model-pool.js";
 import { Endpoints } from "./serving/endpoints.js";
 import {
@@ -65,6 +66,8 @@ export interface BallastOptions {
   readonly rolloutTicker?: boolean;
   /** A folder or git repository whose manifests are the desired state (started by the caller). */
   readonly source?: ManifestSource;
+  /** Where remote models and alert receivers may point (`--allow-remote`); anywhere by default. */
+  readonly remoteAccess?: RemoteAccess;
 }
 
 const MONITOR_TICK_MS = 1000;
@@ -104,6 +107,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const clock = options.clock ?? systemClock;
   const dataDir = resolve(options.dataDir);
   const store = await openStore({ dataDir, url: options.storeUrl });
+  const remoteAccess = options.remoteAccess ?? ANYWHERE;
+  const runtimeFor = runtimesWith(remoteAccess);
   const artifacts = new ArtifactStore(dataDir);
   const registry = new Registry(store, artifacts, {
     profiles: profileFormat,
@@ -145,6 +150,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     references,
     metrics,
     options.publicUrl,
+    remoteAccess,
   );
   const monitors = new Monitors(
     references,
@@ -156,6 +162,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
         void monitorStore.saveWindow(window, sketch, clock.now()).catch(() => metrics.monitorPersistFailed()),
     },
     performance,
+    remoteAccess,
   );
   const specs = await monitorStore.listAll();
   for (const spec of specs) monitors.put(spec);
@@ -230,7 +237,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
 
   const sourceSync =
     options.source === undefined ? undefined : new SourceSync(options.source, resources, events, clock);
-  const rolloutAlerts = new RolloutAlerts(options.publicUrl);
+  const rolloutAlerts = new RolloutAlerts(options.publicUrl, remoteAccess);
   const targets = deploymentTargets({ deployments, endpoints, registry, changed: prepareMonitors });
   const controller: RolloutController = new RolloutController(
     new RolloutStore(store.db),

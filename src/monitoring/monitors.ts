@@ -9,7 +9,8 @@ import type { SavedAlertState } from "./monitor-store.js";
 import { AlertBook, alertIdentity } from "../alerts/alert-book.js";
 import { Dispatcher } from "../alerts/dispatcher.js";
 import { notificationFor } from "../alerts/notification.js";
-import { createNotifier } from "../alerts/notifiers/index.js";
+import { checkNotifierAccess, createNotifier } from "../alerts/notifiers/index.js";
+import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
 import type { AlertPhase } from "../alerts/lifecycle.js";
 import { notFound, unavailable } from "../domain/errors.js";
 import type { ReferenceProfile } from "./profile/reference-profile.js";
@@ -170,7 +171,17 @@ export class Monitors {
     private readonly sink?: WindowSink,
     /** Performance monitors (`type: performance`): one API, evaluated on the same ticker. */
     private readonly performance?: PerformanceMonitors,
+    /** Where notifiers may send (`--allow-remote`). */
+    private readonly remoteAccess: RemoteAccess = ANYWHERE,
   ) {}
+
+  /**
+   * Refuses a new spec whose notifiers point where this server may not send; called before the
+   * spec is stored. Specs restored at start are not refused: their sends are, one by one.
+   */
+  checkAccess(spec: AnyMonitorSpec): void {
+    checkNotifierAccess(spec.notifiers, this.remoteAccess);
+  }
 
   /** Every alert's lifecycle state (drift and performance monitors), saved with the checkpoints. */
   alertStates(): SavedAlertState[] {
@@ -242,7 +253,7 @@ export class Monitors {
     const monitor: ActiveMonitor = {
       spec,
       dispatcher: new Dispatcher({
-        notifiers: spec.notifiers.map((n, i) => createNotifier(n, `notifiers[${i}]`)),
+        notifiers: spec.notifiers.map((n, i) => createNotifier(n, `notifiers[${i}]`, this.remoteAccess)),
       }),
       book: new AlertBook(),
       variants: new Map(),

@@ -16,6 +16,7 @@ import { AlertBook, alertIdentity } from "../alerts/alert-book.js";
 import { Dispatcher } from "../alerts/dispatcher.js";
 import { notificationFor } from "../alerts/notification.js";
 import { createNotifier } from "../alerts/notifiers/index.js";
+import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
 import type { AlertPhase } from "../alerts/lifecycle.js";
 import { notFound } from "../domain/errors.js";
 import {
@@ -127,6 +128,8 @@ export class PerformanceMonitors {
     private readonly references: VersionSource,
     private readonly observer: PerformanceObserver = silent,
     private readonly generatorUrl?: string,
+    /** Where notifiers may send (`--allow-remote`). */
+    private readonly remoteAccess: RemoteAccess = ANYWHERE,
   ) {}
 
   /** Every alert's lifecycle state, for saving with the checkpoints. */
@@ -157,7 +160,7 @@ export class PerformanceMonitors {
       bucketMs,
       everyMs,
       dispatcher: new Dispatcher({
-        notifiers: spec.notifiers.map((n, i) => createNotifier(n, `notifiers[${i}]`)),
+        notifiers: spec.notifiers.map((n, i) => createNotifier(n, `notifiers[${i}]`, this.remoteAccess)),
       }),
       book: new AlertBook(),
       lastRun: null,

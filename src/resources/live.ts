@@ -153,6 +153,7 @@ export function liveState(parts: LiveParts): LiveState {
         }
         case "Monitor": {
           const monitor = parseAnyMonitorSpec(spec, name);
+          monitors.checkAccess(monitor);
           await monitorStore.put(monitor);
           monitors.put(monitor);
           parts.prepareMonitors(monitor.deployment);

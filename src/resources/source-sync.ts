@@ -7,12 +7,12 @@
 import { execFile } from "node:child_process";
 import { mkdir, stat } from "node:fs/promises";
 import { createHash } from "node:crypto";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { invalid, isBallastError, unavailable } from "../domain/errors.js";
 import type { Clock } from "../domain/clock.js";
 import type { EventRecorder } from "../events/event-log.js";
-import { readManifestFiles } from "./files.js";
+import { readContainedManifests, type SkippedFile } from "./files.js";
 import type { ResourceSource } from "./resource-store.js";
 import type { PlannedChange, ResourceService } from "./service.js";
 
@@ -21,6 +21,8 @@ const run = promisify(execFile);
 /** What a poll found: the folder to read, and for git the commit it holds. */
 export interface Checkout {
   readonly dir: string;
+  /** Nothing outside this folder (the clone, or the watched folder) is read, symlinks or not. */
+  readonly root: string;
   readonly source: ResourceSource;
 }
 
@@ -37,7 +39,7 @@ export function folderSource(path: string): ManifestSource {
       await stat(dir).catch(() => {
         throw unavailable(`watched folder ${dir} does not exist`);
       });
-      return { dir, source: { via: "folder", location: dir } };
+      return { dir, root: dir, source: { via: "folder", location: dir } };
     },
   };
 }
@@ -55,6 +57,13 @@ export interface GitOptions {
 }
 
 export function gitSource(options: GitOptions): ManifestSource {
+  // Refused up front; a symlink on the way is caught when the files are read.
+  const path = options.path;
+  if (path !== undefined && (isAbsolute(path) || path.split(/[\\/]/).includes(".."))) {
+    throw invalid(
+      `--git-path must be a folder inside the repository, without .. or a leading /; got '${path}'`,
+    );
+  }
   const key = createHash("sha256").update(`${options.repo}#${options.branch}`).digest("hex").slice(0, 16);
   const clone = join(options.workDir, key);
   const git = async (args: string[], cwd?: string): Promise<string> => {
@@ -88,9 +97,10 @@ export function gitSource(options: GitOptions): ManifestSource {
         await git(["reset", "--quiet", "--hard", "FETCH_HEAD"], clone);
       }
       const commit = await git(["rev-parse", "HEAD"], clone);
-      const dir = options.path === undefined ? clone : resolve(clone, options.path);
+      const dir = path === undefined ? clone : resolve(clone, path);
       return {
         dir,
+        root: clone,
         source: { via: "git", location: options.repo, branch: options.branch, commit },
       };
     },
@@ -107,6 +117,8 @@ export interface SyncStatus {
   readonly failures: number;
   /** Resources changed around the source (with the difference), as of the last poll. */
   readonly outOfSync: Array<{ kind: string; name: string; diff: string }>;
+  /** Files not read at the last poll (symlinks out of the source, symlinked folders), with why. */
+  readonly skipped: readonly SkippedFile[];
 }
 
 export class SourceSync {
@@ -120,7 +132,16 @@ export class SourceSync {
     syncs: number;
     failures: number;
     outOfSync: SyncStatus["outOfSync"];
-  } = { lastSyncAt: null, lastChangeAt: null, lastError: null, syncs: 0, failures: 0, outOfSync: [] };
+    skipped: readonly SkippedFile[];
+  } = {
+    lastSyncAt: null,
+    lastChangeAt: null,
+    lastError: null,
+    syncs: 0,
+    failures: 0,
+    outOfSync: [],
+    skipped: [],
+  };
 
   constructor(
     private readonly source: ManifestSource,
@@ -155,7 +176,8 @@ export class SourceSync {
     let checkout: Checkout | undefined;
     try {
       checkout = await this.source.fetch();
-      const manifests = await readManifestFiles([checkout.dir], checkout.dir);
+      const { manifests, skipped } = await readContainedManifests(checkout.dir, checkout.root);
+      await this.noteSkipped(skipped);
       const result = await this.resources.apply({
         manifests: manifests.map((m) => ({ manifest: m.manifest, origin: m.origin })),
         source: checkout.source,
@@ -205,6 +227,22 @@ export class SourceSync {
       }
       this.state.lastError = message;
     }
+  }
+
+  /** Reports skipped files when the list changes, not on every poll. */
+  private async noteSkipped(skipped: readonly SkippedFile[]): Promise<void> {
+    const key = (list: readonly SkippedFile[]) => JSON.stringify(list);
+    const changed = key(skipped) !== key(this.state.skipped);
+    this.state.skipped = skipped;
+    if (!changed || skipped.length === 0) return;
+    await this.events.record({
+      kind: "Source",
+      name: this.source.location,
+      type: "Warning",
+      reason: "FilesSkipped",
+      message: `${skipped.length} file(s) in ${this.source.location} not read: ${skipped.map((s) => `${s.file} (${s.reason})`).join(", ")}`,
+      details: { skipped },
+    });
   }
 
   /** Reports each resource once when it goes out of sync. */

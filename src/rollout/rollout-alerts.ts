@@ -6,6 +6,7 @@
 import { alertIdentity } from "../alerts/alert-book.js";
 import { Dispatcher } from "../alerts/dispatcher.js";
 import { createNotifier, type NotifierConfig } from "../alerts/notifiers/index.js";
+import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
 import type { RolloutState, Transition } from "./canary.js";
 
 /** Which transitions page someone, and how loudly. */
@@ -18,7 +19,11 @@ const ALERTING: Readonly<Record<string, { alertname: string; severity: string }>
 export class RolloutAlerts {
   private readonly dispatchers = new Map<string, { config: string; dispatcher: Dispatcher }>();
 
-  constructor(private readonly generatorUrl?: string) {}
+  constructor(
+    private readonly generatorUrl?: string,
+    /** Where notifiers may send (`--allow-remote`), checked at each send. */
+    private readonly remoteAccess: RemoteAccess = ANYWHERE,
+  ) {}
 
   notify(state: RolloutState, notes: Transition["notes"], notifiers: readonly NotifierConfig[]): void {
     if (notifiers.length === 0) return;
@@ -67,7 +72,7 @@ export class RolloutAlerts {
     if (current !== undefined && current.config === config) return current.dispatcher;
     current?.dispatcher.close();
     const dispatcher = new Dispatcher({
-      notifiers: notifiers.map((n, i) => createNotifier(n, `notifiers[${i}]`)),
+      notifiers: notifiers.map((n, i) => createNotifier(n, `notifiers[${i}]`, this.remoteAccess)),
     });
     this.dispatchers.set(deployment, { config, dispatcher });
     return dispatcher;

@@ -5,11 +5,25 @@
  *   { "format": "ballast.http/v1", "url": "http://host:port", "model": "name",
  *     "version"?: "v", "headers"?: { "authorization": "…" } }
  *
- * Errors keep their cause: no answer in time -> timeout, an error answer -> upstream (with
- * the remote `error` text), no connection -> unavailable.
+ * The url is a base address only (see domain/remote-access.ts): calls go to the protocol's own
+ * paths under it (`/v2/models/{name}[/versions/{v}]`, `/ready`, `/infer`), redirects are not
+ * followed, and the server's allow-list (`--allow-remote`) is checked at registration and again
+ * before every call, so a model cannot be pointed at an internal page.
+ *
+ * Errors: no answer in time -> timeout; anything else that is not a good answer (no
+ * connection, an error status, a redirect, malformed JSON) -> upstream. One code for all of
+ * them, so a client cannot tell a closed port from an open one; their messages quote the
+ * remote and go to the server log only (server/errors.ts).
  */
 import { readFile } from "node:fs/promises";
 import { BallastError, invalid, isBallastError, unavailable } from "../domain/errors.js";
+import {
+  ANYWHERE,
+  checkAllowed,
+  checkBaseUrl,
+  isAllowed,
+  type RemoteAccess,
+} from "../domain/remote-access.js";
 import type { Signature } from "../domain/model.js";
 import { isDatatype, type Tensor, type TensorSpec } from "../domain/tensor.js";
 import { isPlainObject } from "../domain/json-value.js";
@@ -50,19 +64,12 @@ export function parseHttpArtifact(source: unknown): HttpArtifact {
     });
   }
   const { url, model, version, headers } = value;
-  let parsed: URL | undefined;
-  try {
-    parsed = typeof url === "string" ? new URL(url) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
-    throw invalid(`url must be an http:// or https:// URL, not ${JSON.stringify(url)}`, { field: "url" });
-  }
-  if (typeof model !== "string" || model === "") {
+  const base = checkBaseUrl(url, "url");
+  // "." and ".." would be resolved as path steps and leave /v2/models/; anything else is encoded.
+  if (typeof model !== "string" || model === "" || model === "." || model === "..") {
     throw invalid("model must name the model on the remote server", { field: "model" });
   }
-  if (version !== undefined && (typeof version !== "string" || version === "")) {
+  if (version !== undefined && (typeof version !== "string" || version === "" || /^\.\.?$/.test(version))) {
     throw invalid("version must be a non-empty string when given", { field: "version" });
   }
   if (
@@ -72,7 +79,7 @@ export function parseHttpArtifact(source: unknown): HttpArtifact {
     throw invalid("headers must be an object of strings", { field: "headers" });
   }
   return {
-    url: (url as string).replace(/\/+$/, ""),
+    url: base,
     model,
     ...(version === undefined ? {} : { version }),
     headers: (headers as Record<string, string> | undefined) ?? {},
@@ -84,8 +91,12 @@ function modelPath(artifact: HttpArtifact): string {
   return artifact.version === undefined ? base : `${base}/versions/${encodeURIComponent(artifact.version)}`;
 }
 
-const label = (artifact: HttpArtifact): string =>
-  `remote model '${artifact.model}'${artifact.version === undefined ? "" : ` version ${artifact.version}`} at ${artifact.url}`;
+/** The remote model by name only, for messages a client may see (timeouts, unloaded). */
+const shortLabel = (artifact: HttpArtifact): string =>
+  `remote model '${artifact.model}'${artifact.version === undefined ? "" : ` version ${artifact.version}`}`;
+
+/** With its address, for messages that go to the server log. */
+const label = (artifact: HttpArtifact): string => `${shortLabel(artifact)} at ${artifact.url}`;
 
 interface Answer {
   readonly status: number;
@@ -102,6 +113,7 @@ function remoteError(body: unknown, text: string): string {
  * `acceptStatus` lets them through (readiness is such a case).
  */
 async function call(
+  access: RemoteAccess,
   artifact: HttpArtifact,
   path: string,
   init: { method: "GET" | "POST"; body?: unknown },
@@ -109,6 +121,10 @@ async function call(
   signal: AbortSignal | undefined,
   acceptStatus: (status: number) => boolean = (status) => status >= 200 && status < 300,
 ): Promise<Answer> {
+  // Again at every call: a model registered before the list was narrowed is refused too.
+  if (!isAllowed(access, artifact.url)) {
+    throw new BallastError("upstream", `${label(artifact)} is not an allowed remote host (--allow-remote)`);
+  }
   const timeout = AbortSignal.timeout(timeoutMs);
   const combined = signal === undefined ? timeout : AbortSignal.any([timeout, signal]);
   const headers: Record<string, string> = { accept: "application/json", ...artifact.headers };
@@ -121,6 +137,8 @@ async function call(
       headers,
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
       signal: combined,
+      // A redirect could lead anywhere, past the allow-list: it is a failure, not followed.
+      redirect: "manual",
     });
     status = response.status;
     text = await response.text();
@@ -128,16 +146,24 @@ async function call(
     if (signal?.aborted) {
       throw isBallastError(signal.reason)
         ? signal.reason
-        : new BallastError("timeout", `the call to ${label(artifact)} was cancelled before it answered`);
+        : new BallastError("timeout", `the call to ${shortLabel(artifact)} was cancelled before it answered`);
     }
     if (timeout.aborted) {
-      throw new BallastError("timeout", `${label(artifact)} did not answer within ${timeoutMs} ms`, {
+      throw new BallastError("timeout", `${shortLabel(artifact)} did not answer within ${timeoutMs} ms`, {
         timeoutMs,
       });
     }
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw unavailable(
+    throw new BallastError(
+      "upstream",
       `cannot reach ${label(artifact)}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+    );
+  }
+  if (status >= 300 && status < 400) {
+    throw new BallastError(
+      "upstream",
+      `${label(artifact)} answered ${status} (a redirect, which Ballast does not follow)`,
+      { status },
     );
   }
   let body: unknown = undefined;
@@ -171,8 +197,12 @@ function parseSpecs(value: unknown, role: string, artifact: HttpArtifact): Tenso
   });
 }
 
-async function fetchSignature(artifact: HttpArtifact, timeoutMs: number): Promise<Signature> {
-  const { body } = await call(artifact, modelPath(artifact), { method: "GET" }, timeoutMs, undefined);
+async function fetchSignature(
+  access: RemoteAccess,
+  artifact: HttpArtifact,
+  timeoutMs: number,
+): Promise<Signature> {
+  const { body } = await call(access, artifact, modelPath(artifact), { method: "GET" }, timeoutMs, undefined);
   if (!isPlainObject(body)) {
     throw new BallastError("upstream", `the metadata of ${label(artifact)} is not a JSON object`);
   }
@@ -189,8 +219,9 @@ async function fetchSignature(artifact: HttpArtifact, timeoutMs: number): Promis
   };
 }
 
-async function checkReady(artifact: HttpArtifact, timeoutMs: number): Promise<void> {
+async function checkReady(access: RemoteAccess, artifact: HttpArtifact, timeoutMs: number): Promise<void> {
   const { status, body } = await call(
+    access,
     artifact,
     `${modelPath(artifact)}/ready`,
     { method: "GET" },
@@ -218,13 +249,14 @@ class HttpModel implements LoadedModel {
   private unloaded = false;
 
   constructor(
+    private readonly access: RemoteAccess,
     private readonly artifact: HttpArtifact,
     readonly signature: Signature,
     private readonly timeoutMs: number,
   ) {}
 
   async infer(inputs: readonly Tensor[], options: InferOptions = {}): Promise<Tensor[]> {
-    if (this.unloaded) throw unavailable(`${label(this.artifact)} was unloaded`);
+    if (this.unloaded) throw unavailable(`${shortLabel(this.artifact)} was unloaded`);
     checkInputs(this.signature, inputs);
     const wanted = selectOutputs(this.signature, options.outputs);
     const request = {
@@ -233,6 +265,7 @@ class HttpModel implements LoadedModel {
       ...(options.outputs === undefined ? {} : { outputs: wanted.map((name) => ({ name })) }),
     };
     const { body } = await call(
+      this.access,
       this.artifact,
       `${modelPath(this.artifact)}/infer`,
       { method: "POST", body: request },
@@ -255,7 +288,7 @@ class HttpModel implements LoadedModel {
 
   /** Asks for readiness rather than running zeros, which a remote model might log or bill. */
   async warm(): Promise<void> {
-    await checkReady(this.artifact, this.timeoutMs);
+    await checkReady(this.access, this.artifact, this.timeoutMs);
   }
 
   async unload(): Promise<void> {
@@ -263,17 +296,31 @@ class HttpModel implements LoadedModel {
   }
 }
 
-export const httpRuntime: Runtime = {
-  flavor: "http",
+/**
+ * The http runtime under an allow-list: registration (`inspect`) refuses a url outside it with
+ * a 400 naming the field; loads and calls refuse it as a model failure.
+ */
+export function createHttpRuntime(access: RemoteAccess): Runtime {
+  return {
+    flavor: "http",
 
-  async inspect(artifactPath: string): Promise<Signature> {
-    return fetchSignature(await readArtifact(artifactPath), INSPECT_TIMEOUT_MS);
-  },
+    async inspect(artifactPath: string): Promise<Signature> {
+      const artifact = await readArtifact(artifactPath);
+      checkAllowed(access, artifact.url, "url");
+      return fetchSignature(access, artifact, INSPECT_TIMEOUT_MS);
+    },
 
-  async load(request: LoadRequest): Promise<LoadedModel> {
-    const artifact = await readArtifact(request.artifactPath);
-    const signature = withFeatures(await fetchSignature(artifact, request.timeoutMs), request.signature);
-    await checkReady(artifact, request.timeoutMs);
-    return new HttpModel(artifact, signature, request.timeoutMs);
-  },
-};
+    async load(request: LoadRequest): Promise<LoadedModel> {
+      const artifact = await readArtifact(request.artifactPath);
+      const signature = withFeatures(
+        await fetchSignature(access, artifact, request.timeoutMs),
+        request.signature,
+      );
+      await checkReady(access, artifact, request.timeoutMs);
+      return new HttpModel(access, artifact, signature, request.timeoutMs);
+    },
+  };
+}
+
+/** No allow-list: any base URL (what `ballast serve` does without `--allow-remote`). */
+export const httpRuntime: Runtime = createHttpRuntime(ANYWHERE);

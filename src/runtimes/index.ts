@@ -5,7 +5,8 @@
 import { invalid } from "../domain/errors.js";
 import type { Flavor } from "../domain/model.js";
 import { builtinRuntime } from "./builtin/index.js";
-import { httpRuntime } from "./http.js";
+import type { RemoteAccess } from "../domain/remote-access.js";
+import { createHttpRuntime, httpRuntime } from "./http.js";
 import { onnxRuntime } from "./onnx.js";
 import type { Runtime } from "./runtime.js";
 
@@ -16,9 +17,19 @@ export const RUNTIMES: Readonly<Record<Flavor, Runtime>> = {
 };
 
 export function runtimeFor(flavor: Flavor): Runtime {
+  return lookUp(RUNTIMES, flavor);
+}
+
+/** The table with remote models limited to where `access` allows (`ballast serve --allow-remote`). */
+export function runtimesWith(access: RemoteAccess): (flavor: Flavor) => Runtime {
+  const table: Readonly<Record<Flavor, Runtime>> = { ...RUNTIMES, http: createHttpRuntime(access) };
+  return (flavor) => lookUp(table, flavor);
+}
+
+function lookUp(table: Readonly<Record<Flavor, Runtime>>, flavor: Flavor): Runtime {
   // Flavors also arrive from stored rows and YAML, where the type does not protect us.
-  if (!Object.hasOwn(RUNTIMES, flavor)) {
-    throw invalid(`unknown model flavor '${flavor}'; expected one of ${Object.keys(RUNTIMES).join(", ")}`);
+  if (!Object.hasOwn(table, flavor)) {
+    throw invalid(`unknown model flavor '${flavor}'; expected one of ${Object.keys(table).join(", ")}`);
   }
-  return RUNTIMES[flavor];
+  return table[flavor];
 }

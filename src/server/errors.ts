@@ -24,22 +24,48 @@ export function statusFor(code: ErrorCode): number {
   return STATUS[code];
 }
 
+/**
+ * Codes whose message may quote something from outside Ballast (a remote server's answer, an
+ * absolute file path, a runtime's internals). Their clients, often anonymous, get a generic
+ * message with the request id; the operator finds the words in the server log under that id.
+ */
+const LOGGED_ONLY: ReadonlySet<ErrorCode> = new Set(["upstream", "internal"]);
+
 export function errorReply(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (isBallastError(error)) {
-    if (error.code === "internal") request.log.error({ err: error }, error.message);
+    const status = STATUS[error.code];
+    if (LOGGED_ONLY.has(error.code)) {
+      request.log.error({ err: error, requestId: request.id }, error.message);
+      return reply.status(status).send({ error: failedMessage(request) });
+    }
+    // Ballast's own words go to the client; a cause quoted from elsewhere is in details.detail.
+    if (status >= 500 && typeof error.details?.detail === "string")
+      request.log.warn({ requestId: request.id, detail: error.details.detail }, error.message);
     // Shed requests and open circuits say when trying again makes sense.
     const retryAfter = error.details?.retryAfterSeconds;
     if (typeof retryAfter === "number") void reply.header("retry-after", String(retryAfter));
     if (error.code === "unauthenticated") void reply.header("www-authenticate", "Bearer");
-    return reply.status(STATUS[error.code]).send({ error: error.message });
+    return reply.status(status).send({ error: error.message });
   }
   const fastifyError = error as Partial<FastifyError>;
   const status = fastifyError.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) {
     return reply.status(status).send({ error: clientMessage(fastifyError) });
   }
-  request.log.error({ err: error }, "unhandled error");
-  return reply.status(500).send({ error: "internal error; the server log has the details" });
+  request.log.error({ err: error, requestId: request.id }, "unhandled error");
+  return reply.status(500).send({ error: failedMessage(request) });
+}
+
+/** Names the model a route is about when the path does (`/v2/models/{name}`, `/v1/models/{name}:predict`). */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** The same words whatever failed, so a client learns nothing about what is behind the model. */
+function failedMessage(request: FastifyRequest): string {
+  const params = (request.params ?? {}) as Record<string, unknown>;
+  const raw = typeof params.name === "string" ? params.name : params.nameAndVerb;
+  const name = typeof raw === "string" ? raw.replace(/:predict$/, "") : undefined;
+  const subject = name !== undefined && MODEL_NAME.test(name) ? `model ${name}` : "the request";
+  return `${subject} failed (request ${request.id}); see the server log`;
 }
 
 function clientMessage(error: Partial<FastifyError>): string {

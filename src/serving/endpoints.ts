@@ -76,7 +76,9 @@ export class Endpoints {
     const served = this.served.get(name);
     if (served === undefined) {
       const problem = this.problems.get(name);
-      if (problem !== undefined) throw unavailable(`deployment '${name}' is not serving: ${problem}`);
+      // The problem quotes files and remote servers: the server log gets it, the client not.
+      if (problem !== undefined)
+        throw unavailable(`deployment '${name}' is not serving; see the server log`, { detail: problem });
       throw notFound(`model '${name}' is not deployed; list deployments with GET /api/v1/deployments`);
     }
     return served;

@@ -320,11 +320,15 @@ export class InferenceService {
         answer = { outputs, latencyMs, fallback: { reason, by: fallback.target } };
       } catch (error) {
         if (!isBallastError(cause)) throw cause;
+        // The fallback's own words may quote a remote server: kept for the log, not the message.
         const why = error instanceof Error ? error.message : String(error);
         throw new BallastError(
           cause.code,
-          `${cause.message}; the fallback (${fallback.target.variant.name}) failed too: ${why}`,
-          cause.details,
+          `${cause.message}; the fallback (${fallback.target.variant.name}) failed too`,
+          {
+            ...cause.details,
+            detail: [cause.details?.detail, why].filter((d) => d !== undefined).join("; "),
+          },
         );
       }
     }

@@ -92,9 +92,12 @@ export class ModelPool {
   lease(model: string, version: number): ModelLease {
     const entry = this.entries.get(versionKey(model, version));
     if (entry === undefined || entry.state !== "ready" || entry.loaded === undefined) {
-      const why =
-        entry?.state === "failed" ? `failed to load: ${entry.error}` : (entry?.state ?? "not loaded");
-      throw unavailable(`model ${model} version ${version} is not ready (${why})`);
+      // Why it failed quotes files and remote servers: the server log gets it, the client not.
+      const why = entry?.state === "failed" ? "failed to load" : (entry?.state ?? "not loaded");
+      throw unavailable(
+        `model ${model} version ${version} is not ready (${why})`,
+        entry?.error === undefined ? undefined : { detail: entry.error },
+      );
     }
     entry.inFlight++;
     let released = false;

@@ -80,15 +80,19 @@ test("an http model: a deployment whose version is served by another OIP server"
     assert.ok(Math.abs(res.json().predictions[0].probability - expectedProbability([2.5, 3, 1])) < 1e-6);
     assert.equal((await local.app.inject("/v2/models/fraud-remote")).json().platform, "ballast_remote_v2");
 
-    // The remote goes away: calls fail with 503 naming the cause, and the local server stays up.
+    // The remote goes away: calls fail with a 502 that names the request, not the remote's
+    // address or error (those go to the server log), and the local server stays up.
     await remote.app.close();
     const down = await local.app.inject({
       method: "POST",
       url: "/v1/models/fraud-remote:predict",
       payload: { instances: [instance] },
     });
-    assert.equal(down.statusCode, 503, down.body);
-    assert.equal(typeof down.json().error, "string");
+    assert.equal(down.statusCode, 502, down.body);
+    assert.equal(
+      down.json().error,
+      `model fraud-remote failed (request ${down.headers["x-request-id"]}); see the server log`,
+    );
     assert.equal((await local.app.inject("/v2/health/live")).statusCode, 200);
   } finally {
     await local.close();

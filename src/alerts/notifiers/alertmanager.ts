@@ -16,6 +16,7 @@ import {
 } from "./config.js";
 import { postJson } from "./http-post.js";
 import { headerRefs, resolveSecretMap, resolveUrl, urlSource, type SecretRef } from "./secret-ref.js";
+import { ANYWHERE, type RemoteAccess } from "../../domain/remote-access.js";
 
 export interface AlertmanagerConfig {
   readonly kind: "alertmanager";
@@ -63,7 +64,7 @@ export function parseAlertmanagerConfig(raw: RawConfig, path: string): Alertmana
   };
 }
 
-export function alertmanagerNotifier(config: AlertmanagerConfig): Notifier {
+export function alertmanagerNotifier(config: AlertmanagerConfig, access: RemoteAccess = ANYWHERE): Notifier {
   const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
   const receiver = `alertmanager ${config.name}`;
   return {
@@ -80,6 +81,7 @@ export function alertmanagerNotifier(config: AlertmanagerConfig): Notifier {
         },
         timeoutMs,
         signal,
+        access,
       });
     },
   };

@@ -5,6 +5,7 @@
  */
 import { BallastError } from "../../domain/errors.js";
 import { redactUrl } from "../../domain/redact.js";
+import { ANYWHERE, isAllowed, type RemoteAccess } from "../../domain/remote-access.js";
 
 export interface JsonPost {
   readonly receiver: string;
@@ -13,11 +14,21 @@ export interface JsonPost {
   readonly headers?: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
+  /** Where this server may send requests (`--allow-remote`); anywhere when absent. */
+  readonly access?: RemoteAccess;
 }
 
 export async function postJson(post: JsonPost): Promise<void> {
   // Messages end up in alert status and logs: the URL's path may be its key (Slack).
   const shownUrl = redactUrl(post.url);
+  // Checked at each send too: a receiver stored before the list was narrowed is not called.
+  if (!isAllowed(post.access ?? ANYWHERE, post.url)) {
+    throw new BallastError(
+      "invalid_argument",
+      `${post.receiver}: ${new URL(post.url).host} is not an allowed remote host (--allow-remote)`,
+      { retryable: false },
+    );
+  }
   const deadline = AbortSignal.timeout(post.timeoutMs);
   let response: Response;
   try {
@@ -26,6 +37,8 @@ export async function postJson(post: JsonPost): Promise<void> {
       headers: { "content-type": "application/json", ...post.headers },
       body: JSON.stringify(post.body),
       signal: AbortSignal.any([post.signal, deadline]),
+      // A redirect could lead past the allow-list: the receiver's 3xx is a failed delivery.
+      redirect: "manual",
     });
   } catch (error) {
     if (deadline.aborted) {

@@ -4,6 +4,7 @@
  * and is validated with errors that name the field.
  */
 import { invalidField, shown } from "../../registry/field.js";
+import { ANYWHERE, checkAllowed, type RemoteAccess } from "../../domain/remote-access.js";
 import type { Notifier } from "../notifier.js";
 import { alertmanagerNotifier, parseAlertmanagerConfig, type AlertmanagerConfig } from "./alertmanager.js";
 import { configObject, type RawConfig } from "./config.js";
@@ -18,7 +19,7 @@ type ConfigOf<K extends NotifierKind> = Extract<NotifierConfig, { kind: K }>;
 
 interface NotifierKindEntry<K extends NotifierKind> {
   parse(raw: RawConfig, path: string): ConfigOf<K>;
-  create(config: ConfigOf<K>): Notifier;
+  create(config: ConfigOf<K>, access: RemoteAccess): Notifier;
 }
 
 const kinds: { [K in NotifierKind]: NotifierKindEntry<K> } = {
@@ -36,14 +37,39 @@ export function parseNotifierConfig(raw: unknown, path = "notifier"): NotifierCo
   return kinds[kindOf(object, path)].parse(object, path);
 }
 
-export function createNotifier(raw: unknown, path = "notifier"): Notifier {
+/**
+ * Builds a notifier whose sends go only where `access` allows (checked at each send, so a
+ * stored receiver outside a narrowed `--allow-remote` is refused rather than called).
+ */
+export function createNotifier(raw: unknown, path = "notifier", access: RemoteAccess = ANYWHERE): Notifier {
   const object = configObject(raw, path);
-  return build(kindOf(object, path), object, path);
+  return build(kindOf(object, path), object, path, access);
 }
 
-function build<K extends NotifierKind>(kind: K, raw: RawConfig, path: string): Notifier {
+function build<K extends NotifierKind>(
+  kind: K,
+  raw: RawConfig,
+  path: string,
+  access: RemoteAccess,
+): Notifier {
   const entry: NotifierKindEntry<K> = kinds[kind];
-  return entry.create(entry.parse(raw, path));
+  return entry.create(entry.parse(raw, path), access);
+}
+
+/**
+ * Refuses, with a 400 naming the field, notifiers whose URL the allow-list does not let this
+ * server call: at registration, so a mistake is seen then and not at the first alert.
+ */
+export function checkNotifierAccess(
+  configs: readonly NotifierConfig[],
+  access: RemoteAccess,
+  path = "notifiers",
+): void {
+  configs.forEach((config, i) => {
+    // A url read from a secret reference is checked at each send instead.
+    if (config.kind !== "email" && config.url !== undefined)
+      checkAllowed(access, config.url, `${path}[${i}].url`);
+  });
 }
 
 function kindOf(raw: RawConfig, path: string): NotifierKind {

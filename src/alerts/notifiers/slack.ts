@@ -15,6 +15,7 @@ import {
 import { headline } from "./headline.js";
 import { postJson } from "./http-post.js";
 import { resolveUrl, urlSource, type SecretRef } from "./secret-ref.js";
+import { ANYWHERE, type RemoteAccess } from "../../domain/remote-access.js";
 
 export interface SlackConfig {
   readonly kind: "slack";
@@ -94,7 +95,7 @@ export function parseSlackConfig(raw: RawConfig, path: string): SlackConfig {
   };
 }
 
-export function slackNotifier(config: SlackConfig): Notifier {
+export function slackNotifier(config: SlackConfig, access: RemoteAccess = ANYWHERE): Notifier {
   const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
   return {
     name: config.name,
@@ -107,6 +108,7 @@ export function slackNotifier(config: SlackConfig): Notifier {
         body: slackBody(notification, config),
         timeoutMs,
         signal,
+        access,
       });
     },
   };

@@ -16,6 +16,7 @@ import {
 } from "./config.js";
 import { postJson } from "./http-post.js";
 import { headerRefs, resolveSecretMap, resolveUrl, urlSource, type SecretRef } from "./secret-ref.js";
+import { ANYWHERE, type RemoteAccess } from "../../domain/remote-access.js";
 
 export interface WebhookConfig {
   readonly kind: "webhook";
@@ -57,7 +58,7 @@ export function parseWebhookConfig(raw: RawConfig, path: string): WebhookConfig 
   };
 }
 
-export function webhookNotifier(config: WebhookConfig): Notifier {
+export function webhookNotifier(config: WebhookConfig, access: RemoteAccess = ANYWHERE): Notifier {
   const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
   return {
     name: config.name,
@@ -74,6 +75,7 @@ export function webhookNotifier(config: WebhookConfig): Notifier {
         },
         timeoutMs,
         signal,
+        access,
       });
     },
   };

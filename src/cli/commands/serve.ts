@@ -18,6 +18,7 @@ import { parseDuration } from "../../domain/duration.js";
 import { parsePort, parsePositiveInt, collect } from "../options.js";
 import { folderSource, gitSource } from "../../resources/source-sync.js";
 import { parseTokenFile, plainToken, type ApiToken } from "../../server/tokens.js";
+import { parseAllowList } from "../../domain/remote-access.js";
 
 export interface ServeOptions {
   port: string;
@@ -42,6 +43,7 @@ export interface ServeOptions {
   syncInterval: string;
   checkpointInterval: string;
   publicUrl?: string;
+  allowRemote?: string;
 }
 
 export function register(program: Command): void {
@@ -118,6 +120,10 @@ export function register(program: Command): void {
       "30s",
     )
     .option("--public-url <url>", "this server's address as alert receivers reach it (links in alerts)")
+    .option(
+      "--allow-remote <hosts>",
+      "host[:port],… that remote models and webhook/Slack/Alertmanager notifiers may point at (default: any)",
+    )
     .action(async (options: ServeOptions) => {
       await serve(options);
     });
@@ -148,6 +154,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const checkpointMs = parseDuration(options.checkpointInterval, "--checkpoint-interval");
   if (checkpointMs < 1000) throw invalid("--checkpoint-interval must be at least 1s");
   if (intervalMs < 1000) throw invalid("--sync-interval must be at least 1s");
+  const remoteAccess = options.allowRemote === undefined ? undefined : parseAllowList(options.allowRemote);
   const watch =
     options.watch !== undefined
       ? folderSource(options.watch)
@@ -169,15 +176,18 @@ export async function serve(options: ServeOptions): Promise<void> {
     ...(watch === undefined ? {} : { source: watch }),
     checkpointMs: checkpointMs,
     ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+    ...(remoteAccess === undefined ? {} : { remoteAccess }),
   });
   try {
     for (const m of quickModels) await deployQuickModel(ballast, m.name, m.path);
     // The watched source after the --model versions exist, since its manifests may name them.
     if (ballast.sourceSync !== undefined) {
       await ballast.sourceSync.sync();
-      const { lastError, location } = ballast.sourceSync.status();
+      const { lastError, location, skipped } = ballast.sourceSync.status();
       if (lastError !== null)
         process.stderr.write(`ballast: nothing applied from ${location}: ${lastError}\n`);
+      for (const s of skipped)
+        process.stderr.write(`ballast: not read from ${location}: ${s.file}: ${s.reason}\n`);
       ballast.sourceSync.start(intervalMs);
     }
     const problems = await ballast.endpoints.sync();

@@ -9,9 +9,11 @@ export function healthRoutes(ballast: Ballast): FastifyPluginAsync {
     app.get("/v2/health/live", async () => ({ live: true }));
 
     app.get("/v2/health/ready", async (_request, reply) => {
-      const problems = [...ballast.endpoints.problemsByDeployment()];
+      const problems = [...ballast.endpoints.problemsByDeployment().keys()];
       if (problems.length === 0) return { ready: true };
-      const error = problems.map(([name, why]) => `${name}: ${why}`).join("; ");
+      // Names only: why a deployment is not serving quotes file paths and remote servers, and
+      // health is open to anyone; the deployments API has the reasons.
+      const error = `not serving: ${problems.join(", ")} (GET /api/v1/deployments/{name} says why)`;
       return reply.status(503).send({ ready: false, error });
     });
 

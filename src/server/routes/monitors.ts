@@ -111,6 +111,7 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
 
     app.put<{ Params: { name: string } }>("/api/v1/monitors/:name", async (request) => {
       const spec = parseAnyMonitorSpec(request.body, request.params.name);
+      monitors.checkAccess(spec);
       await ballast.monitorStore.put(spec);
       monitors.put(spec);
       ballast.prepareMonitors(spec.deployment);
