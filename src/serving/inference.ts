@@ -43,6 +43,7 @@ import {
   type ResilienceEvents,
 } from "./resilience.js";
 import { staticOutputs } from "./static-response.js";
+import { loggedInstances, loggedTensors, outputBytes, type LoggedInputs } from "./logged-inputs.js";
 
 export interface InferenceOutcome {
   readonly deployment: string;
@@ -148,8 +149,8 @@ export class InferenceService {
           ? await this.run(served, target, prepare)
           : await this.guarded(served, target, prepare, rowsOf(request.inputs), versionInPath === undefined);
       // The tensors as the client sent them (already checked): re-encoding would cost the
-      // request path a copy of every input.
-      const logged = { tensors: (body as { inputs: unknown }).inputs };
+      // request path a copy of every input. Only free-form fields are bounded.
+      const logged = loggedTensors((body as { inputs: unknown[] }).inputs, request.inputs);
       this.record(served, target, requestId, logged, answer);
       if (this.monitors?.watches(name) === true)
         this.monitor(served, target, tensorRows(request.inputs, target.signature));
@@ -196,10 +197,11 @@ export class InferenceService {
         served.deployment.resilience === undefined
           ? await this.run(served, target, prepare)
           : await this.guarded(served, target, prepare, instances.length, true);
-      this.record(served, target, requestId, { instances }, answer);
+      const logged = loggedInstances(instances);
+      this.record(served, target, requestId, logged, answer);
       if (this.monitors?.watches(name) === true)
         this.monitor(served, target, instanceRows(instances, target.signature));
-      if (served.hasShadows === true) this.mirror(served, answer, prepare, requestId, { instances });
+      if (served.hasShadows === true) this.mirror(served, answer, prepare, requestId, logged);
       const predictions = predictionsFromOutputs(answer.outputs, instances.length);
       if (answer.fallback === undefined) {
         return {
@@ -341,7 +343,7 @@ export class InferenceService {
     live: Answer,
     prepare: Prepare,
     requestId: string,
-    inputs: Record<string, unknown>,
+    inputs: LoggedInputs,
   ): void {
     for (const shadow of served.variants) {
       if (shadow.variant.shadow !== true || Math.random() * 100 >= shadow.variant.weight) continue;
@@ -382,25 +384,29 @@ export class InferenceService {
     served: ServedDeployment,
     target: ServedVariant,
     requestId: string,
-    inputs: Record<string, unknown>,
+    logged: LoggedInputs,
     answer: Answer,
   ): void {
     const fallback = answer.fallback;
     const by = fallback?.by ?? target;
-    this.log.record({
-      requestId,
-      deployment: served.deployment.name,
-      model: by.version.model,
-      modelVersion: by.version.version,
-      variant: fallback === undefined ? target.variant.name : servedBy(fallback),
-      inputs:
-        fallback === undefined
-          ? inputs
-          : { ...inputs, fallback: { reason: fallback.reason, variant: target.variant.name } },
-      outputs: answer.outputs,
-      latencyMs: answer.latencyMs,
-      createdAt: this.clock.now(),
-    });
+    const inputs = logged.inputs;
+    this.log.record(
+      {
+        requestId,
+        deployment: served.deployment.name,
+        model: by.version.model,
+        modelVersion: by.version.version,
+        variant: fallback === undefined ? target.variant.name : servedBy(fallback),
+        inputs:
+          fallback === undefined
+            ? inputs
+            : { ...inputs, fallback: { reason: fallback.reason, variant: target.variant.name } },
+        outputs: answer.outputs,
+        latencyMs: answer.latencyMs,
+        createdAt: this.clock.now(),
+      },
+      logged.bytes + outputBytes(answer.outputs),
+    );
   }
 
   private async observed<T extends InferenceResponse | NamedPredictionResponse>(
