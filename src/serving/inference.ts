@@ -44,6 +44,7 @@ import {
 } from "./resilience.js";
 import { staticOutputs } from "./static-response.js";
 import { loggedInstances, loggedTensors, outputBytes, type LoggedInputs } from "./logged-inputs.js";
+import { RequestId, RequestIds } from "./request-ids.js";
 
 export interface InferenceOutcome {
   readonly deployment: string;
@@ -117,6 +118,7 @@ export class InferenceService {
       ...IGNORE_RESILIENCE_EVENTS,
     },
     private readonly monitors?: Monitors,
+    private readonly requestIds = new RequestIds(),
   ) {
     this.breakers = new Breakers(observer);
   }
@@ -126,9 +128,10 @@ export class InferenceService {
     name: string,
     versionInPath: string | undefined,
     body: unknown,
-    requestId: string,
+    requestId: RequestId | string,
     headers: RequestAttributes["headers"] = {},
   ): Promise<InferenceResponse> {
+    const id = asRequestId(requestId);
     const served = this.endpoints.get(name);
     const target =
       versionInPath === undefined
@@ -151,16 +154,17 @@ export class InferenceService {
       // The tensors as the client sent them (already checked): re-encoding would cost the
       // request path a copy of every input. Only free-form fields are bounded.
       const logged = loggedTensors((body as { inputs: unknown[] }).inputs, request.inputs);
-      this.record(served, target, requestId, logged, answer);
+      this.requestIds.claim(id);
+      this.record(served, target, id.logged, logged, answer);
       if (this.monitors?.watches(name) === true)
         this.monitor(served, target, tensorRows(request.inputs, target.signature));
       if (served.hasShadows === true && versionInPath === undefined)
-        this.mirror(served, answer, prepare, requestId, logged);
+        this.mirror(served, answer, prepare, id.logged, logged);
       if (answer.fallback === undefined) {
         return {
           model_name: name,
           model_version: String(target.version.version),
-          id: request.id ?? requestId,
+          id: request.id ?? id.logged,
           outputs: answer.outputs,
         };
       }
@@ -168,7 +172,7 @@ export class InferenceService {
       return {
         model_name: name,
         ...(version === undefined ? {} : { model_version: version }),
-        id: request.id ?? requestId,
+        id: request.id ?? id.logged,
         parameters: { ...fallbackMarker(answer.fallback) },
         outputs: answer.outputs,
       };
@@ -179,9 +183,10 @@ export class InferenceService {
   async predict(
     name: string,
     body: unknown,
-    requestId: string,
+    requestId: RequestId | string,
     headers: RequestAttributes["headers"] = {},
   ): Promise<NamedPredictionResponse> {
+    const id = asRequestId(requestId);
     const served = this.endpoints.get(name);
     const target = this.endpoints.pick(
       served,
@@ -198,17 +203,18 @@ export class InferenceService {
           ? await this.run(served, target, prepare)
           : await this.guarded(served, target, prepare, instances.length, true);
       const logged = loggedInstances(instances);
-      this.record(served, target, requestId, logged, answer);
+      this.requestIds.claim(id);
+      this.record(served, target, id.logged, logged, answer);
       if (this.monitors?.watches(name) === true)
         this.monitor(served, target, instanceRows(instances, target.signature));
-      if (served.hasShadows === true) this.mirror(served, answer, prepare, requestId, logged);
+      if (served.hasShadows === true) this.mirror(served, answer, prepare, id.logged, logged);
       const predictions = predictionsFromOutputs(answer.outputs, instances.length);
       if (answer.fallback === undefined) {
         return {
           predictions,
           model_name: name,
           model_version: String(target.version.version),
-          request_id: requestId,
+          request_id: id.logged,
         };
       }
       const version = answeredVersion(answer.fallback);
@@ -216,7 +222,7 @@ export class InferenceService {
         predictions,
         model_name: name,
         ...(version === undefined ? {} : { model_version: version }),
-        request_id: requestId,
+        request_id: id.logged,
         ...fallbackMarker(answer.fallback),
       };
     });
@@ -451,6 +457,11 @@ export class InferenceService {
       });
     }
   }
+}
+
+/** A bare string is an id the caller chose, checked for reuse like a client's. */
+function asRequestId(id: RequestId | string): RequestId {
+  return typeof id === "string" ? new RequestId(id, true) : id;
 }
 
 /** What routing reads from a request: headers, and the sticky field when the routing has one. */

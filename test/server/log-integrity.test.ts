@@ -168,6 +168,113 @@ describeStores("prediction log integrity", (c) => {
   });
 });
 
+describeStores("reused request ids", (c) => {
+  let s: TestServer;
+  let cleanup: () => Promise<void>;
+  before(async () => ({ s, cleanup } = await serverOn(c)));
+  after(async () => cleanup());
+
+  const predict = (id: string, amount: number) =>
+    s.app.inject({
+      method: "POST",
+      url: "/v1/models/fraud:predict",
+      headers: { "x-request-id": id },
+      payload: { instances: [{ amount, hour: 3, night: 1 }] },
+    });
+
+  test("an id used before is logged under a fresh one that the response carries; feedback joins each", async () => {
+    const first = await predict("dup-1", 1);
+    assert.equal(first.headers["x-request-id"], "dup-1");
+    assert.equal(first.headers["x-ballast-request-id-reused"], undefined);
+    const second = await predict("dup-1", 5);
+    assert.equal(second.statusCode, 200);
+    const fresh = second.headers["x-request-id"] as string;
+    assert.notEqual(fresh, "dup-1");
+    assert.match(fresh, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+    assert.equal(second.headers["x-ballast-request-id-reused"], "dup-1");
+    assert.equal(second.json().request_id, fresh);
+    // The OIP response's id is the logged one too (when the body names none).
+    const oip = await s.app.inject({
+      method: "POST",
+      url: "/v2/models/fraud/infer",
+      headers: { "x-request-id": "dup-1" },
+      payload: { inputs: [{ name: "input", datatype: "FP32", shape: [1, 3], data: [2, 3, 1] }] },
+    });
+    const oipId = oip.headers["x-request-id"] as string;
+    assert.notEqual(oipId, "dup-1");
+    assert.equal(oip.json().id, oipId);
+    assert.equal(oip.headers["x-ballast-request-id-reused"], "dup-1");
+    // A failed request does not use its id up: the retry keeps it.
+    const bad = await predict("retry-1", Number.NaN);
+    assert.equal(bad.statusCode, 400);
+    assert.equal((await predict("retry-1", 2)).headers["x-request-id"], "retry-1");
+
+    const before = s.ballast.predictionLog.stats().written;
+    await s.ballast.predictionLog.flush();
+    assert.equal(s.ballast.predictionLog.stats().written - before, 4);
+    const feedback = await s.app.inject({
+      method: "POST",
+      url: "/v1/feedback",
+      payload: {
+        feedback: [
+          { request_id: "dup-1", label: 0 },
+          { request_id: fresh, label: 1 },
+        ],
+      },
+    });
+    assert.equal(feedback.statusCode, 200, feedback.body);
+    const logged = (await s.app.inject("/api/v1/predictions?limit=100")).json().predictions as Array<{
+      requestId: string;
+      inputs: { instances?: Array<{ amount: number }> };
+      feedback: Array<{ label: unknown }>;
+    }>;
+    const byId = new Map(logged.map((p) => [p.requestId, p]));
+    assert.equal(byId.get("dup-1")?.inputs.instances?.[0]?.amount, 1);
+    assert.deepEqual(
+      byId.get("dup-1")?.feedback.map((f) => f.label),
+      [0],
+    );
+    assert.equal(byId.get(fresh)?.inputs.instances?.[0]?.amount, 5);
+    assert.deepEqual(
+      byId.get(fresh)?.feedback.map((f) => f.label),
+      [1],
+    );
+    assert.ok(byId.has(oipId));
+  });
+
+  test("reuse the server cannot see on the request path is refused at write time and counted, not counted as written", async () => {
+    // Logged earlier by another replica sharing the store (or before a restart).
+    await s.ballast.predictions.write([
+      {
+        requestId: "elsewhere-1",
+        deployment: "fraud",
+        model: "fraud",
+        modelVersion: 1,
+        variant: "stable",
+        inputs: {},
+        outputs: [],
+        latencyMs: 1,
+        createdAt: s.clock.now(),
+      },
+    ]);
+    const before = s.ballast.predictionLog.stats();
+    const r = await predict("elsewhere-1", 3);
+    assert.equal(r.statusCode, 200);
+    await predict("elsewhere-2", 3);
+    await s.ballast.predictionLog.flush();
+    const stats = (await s.app.inject("/api/v1/prediction-log")).json();
+    assert.equal(stats.written - before.written, 1);
+    assert.equal(stats.rejected.duplicate_request_id - before.rejected.duplicate_request_id, 1);
+    const last = stats.recentRejections.at(-1);
+    assert.equal(last.requestId, "elsewhere-1");
+    assert.equal(last.reason, "duplicate_request_id");
+    assert.match(
+      (await s.app.inject("/metrics")).body,
+      /^ballast_prediction_log_rejected_rows_total\{reason="duplicate_request_id"\} 1$/m,
+    );
+  });
+});
+
 test("the log's byte bound drops and counts rows; rows left at shutdown are counted as unflushed", async () => {
   const s = await startTestServer({
     ballast: { predictionLog: { flushIntervalMs: 60_000, capacityBytes: 64 * 1024 } },
