@@ -38,6 +38,8 @@ export const DEFAULT_PREDICTION_LOG: PredictionLogOptions = {
 
 /** What a row recorded without an estimate of its size counts for. */
 export const DEFAULT_ROW_BYTES = 1024;
+/** How long `stop` waits for a store that does not answer. */
+const STOP_TIMEOUT_MS = 10_000;
 /** Rejections kept for the API: enough to see a pattern, few enough to stay small. */
 const RECENT_REJECTIONS = 10;
 /** A store's error text can be long (SQL, values); the API shows its start. */
@@ -83,6 +85,8 @@ export class PredictionLog {
   >;
   private recentRejections: Rejection[] = [];
   private unflushed = 0;
+  /** Rows in a write that has not answered yet. */
+  private writing = 0;
   private writeFailures = 0;
   private lastError: string | null = null;
   private timer: NodeJS.Timeout | undefined;
@@ -137,14 +141,20 @@ export class PredictionLog {
   }
 
   /**
-   * Stops the timer and writes what is buffered. Rows the store will not take by then are
-   * counted as unflushed (see `stats()`) and released, so the count says what shutdown lost.
+   * Stops the timer and writes what is buffered, waiting at most `timeoutMs` for a store that
+   * hangs. Rows the store has not taken by then (buffered, or in a write that has not answered)
+   * are counted as unflushed (see `stats()`) and released, so the count says what shutdown lost.
    */
-  async stop(): Promise<void> {
+  async stop(timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    await this.flush();
-    this.unflushed += this.buffer.length;
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      this.flush().then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    this.unflushed += this.buffer.length + (settled ? 0 : this.writing);
     this.buffer = [];
     this.sizes = [];
     this.bufferedBytes = 0;
@@ -171,7 +181,8 @@ export class PredictionLog {
       const batch = this.buffer.splice(0, this.options.batchSize);
       const sizes = this.sizes.splice(0, batch.length);
       for (const s of sizes) this.bufferedBytes -= s;
-      const unwritten = await this.writeSplitting(batch);
+      this.writing = batch.length;
+      const unwritten = await this.writeSplitting(batch).finally(() => (this.writing = 0));
       if (unwritten > 0) {
         // The store is unavailable: keep the rows not yet written for the next tick, so a store
         // that is briefly down loses nothing until the buffer itself fills; then the loss is

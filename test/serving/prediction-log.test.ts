@@ -138,3 +138,14 @@ test("rows beyond the byte bound are dropped and counted; what the store never t
   assert.equal(log.stats().buffered, 0);
   assert.equal(log.stats().bufferedBytes, 0);
 });
+
+test("stop waits a bounded time for a store that hangs, and counts the rows it never took", async () => {
+  const log = new PredictionLog(
+    { write: () => new Promise(() => {}) },
+    { capacity: 100, batchSize: 2, flushIntervalMs: 3_600_000 },
+  );
+  for (let i = 0; i < 5; i++) log.record(row(i));
+  await log.stop(50);
+  assert.equal(log.stats().unflushed, 5, "2 in the hanging write, 3 buffered behind it");
+  assert.equal(log.stats().buffered, 0);
+});
