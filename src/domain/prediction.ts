@@ -13,9 +13,52 @@ export interface PredictionRecord {
   readonly createdAt: number;
 }
 
-/** Where the prediction log's batches go: the store, or a writer thread in front of it. */
+/**
+ * Why a row was set aside instead of written. A metric label, so a few fixed values:
+ * `unserialisable` (its JSON cannot be made), `invalid_value` (the store refused a value in it),
+ * `duplicate_request_id` (a row with its request id and variant was logged before).
+ */
+export type RejectReason = "unserialisable" | "invalid_value" | "duplicate_request_id";
+
+export const REJECT_REASONS: readonly RejectReason[] = [
+  "unserialisable",
+  "invalid_value",
+  "duplicate_request_id",
+];
+
+/** A row of a batch that the store did not take, by its index in the batch. */
+export interface RefusedRow {
+  readonly index: number;
+  readonly reason: RejectReason;
+  readonly message: string;
+}
+
+/** What a write did: every row of the batch was written except the refused ones. */
+export interface WriteOutcome {
+  readonly refused: readonly RefusedRow[];
+}
+
+/**
+ * The store refused a whole batch because of what some row in it holds (not because it is
+ * unavailable): writing the same batch again fails again, so the log splits it to find the row.
+ */
+export class UnwritableBatch extends Error {
+  constructor(
+    readonly reason: RejectReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Where the prediction log's batches go: the store, or a writer thread in front of it. A write
+ * rejects with `UnwritableBatch` when a row is at fault, and with any other error when the
+ * store is unavailable (the rows are then kept and retried). Resolving with nothing means every
+ * row was written.
+ */
 export interface PredictionSink {
-  write(rows: readonly PredictionRecord[]): Promise<void>;
+  write(rows: readonly PredictionRecord[]): Promise<WriteOutcome | void>;
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { BallastError, invalid } from "./errors.js";
 import { halfToNumber, numberToHalf } from "./float16.js";
-import { isPlainObject } from "./json-value.js";
+import { isPlainObject, previewJson } from "./json-value.js";
 import {
   allocateData,
   elementCount,
@@ -69,7 +69,7 @@ export function decodeTensor(value: unknown, options: DecodeOptions): Tensor {
   const datatype = value.datatype;
   if (!isDatatype(datatype)) {
     throw fail(
-      `${label}: datatype ${JSON.stringify(datatype) ?? "undefined"} is not one of BOOL, UINT8…UINT64, INT8…INT64, FP16, FP32, FP64, BYTES`,
+      `${label}: datatype ${previewJson(datatype)} is not one of BOOL, UINT8…UINT64, INT8…INT64, FP16, FP32, FP64, BYTES`,
     );
   }
   const shape = decodeShape(value.shape, label, fail);
@@ -92,7 +92,7 @@ function decodeShape(value: unknown, label: string, fail: Blame): number[] {
     throw fail(`${label}: shape has ${value.length} dimensions; at most ${MAX_RANK} are accepted`);
   return value.map((d, i) => {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
-      throw fail(`${label}: shape[${i}] must be a non-negative integer, got ${JSON.stringify(d)}`);
+      throw fail(`${label}: shape[${i}] must be a non-negative integer, got ${previewJson(d)}`);
     }
     return d;
   });
@@ -115,12 +115,9 @@ function flatten(data: unknown[], label: string, fail: Blame): unknown[] {
 
 function typedData(flat: unknown[], datatype: Datatype, label: string, fail: Blame): TensorData {
   const bad = (i: number, what: string): BallastError =>
-    fail(
-      `${label}: data[${i}] must be ${what} for ${datatype}, got ${JSON.stringify(flat[i]) ?? "undefined"}`,
-      {
-        index: i,
-      },
-    );
+    fail(`${label}: data[${i}] must be ${what} for ${datatype}, got ${previewJson(flat[i])}`, {
+      index: i,
+    });
   switch (datatype) {
     case "BOOL":
       return flat.map((v, i) => {

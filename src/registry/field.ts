@@ -3,6 +3,7 @@
  * so the CLI, the HTTP API and manifest errors can all point at the right place.
  */
 import { invalid, type BallastError } from "../domain/errors.js";
+import { previewJson } from "../domain/json-value.js";
 
 export function invalidField(
   field: string,
@@ -14,6 +15,7 @@ export function invalidField(
 
 /** For messages: strings quoted, everything else as JSON, long values cut. */
 export function shown(value: unknown): string {
-  const text = value === undefined ? "nothing" : (JSON.stringify(value) ?? String(value));
+  // previewJson: a deep or huge value in a request body must not cost more than its mention.
+  const text = value === undefined ? "nothing" : previewJson(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

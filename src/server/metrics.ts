@@ -10,6 +10,7 @@ import type { ModelState, PoolEvents } from "../serving/model-pool.js";
 import type { BreakerPhase } from "../serving/circuit-breaker.js";
 import type { ResilienceEvents } from "../serving/resilience.js";
 import type { PredictionLogStats } from "../serving/prediction-log.js";
+import { REJECT_REASONS } from "../domain/prediction.js";
 import type { EvaluatedWindow, MonitorObserver } from "../monitoring/monitors.js";
 import type { PerformanceEvaluation, PerformanceObserver } from "../monitoring/performance-monitors.js";
 import type { AlertPhase } from "../alerts/lifecycle.js";
@@ -111,6 +112,35 @@ export function createMetrics(options: {
     help: "Prediction-log rows dropped because the buffer was full.",
     registers: [registry],
     collect: stat((s) => s.dropped),
+  });
+  new Gauge({
+    name: "ballast_prediction_log_buffer_bytes",
+    help: "Estimated bytes of the prediction-log rows waiting in memory.",
+    registers: [registry],
+    collect: stat((s) => s.bufferedBytes),
+  });
+  new Gauge({
+    name: "ballast_prediction_log_buffer_capacity_bytes",
+    help: "Estimated bytes the prediction-log buffer holds at most before it drops.",
+    registers: [registry],
+    collect: stat((s) => s.capacityBytes),
+  });
+  new Counter({
+    name: "ballast_prediction_log_rejected_rows_total",
+    help: "Prediction-log rows set aside because the store refused them (the rest of their batch is written).",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect(this: Counter<"reason">) {
+      const rejected = options.predictionLog().rejected;
+      this.reset();
+      for (const reason of REJECT_REASONS) this.inc({ reason }, rejected[reason]);
+    },
+  });
+  new Counter({
+    name: "ballast_prediction_log_unflushed_rows_total",
+    help: "Prediction-log rows still buffered when the log stopped, because the store would not take them.",
+    registers: [registry],
+    collect: stat((s) => s.unflushed),
   });
   new Counter({
     name: "ballast_prediction_log_write_failures_total",

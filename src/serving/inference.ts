@@ -43,6 +43,8 @@ import {
   type ResilienceEvents,
 } from "./resilience.js";
 import { staticOutputs } from "./static-response.js";
+import { loggedInstances, loggedTensors, outputBytes, type LoggedInputs } from "./logged-inputs.js";
+import { RequestId, RequestIds } from "./request-ids.js";
 
 export interface InferenceOutcome {
   readonly deployment: string;
@@ -116,6 +118,7 @@ export class InferenceService {
       ...IGNORE_RESILIENCE_EVENTS,
     },
     private readonly monitors?: Monitors,
+    private readonly requestIds = new RequestIds(),
   ) {
     this.breakers = new Breakers(observer);
   }
@@ -125,9 +128,10 @@ export class InferenceService {
     name: string,
     versionInPath: string | undefined,
     body: unknown,
-    requestId: string,
+    requestId: RequestId | string,
     headers: RequestAttributes["headers"] = {},
   ): Promise<InferenceResponse> {
+    const id = asRequestId(requestId);
     const served = this.endpoints.get(name);
     const target =
       versionInPath === undefined
@@ -148,18 +152,19 @@ export class InferenceService {
           ? await this.run(served, target, prepare)
           : await this.guarded(served, target, prepare, rowsOf(request.inputs), versionInPath === undefined);
       // The tensors as the client sent them (already checked): re-encoding would cost the
-      // request path a copy of every input.
-      const logged = { tensors: (body as { inputs: unknown }).inputs };
-      this.record(served, target, requestId, logged, answer);
+      // request path a copy of every input. Only free-form fields are bounded.
+      const logged = loggedTensors((body as { inputs: unknown[] }).inputs, request.inputs);
+      this.requestIds.claim(id);
+      this.record(served, target, id.logged, logged, answer);
       if (this.monitors?.watches(name) === true)
         this.monitor(served, target, tensorRows(request.inputs, target.signature));
       if (served.hasShadows === true && versionInPath === undefined)
-        this.mirror(served, answer, prepare, requestId, logged);
+        this.mirror(served, answer, prepare, id.logged, logged);
       if (answer.fallback === undefined) {
         return {
           model_name: name,
           model_version: String(target.version.version),
-          id: request.id ?? requestId,
+          id: request.id ?? id.logged,
           outputs: answer.outputs,
         };
       }
@@ -167,7 +172,7 @@ export class InferenceService {
       return {
         model_name: name,
         ...(version === undefined ? {} : { model_version: version }),
-        id: request.id ?? requestId,
+        id: request.id ?? id.logged,
         parameters: { ...fallbackMarker(answer.fallback) },
         outputs: answer.outputs,
       };
@@ -178,9 +183,10 @@ export class InferenceService {
   async predict(
     name: string,
     body: unknown,
-    requestId: string,
+    requestId: RequestId | string,
     headers: RequestAttributes["headers"] = {},
   ): Promise<NamedPredictionResponse> {
+    const id = asRequestId(requestId);
     const served = this.endpoints.get(name);
     const target = this.endpoints.pick(
       served,
@@ -196,17 +202,19 @@ export class InferenceService {
         served.deployment.resilience === undefined
           ? await this.run(served, target, prepare)
           : await this.guarded(served, target, prepare, instances.length, true);
-      this.record(served, target, requestId, { instances }, answer);
+      const logged = loggedInstances(instances);
+      this.requestIds.claim(id);
+      this.record(served, target, id.logged, logged, answer);
       if (this.monitors?.watches(name) === true)
         this.monitor(served, target, instanceRows(instances, target.signature));
-      if (served.hasShadows === true) this.mirror(served, answer, prepare, requestId, { instances });
+      if (served.hasShadows === true) this.mirror(served, answer, prepare, id.logged, logged);
       const predictions = predictionsFromOutputs(answer.outputs, instances.length);
       if (answer.fallback === undefined) {
         return {
           predictions,
           model_name: name,
           model_version: String(target.version.version),
-          request_id: requestId,
+          request_id: id.logged,
         };
       }
       const version = answeredVersion(answer.fallback);
@@ -214,7 +222,7 @@ export class InferenceService {
         predictions,
         model_name: name,
         ...(version === undefined ? {} : { model_version: version }),
-        request_id: requestId,
+        request_id: id.logged,
         ...fallbackMarker(answer.fallback),
       };
     });
@@ -345,7 +353,7 @@ export class InferenceService {
     live: Answer,
     prepare: Prepare,
     requestId: string,
-    inputs: Record<string, unknown>,
+    inputs: LoggedInputs,
   ): void {
     for (const shadow of served.variants) {
       if (shadow.variant.shadow !== true || Math.random() * 100 >= shadow.variant.weight) continue;
@@ -386,25 +394,29 @@ export class InferenceService {
     served: ServedDeployment,
     target: ServedVariant,
     requestId: string,
-    inputs: Record<string, unknown>,
+    logged: LoggedInputs,
     answer: Answer,
   ): void {
     const fallback = answer.fallback;
     const by = fallback?.by ?? target;
-    this.log.record({
-      requestId,
-      deployment: served.deployment.name,
-      model: by.version.model,
-      modelVersion: by.version.version,
-      variant: fallback === undefined ? target.variant.name : servedBy(fallback),
-      inputs:
-        fallback === undefined
-          ? inputs
-          : { ...inputs, fallback: { reason: fallback.reason, variant: target.variant.name } },
-      outputs: answer.outputs,
-      latencyMs: answer.latencyMs,
-      createdAt: this.clock.now(),
-    });
+    const inputs = logged.inputs;
+    this.log.record(
+      {
+        requestId,
+        deployment: served.deployment.name,
+        model: by.version.model,
+        modelVersion: by.version.version,
+        variant: fallback === undefined ? target.variant.name : servedBy(fallback),
+        inputs:
+          fallback === undefined
+            ? inputs
+            : { ...inputs, fallback: { reason: fallback.reason, variant: target.variant.name } },
+        outputs: answer.outputs,
+        latencyMs: answer.latencyMs,
+        createdAt: this.clock.now(),
+      },
+      logged.bytes + outputBytes(answer.outputs),
+    );
   }
 
   private async observed<T extends InferenceResponse | NamedPredictionResponse>(
@@ -449,6 +461,11 @@ export class InferenceService {
       });
     }
   }
+}
+
+/** A bare string is an id the caller chose, checked for reuse like a client's. */
+function asRequestId(id: RequestId | string): RequestId {
+  return typeof id === "string" ? new RequestId(id, true) : id;
 }
 
 /** What routing reads from a request: headers, and the sticky field when the routing has one. */

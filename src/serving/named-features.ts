@@ -7,7 +7,7 @@ import { invalid } from "../domain/errors.js";
 import type { Signature } from "../domain/model.js";
 import type { Tensor } from "../domain/tensor.js";
 import type { JsonTensor } from "../domain/tensor-json.js";
-import { isPlainObject } from "../domain/json-value.js";
+import { isPlainObject, previewJson } from "../domain/json-value.js";
 
 export type Instance = Record<string, unknown> | unknown[];
 
@@ -68,9 +68,7 @@ export function instancesToTensor(instances: Instance[], signature: Signature): 
 function featureValue(v: unknown, row: number, feature: string): number {
   if (typeof v === "boolean") return v ? 1 : 0;
   if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw invalid(
-      `instances[${row}].${feature} must be a finite number, got ${JSON.stringify(v) ?? "undefined"}`,
-    );
+    throw invalid(`instances[${row}].${feature} must be a finite number, got ${previewJson(v)}`);
   }
   return v;
 }

@@ -1,6 +1,19 @@
 /** Reading and writing the prediction log and feedback tables (one query layer, both dialects). */
 import type { Kysely, Selectable } from "kysely";
-import type { FeedbackRecord, PredictionRecord, PredictionSink } from "../domain/prediction.js";
+import {
+  UnwritableBatch,
+  type FeedbackRecord,
+  type PredictionRecord,
+  type PredictionSink,
+  type WriteOutcome,
+} from "../domain/prediction.js";
+import {
+  duplicateRows,
+  errorCode,
+  messageOf,
+  rowFault,
+  serialisePredictions,
+} from "../store/prediction-rows.js";
 import type { Database, PredictionsTable } from "../store/schema.js";
 
 export interface PredictionQuery {
@@ -31,26 +44,40 @@ export interface LoggedPrediction extends PredictionRecord {
 export class PredictionStore implements PredictionSink {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async write(rows: readonly PredictionRecord[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.db
-      .insertInto("predictions")
-      .values(
-        rows.map((r) => ({
-          request_id: r.requestId,
-          variant: r.variant,
-          deployment: r.deployment,
-          model: r.model,
-          model_version: r.modelVersion,
-          inputs: JSON.stringify(r.inputs),
-          outputs: JSON.stringify(r.outputs),
-          latency_ms: r.latencyMs,
-          created_at: r.createdAt,
-        })),
-      )
-      // A client may reuse a request id; the first prediction under it is the one feedback joins.
-      .onConflict((oc) => oc.columns(["request_id", "variant"]).doNothing())
-      .execute();
+  /**
+   * Inserts what can be serialised. A row whose (request id, variant) is already logged is not
+   * inserted and comes back refused, never counted as written; a value the database refuses
+   * fails the batch as `UnwritableBatch`, for the log to split.
+   */
+  async write(rows: readonly PredictionRecord[]): Promise<WriteOutcome> {
+    const serialised = serialisePredictions(rows);
+    if (serialised.rows.length === 0) return { refused: serialised.refused };
+    let inserted: Array<{ request_id: string; variant: string }>;
+    try {
+      inserted = await this.db
+        .insertInto("predictions")
+        .values(
+          serialised.rows.map(({ record: r, inputs, outputs }) => ({
+            request_id: r.requestId,
+            variant: r.variant,
+            deployment: r.deployment,
+            model: r.model,
+            model_version: r.modelVersion,
+            inputs,
+            outputs,
+            latency_ms: r.latencyMs,
+            created_at: r.createdAt,
+          })),
+        )
+        .onConflict((oc) => oc.columns(["request_id", "variant"]).doNothing())
+        .returning(["request_id", "variant"])
+        .execute();
+    } catch (error) {
+      const reason = rowFault(errorCode(error));
+      if (reason === null) throw error;
+      throw new UnwritableBatch(reason, messageOf(error));
+    }
+    return { refused: [...serialised.refused, ...duplicateRows(serialised.rows, inserted)] };
   }
 
   async query(q: PredictionQuery): Promise<LoggedPrediction[]> {

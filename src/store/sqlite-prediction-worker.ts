@@ -6,6 +6,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import BetterSqlite3 from "better-sqlite3";
 import type { PredictionRowValues, WriterMessage, WriterReply } from "./sqlite-prediction-writer.js";
+import { errorCode } from "./prediction-rows.js";
 
 const { file, busyTimeoutMs } = workerData as { file: string; busyTimeoutMs: number };
 const db = new BetterSqlite3(file);
@@ -14,16 +15,22 @@ db.pragma(`busy_timeout = ${busyTimeoutMs}`);
 // process crash and skips an fsync per batch (the main connection stays FULL for feedback).
 db.pragma("synchronous = NORMAL");
 // Prepared on first use, so a problem with the table comes back as that write's error.
-let insertAll: ((rows: PredictionRowValues[]) => void) | undefined;
-function prepare(): (rows: PredictionRowValues[]) => void {
+let insertAll: ((rows: PredictionRowValues[]) => number[]) | undefined;
+function prepare(): (rows: PredictionRowValues[]) => number[] {
   const insert = db.prepare(
     `INSERT INTO predictions
        (request_id, variant, deployment, model, model_version, inputs, outputs, latency_ms, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (request_id, variant) DO NOTHING`,
   );
+  // The positions of rows not inserted because their key was logged before: the log counts
+  // them as refused, not as written.
   return db.transaction((rows: PredictionRowValues[]) => {
-    for (const row of rows) insert.run(row);
+    const duplicates: number[] = [];
+    rows.forEach((row, i) => {
+      if (insert.run(row).changes === 0) duplicates.push(i);
+    });
+    return duplicates;
   });
 }
 
@@ -36,10 +43,13 @@ parentPort?.on("message", (message: WriterMessage) => {
   let reply: WriterReply;
   try {
     insertAll ??= prepare();
-    insertAll(message.rows);
-    reply = { id: message.id, error: null };
+    reply = { id: message.id, error: null, duplicates: insertAll(message.rows) };
   } catch (error) {
-    reply = { id: message.id, error: error instanceof Error ? error.message : String(error) };
+    reply = {
+      id: message.id,
+      error: error instanceof Error ? error.message : String(error),
+      code: errorCode(error),
+    };
   }
   parentPort?.postMessage(reply);
 });

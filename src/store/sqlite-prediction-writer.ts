@@ -1,22 +1,30 @@
 /**
  * The prediction-log sink for SQLite: batches go to a worker thread that inserts them with a
  * prepared statement. Rows are turned into flat values here (JSON text for inputs and
- * outputs), so what crosses the thread boundary is cheap to copy.
+ * outputs), so what crosses the thread boundary is cheap to copy, and a row whose JSON cannot
+ * be made is refused here on its own.
  */
 import type { Worker } from "node:worker_threads";
-import type { PredictionRecord, PredictionSink } from "../domain/prediction.js";
+import {
+  UnwritableBatch,
+  type PredictionRecord,
+  type PredictionSink,
+  type WriteOutcome,
+} from "../domain/prediction.js";
+import { duplicateOf, rowFault, serialisePredictions, type SerialisedPrediction } from "./prediction-rows.js";
 import { siblingModule, startModuleWorker } from "./worker.js";
 
 export type PredictionRowValues = [string, string, string, string, number, string, string, number, number];
 export type WriterMessage = { type: "write"; id: number; rows: PredictionRowValues[] } | { type: "close" };
-export interface WriterReply {
-  id: number;
-  error: string | null;
-}
+export type WriterReply =
+  { id: number; error: null; duplicates: number[] } | { id: number; error: string; code: string | undefined };
 
 export class SqlitePredictionWriter implements PredictionSink {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (duplicates: number[]) => void; reject: (e: Error) => void }
+  >();
   private nextId = 1;
   private failure: Error | undefined;
 
@@ -31,8 +39,13 @@ export class SqlitePredictionWriter implements PredictionSink {
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       if (this.pending.size === 0) this.worker.unref();
-      if (reply.error === null) waiter?.resolve();
-      else waiter?.reject(new Error(`prediction log write failed: ${reply.error}`));
+      if (reply.error === null) {
+        waiter?.resolve(reply.duplicates);
+        return;
+      }
+      const message = `prediction log write failed: ${reply.error}`;
+      const reason = rowFault(reply.code);
+      waiter?.reject(reason === null ? new Error(message) : new UnwritableBatch(reason, message));
     });
     this.worker.on("error", (error: unknown) =>
       this.failAll(
@@ -42,25 +55,33 @@ export class SqlitePredictionWriter implements PredictionSink {
     this.worker.on("exit", (code) => this.failAll(new Error(`prediction log writer stopped (exit ${code})`)));
   }
 
-  write(rows: readonly PredictionRecord[]): Promise<void> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+  async write(rows: readonly PredictionRecord[]): Promise<WriteOutcome> {
+    if (this.failure !== undefined) throw this.failure;
+    const serialised = serialisePredictions(rows);
+    if (serialised.rows.length === 0) return { refused: serialised.refused };
     const id = this.nextId++;
-    const values = rows.map((r): PredictionRowValues => [
+    const values = serialised.rows.map(({ record: r, inputs, outputs }): PredictionRowValues => [
       r.requestId,
       r.variant,
       r.deployment,
       r.model,
       r.modelVersion,
-      JSON.stringify(r.inputs),
-      JSON.stringify(r.outputs),
+      inputs,
+      outputs,
       r.latencyMs,
       r.createdAt,
     ]);
-    return new Promise((resolve, reject) => {
+    const duplicates = await new Promise<number[]>((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ type: "write", id, rows: values } satisfies WriterMessage);
     });
+    return {
+      refused: [
+        ...serialised.refused,
+        ...duplicates.map((i) => duplicateOf(serialised.rows[i] as SerialisedPrediction)),
+      ],
+    };
   }
 
   /** Lets queued batches finish, then stops the worker. */

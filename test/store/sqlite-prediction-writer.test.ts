@@ -25,8 +25,13 @@ test("the writer thread inserts batches the main connection then reads, and a re
   const store = await openStore({ dataDir: dir.path });
   const writer = new SqlitePredictionWriter(store.sqliteFile as string);
   try {
-    await writer.write([row(1), row(2)]);
-    await writer.write([row(2), row(3)]);
+    assert.deepEqual(await writer.write([row(1), row(2)]), { refused: [] });
+    // The repeat is reported as refused, so the log never counts it as written.
+    const again = await writer.write([row(2), row(3)]);
+    assert.deepEqual(
+      again.refused.map((r) => [r.index, r.reason]),
+      [[0, "duplicate_request_id"]],
+    );
     const rows = await store.db.selectFrom("predictions").selectAll().orderBy("request_id").execute();
     assert.deepEqual(
       rows.map((r) => [

@@ -14,6 +14,7 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_TIMEOUTS,
 } from "../../server/app.js";
+import { DEFAULT_PREDICTION_LOG } from "../../serving/prediction-log.js";
 import { parseDuration } from "../../domain/duration.js";
 import { parsePort, parsePositiveInt, collect } from "../options.js";
 import { folderSource, gitSource } from "../../resources/source-sync.js";
@@ -32,6 +33,7 @@ export interface ServeOptions {
   feedbackRate: string;
   retention?: string;
   logBuffer: string;
+  logBufferBytes: string;
   quiet?: boolean;
   token?: string;
   tokenFile?: string;
@@ -93,6 +95,11 @@ export function register(program: Command): void {
       "prediction-log rows held in memory before new ones are dropped (and counted)",
       "50000",
     )
+    .option(
+      "--log-buffer-bytes <bytes>",
+      "estimated bytes of prediction-log rows held in memory before new ones are dropped (and counted)",
+      String(DEFAULT_PREDICTION_LOG.capacityBytes),
+    )
     .option("-q, --quiet", "do not log each request")
     .option(
       "--token <token>",
@@ -146,6 +153,9 @@ export async function serve(options: ServeOptions): Promise<void> {
   const capacity = Number(options.logBuffer);
   if (!Number.isSafeInteger(capacity) || capacity < 1)
     throw invalid("--log-buffer must be a positive integer");
+  const capacityBytes = Number(options.logBufferBytes);
+  if (!Number.isSafeInteger(capacityBytes) || capacityBytes < 1024 * 1024)
+    throw invalid("--log-buffer-bytes must be a number of bytes ≥ 1048576");
   const quickModels = options.model.map(parseModelOption);
   const tokens = tokensOf(options);
   if (options.watch !== undefined && options.git !== undefined)
@@ -172,7 +182,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     storeUrl: options.store,
     retentionMs:
       options.retention === undefined ? undefined : parseDuration(options.retention, "--retention"),
-    predictionLog: { capacity },
+    predictionLog: { capacity, capacityBytes },
     ...(watch === undefined ? {} : { source: watch }),
     checkpointMs: checkpointMs,
     ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
@@ -241,6 +251,13 @@ export async function serve(options: ServeOptions): Promise<void> {
     );
     await app.close();
     await ballast.close();
+    const log = ballast.predictionLog.stats();
+    if (log.unflushed > 0) {
+      process.stderr.write(
+        `ballast: ${log.unflushed} prediction-log rows could not be written before shutdown` +
+          ` (last error: ${log.lastError ?? "none"})\n`,
+      );
+    }
     process.exit(0);
   };
   process.once("SIGINT", () => void stop("SIGINT"));

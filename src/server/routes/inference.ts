@@ -1,10 +1,26 @@
 /** The Open Inference Protocol v2 model endpoints and the named-feature v1 endpoint. */
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { Ballast } from "../../ballast.js";
 import { invalid, notFound } from "../../domain/errors.js";
 import type { Flavor } from "../../domain/model.js";
 import type { ServedDeployment, ServedVariant } from "../../serving/endpoints.js";
 import { fallbackReasonOf } from "../../serving/inference.js";
+import { RequestId } from "../../serving/request-ids.js";
+
+/** Names the client's id when it had been used before and the prediction was logged under a new one. */
+const REUSED_HEADER = "x-ballast-request-id-reused";
+
+/** The request's id, and whether the client chose it (the app keeps a client's id when it looks like one). */
+function requestIdOf(request: FastifyRequest): RequestId {
+  return new RequestId(request.id, request.id === request.headers["x-request-id"]);
+}
+
+/** x-request-id says the id the prediction was logged under: the one feedback must name. */
+function tellLoggedId(reply: FastifyReply, id: RequestId): void {
+  if (!id.reused) return;
+  void reply.header("x-request-id", id.logged);
+  void reply.header(REUSED_HEADER, id.given);
+}
 
 /** Set when a fallback answered, so proxies and clients see it without parsing the body. */
 const FALLBACK_HEADER = "x-ballast-fallback";
@@ -69,15 +85,17 @@ export function inferenceRoutes(ballast: Ballast): FastifyPluginAsync {
       });
 
       app.post<{ Params: ModelParams }>(`${prefix}/infer`, async (request, reply) => {
+        const id = requestIdOf(request);
         const response = await inference.infer(
           request.params.name,
           request.params.version,
           request.body,
-          request.id,
+          id,
           request.headers,
         );
         const reason = fallbackReasonOf(response);
         if (reason !== undefined) void reply.header(FALLBACK_HEADER, reason);
+        tellLoggedId(reply, id);
         return response;
       });
     }
@@ -88,9 +106,11 @@ export function inferenceRoutes(ballast: Ballast): FastifyPluginAsync {
       const cut = raw.lastIndexOf(":");
       const verb = cut < 0 ? "" : raw.slice(cut + 1);
       if (verb !== "predict") throw notFound(`use POST /v1/models/{name}:predict (got '${raw}')`);
-      const response = await inference.predict(raw.slice(0, cut), request.body, request.id, request.headers);
+      const id = requestIdOf(request);
+      const response = await inference.predict(raw.slice(0, cut), request.body, id, request.headers);
       const reason = fallbackReasonOf(response);
       if (reason !== undefined) void reply.header(FALLBACK_HEADER, reason);
+      tellLoggedId(reply, id);
       return response;
     });
   };
