@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Ballast } from "../../ballast.js";
 import { parseAnyMonitorSpec } from "../../monitoring/monitor-spec.js";
 import { driftFromLog } from "../../monitoring/log-drift.js";
+import { DEFAULT_MAX_EXACT_ROWS } from "../../monitoring/raw-values.js";
 import { performanceBySegment } from "../../monitoring/log-performance.js";
 import {
   DEFAULT_SEGMENT_VALUES,
@@ -30,6 +31,16 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
         const threshold = q.threshold === undefined ? 0.5 : Number(q.threshold);
         if (!(threshold >= 0 && threshold <= 1)) throw invalid("threshold must be in [0, 1]");
         const segment = segmentQuery(q);
+        // Raw values kept per feature for exact tests: a client may ask for fewer (less memory),
+        // never for more than the default.
+        const maxExactRows = q.maxExactRows === undefined ? DEFAULT_MAX_EXACT_ROWS : Number(q.maxExactRows);
+        if (
+          !Number.isSafeInteger(maxExactRows) ||
+          maxExactRows < 0 ||
+          maxExactRows > DEFAULT_MAX_EXACT_ROWS
+        ) {
+          throw invalid(`maxExactRows must be a whole number from 0 to ${DEFAULT_MAX_EXACT_ROWS}`);
+        }
         await ballast.predictionLog.flush();
         const result = await performanceBySegment(ballast.predictions, {
           deployment: request.params.name,
@@ -74,12 +85,23 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
           throw invalid("correction must be none, bonferroni or benjamini-hochberg");
         }
         const segment = segmentQuery(q);
+        // Raw values kept per feature for exact tests: a client may ask for fewer (less memory),
+        // never for more than the default.
+        const maxExactRows = q.maxExactRows === undefined ? DEFAULT_MAX_EXACT_ROWS : Number(q.maxExactRows);
+        if (
+          !Number.isSafeInteger(maxExactRows) ||
+          maxExactRows < 0 ||
+          maxExactRows > DEFAULT_MAX_EXACT_ROWS
+        ) {
+          throw invalid(`maxExactRows must be a whole number from 0 to ${DEFAULT_MAX_EXACT_ROWS}`);
+        }
         await ballast.predictionLog.flush();
         return driftFromLog(
           ballast.predictions,
           ballast.references,
           { deployment: request.params.name, since, until, ...(segment === undefined ? {} : { segment }) },
           { correction: correction as Correction },
+          { maxExactRows },
         );
       },
     );

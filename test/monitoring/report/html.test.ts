@@ -26,6 +26,7 @@ const amount: FeatureDriftResult = {
   currentCount: 100,
   currentMissing: 0,
   method: "sketch",
+  exact: false,
   errorBound: 0.03,
   bins: {
     labels: ["[0.123456789, 1)", "[1, 2]", ...EXTRA],
@@ -45,6 +46,7 @@ const script: FeatureDriftResult = {
   currentCount: 95,
   currentMissing: 5,
   method: "binned",
+  exact: true,
   bins: {
     labels: ["a", SCRIPT_CATEGORY, LONG_CATEGORY, "__other__", ...EXTRA],
     reference: [50, 30, 20, 0, 0, 0, 0, 0],
@@ -63,6 +65,7 @@ const psi: FeatureDriftResult = {
   currentCount: 100,
   currentMissing: 0,
   method: "binned",
+  exact: true,
   bins: { labels: ["[0, 5]", ...EXTRA], reference: [100, 0, 0, 0, 0], current: [100, 0, 0, 0, 0] },
 };
 const empty: FeatureDriftResult = {
@@ -77,6 +80,7 @@ const empty: FeatureDriftResult = {
   currentCount: 0,
   currentMissing: 12,
   method: "binned",
+  exact: true,
   skipped: "no values in the window",
   bins: { labels: ["0", "1", ...EXTRA], reference: [60, 40, 0, 0, 0, 0], current: [0, 0, 0, 0, 0, 12] },
 };
