@@ -5,6 +5,11 @@
  * raw-values.ts; a sketch that has not compacted yet holds them too), else from the two KLL
  * sketches. The test per feature comes from the default rule unless the caller names one.
  *
+ * Missing values (absent, null, "", NaN) are not a distribution: by default (`missing: "ignore"`)
+ * they are left out of every test and reported on their own as `missingShare`, so clients that
+ * send only some features do not read as drift. `missing: "drift"` keeps the missing bin in the
+ * binned tests, so a change in the missing rate counts as drift.
+ *
  * Each result says how it was computed (`method`) and whether it is what the raw data gives
  * (`exact`); `methodLabel` is the one text reports show ("exact", "sketch ±0.03").
  *
@@ -41,7 +46,15 @@ export interface DriftOptions {
   readonly correction?: Correction;
   /** Share of drifted features at which the dataset counts as drifted (default 0.5). */
   readonly share?: number;
+  /**
+   * "ignore" (default): missing values are left out of the tests and reported as `missingShare`;
+   * "drift": the binned tests count the missing bin, so a changed missing rate is drift.
+   */
+  readonly missing?: MissingPolicy;
 }
+
+export const MISSING_POLICIES = ["ignore", "drift"] as const;
+export type MissingPolicy = (typeof MISSING_POLICIES)[number];
 
 export interface FeatureDriftResult extends StatResult {
   readonly feature: string;
@@ -49,6 +62,10 @@ export interface FeatureDriftResult extends StatResult {
   readonly referenceCount: number;
   readonly currentCount: number;
   readonly currentMissing: number;
+  /** Share of the window's rows without a value for this feature (0 when the window is empty). */
+  readonly missingShare: number;
+  /** The same share in the reference. */
+  readonly referenceMissingShare: number;
   /**
    * "binned" when computed on counts, "samples" on the raw values of both sides, "sketch" from
    * quantile sketches (one side may be raw values).
@@ -111,7 +128,7 @@ export function evaluateDrift(
           .join(", ")}`,
       );
     }
-    return featureDrift(featureWindow, test, options.thresholds?.[name], raw);
+    return featureDrift(featureWindow, test, options.thresholds?.[name], raw, options.missing ?? "ignore");
   });
   const tested = features.filter((f) => f.skipped === undefined);
   return {
@@ -133,18 +150,23 @@ function featureDrift(
   test: StatTest,
   threshold: number | undefined,
   raw: RawSides,
+  missing: MissingPolicy,
 ): FeatureDriftResult {
   const feature = window.feature;
   const reference = Array.from(window.referenceCounts());
   const current = Array.from(window.binnedCounts());
   const labels = window.binLabels();
   const currentMissing = window.missing;
+  const seen = window.count;
+  const referenceSeen = feature.count + feature.missing;
   const base = {
     feature: feature.name,
     featureKind: feature.kind,
     referenceCount: feature.count,
-    currentCount: window.count - currentMissing,
+    currentCount: seen - currentMissing,
     currentMissing,
+    missingShare: seen === 0 ? 0 : currentMissing / seen,
+    referenceMissingShare: referenceSeen === 0 ? 0 : feature.missing / referenceSeen,
     bins: { labels, reference, current },
   };
   if (base.currentCount === 0) {
@@ -159,7 +181,19 @@ function featureDrift(
     };
   }
   if (test.input === "binned") {
-    const pair = test.name === "z-test" ? binaryPair(reference, current) : { reference, current };
+    const counted = missing === "drift" ? { reference, current } : withoutMissing(reference, current);
+    if (sum(counted.reference) === 0) {
+      const result = statResult(test, test.kind === "p_value" ? 1 : 0, threshold);
+      return {
+        ...base,
+        ...result,
+        drifted: false,
+        method: "binned",
+        exact: true,
+        skipped: "no values in the reference",
+      };
+    }
+    const pair = test.name === "z-test" ? binaryPair(counted.reference, counted.current) : counted;
     // Category counts are always exact; numerical bins only when the profile counted them.
     const exact = feature.kind !== "numerical" || feature.binsExact;
     return { ...base, ...test.run(pair, threshold), method: "binned", exact };
@@ -202,6 +236,19 @@ function rawSides(
     reference: raw.reference?.(feature.name) ?? fromSketch(referenceSketch),
     current: raw.current?.(feature.name) ?? fromSketch(window.sketch),
   };
+}
+
+/** The counts with the missing bin (always the last, see feature-window.ts) emptied on both sides. */
+function withoutMissing(reference: number[], current: number[]): { reference: number[]; current: number[] } {
+  const last = reference.length - 1;
+  return {
+    reference: reference.map((c, i) => (i === last ? 0 : c)),
+    current: current.map((c, i) => (i === last ? 0 : c)),
+  };
+}
+
+function sum(counts: readonly number[]): number {
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 /** The z-test takes [zeros, ones]: missing and unseen values are left out of the proportions. */

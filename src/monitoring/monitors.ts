@@ -525,6 +525,7 @@ export class Monitors {
           : { thresholds: Object.fromEntries(features.map((f) => [f, spec.threshold as number])) }),
         correction: spec.correction,
         share: spec.share,
+        missing: spec.missing,
       });
     }
     const evaluated: EvaluatedWindow = {

@@ -59,7 +59,7 @@ test("report drift: table, JSON and a standalone HTML page with the same verdict
     json,
   ]);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^amount\s+numerical\s+wasserstein\s+exact\s+\S+\s+0\.1\s+yes$/m);
+  assert.match(r.stdout, /^amount\s+numerical\s+wasserstein\s+exact\s+\S+\s+0\.1\s+yes\s+0\.0%$/m);
   const numbers = JSON.parse(await readFile(json, "utf8"));
   const drifted = numbers.overall.features
     .filter((f: { drifted: boolean }) => f.drifted)
@@ -183,4 +183,40 @@ test("report drift on files that fit in memory: KS and Wasserstein equal scipy's
   assert.equal(amount.exact, false);
   assert.equal(amount.methodLabel, "sketch ±0.03");
   assert.match(capped.stdout, /^amount\s+numerical\s+ks\s+sketch ±0\.03\s/m);
+});
+
+test("report drift: a feature most current rows lack is its missing share, not drift, unless --missing drift", async () => {
+  // 60% of current rows lack merchant_category; among the rest the mix is the reference's.
+  const expected = JSON.parse(await readFile("test/fixtures/drift-exact/expected.json", "utf8")) as {
+    features: { merchant_category: { currentMissing: number; currentRows: number } };
+  };
+  const want = expected.features.merchant_category;
+  const report = async (extra: string[]) => {
+    const json = join(scratch.dir, `missing-${extra.length}.json`);
+    const r = ballast([
+      "report",
+      "drift",
+      "--reference",
+      "test/fixtures/drift-exact/reference.csv",
+      "--current",
+      "test/fixtures/drift-exact/current.csv",
+      "--json",
+      json,
+      ...extra,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const features = (
+      JSON.parse(await readFile(json, "utf8")) as {
+        overall: { features: Array<{ feature: string; drifted: boolean; missingShare: number }> };
+      }
+    ).overall.features;
+    return { stdout: r.stdout, category: features.find((f) => f.feature === "merchant_category")! };
+  };
+  const ignored = await report([]);
+  assert.equal(ignored.category.drifted, false);
+  assert.equal(ignored.category.missingShare, want.currentMissing / want.currentRows);
+  const share = ((100 * want.currentMissing) / want.currentRows).toFixed(1);
+  assert.match(ignored.stdout, new RegExp(`^merchant_category\\s.*\\sno\\s+${share}%$`, "m"));
+  const counted = await report(["--missing", "drift"]);
+  assert.equal(counted.category.drifted, true);
 });

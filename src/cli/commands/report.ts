@@ -9,7 +9,12 @@ import type { Command } from "commander";
 import { invalid } from "../../domain/errors.js";
 import { countRows, rowFormatFor } from "../../io/rows.js";
 import { driftBetweenFiles } from "../../monitoring/file-drift.js";
-import { methodLabel, type DriftResult } from "../../monitoring/drift.js";
+import {
+  MISSING_POLICIES,
+  methodLabel,
+  type DriftResult,
+  type MissingPolicy,
+} from "../../monitoring/drift.js";
 import { DEFAULT_MAX_EXACT_ROWS } from "../../monitoring/raw-values.js";
 import type { Correction } from "../../monitoring/stats/dataset-drift.js";
 import { DEFAULT_RULE_TEXT } from "../../monitoring/stats/default-rule.js";
@@ -38,6 +43,7 @@ interface DriftCommandOptions {
   html?: string;
   json?: string;
   maxExactRows: string;
+  missing: string;
 }
 
 const CORRECTIONS: readonly Correction[] = ["none", "bonferroni", "benjamini-hochberg"];
@@ -86,6 +92,11 @@ export function register(program: Command): void {
     )
     .option("--share <fraction>", "share of drifted features at which the dataset counts as drifted", "0.5")
     .option(
+      "--missing <policy>",
+      "ignore: rows without a feature are left out of its test and shown as its missing share; drift: a changed missing rate counts as drift",
+      "ignore",
+    )
+    .option(
       "--max-exact-rows <n>",
       "files: keep up to n raw values per numerical feature and file for exact KS and Wasserstein (scipy's answers); past n a feature uses quantile sketches (± bound)",
       String(DEFAULT_MAX_EXACT_ROWS),
@@ -94,6 +105,8 @@ export function register(program: Command): void {
     .option("--json <file>", "write the numbers as JSON")
     .addHelpText("after", `\nDefault choice of test:\n${DEFAULT_RULE_TEXT}\n`)
     .action(async (options: DriftCommandOptions) => {
+      if (!(MISSING_POLICIES as readonly string[]).includes(options.missing))
+        throw invalid(`--missing must be one of ${MISSING_POLICIES.join(", ")}`);
       if (options.deployment !== undefined) return deploymentReport(options);
       if (options.reference === undefined || options.current === undefined) {
         throw invalid("give --reference and --current files, or --deployment to read a running server's log");
@@ -131,6 +144,7 @@ export function register(program: Command): void {
             }),
             correction,
             share,
+            missing: options.missing as MissingPolicy,
           },
         });
         progress.finish("compared");
@@ -203,7 +217,7 @@ function printSummary(result: DriftResult, scope: string): void {
   process.stdout.write(`\n${scope}: ${verdict}\n`);
   process.stdout.write(
     formatTable(
-      ["FEATURE", "KIND", "TEST", "METHOD", "SCORE", "THRESHOLD", "DRIFTED"],
+      ["FEATURE", "KIND", "TEST", "METHOD", "SCORE", "THRESHOLD", "DRIFTED", "MISSING"],
       result.features.map((f) => [
         f.feature,
         f.featureKind,
@@ -212,6 +226,7 @@ function printSummary(result: DriftResult, scope: string): void {
         f.skipped === undefined ? Number(f.score.toPrecision(4)).toString() : `- (${f.skipped})`,
         f.threshold,
         f.drifted ? "yes" : "no",
+        `${(f.missingShare * 100).toFixed(1)}%`,
       ]),
     ),
   );
@@ -238,7 +253,7 @@ async function deploymentReport(options: DriftCommandOptions): Promise<void> {
   const client = new ServerClient(options.server);
   const result = await client.request<LogDrift>(
     "GET",
-    `/api/v1/deployments/${encodeURIComponent(deployment)}/drift?since=${since}&until=${until}&correction=${encodeURIComponent(options.correction)}${options.segment === undefined ? "" : `&segment=${encodeURIComponent(options.segment)}`}`,
+    `/api/v1/deployments/${encodeURIComponent(deployment)}/drift?since=${since}&until=${until}&correction=${encodeURIComponent(options.correction)}&missing=${encodeURIComponent(options.missing)}${options.segment === undefined ? "" : `&segment=${encodeURIComponent(options.segment)}`}`,
   );
   process.stdout.write(`${deployment}, ${options.window}: ${result.predictions} logged predictions\n`);
   if (result.groups.length === 0) process.stdout.write("nothing was logged in that period\n");
