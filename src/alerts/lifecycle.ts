@@ -12,6 +12,13 @@
  * - Cooldown (`cooldownMs`) after a resolve: a new breach goes to pending as usual but cannot fire
  *   before `resolvedAt + cooldownMs`.
  *
+ * Defaults (`defaultAlertRule`) damp flapping, since a monitor may close a window every second
+ * at high traffic: fire at the first breached window (a window already aggregates many rows),
+ * resolve after 3 clear windows in a row, no new firing for 10 minutes after a resolve, and a
+ * still-firing alert re-sent every 4 hours (Alertmanager's `repeat_interval`). So one identity
+ * sends at most one firing and one resolve per 10 minutes however fast windows close, and an
+ * alert that stays firing is not sent again per window.
+ *
  * Pending is Prometheus' `for`: the breach must hold for `forMs` before the alert fires; one clear
  * observation while pending drops it back at once (nobody was told, so there is nothing to
  * smooth). Observations older than the last one seen are stale and change nothing.
@@ -28,17 +35,18 @@ export interface AlertRule {
   /** After a resolve, no new firing before this much time has passed. */
   readonly cooldownMs: number;
   /**
-   * While firing, re-send at least this often. Alertmanager ends an alert that is not re-sent
-   * within its `resolve_timeout` (5 minutes by default), so keep this below that.
+   * While firing, re-send this often. Firing notifications say when the next re-send is due
+   * (`renewBy`), which the Alertmanager notifier sends as `endsAt`, so Alertmanager keeps the
+   * alert that long instead of ending it after its `resolve_timeout`.
    */
   readonly repeatIntervalMs: number;
 }
 
 export const defaultAlertRule: AlertRule = {
   forMs: 0,
-  clearAfter: 1,
-  cooldownMs: 0,
-  repeatIntervalMs: 60_000,
+  clearAfter: 3,
+  cooldownMs: 10 * 60_000,
+  repeatIntervalMs: 4 * 3_600_000,
 };
 
 export interface AlertObservation {
@@ -76,6 +84,8 @@ export interface AlertAction {
   readonly startsAt: number;
   /** Set on `notify-resolved`: when it stopped. */
   readonly endsAt?: number;
+  /** Set on `notify-firing` and `renotify`: by when the alert will be re-sent if still firing. */
+  readonly renewBy?: number;
   readonly value: number;
   readonly threshold: number;
 }
@@ -170,7 +180,9 @@ export function evaluate(
       if (at - notifiedAt >= rule.repeatIntervalMs) {
         return {
           state: { ...seen, clearStreak, notifiedAt: at },
-          actions: [{ type: "renotify", startsAt: firedAt, value, threshold }],
+          actions: [
+            { type: "renotify", startsAt: firedAt, renewBy: at + rule.repeatIntervalMs, value, threshold },
+          ],
         };
       }
       return { state: { ...seen, clearStreak }, actions: [] };
@@ -185,6 +197,14 @@ function fireIfDue(pending: AlertState, rule: AlertRule, at: number): AlertEvalu
   if (at - activeAt < rule.forMs || at < cooledAt) return { state: pending, actions: [] };
   return {
     state: { ...pending, phase: "firing", since: at, firedAt: at, notifiedAt: at, clearStreak: 0 },
-    actions: [{ type: "notify-firing", startsAt: at, value: pending.value, threshold: pending.threshold }],
+    actions: [
+      {
+        type: "notify-firing",
+        startsAt: at,
+        renewBy: at + rule.repeatIntervalMs,
+        value: pending.value,
+        threshold: pending.threshold,
+      },
+    ],
   };
 }

@@ -24,6 +24,7 @@ export function notificationFor(action: IdentifiedAction, description: AlertDesc
     },
     startsAt: action.startsAt,
     ...(action.endsAt === undefined ? {} : { endsAt: action.endsAt }),
+    ...(action.renewBy === undefined ? {} : { renewBy: action.renewBy }),
     ...(description.generatorUrl === undefined ? {} : { generatorUrl: description.generatorUrl }),
   };
   return notification;

@@ -16,6 +16,8 @@ export interface AlertNotification {
   readonly startsAt: number;
   /** Set when resolved: when the alert stopped. */
   readonly endsAt?: number;
+  /** Set when firing: the alert is re-sent by then while it still fires (receivers that expire alerts use it). */
+  readonly renewBy?: number;
   /** Where the alert came from (the monitor's page or API URL). */
   readonly generatorUrl?: string;
 }

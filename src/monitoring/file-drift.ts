@@ -4,6 +4,9 @@
  *
  * A reference is read twice: once to profile it (bin edges come from its quantiles), once more
  * to count it exactly in those bins, so the binned tests never compare against sketch estimates.
+ * The raw values of numerical features are kept on both sides while they fit (`maxExactRows`
+ * per feature), so KS and Wasserstein are scipy's exact answers; past that limit a feature falls
+ * back to its sketches and its rows say so ("sketch ±0.03").
  */
 import { invalid } from "../domain/errors.js";
 import { isPlainObject } from "../domain/json-value.js";
@@ -13,6 +16,7 @@ import { binCountFor } from "./profile/numeric-bins.js";
 import type { ReferenceProfile } from "./profile/reference-profile.js";
 import { WindowSketch } from "./sketches/feature-window.js";
 import { evaluateDrift, type DriftOptions, type DriftResult } from "./drift.js";
+import { RawValues } from "./raw-values.js";
 
 const BATCH = 4096;
 /** Segments reported at most: past this a column is not a segment key but an id. */
@@ -27,6 +31,8 @@ export interface FileOptions {
    * is read twice and the current file once, so a report reads 2 × reference + current rows.
    */
   readonly progress?: (rows: number) => void;
+  /** Raw values kept per numerical feature and side for exact tests (default 1,000,000). */
+  readonly maxExactRows?: number;
 }
 
 export interface SegmentedDrift {
@@ -42,7 +48,7 @@ export async function profileFile(
   path: string,
   options: FileOptions & { profile?: ProfileOptions } = {},
 ): Promise<ReferenceProfile> {
-  const profiles = await profileGroups(path, undefined, options);
+  const { profiles } = await profileGroups(path, undefined, options, false);
   return profiles.get(ALL) as ReferenceProfile;
 }
 
@@ -52,22 +58,34 @@ export async function driftBetweenFiles(
   currentPath: string,
   options: FileOptions & { profile?: ProfileOptions; drift?: DriftOptions; segment?: string } = {},
 ): Promise<SegmentedDrift> {
-  const profiles = await profileGroups(referencePath, options.segment, options);
+  const { profiles, raw: referenceRaw } = await profileGroups(referencePath, options.segment, options);
   const windows = new Map<string, WindowSketch>();
-  for (const [key, profile] of profiles) windows.set(key, new WindowSketch(profile, { role: "input" }));
+  const currentRaw = new Map<string, RawValues>();
+  for (const [key, profile] of profiles) {
+    windows.set(key, new WindowSketch(profile, { role: "input" }));
+    currentRaw.set(key, rawValuesFor(profile, options));
+  }
   let read = 0;
   for await (const batch of readRowBatches(currentPath, { format: options.format, batchSize: BATCH })) {
     batch.rows.forEach((row, i) => {
       const record = objectRow(row, currentPath, batch.lines[i] ?? 0);
       windows.get(ALL)?.updateRow(record);
-      if (options.segment !== undefined) windows.get(segmentKey(record, options.segment))?.updateRow(record);
+      currentRaw.get(ALL)?.addRow(record);
+      if (options.segment !== undefined) {
+        const key = segmentKey(record, options.segment);
+        windows.get(key)?.updateRow(record);
+        currentRaw.get(key)?.addRow(record);
+      }
     });
     read += batch.rows.length;
     options.progress?.(batch.rows.length);
   }
   if (read === 0) throw invalid(`${currentPath} has no rows`);
   const evaluate = (key: string): DriftResult =>
-    evaluateDrift(profiles.get(key) as ReferenceProfile, windows.get(key) as WindowSketch, options.drift);
+    evaluateDrift(profiles.get(key) as ReferenceProfile, windows.get(key) as WindowSketch, options.drift, {
+      reference: referenceRaw.get(key)?.source,
+      current: currentRaw.get(key)?.source,
+    });
   const overall = evaluate(ALL);
   if (options.segment === undefined) return { overall };
   const results = [...profiles.keys()]
@@ -79,12 +97,24 @@ export async function driftBetweenFiles(
 
 const ALL = "\u0000all";
 
-/** Profiles of the whole file and of each segment value, with exact bin counts. */
+/** Raw values of a profile's numerical inputs, within the caller's limit. */
+function rawValuesFor(profile: ReferenceProfile, options: FileOptions): RawValues {
+  return new RawValues(
+    profile.features.filter((f) => f.role === "input"),
+    options.maxExactRows,
+  );
+}
+
+/**
+ * Profiles of the whole file and of each segment value, with exact bin counts, and (with
+ * `keepRaw`) the raw values of each, read in the same second pass.
+ */
 async function profileGroups(
   path: string,
   segment: string | undefined,
   options: FileOptions & { profile?: ProfileOptions },
-): Promise<Map<string, ReferenceProfile>> {
+  keepRaw = true,
+): Promise<{ profiles: Map<string, ReferenceProfile>; raw: Map<string, RawValues> }> {
   const exclude = [...(options.exclude ?? []), ...(segment === undefined ? [] : [segment])];
   const builders = new Map<string, ProfileBuilder>();
   const builderFor = (key: string): ProfileBuilder => {
@@ -119,17 +149,28 @@ async function profileGroups(
 
   // Second pass: exact counts in the bins the first pass chose.
   const windows = new Map([...profiles].map(([key, profile]) => [key, new WindowSketch(profile)]));
+  const raw = new Map(
+    keepRaw ? [...profiles].map(([key, profile]) => [key, rawValuesFor(profile, options)]) : [],
+  );
   for await (const batch of readRowBatches(path, { format: options.format, batchSize: BATCH })) {
     for (const row of batch.rows) {
       const record = row as Record<string, unknown>;
       windows.get(ALL)?.updateRow(record);
-      if (segment !== undefined) windows.get(segmentKey(record, segment))?.updateRow(record);
+      raw.get(ALL)?.addRow(record);
+      if (segment !== undefined) {
+        const key = segmentKey(record, segment);
+        windows.get(key)?.updateRow(record);
+        raw.get(key)?.addRow(record);
+      }
     }
     options.progress?.(batch.rows.length);
   }
-  return new Map(
-    [...profiles].map(([key, profile]) => [key, withExactBins(profile, windows.get(key) as WindowSketch)]),
-  );
+  return {
+    profiles: new Map(
+      [...profiles].map(([key, profile]) => [key, withExactBins(profile, windows.get(key) as WindowSketch)]),
+    ),
+    raw,
+  };
 }
 
 function withExactBins(profile: ReferenceProfile, window: WindowSketch): ReferenceProfile {

@@ -2,7 +2,9 @@
  * Drift of what a deployment actually received over a period, read back from the prediction
  * log: each (variant, version) against the reference profile of that version. The log is
  * streamed page by page into window sketches, so a week of traffic needs no more memory than a
- * window does.
+ * window does. The raw values of numerical features are kept as well while they fit
+ * (`maxExactRows` per feature), so the current side of KS and Wasserstein is exact and only the
+ * reference's sketch adds error (none when the reference was small enough to be kept whole).
  */
 import { invalid } from "../domain/errors.js";
 import { isPlainObject } from "../domain/json-value.js";
@@ -13,6 +15,7 @@ import type { ReferenceProfile } from "./profile/reference-profile.js";
 import { WindowSketch } from "./sketches/feature-window.js";
 import { evaluateDrift, type DriftOptions, type DriftResult } from "./drift.js";
 import { instanceRows, tensorRows } from "./request-rows.js";
+import { DEFAULT_MAX_EXACT_ROWS, RawValues } from "./raw-values.js";
 import { MISSING_SEGMENT, OTHER_SEGMENT, SegmentKeys, type SegmentSpec } from "./segments.js";
 
 export interface LogSource {
@@ -61,8 +64,9 @@ interface Group {
   readonly version: ModelVersion;
   readonly reference: ReferenceProfile | null;
   readonly window: WindowSketch | null;
+  readonly raw: RawValues | null;
   /** Per segment value; null without a segment or when the reference lacks its feature. */
-  readonly segments: Map<string, WindowSketch> | null;
+  readonly segments: Map<string, { window: WindowSketch; raw: RawValues }> | null;
   rows: number;
   unreadable: number;
 }
@@ -72,8 +76,15 @@ export async function driftFromLog(
   versions: VersionSource,
   query: { deployment: string; since: number; until: number; segment?: SegmentSpec },
   options: DriftOptions = {},
+  limits: { readonly maxExactRows?: number } = {},
 ): Promise<LogDrift> {
   if (!(query.since < query.until)) throw invalid("since must be before until");
+  const maxExactRows = limits.maxExactRows ?? DEFAULT_MAX_EXACT_ROWS;
+  const rawFor = (reference: ReferenceProfile): RawValues =>
+    new RawValues(
+      reference.features.filter((f) => f.role === "input"),
+      maxExactRows,
+    );
   const segment = query.segment;
   const keys = segment === undefined ? null : new SegmentKeys(segment.maxValues);
   const hasFeature = (reference: ReferenceProfile) =>
@@ -93,6 +104,7 @@ export async function driftFromLog(
           version,
           reference,
           window: reference === null ? null : new WindowSketch(reference, { role: "input" }),
+          raw: reference === null ? null : rawFor(reference),
           segments: reference !== null && segment !== undefined && hasFeature(reference) ? new Map() : null,
           rows: 0,
           unreadable: 0,
@@ -104,16 +116,21 @@ export async function driftFromLog(
       else {
         group.rows += rows.length;
         if (group.window !== null) for (const row of rows) group.window.updateRow(row);
+        if (group.raw !== null) for (const row of rows) group.raw.addRow(row);
         const segments = group.segments;
         if (segments !== null && keys !== null && segment !== undefined && group.reference !== null) {
           for (const row of rows) {
             const key = keys.keyOf(row[segment.feature]);
-            let window = segments.get(key);
-            if (window === undefined) {
-              window = new WindowSketch(group.reference, { role: "input" });
-              segments.set(key, window);
+            let windows = segments.get(key);
+            if (windows === undefined) {
+              windows = {
+                window: new WindowSketch(group.reference, { role: "input" }),
+                raw: rawFor(group.reference),
+              };
+              segments.set(key, windows);
             }
-            window.updateRow(row);
+            windows.window.updateRow(row);
+            windows.raw.addRow(row);
           }
         }
       }
@@ -153,7 +170,7 @@ export async function driftFromLog(
       }
       return {
         ...base,
-        drift: evaluateDrift(g.reference, g.window, options),
+        drift: evaluateDrift(g.reference, g.window, options, { current: g.raw?.source }),
         ...(segment === undefined ? {} : segmentResults(g, segment, options)),
       };
     }),
@@ -197,10 +214,10 @@ function segmentResults(
   return {
     segments: [...g.segments]
       .sort(([a], [b]) => rank(a) - rank(b))
-      .map(([value, window]) => ({
+      .map(([value, { window, raw }]) => ({
         segment: value,
         rows: window.rows,
-        drift: evaluateDrift(reference, window, { ...options, features }),
+        drift: evaluateDrift(reference, window, { ...options, features }, { current: raw.source }),
       })),
   };
 }

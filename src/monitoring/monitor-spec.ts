@@ -7,6 +7,7 @@ import { isPlainObject } from "../domain/json-value.js";
 import { alertRule, type AlertRule } from "../alerts/lifecycle.js";
 import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
 import { STAT_TESTS } from "./stats/index.js";
+import { MISSING_POLICIES, type MissingPolicy } from "./drift.js";
 import type { Correction } from "./stats/dataset-drift.js";
 import { windowShape, type WindowSpec } from "./windows.js";
 import { parsePerformanceMonitorSpec, type PerformanceMonitorSpec } from "./performance-monitor-spec.js";
@@ -37,6 +38,11 @@ export interface MonitorSpec {
   readonly notifiers: readonly NotifierConfig[];
   /** Also watch each value of this feature in windows of its own (drift per segment). */
   readonly segment?: SegmentSpec;
+  /**
+   * "ignore" (default): rows without a feature are left out of its test and reported as its
+   * missing share; "drift": a changed missing rate counts as drift.
+   */
+  readonly missing: MissingPolicy;
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
@@ -56,6 +62,7 @@ const FIELDS = [
   "alert",
   "notifiers",
   "segment",
+  "missing",
 ];
 
 export const DEFAULT_WINDOW: WindowSpec = { kind: "tumbling", by: "count", size: 1000 };
@@ -118,6 +125,9 @@ export function parseMonitorSpec(raw: unknown, name?: string): MonitorSpec {
   const window = parseWindow(raw.window ?? DEFAULT_WINDOW);
   const { severity, alert, notifiers } = parseAlerting(raw);
   const segment = raw.segment === undefined ? undefined : parseSegmentSpec(raw.segment);
+  const missing = raw.missing ?? "ignore";
+  if (!(MISSING_POLICIES as readonly unknown[]).includes(missing))
+    throw invalid(`missing must be one of ${MISSING_POLICIES.join(", ")}`);
   return {
     name: monitorName,
     deployment,
@@ -132,6 +142,7 @@ export function parseMonitorSpec(raw: unknown, name?: string): MonitorSpec {
     alert,
     notifiers,
     ...(segment === undefined ? {} : { segment }),
+    missing: missing as MissingPolicy,
   };
 }
 

@@ -48,9 +48,13 @@ export interface EvaluatedWindow {
   readonly variant: string;
   readonly model: string;
   readonly version: number;
+  /** Time windows: epoch ms [start, end). Count windows: row ordinals [start, end), not times. */
   readonly start: number;
   readonly end: number;
   readonly rows: number;
+  /** Epoch ms of the window's first and last row, whatever its kind (absent after an old checkpoint). */
+  readonly firstAt?: number;
+  readonly lastAt?: number;
   /** null when the window had fewer rows than the monitor's minSamples. */
   readonly drift: DriftResult | null;
   /** Set for a segment's window; absent for the variant's overall window. */
@@ -536,6 +540,7 @@ export class Monitors {
           : { thresholds: Object.fromEntries(features.map((f) => [f, spec.threshold as number])) }),
         correction: spec.correction,
         share: spec.share,
+        missing: spec.missing,
       });
     }
     const evaluated: EvaluatedWindow = {
@@ -547,6 +552,8 @@ export class Monitors {
       start: closed.start,
       end: closed.end,
       rows: closed.rows,
+      ...(closed.firstAt === undefined ? {} : { firstAt: closed.firstAt }),
+      ...(closed.lastAt === undefined ? {} : { lastAt: closed.lastAt }),
       drift,
       ...(segment === undefined ? {} : { segment }),
     };
@@ -587,7 +594,7 @@ export class Monitors {
         },
         {
           summary: `${f.feature} drifted on ${where} (${f.test})`,
-          description: `${f.test} ${f.kind === "p_value" ? "p-value" : "distance"} ${f.score.toPrecision(4)} against threshold ${f.threshold} over ${window.rows} rows (window ${new Date(window.start).toISOString()} – ${new Date(window.end).toISOString()})`,
+          description: `${f.test} ${f.kind === "p_value" ? "p-value" : "distance"} ${f.score.toPrecision(4)} against threshold ${f.threshold} over ${window.rows} rows (${windowText(spec, window)})`,
           ...link,
         },
       );
@@ -634,6 +641,23 @@ export class Monitors {
       );
     }
   }
+}
+
+/**
+ * A window as people read it. A time window is its period. A count window's start and end are
+ * row ordinals (formatted as dates they read as 1970), so it is told as its rows and the times
+ * its first and last rows arrived.
+ */
+export function windowText(
+  spec: Pick<MonitorSpec, "window">,
+  window: Pick<EvaluatedWindow, "start" | "end" | "firstAt" | "lastAt">,
+): string {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  if (spec.window.by === "time") return `window ${iso(window.start)} – ${iso(window.end)}`;
+  // A sliding window at the start of the stream begins before its first row.
+  const rows = `rows ${Math.max(window.start, 0) + 1}–${window.end} of the stream`;
+  if (window.firstAt === undefined || window.lastAt === undefined) return rows;
+  return `${rows}, received ${iso(window.firstAt)} – ${iso(window.lastAt)}`;
 }
 
 function segmentCheckpoint(monitor: ActiveMonitor, watch: VariantWatch): { segments?: SegmentCheckpoint } {

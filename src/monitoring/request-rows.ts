@@ -3,10 +3,14 @@
  * named through the signature's features); a tensor request is read through the signature's
  * feature names when its first input is a [N, F] matrix, and gives no rows otherwise.
  */
+import { isPlainObject } from "../domain/json-value.js";
 import type { Signature } from "../domain/model.js";
 import type { Tensor } from "../domain/tensor.js";
-/** A named-feature instance: `{feature: value}`, or values in the signature's feature order. */
-type Instance = Readonly<Record<string, unknown>> | readonly unknown[];
+/**
+ * A named-feature instance: `{feature: value}`, or values in the signature's feature order (a
+ * model without feature names gets arrays or scalars: rows without names, so no features).
+ */
+type Instance = Readonly<Record<string, unknown>> | readonly unknown[] | number | boolean | string;
 
 export function instanceRows(
   instances: readonly Instance[],
@@ -14,7 +18,8 @@ export function instanceRows(
 ): Record<string, unknown>[] {
   const features = signature.features ?? [];
   return instances.map((row) => {
-    if (!Array.isArray(row)) return row as Record<string, unknown>;
+    if (isPlainObject(row)) return row;
+    if (!Array.isArray(row)) return {};
     const named: Record<string, unknown> = {};
     features.forEach((f, j) => (named[f] = row[j]));
     return named;

@@ -27,19 +27,37 @@ export interface ClosedWindow<S> {
   readonly end: number;
   readonly rows: number;
   readonly sketch: S;
+  /**
+   * Epoch ms of the first and last row in the window (by either kind), so a count window can be
+   * told in time: its start and end are row ordinals, not dates. Absent for a window restored
+   * from a checkpoint saved before these were kept.
+   */
+  readonly firstAt?: number;
+  readonly lastAt?: number;
+}
+
+/** A pane as saved; firstAt and lastAt are absent in checkpoints from before they were kept. */
+interface SavedPane<J> {
+  readonly start: number;
+  readonly rows: number;
+  readonly sketch: J;
+  readonly firstAt?: number;
+  readonly lastAt?: number;
 }
 
 export interface WindowerCheckpoint<J> {
   readonly spec: WindowSpec;
   readonly rowsSeen: number;
-  readonly previous: ReadonlyArray<{ start: number; rows: number; sketch: J }>;
-  readonly open: { start: number; rows: number; sketch: J } | null;
+  readonly previous: ReadonlyArray<SavedPane<J>>;
+  readonly open: SavedPane<J> | null;
 }
 
 interface Pane<S> {
   readonly start: number;
   rows: number;
   readonly sketch: S;
+  firstAt?: number;
+  lastAt?: number;
 }
 
 /** Validates a spec and returns pane length and panes per window. */
@@ -97,6 +115,9 @@ export class Windower<S> {
     this.open ??= this.newPane(this.byTime ? Math.floor(at / this.pane) * this.pane : this.rowsSeen);
     update(this.open.sketch);
     this.open.rows++;
+    // Rows may arrive slightly out of order (concurrent requests): keep the span they cover.
+    this.open.firstAt = Math.min(this.open.firstAt ?? at, at);
+    this.open.lastAt = Math.max(this.open.lastAt ?? at, at);
     this.rowsSeen++;
     if (!this.byTime && this.open.rows === this.pane) this.closePane();
   }
@@ -124,7 +145,13 @@ export class Windower<S> {
 
   /** The open window's panes, for a checkpoint that a restart resumes from. */
   checkpoint<J>(toJSON: (sketch: S) => J): WindowerCheckpoint<J> {
-    const pane = (p: Pane<S>) => ({ start: p.start, rows: p.rows, sketch: toJSON(p.sketch) });
+    const pane = (p: Pane<S>): SavedPane<J> => ({
+      start: p.start,
+      rows: p.rows,
+      sketch: toJSON(p.sketch),
+      ...(p.firstAt === undefined ? {} : { firstAt: p.firstAt }),
+      ...(p.lastAt === undefined ? {} : { lastAt: p.lastAt }),
+    });
     return {
       spec: this.spec,
       rowsSeen: this.rowsSeen,
@@ -136,10 +163,12 @@ export class Windower<S> {
   /** Resumes from a checkpoint taken with the same spec (another spec starts empty). */
   restore<J>(checkpoint: WindowerCheckpoint<J>, fromJSON: (json: J) => S): boolean {
     if (JSON.stringify(checkpoint.spec) !== JSON.stringify(this.spec)) return false;
-    const pane = (p: { start: number; rows: number; sketch: J }): Pane<S> => ({
+    const pane = (p: SavedPane<J>): Pane<S> => ({
       start: p.start,
       rows: p.rows,
       sketch: fromJSON(p.sketch),
+      ...(typeof p.firstAt === "number" ? { firstAt: p.firstAt } : {}),
+      ...(typeof p.lastAt === "number" ? { lastAt: p.lastAt } : {}),
     });
     this.rowsSeen = checkpoint.rowsSeen;
     this.previous = checkpoint.previous.map(pane);
@@ -180,8 +209,9 @@ export class Windower<S> {
   private merged(panes: Pane<S>[]): ClosedWindow<S> {
     const last = panes[panes.length - 1] as Pane<S>;
     const end = last.start + this.pane;
+    const times = spanOf(panes);
     if (panes.length === 1 && this.panes === 1) {
-      return { start: last.start, end, rows: last.rows, sketch: last.sketch };
+      return { start: last.start, end, rows: last.rows, sketch: last.sketch, ...times };
     }
     const sketch = this.ops.create();
     let rows = 0;
@@ -190,6 +220,17 @@ export class Windower<S> {
       rows += p.rows;
     }
     // A sliding window always spans its full length, even at the start of the stream.
-    return { start: end - this.pane * this.panes, end, rows, sketch };
+    return { start: end - this.pane * this.panes, end, rows, sketch, ...times };
   }
+}
+
+/** The earliest and latest row times of some panes (absent when none is known). */
+function spanOf<S>(panes: readonly Pane<S>[]): { firstAt?: number; lastAt?: number } {
+  let firstAt = Infinity;
+  let lastAt = -Infinity;
+  for (const p of panes) {
+    if (p.firstAt !== undefined) firstAt = Math.min(firstAt, p.firstAt);
+    if (p.lastAt !== undefined) lastAt = Math.max(lastAt, p.lastAt);
+  }
+  return firstAt === Infinity ? {} : { firstAt, lastAt };
 }

@@ -57,7 +57,19 @@ export interface Transition {
     message: string;
     warning?: boolean;
     details?: Record<string, unknown>;
+    /**
+     * The rollout as this note left it, when a tick walks several steps: each event carries its
+     * own step and weight, not the state at the end of the tick. Absent: the transition's state.
+     */
+    at?: NoteState;
   }>;
+}
+
+/** Where a note leaves the rollout: the step index, canary weight and phase after it. */
+export type NoteState = Pick<RolloutState, "step" | "weight" | "phase">;
+
+function stateOf(s: RolloutState): NoteState {
+  return { step: s.step, weight: s.weight, phase: s.phase };
 }
 
 export function startCanary(
@@ -140,21 +152,16 @@ export function advanceCanary(
     const step = strategy.steps[s.step];
     if (step === undefined) {
       actions.push({ type: "promote" });
-      notes.push({
-        reason: "Promoted",
-        message: `${s.canary.model} v${s.canary.version} promoted to stable after ${strategy.steps.length} steps; v${s.stable.version} kept for undo`,
-        details: { gates: s.gates },
-      });
+      const promoted = `${s.canary.model} v${s.canary.version} promoted to stable after ${strategy.steps.length} steps; v${s.stable.version} kept for undo`;
       s = { ...s, phase: "Succeeded", weight: 100, finishedAt: now, updatedAt: now, message: "promoted" };
+      notes.push({ reason: "Promoted", message: promoted, details: { gates: s.gates }, at: stateOf(s) });
       return { state: s, actions, notes };
     }
     if ("setWeight" in step) {
       actions.push({ type: "setWeight", weight: step.setWeight });
-      notes.push({
-        reason: "StepWeight",
-        message: `step ${s.step + 1}/${strategy.steps.length}: canary weight ${s.weight}% → ${step.setWeight}%`,
-      });
+      const message = `step ${s.step + 1}/${strategy.steps.length}: canary weight ${s.weight}% → ${step.setWeight}%`;
       s = { ...s, weight: step.setWeight, step: s.step + 1, stepStartedAt: now, updatedAt: now };
+      notes.push({ reason: "StepWeight", message, at: stateOf(s) });
       continue;
     }
     if ("pause" in step) {
@@ -187,12 +194,9 @@ export function advanceCanary(
     const fresh = s.step === measuredStep ? freshSamples : 0;
     const verdict = analysis !== null && fresh >= needed ? analysis.verdict : "Inconclusive";
     if (verdict === "Successful") {
-      notes.push({
-        reason: "AnalysisSuccessful",
-        message: `step ${s.step + 1}/${strategy.steps.length}: every gate passed`,
-        details: { gates: s.gates },
-      });
+      const message = `step ${s.step + 1}/${strategy.steps.length}: every gate passed`;
       s = { ...s, step: s.step + 1, stepStartedAt: now, updatedAt: now };
+      notes.push({ reason: "AnalysisSuccessful", message, details: { gates: s.gates }, at: stateOf(s) });
       continue;
     }
     if (now - s.stepStartedAt >= step.analysis.durationMs) {

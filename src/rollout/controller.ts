@@ -247,11 +247,10 @@ export class RolloutController {
         type: note.warning === true ? "Warning" : "Normal",
         reason: note.reason,
         message: note.message,
+        // A tick may walk several steps: each event carries the step and weight it describes.
         details: {
           rollout: state.id,
-          step: state.step,
-          weight: state.weight,
-          phase: state.phase,
+          ...(note.at ?? { step: state.step, weight: state.weight, phase: state.phase }),
           ...note.details,
         },
       });

@@ -193,6 +193,12 @@ export function createMetrics(options: {
     labelNames: ["monitor", "deployment", "variant", "segment", "feature", "test"] as const,
     registers: [registry],
   });
+  const missingShare = new Gauge({
+    name: "ballast_feature_missing_share",
+    help: "Share of the last evaluated window's rows without a value for the feature (reported apart from drift unless the monitor sets missing: drift).",
+    labelNames: ["monitor", "deployment", "variant", "segment", "feature"] as const,
+    registers: [registry],
+  });
   const driftShare = new Gauge({
     name: "ballast_dataset_drift_share",
     help: "Share of a monitor's features that drifted in the last evaluated window.",
@@ -326,6 +332,7 @@ export function createMetrics(options: {
       if (w.drift === null) return;
       const verdicts = new Map(w.drift.dataset?.features.map((f) => [f.feature, f.drifted]) ?? []);
       for (const f of w.drift.features) {
+        missingShare.set({ ...base, feature: f.feature }, f.missingShare);
         if (f.skipped !== undefined) continue;
         const labels = { ...base, feature: f.feature, test: f.test };
         driftScore.set(labels, f.score);

@@ -490,7 +490,9 @@ function parametersOf(body: unknown): unknown {
 }
 
 function firstInstanceOf(body: unknown): unknown {
-  return isPlainObject(body) && Array.isArray(body.instances) ? body.instances[0] : undefined;
+  if (!isPlainObject(body)) return undefined;
+  const rows = body.instances ?? body.inputs;
+  return Array.isArray(rows) ? rows[0] : undefined;
 }
 
 function findVersion(served: ServedDeployment, raw: string): ServedVariant {

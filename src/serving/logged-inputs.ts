@@ -66,8 +66,14 @@ export function loggedInstances(instances: readonly Instance[]): LoggedInputs {
   instances.forEach((row, i) => {
     bytes += OVERHEAD;
     if (Array.isArray(row)) {
-      // Every value was checked to be a number or a boolean before the model ran.
-      bytes += row.length * ELEMENT;
+      // Every value was checked to be a number or a boolean before the model ran; V1 rows of a
+      // multi-dimensional input nest (an image row), so count the leaves.
+      bytes += leafCount(row) * ELEMENT;
+      return;
+    }
+    if (typeof row !== "object") {
+      // A V1 row of a one-column input is a bare value.
+      bytes += typeof row === "string" ? row.length : ELEMENT;
       return;
     }
     let copy: Record<string, unknown> | undefined;
@@ -91,6 +97,19 @@ export function loggedInstances(instances: readonly Instance[]): LoggedInputs {
     }
   });
   return { inputs: { instances: rows ?? instances }, bytes };
+}
+
+/** Leaves of a nested array, without recursion (the body parser bounds the depth anyway). */
+function leafCount(row: readonly unknown[]): number {
+  let leaves = 0;
+  const pending: (readonly unknown[])[] = [row];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    for (const value of next) {
+      if (Array.isArray(value)) pending.push(value);
+      else leaves += 1;
+    }
+  }
+  return leaves;
 }
 
 /** Estimated bytes of a model's answer. */

@@ -13,6 +13,13 @@ import { notificationFor } from "../../src/alerts/notification.js";
 import { BallastError } from "../../src/domain/errors.js";
 
 const minute = 60_000;
+
+/**
+ * A rule without the default guards (resolve on the first clear, no cooldown, re-send every
+ * minute), so each test below turns on only the guard it is about.
+ */
+const unguarded = (rule: Partial<AlertRule> = {}): AlertRule =>
+  alertRule({ forMs: 0, clearAfter: 1, cooldownMs: 0, repeatIntervalMs: minute, ...rule });
 const t0 = Date.UTC(2026, 0, 5, 10, 0, 0);
 
 interface Step {
@@ -50,21 +57,21 @@ const types = (trace: Trace) => trace.actions.map((action) => `${action.type}@${
 
 describe("alert lifecycle", () => {
   test("a first clear observation leaves the alert inactive and asks for nothing", () => {
-    const trace = run(alertRule(), minutes("."));
+    const trace = run(unguarded(), minutes("."));
     assert.equal(trace.state.phase, "inactive");
     assert.deepEqual(trace.actions, []);
   });
 
   test("with for = 0 a breach fires at once, starting at the observation", () => {
-    const trace = run(alertRule({ forMs: 0 }), minutes("B"));
+    const trace = run(unguarded({ forMs: 0 }), minutes("B"));
     assert.equal(trace.state.phase, "firing");
     assert.deepEqual(trace.actions, [
-      { type: "notify-firing", startsAt: t0, value: 0.3, threshold: 0.2, at: t0 },
+      { type: "notify-firing", startsAt: t0, renewBy: t0 + minute, value: 0.3, threshold: 0.2, at: t0 },
     ]);
   });
 
   test("a breach stays pending until it has lasted `for`, then fires once", () => {
-    const rule = alertRule({ forMs: 5 * minute, repeatIntervalMs: 60 * minute });
+    const rule = unguarded({ forMs: 5 * minute, repeatIntervalMs: 60 * minute });
     const trace = run(rule, [
       { at: t0, breached: true },
       { at: t0 + 5 * minute - 1, breached: true },
@@ -78,7 +85,7 @@ describe("alert lifecycle", () => {
   });
 
   test("a clear observation while pending drops the alert without a notification and restarts `for`", () => {
-    const rule = alertRule({ forMs: 3 * minute, repeatIntervalMs: 60 * minute });
+    const rule = unguarded({ forMs: 3 * minute, repeatIntervalMs: 60 * minute });
     const trace = run(rule, minutes("BB.BBBB"));
     assert.deepEqual(trace.phases, [
       "pending",
@@ -93,7 +100,7 @@ describe("alert lifecycle", () => {
   });
 
   test("hysteresis: a firing alert resolves only after clearAfter clear observations in a row", () => {
-    const rule = alertRule({ clearAfter: 3, repeatIntervalMs: 60 * minute });
+    const rule = unguarded({ clearAfter: 3, repeatIntervalMs: 60 * minute });
     const trace = run(rule, minutes("B..B...B"));
     assert.deepEqual(trace.phases, [
       "firing",
@@ -113,7 +120,7 @@ describe("alert lifecycle", () => {
   });
 
   test("while firing it is re-sent every repeatIntervalMs, also while it is clearing", () => {
-    const rule = alertRule({ clearAfter: 2, repeatIntervalMs: 3 * minute });
+    const rule = unguarded({ clearAfter: 2, repeatIntervalMs: 3 * minute });
     const trace = run(rule, minutes("BBBBBBB.BB.."));
     assert.deepEqual(types(trace), [
       "notify-firing@0",
@@ -126,7 +133,7 @@ describe("alert lifecycle", () => {
   });
 
   test("cooldown: a breach right after a resolve is pending until the cooldown ends", () => {
-    const rule = alertRule({ cooldownMs: 10 * minute, repeatIntervalMs: 60 * minute });
+    const rule = unguarded({ cooldownMs: 10 * minute, repeatIntervalMs: 60 * minute });
     // fires at 0, resolves at 1, breaches again from 2; cooldown ends at 1 + 10 = 11.
     const trace = run(rule, minutes("B.BBBBBBBBBBB"));
     assert.deepEqual(types(trace), ["notify-firing@0", "notify-resolved@1", "notify-firing@11"]);
@@ -135,14 +142,14 @@ describe("alert lifecycle", () => {
   });
 
   test("cooldown and `for` both hold: firing waits for the later of the two", () => {
-    const rule = alertRule({ cooldownMs: 2 * minute, forMs: 4 * minute, repeatIntervalMs: 60 * minute });
+    const rule = unguarded({ cooldownMs: 2 * minute, forMs: 4 * minute, repeatIntervalMs: 60 * minute });
     // first fire needs 4 minutes of breach (at 4); resolve at 5; new breach from 6 needs until 10.
     const trace = run(rule, minutes("BBBBB.BBBBB"));
     assert.deepEqual(types(trace), ["notify-firing@4", "notify-resolved@5", "notify-firing@10"]);
   });
 
   test("a pending breach that clears during a cooldown rests as resolved and keeps the cooldown", () => {
-    const rule = alertRule({ cooldownMs: 10 * minute, repeatIntervalMs: 60 * minute });
+    const rule = unguarded({ cooldownMs: 10 * minute, repeatIntervalMs: 60 * minute });
     const trace = run(rule, minutes("B.B.B"));
     assert.deepEqual(trace.phases, ["firing", "resolved", "pending", "resolved", "pending"]);
     assert.equal(trace.state.resolvedAt, t0 + minute);
@@ -150,21 +157,42 @@ describe("alert lifecycle", () => {
   });
 
   test("flapping every minute with clearAfter 2 fires once and never resolves", () => {
-    const rule = alertRule({ clearAfter: 2, repeatIntervalMs: 30 * minute });
+    const rule = unguarded({ clearAfter: 2, repeatIntervalMs: 30 * minute });
     const trace = run(rule, minutes("B.".repeat(30)));
     assert.deepEqual(types(trace), ["notify-firing@0", "renotify@30"]);
     assert.equal(trace.state.phase, "firing");
   });
 
+  test("the default rule bounds flapping: a window per second flipping for 2.5 minutes sends one firing", () => {
+    // Issue 8 item 13: a 500-row window with the old defaults sent 1,471 webhooks in 2.5 minutes.
+    const steps = Array.from({ length: 150 }, (_, i) => ({ at: t0 + i * 1000, breached: i % 2 === 0 }));
+    const flapping = run(alertRule(), steps);
+    assert.deepEqual(
+      flapping.actions.map((a) => a.type),
+      ["notify-firing"],
+      "alternating windows never give 3 clear ones in a row: it stays firing, sent once",
+    );
+    // Steady breach for 4 hours, a window a second: one firing, one re-send after 4 hours.
+    const day = Array.from({ length: 4 * 3600 + 2 }, (_, i) => ({ at: t0 + i * 1000, breached: true }));
+    assert.deepEqual(
+      run(alertRule(), day).actions.map((a) => a.type),
+      ["notify-firing", "renotify"],
+    );
+    // Bursts of 3 clear windows: resolved, then no new firing for 10 minutes.
+    const bursts = Array.from({ length: 1800 }, (_, i) => ({ at: t0 + i * 1000, breached: i % 6 < 3 }));
+    const sent = run(alertRule(), bursts).actions;
+    assert.ok(sent.length <= 2 * 3 + 2, `${sent.length} notifications in 30 minutes`);
+  });
+
   test("without guards the same flapping notifies on every change", () => {
-    const trace = run(alertRule({ repeatIntervalMs: 30 * minute }), minutes("B.".repeat(5)));
+    const trace = run(unguarded({ repeatIntervalMs: 30 * minute }), minutes("B.".repeat(5)));
     assert.equal(trace.actions.length, 10);
   });
 
   test("flapping with a cooldown fires at most once per cooldown", () => {
     // Two breaches, two clears, repeating: each burst resolves, and the cooldown of 10 minutes
     // lets a new firing through only at 0, 13, 25, 37 (the first breach at or after resolve + 10).
-    const rule = alertRule({ clearAfter: 2, cooldownMs: 10 * minute, repeatIntervalMs: 60 * minute });
+    const rule = unguarded({ clearAfter: 2, cooldownMs: 10 * minute, repeatIntervalMs: 60 * minute });
     const trace = run(rule, minutes("BB..".repeat(12)));
     const fired = trace.actions
       .filter((action) => action.type === "notify-firing")
@@ -177,7 +205,7 @@ describe("alert lifecycle", () => {
   });
 
   test("an observation older than the last one changes nothing", () => {
-    const rule = alertRule();
+    const rule = unguarded();
     const first = run(rule, minutes("B"));
     const stale = evaluate(first.state, { at: t0 - 1, breached: false, value: 0, threshold: 0.2 }, rule);
     assert.equal(stale.state, first.state);
@@ -259,7 +287,7 @@ describe("alert lifecycle", () => {
 });
 
 describe("alert book", () => {
-  const rule = alertRule({ repeatIntervalMs: 60 * minute });
+  const rule = unguarded({ repeatIntervalMs: 60 * minute });
   const labels = { alertname: "FeatureDrift", deployment: "fraud", feature: "amount", test: "psi" };
 
   test("identity does not depend on label order, and distinct labels never collide", () => {
@@ -304,7 +332,7 @@ describe("alert book", () => {
   });
 
   test("prune forgets identities at rest, keeps firing ones and running cooldowns", () => {
-    const cooling = alertRule({ cooldownMs: 10 * minute, repeatIntervalMs: 60 * minute });
+    const cooling = unguarded({ cooldownMs: 10 * minute, repeatIntervalMs: 60 * minute });
     const book = new AlertBook();
     book.observe("quiet", { breached: false, value: 0, threshold: 1, at: t0 }, cooling);
     book.observe("firing", { breached: true, value: 2, threshold: 1, at: t0 }, cooling);
@@ -340,6 +368,7 @@ describe("alert book", () => {
       labels,
       annotations: { score: "0.4", threshold: "0.2", summary: "amount drifted" },
       startsAt: t0,
+      renewBy: t0 + 60 * minute,
       generatorUrl: "http://ballast/m",
     });
     assert.deepEqual(notificationFor(resolved, description), {

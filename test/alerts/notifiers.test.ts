@@ -447,3 +447,13 @@ describe("notifier configuration", () => {
     );
   });
 });
+
+test("Alertmanager: a firing alert ends after its next re-send is due (plus a margin), a resolve when it stopped", async () => {
+  const { postableAlert } = await import("../../src/alerts/notifiers/alertmanager.js");
+  const at = Date.UTC(2026, 0, 5, 10);
+  const base = { identity: "x", labels: { alertname: "A" }, annotations: {}, startsAt: at };
+  const firing = postableAlert({ ...base, status: "firing", renewBy: at + 4 * 3_600_000 });
+  assert.equal(firing.endsAt, new Date(at + 4 * 3_600_000 + 15 * 60_000).toISOString());
+  const resolved = postableAlert({ ...base, status: "resolved", endsAt: at + 60_000 });
+  assert.equal(resolved.endsAt, new Date(at + 60_000).toISOString());
+});

@@ -166,11 +166,24 @@ describe("canary rollout of a good version, declared in YAML", () => {
     const events = (
       await server.app.inject({ url: "/api/v1/events?kind=Deployment&name=shop&limit=100" })
     ).json() as {
-      events: Array<{ reason: string }>;
+      events: Array<{ reason: string; details: { step: number; weight: number; phase: string } }>;
     };
     const reasons = events.events.map((e) => e.reason);
     for (const r of ["RolloutStarted", "StepWeight", "AnalysisSuccessful", "Promoted"])
       assert.ok(reasons.includes(r), reasons.join(","));
+    // The last tick passed the analysis, set 60% and promoted: each event carries its own step
+    // and weight, not the promoted state at the end of that tick.
+    const of = (reason: string) =>
+      events.events
+        .filter((e) => e.reason === reason)
+        .map((e) => [e.details.step, e.details.weight, e.details.phase])
+        .sort();
+    assert.deepEqual(of("StepWeight"), [
+      [1, 20, "Progressing"],
+      [3, 60, "Progressing"],
+    ]);
+    assert.deepEqual(of("AnalysisSuccessful"), [[2, 20, "Progressing"]]);
+    assert.deepEqual(of("Promoted"), [[3, 100, "Succeeded"]]);
   });
 
   test("undo puts the previous stable version back at once", async () => {

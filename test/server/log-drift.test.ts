@@ -52,6 +52,17 @@ test("drift of what a deployment received over a period, read back from the pred
         .map((f: { feature: string }) => f.feature),
       ["amount"],
     );
+    // The logged values fit in memory: only the reference profile's sketch adds error (0.015 of
+    // D, not 0.03); past maxExactRows both sides are sketches again.
+    type Features = {
+      groups: Array<{ drift: { features: Array<{ feature: string; errorBound: number }> } }>;
+    };
+    const boundOf = (r: Features) =>
+      r.groups[0]!.drift.features.find((f) => f.feature === "amount")!.errorBound;
+    const halfExact = boundOf(second);
+    const sketched = boundOf(await drift(`since=${t0 + 1}&until=${t0 + 7_200_000}&maxExactRows=10`));
+    assert.ok(halfExact > 0, "the reference profile's sketch is not exact at this size");
+    assert.ok(Math.abs(sketched - 2 * halfExact) < 1e-12, `${sketched} = 2 × ${halfExact}`);
 
     assert.equal((await s.app.inject("/api/v1/deployments/nope/drift")).statusCode, 404);
     const bad = await s.app.inject(`/api/v1/deployments/fraud/drift?since=${t0 + 10}&until=${t0}`);

@@ -42,6 +42,8 @@ test("a monitor fires on a shifted window, at a real webhook, and resolves when 
         window: { kind: "tumbling", by: "count", size: 500 },
         minSamples: 200,
         severity: "critical",
+        // Resolve on the first normal window (the default waits for 3 clear windows).
+        alert: { clearAfter: 1 },
         notifiers: [{ kind: "webhook", name: "hook", url: hook }],
       },
     });

@@ -114,6 +114,37 @@ describe("ONNX models over the Open Inference Protocol", () => {
     });
   });
 
+  test("KServe V1: instances and inputs as arrays reach a model without feature names", async () => {
+    const fixture = expected.models.tree_regressor!;
+    const input = fixture.inputs[0]!;
+    const width = input.shape[1]!;
+    const rows = Array.from({ length: input.shape[0]! }, (_, i) =>
+      input.data.slice(i * width, (i + 1) * width).map(Number),
+    );
+    const want = fixture.outputs[0]!.data.map(Number);
+    for (const payload of [{ instances: rows }, { inputs: rows }, { inputs: { input: rows } }]) {
+      const res = await s.app.inject({ method: "POST", url: "/v1/models/tree_regressor:predict", payload });
+      assert.equal(res.statusCode, 200, `${JSON.stringify(payload).slice(0, 40)}: ${res.body}`);
+      const predictions = res.json().predictions as number[];
+      assert.equal(predictions.length, want.length);
+      predictions.forEach((p, i) => assert.ok(Math.abs(p - want[i]!) < 1e-5, `row ${i}: ${p} vs ${want[i]}`));
+    }
+    const wrongWidth = await s.app.inject({
+      method: "POST",
+      url: "/v1/models/tree_regressor:predict",
+      payload: { instances: [[1, 2, 3]] },
+    });
+    assert.equal(wrongWidth.statusCode, 400);
+    assert.match(wrongWidth.json().error, /shape \[3\] but input 'input' takes \[4\]/);
+    const named = await s.app.inject({
+      method: "POST",
+      url: "/v1/models/tree_regressor:predict",
+      payload: { instances: [{ a: 1 }] },
+    });
+    assert.equal(named.statusCode, 400);
+    assert.match(named.json().error, /no feature names/);
+  });
+
   test("metadata maps ONNX types to protocol datatypes with -1 for variable dims", async () => {
     const meta = (await s.app.inject("/v2/models/multi_io")).json();
     assert.equal(meta.platform, "onnxruntime_onnx");

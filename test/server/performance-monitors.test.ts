@@ -135,7 +135,8 @@ test("accuracy on late labels: too few labels are not judged; a drop goes pendin
         minSamples: 20,
         evaluateEvery: "1m",
         severity: "critical",
-        alert: { forMs: 10 * MINUTE },
+        // Resolve on the first clear evaluation and re-send every minute (the defaults: 3, 4 h).
+        alert: { forMs: 10 * MINUTE, clearAfter: 1, repeatIntervalMs: MINUTE },
         notifiers: [{ kind: "webhook", name: "hook", url: hook.url }],
       },
     });
@@ -266,6 +267,7 @@ test("CBPE judges buckets without labels (flagged estimated) until their labels 
         condition: { baseline: 0.95, maxDrop: 0.05 },
         window: { bucket: "1h", buckets: 3 },
         minSamples: 50,
+        alert: { clearAfter: 1 },
         notifiers: [{ kind: "webhook", name: "hook", url: hook.url }],
       },
     });

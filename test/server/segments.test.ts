@@ -362,7 +362,7 @@ test("GET /drift?segment=…: drift per value, bad segments refused; `ballast re
     // and reads as drift in both segments (see README); `amount` moved at night only.
     const amountIn = (value: string) =>
       new RegExp(
-        `variant stable, night = ${value} \\(\\d+ rows\\)[^\\n]*\\n[^\\n]*\\namount +numerical +\\S+ +\\S+ +\\S+ +(yes|no)`,
+        `variant stable, night = ${value} \\(\\d+ rows\\)[^\\n]*\\n[^\\n]*\\namount +numerical +\\S+ +(?:exact|sketch ±\\S+) +\\S+ +\\S+ +(yes|no)`,
       ).exec(cli.stdout)?.[1];
     assert.equal(amountIn("1"), "yes", cli.stdout);
     assert.equal(amountIn("0"), "no", cli.stdout);

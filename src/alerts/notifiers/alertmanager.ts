@@ -2,8 +2,9 @@
  * Prometheus Alertmanager, API v2: `POST {url}/api/v2/alerts` with an array of postableAlert
  * `{ labels, annotations, startsAt, endsAt?, generatorURL }`, times in RFC 3339. A resolve is the
  * same labels with `endsAt` set to when it stopped; Alertmanager matches alerts by their labels.
- * A firing alert is sent without `endsAt`, so Alertmanager ends it by itself after its
- * `resolve_timeout` unless it is re-sent (the lifecycle's `repeatIntervalMs`).
+ * A firing alert is sent with `endsAt` at its `renewBy` plus a margin (as Prometheus sends
+ * `endsAt` ahead of its next evaluation): Alertmanager keeps it until then, and the lifecycle
+ * re-sends it before (`repeatIntervalMs`); if Ballast stops re-sending, the alert ends there.
  */
 import { rfc3339, type AlertNotification, type Notifier } from "../notifier.js";
 import {
@@ -37,12 +38,20 @@ export interface PostableAlert {
   generatorURL?: string;
 }
 
+/** Time past `renewBy` before Alertmanager may end a firing alert: a late re-send is not a resolve. */
+const RENEW_MARGIN_MS = 15 * 60_000;
+
 export function postableAlert(notification: AlertNotification): PostableAlert {
+  const endsAt =
+    notification.endsAt ??
+    (notification.status === "firing" && notification.renewBy !== undefined
+      ? notification.renewBy + RENEW_MARGIN_MS
+      : undefined);
   return {
     labels: { ...notification.labels },
     annotations: { ...notification.annotations },
     startsAt: rfc3339(notification.startsAt),
-    ...(notification.endsAt === undefined ? {} : { endsAt: rfc3339(notification.endsAt) }),
+    ...(endsAt === undefined ? {} : { endsAt: rfc3339(endsAt) }),
     ...(notification.generatorUrl === undefined ? {} : { generatorURL: notification.generatorUrl }),
   };
 }

@@ -9,7 +9,13 @@ import type { Command } from "commander";
 import { invalid } from "../../domain/errors.js";
 import { countRows, rowFormatFor } from "../../io/rows.js";
 import { driftBetweenFiles } from "../../monitoring/file-drift.js";
-import type { DriftResult } from "../../monitoring/drift.js";
+import {
+  MISSING_POLICIES,
+  methodLabel,
+  type DriftResult,
+  type MissingPolicy,
+} from "../../monitoring/drift.js";
+import { DEFAULT_MAX_EXACT_ROWS } from "../../monitoring/raw-values.js";
 import type { Correction } from "../../monitoring/stats/dataset-drift.js";
 import { DEFAULT_RULE_TEXT } from "../../monitoring/stats/default-rule.js";
 import { renderDriftReport } from "../../monitoring/report/html.js";
@@ -36,6 +42,8 @@ interface DriftCommandOptions {
   share: string;
   html?: string;
   json?: string;
+  maxExactRows: string;
+  missing: string;
 }
 
 const CORRECTIONS: readonly Correction[] = ["none", "bonferroni", "benjamini-hochberg"];
@@ -83,10 +91,22 @@ export function register(program: Command): void {
       "none",
     )
     .option("--share <fraction>", "share of drifted features at which the dataset counts as drifted", "0.5")
+    .option(
+      "--missing <policy>",
+      "ignore: rows without a feature are left out of its test and shown as its missing share; drift: a changed missing rate counts as drift",
+      "ignore",
+    )
+    .option(
+      "--max-exact-rows <n>",
+      "files: keep up to n raw values per numerical feature and file for exact KS and Wasserstein (scipy's answers); past n a feature uses quantile sketches (± bound)",
+      String(DEFAULT_MAX_EXACT_ROWS),
+    )
     .option("--html <file>", "write a standalone HTML report (no network needed to view it)")
     .option("--json <file>", "write the numbers as JSON")
     .addHelpText("after", `\nDefault choice of test:\n${DEFAULT_RULE_TEXT}\n`)
     .action(async (options: DriftCommandOptions) => {
+      if (!(MISSING_POLICIES as readonly string[]).includes(options.missing))
+        throw invalid(`--missing must be one of ${MISSING_POLICIES.join(", ")}`);
       if (options.deployment !== undefined) return deploymentReport(options);
       if (options.reference === undefined || options.current === undefined) {
         throw invalid("give --reference and --current files, or --deployment to read a running server's log");
@@ -98,6 +118,9 @@ export function register(program: Command): void {
       const share = Number(options.share);
       if (!(share >= 0 && share <= 1))
         throw invalid(`--share must be a fraction in [0, 1], got '${options.share}'`);
+      const maxExactRows = Number(options.maxExactRows);
+      if (!Number.isSafeInteger(maxExactRows) || maxExactRows < 0)
+        throw invalid(`--max-exact-rows must be a whole number ≥ 0, got '${options.maxExactRows}'`);
       const format = options.format === undefined ? undefined : rowFormatFor(files.current, options.format);
       // The reference is read twice (profile, then exact bin counts), the current file once.
       const total =
@@ -109,6 +132,7 @@ export function register(program: Command): void {
           format,
           exclude: list(options.exclude),
           segment: options.segment,
+          maxExactRows,
           progress: (rows) => progress.advance(rows),
           drift: {
             tests: pairs(options.test, "--test", (v) => v) ?? {},
@@ -120,6 +144,7 @@ export function register(program: Command): void {
             }),
             correction,
             share,
+            missing: options.missing as MissingPolicy,
           },
         });
         progress.finish("compared");
@@ -135,7 +160,20 @@ export function register(program: Command): void {
         await writeFile(
           options.json,
           JSON.stringify(
-            { reference: files.reference, current: files.current, generatedAt, ...drift },
+            {
+              reference: files.reference,
+              current: files.current,
+              generatedAt,
+              overall: labelled(drift.overall),
+              ...(drift.segment === undefined
+                ? {}
+                : {
+                    segment: {
+                      ...drift.segment,
+                      results: drift.segment.results.map((r) => ({ ...r, result: labelled(r.result) })),
+                    },
+                  }),
+            },
             null,
             2,
           ),
@@ -179,17 +217,24 @@ function printSummary(result: DriftResult, scope: string): void {
   process.stdout.write(`\n${scope}: ${verdict}\n`);
   process.stdout.write(
     formatTable(
-      ["FEATURE", "KIND", "TEST", "SCORE", "THRESHOLD", "DRIFTED"],
+      ["FEATURE", "KIND", "TEST", "METHOD", "SCORE", "THRESHOLD", "DRIFTED", "MISSING"],
       result.features.map((f) => [
         f.feature,
         f.featureKind,
         f.test,
+        methodLabel(f),
         f.skipped === undefined ? Number(f.score.toPrecision(4)).toString() : `- (${f.skipped})`,
         f.threshold,
         f.drifted ? "yes" : "no",
+        `${(f.missingShare * 100).toFixed(1)}%`,
       ]),
     ),
   );
+}
+
+/** The result with each feature's method as reports show it ("exact", "sketch ±0.03"), for --json. */
+function labelled(result: DriftResult): DriftResult & { features: Array<{ methodLabel: string }> } {
+  return { ...result, features: result.features.map((f) => ({ ...f, methodLabel: methodLabel(f) })) };
 }
 
 function safe(text: string): string {
@@ -208,7 +253,7 @@ async function deploymentReport(options: DriftCommandOptions): Promise<void> {
   const client = new ServerClient(options.server);
   const result = await client.request<LogDrift>(
     "GET",
-    `/api/v1/deployments/${encodeURIComponent(deployment)}/drift?since=${since}&until=${until}&correction=${encodeURIComponent(options.correction)}${options.segment === undefined ? "" : `&segment=${encodeURIComponent(options.segment)}`}`,
+    `/api/v1/deployments/${encodeURIComponent(deployment)}/drift?since=${since}&until=${until}&correction=${encodeURIComponent(options.correction)}&missing=${encodeURIComponent(options.missing)}${options.segment === undefined ? "" : `&segment=${encodeURIComponent(options.segment)}`}`,
   );
   process.stdout.write(`${deployment}, ${options.window}: ${result.predictions} logged predictions\n`);
   if (result.groups.length === 0) process.stdout.write("nothing was logged in that period\n");
@@ -222,7 +267,8 @@ async function deploymentReport(options: DriftCommandOptions): Promise<void> {
   }
   const generatedAt = Date.now();
   if (options.json !== undefined) {
-    await writeFile(options.json, JSON.stringify({ generatedAt, ...result }, null, 2));
+    const groups = result.groups.map((g) => (g.drift === null ? g : { ...g, drift: labelled(g.drift) }));
+    await writeFile(options.json, JSON.stringify({ generatedAt, ...result, groups }, null, 2));
     process.stdout.write(`wrote ${options.json}\n`);
   }
   if (options.html !== undefined) {

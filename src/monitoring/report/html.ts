@@ -14,7 +14,7 @@
  * so the badges add up to the summary's count.
  */
 import { invalid } from "../../domain/errors.js";
-import type { DriftResult, FeatureDriftResult } from "../drift.js";
+import { methodLabel, type DriftResult, type FeatureDriftResult } from "../drift.js";
 import { EXTRA_BINS } from "../sketches/feature-window.js";
 import { OTHER_CATEGORY } from "../profile/reference-profile.js";
 import { DEFAULT_RULE_TEXT } from "../stats/default-rule.js";
@@ -185,7 +185,7 @@ function renderTable(rows: readonly Row[], correction: Correction): string {
     "<h2>Features</h2>",
     '<div class="scroll">',
     '<table class="features">',
-    '<thead><tr><th>Feature</th><th>Kind</th><th>Test</th><th class="num">Score</th><th class="num">Drifted when</th><th>Drifted</th><th class="num">Current missing</th><th>Note</th></tr></thead>',
+    '<thead><tr><th>Feature</th><th>Kind</th><th>Test</th><th>Method</th><th class="num">Score</th><th class="num">Drifted when</th><th>Drifted</th><th class="num">Current missing</th><th>Note</th></tr></thead>',
     `<tbody>\n${body}\n</tbody>`,
     "</table>",
     "</div>",
@@ -217,6 +217,7 @@ function renderTableRow(row: Row, correction: Correction): string {
     `<td class="name"><a href="#feature-${row.index}">${escapeHtml(f.feature)}</a></td>`,
     `<td>${escapeHtml(f.featureKind)}</td>`,
     `<td class="test">${escapeHtml(f.test)}</td>`,
+    `<td class="computed">${escapeHtml(methodLabel(f))}</td>`,
     `<td class="num">${score}</td>`,
     `<td class="num">${escapeHtml(threshold)}</td>`,
     `<td>${badge}</td>`,

@@ -20,8 +20,9 @@
  *     to "__other__" when the reference had an other bin (it may be one of the rare categories
  *     the profile did not keep), and to "__unseen__" otherwise.
  *
- * The reference counts put the reference's missing values in "__missing__", so a change in the
- * missing rate shows as drift and an unchanged one does not; below, above and unseen are 0.
+ * The reference counts put the reference's missing values in "__missing__"; below, above and
+ * unseen are 0. Whether the missing bin takes part in the tests is the caller's choice (drift.ts:
+ * by default it does not, and the missing share is reported on its own).
  */
 import { invalid } from "../../domain/errors.js";
 import { isPlainObject } from "../../domain/json-value.js";

@@ -3,6 +3,8 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Ballast } from "../../ballast.js";
 import { parseAnyMonitorSpec } from "../../monitoring/monitor-spec.js";
 import { driftFromLog } from "../../monitoring/log-drift.js";
+import { DEFAULT_MAX_EXACT_ROWS } from "../../monitoring/raw-values.js";
+import { MISSING_POLICIES, type MissingPolicy } from "../../monitoring/drift.js";
 import { performanceBySegment } from "../../monitoring/log-performance.js";
 import {
   DEFAULT_SEGMENT_VALUES,
@@ -30,6 +32,20 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
         const threshold = q.threshold === undefined ? 0.5 : Number(q.threshold);
         if (!(threshold >= 0 && threshold <= 1)) throw invalid("threshold must be in [0, 1]");
         const segment = segmentQuery(q);
+        const missing = q.missing ?? "ignore";
+        if (!(MISSING_POLICIES as readonly string[]).includes(missing)) {
+          throw invalid(`missing must be one of ${MISSING_POLICIES.join(", ")}`);
+        }
+        // Raw values kept per feature for exact tests: a client may ask for fewer (less memory),
+        // never for more than the default.
+        const maxExactRows = q.maxExactRows === undefined ? DEFAULT_MAX_EXACT_ROWS : Number(q.maxExactRows);
+        if (
+          !Number.isSafeInteger(maxExactRows) ||
+          maxExactRows < 0 ||
+          maxExactRows > DEFAULT_MAX_EXACT_ROWS
+        ) {
+          throw invalid(`maxExactRows must be a whole number from 0 to ${DEFAULT_MAX_EXACT_ROWS}`);
+        }
         await ballast.predictionLog.flush();
         const result = await performanceBySegment(ballast.predictions, {
           deployment: request.params.name,
@@ -74,12 +90,27 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
           throw invalid("correction must be none, bonferroni or benjamini-hochberg");
         }
         const segment = segmentQuery(q);
+        const missing = q.missing ?? "ignore";
+        if (!(MISSING_POLICIES as readonly string[]).includes(missing)) {
+          throw invalid(`missing must be one of ${MISSING_POLICIES.join(", ")}`);
+        }
+        // Raw values kept per feature for exact tests: a client may ask for fewer (less memory),
+        // never for more than the default.
+        const maxExactRows = q.maxExactRows === undefined ? DEFAULT_MAX_EXACT_ROWS : Number(q.maxExactRows);
+        if (
+          !Number.isSafeInteger(maxExactRows) ||
+          maxExactRows < 0 ||
+          maxExactRows > DEFAULT_MAX_EXACT_ROWS
+        ) {
+          throw invalid(`maxExactRows must be a whole number from 0 to ${DEFAULT_MAX_EXACT_ROWS}`);
+        }
         await ballast.predictionLog.flush();
         return driftFromLog(
           ballast.predictions,
           ballast.references,
           { deployment: request.params.name, since, until, ...(segment === undefined ? {} : { segment }) },
-          { correction: correction as Correction },
+          { correction: correction as Correction, missing: missing as MissingPolicy },
+          { maxExactRows },
         );
       },
     );

@@ -25,7 +25,10 @@ const amount: FeatureDriftResult = {
   referenceCount: 100,
   currentCount: 100,
   currentMissing: 0,
+  missingShare: 0,
+  referenceMissingShare: 0,
   method: "sketch",
+  exact: false,
   errorBound: 0.03,
   bins: {
     labels: ["[0.123456789, 1)", "[1, 2]", ...EXTRA],
@@ -44,7 +47,10 @@ const script: FeatureDriftResult = {
   referenceCount: 100,
   currentCount: 95,
   currentMissing: 5,
+  missingShare: 0,
+  referenceMissingShare: 0,
   method: "binned",
+  exact: true,
   bins: {
     labels: ["a", SCRIPT_CATEGORY, LONG_CATEGORY, "__other__", ...EXTRA],
     reference: [50, 30, 20, 0, 0, 0, 0, 0],
@@ -62,7 +68,10 @@ const psi: FeatureDriftResult = {
   referenceCount: 100,
   currentCount: 100,
   currentMissing: 0,
+  missingShare: 0,
+  referenceMissingShare: 0,
   method: "binned",
+  exact: true,
   bins: { labels: ["[0, 5]", ...EXTRA], reference: [100, 0, 0, 0, 0], current: [100, 0, 0, 0, 0] },
 };
 const empty: FeatureDriftResult = {
@@ -76,7 +85,10 @@ const empty: FeatureDriftResult = {
   referenceCount: 100,
   currentCount: 0,
   currentMissing: 12,
+  missingShare: 0,
+  referenceMissingShare: 0,
   method: "binned",
+  exact: true,
   skipped: "no values in the window",
   bins: { labels: ["0", "1", ...EXTRA], reference: [60, 40, 0, 0, 0, 0], current: [0, 0, 0, 0, 0, 12] },
 };
