@@ -12,7 +12,7 @@ import { basename, extname } from "node:path";
 import { Option, type Command } from "commander";
 import { BallastError, invalid, isBallastError } from "../../domain/errors.js";
 import type { Clock } from "../../domain/clock.js";
-import { DEFAULT_SERVER, ServerClient } from "../client.js";
+import { DEFAULT_SERVER, ServerClient, serverOptions } from "../client.js";
 import { parsePositiveInt } from "../options.js";
 import {
   countRows,
@@ -29,6 +29,7 @@ export interface PredictOptions {
   readonly deployment: string;
   readonly file: string;
   readonly server?: string;
+  readonly token?: string;
   readonly format?: RowFormat;
   readonly batchSize?: number;
   /** Columns to send; defaults to the model's features from its metadata. */
@@ -98,7 +99,7 @@ export async function runPredict(
     throw invalid(`--concurrency must be a positive integer, got ${concurrency}`);
   }
   const format = rowFormatFor(options.file, options.format);
-  const client = new ServerClient(options.server ?? DEFAULT_SERVER);
+  const client = new ServerClient(options.server ?? DEFAULT_SERVER, options.token);
   const name = options.deployment;
   const columns = options.columns ?? (await modelFeatures(client, name));
   const fileName = basename(options.file);
@@ -342,39 +343,41 @@ function processIo(): PredictIo {
 }
 
 export function register(program: Command): void {
-  program
-    .command("predict")
-    .description("Send the rows of a CSV or JSONL file to a deployment and write its predictions")
-    .argument("<deployment>", "deployment to call")
-    .requiredOption(
-      "-f, --file <path>",
-      "rows: CSV with a header row, or JSONL (one object or array per line)",
-    )
-    .option("--server <url>", "server to call", DEFAULT_SERVER)
-    .addOption(
-      new Option("--format <format>", "file format (default: from the extension)").choices(ROW_FORMATS),
-    )
-    .option("--batch-size <n>", "rows per request", String(DEFAULT_BATCH_SIZE))
-    .option("--columns <list>", "comma-separated columns to send (default: the model's features)")
-    .option("-o, --output <path>", "write here instead of stdout: .csv gives CSV, anything else JSONL")
-    .option("--concurrency <n>", "requests in flight at once", String(DEFAULT_CONCURRENCY))
-    .action(async (deployment: string, flags: PredictFlags) => {
-      await runPredict({
-        deployment,
-        file: flags.file,
-        server: flags.server,
-        batchSize: parsePositiveInt(flags.batchSize, "--batch-size"),
-        concurrency: parsePositiveInt(flags.concurrency, "--concurrency"),
-        ...(flags.format !== undefined ? { format: flags.format } : {}),
-        ...(flags.output !== undefined ? { output: flags.output } : {}),
-        ...(flags.columns !== undefined ? { columns: parseColumns(flags.columns) } : {}),
-      });
+  serverOptions(
+    program
+      .command("predict")
+      .description("Send the rows of a CSV or JSONL file to a deployment and write its predictions")
+      .argument("<deployment>", "deployment to call")
+      .requiredOption(
+        "-f, --file <path>",
+        "rows: CSV with a header row, or JSONL (one object or array per line)",
+      )
+      .addOption(
+        new Option("--format <format>", "file format (default: from the extension)").choices(ROW_FORMATS),
+      )
+      .option("--batch-size <n>", "rows per request", String(DEFAULT_BATCH_SIZE))
+      .option("--columns <list>", "comma-separated columns to send (default: the model's features)")
+      .option("-o, --output <path>", "write here instead of stdout: .csv gives CSV, anything else JSONL")
+      .option("--concurrency <n>", "requests in flight at once", String(DEFAULT_CONCURRENCY)),
+  ).action(async (deployment: string, flags: PredictFlags) => {
+    await runPredict({
+      deployment,
+      file: flags.file,
+      server: flags.server,
+      ...(flags.token !== undefined ? { token: flags.token } : {}),
+      batchSize: parsePositiveInt(flags.batchSize, "--batch-size"),
+      concurrency: parsePositiveInt(flags.concurrency, "--concurrency"),
+      ...(flags.format !== undefined ? { format: flags.format } : {}),
+      ...(flags.output !== undefined ? { output: flags.output } : {}),
+      ...(flags.columns !== undefined ? { columns: parseColumns(flags.columns) } : {}),
     });
+  });
 }
 
 interface PredictFlags {
   readonly file: string;
   readonly server: string;
+  readonly token?: string;
   readonly format?: RowFormat;
   readonly batchSize: string;
   readonly columns?: string;
