@@ -32,6 +32,8 @@ export interface PredictionLogStats {
 
 export class PredictionLog {
   private buffer: PredictionRecord[] = [];
+  /** The batch being written now: out of the buffer, not yet in the store. */
+  private writing: readonly PredictionRecord[] = [];
   private written = 0;
   private dropped = 0;
   private writeFailures = 0;
@@ -82,6 +84,18 @@ export class PredictionLog {
     await this.flush();
   }
 
+  /**
+   * Which of these request ids are held here, buffered or being written: served, but not in the
+   * store yet. Read synchronously, so a row is either seen here or already committed.
+   */
+  holding(requestIds: ReadonlySet<string>): Set<string> {
+    const held = new Set<string>();
+    for (const rows of [this.writing, this.buffer]) {
+      for (const row of rows) if (requestIds.has(row.requestId)) held.add(row.requestId);
+    }
+    return held;
+  }
+
   stats(): PredictionLogStats {
     return {
       buffered: this.buffer.length,
@@ -96,6 +110,7 @@ export class PredictionLog {
   private async drain(): Promise<void> {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.options.batchSize);
+      this.writing = batch;
       try {
         await this.sink.write(batch);
         this.written += batch.length;
@@ -109,6 +124,8 @@ export class PredictionLog {
         this.dropped += batch.length - kept.length;
         this.buffer = kept.concat(this.buffer);
         return;
+      } finally {
+        this.writing = [];
       }
     }
   }
