@@ -73,6 +73,31 @@ describe("ballast on the command line", () => {
     assert.equal(fromEnv.status, 0, fromEnv.stderr);
   });
 
+  test("labels join: predict --keep writes request_id, row and the label; feedback sends them back", async () => {
+    const scored = join(dir, "scored.jsonl");
+    const predict = await ballastAsync(
+      withServer("predict", "fraud", "-f", rowsFile, "--keep", "is_fraud", "-o", scored),
+    );
+    assert.equal(predict.status, 0, predict.stderr);
+    const unknown = join(dir, "unknown.csv");
+    await writeFile(unknown, "request_id,row,is_fraud\nnever-served,0,1\n");
+    const [joined, unmatched] = await Promise.all([
+      ballastAsync(withServer("feedback", "-f", scored, "--label-column", "is_fraud")),
+      ballastAsync(withServer("feedback", "-f", unknown, "--label-column", "is_fraud")),
+    ]);
+    assert.equal(joined.status, 0, joined.stderr);
+    assert.equal(
+      joined.stdout,
+      "3 feedback items from 3 rows accepted: 3 joined a logged prediction, 0 did not\n",
+    );
+    assert.match(joined.stderr, /^sent feedback for 3 rows in /m);
+    assert.equal(unmatched.status, 0, unmatched.stderr);
+    assert.match(
+      unmatched.stdout,
+      /^1 feedback items from 1 rows accepted: 0 joined a logged prediction, 1 did not \(.*never-served/,
+    );
+  });
+
   test("rollout undo says what it did; an abort by a person reads as one", async () => {
     const put = await fetch(`${server.url}/api/v1/deployments/fraud`, {
       method: "PUT",
