@@ -2,6 +2,7 @@
  * How CLI commands talk to a running server. Errors come back as the server sent them
  * (`{"error": "..."}`) and are rethrown as typed errors so the CLI prints one line.
  */
+import type { Command } from "commander";
 import { BallastError, type ErrorCode } from "../domain/errors.js";
 
 export const DEFAULT_SERVER = process.env.BALLAST_SERVER ?? "http://127.0.0.1:8080";
@@ -18,6 +19,26 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   503: "unavailable",
   504: "timeout",
 };
+
+/** The flags of every command that talks to a server. */
+export interface ServerFlags {
+  readonly server: string;
+  readonly token?: string;
+}
+
+/**
+ * Adds `--server` and `--token` to a command. Every command that calls a server takes both, so
+ * the error that asks for a token (exit 6) can always be answered on the same command line.
+ */
+export function serverOptions(command: Command): Command {
+  return command
+    .option("--server <url>", "Ballast server (or $BALLAST_SERVER)", DEFAULT_SERVER)
+    .option("--token <token>", "API token, if the server requires one (default: $BALLAST_TOKEN)");
+}
+
+export function clientFor(flags: ServerFlags): ServerClient {
+  return new ServerClient(flags.server, flags.token);
+}
 
 export class ServerClient {
   constructor(

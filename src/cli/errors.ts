@@ -1,4 +1,5 @@
 /** The one place where errors become CLI output: one line on stderr and an exit code. */
+import type { CommanderError } from "commander";
 import { isBallastError, type ErrorCode } from "../domain/errors.js";
 
 const EXIT_CODES: Record<ErrorCode, number> = {
@@ -33,4 +34,9 @@ export function messageFor(error: unknown): string {
 export function fail(error: unknown): never {
   process.stderr.write(`ballast: ${messageFor(error)}\n`);
   process.exit(exitCodeFor(error));
+}
+
+/** Help and --version end with 0; every other commander error is a bad option or argument: 2. */
+export function usageExitCode(error: CommanderError): number {
+  return error.exitCode === 0 ? 0 : EXIT_CODES.invalid_argument;
 }

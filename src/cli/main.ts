@@ -3,8 +3,9 @@
  * `register(program)`; this file only assembles them and maps failures to one line + exit code.
  */
 import { Command, CommanderError } from "commander";
-import { fail } from "./errors.js";
+import { fail, usageExitCode } from "./errors.js";
 import { commands } from "./commands/index.js";
+import { exitQuietlyOnClosedPipe } from "./pipe.js";
 
 export function buildProgram(): Command {
   const program = new Command("ballast")
@@ -12,19 +13,25 @@ export function buildProgram(): Command {
     .version("0.1.0")
     // Root options only before the subcommand, so `deploy --version 3` is deploy's own flag.
     .enablePositionalOptions()
-    .showHelpAfterError("(run with --help for usage)")
+    // Set before the subcommands are added, which copy these settings: a usage error is one
+    // line like every other error, and exits 2 (commander's own code is 1).
+    .configureOutput({
+      outputError: (text, write) =>
+        write(`ballast: ${text.trim().replace(/^error: /, "")} (run with --help for usage)\n`),
+    })
     .exitOverride();
   for (const register of commands) register(program);
   return program;
 }
 
 async function main(argv: string[]): Promise<void> {
+  exitQuietlyOnClosedPipe(process.stdout);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
   } catch (error) {
-    // Commander has already printed its own one-line message for usage errors.
-    if (error instanceof CommanderError) process.exit(error.exitCode);
+    // Commander has already printed its message (or the help / version asked for).
+    if (error instanceof CommanderError) process.exit(usageExitCode(error));
     fail(error);
   }
 }

@@ -22,8 +22,14 @@ export interface ProgressOptions {
 
 export interface Progress {
   advance(count: number): void;
-  /** Stops the bar and writes `<verb> <n> <unit> in <s> s (<rate> <unit>/s)`; returns that line. */
-  finish(verb: string): string;
+  /**
+   * Stops the bar and writes `<verb> <n> <unit> in <s> s (<rate> <unit>/s)`; returns that line.
+   * `count` is what the job did, when that is not the units of work: a file read twice for a
+   * profile advances the bar by twice its rows, but only its rows were profiled.
+   */
+  finish(verb: string, count?: number): string;
+  /** Stops the bar and writes `<what> in <s> s`, for jobs whose result is not one count. */
+  finishWith(what: string): string;
   /** Stops the bar without a summary (the job failed; its error is the last word). */
   abort(): void;
 }
@@ -60,9 +66,15 @@ export function startProgress(options: ProgressOptions): Progress {
       if (bar !== null && options.total !== null && done > options.total) bar.setTotal(done);
       bar?.update(done);
     },
-    finish(verb: string): string {
+    finish(verb: string, count: number = done): string {
       stop();
-      const line = summaryLine(verb, done, unit, clock.now() - started);
+      const line = summaryLine(verb, count, unit, clock.now() - started);
+      stream.write(`${line}\n`);
+      return line;
+    },
+    finishWith(what: string): string {
+      stop();
+      const line = `${what} in ${((clock.now() - started) / 1000).toFixed(2)} s`;
       stream.write(`${line}\n`);
       return line;
     },

@@ -104,6 +104,7 @@ export function advanceAbTest(
   s = {
     ...s,
     phase: after.winner === "B" ? "Succeeded" : "Aborted",
+    ...(after.winner === "B" ? {} : { abortedBy: "experiment" as const }),
     weight: after.winner === "B" ? 100 : 0,
     finishedAt: now,
     updatedAt: now,

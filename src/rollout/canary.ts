@@ -10,6 +10,13 @@ import type { ExperimentState } from "./ab-test.js";
 
 export type RolloutPhase = "Progressing" | "Paused" | "Succeeded" | "Aborted";
 
+/**
+ * Who ended an Aborted rollout: its analysis (an automatic rollback), a person (`rollout abort`
+ * or `undo`), or an A/B test that found the current version better. The phase stays "Aborted"
+ * for all three so clients matching on it keep working; this field tells them apart.
+ */
+export type AbortedBy = "analysis" | "person" | "experiment";
+
 export interface VersionPin {
   readonly model: string;
   readonly version: number;
@@ -41,6 +48,8 @@ export interface RolloutState {
   readonly updatedAt: number;
   readonly finishedAt: number | null;
   readonly message: string;
+  /** Set when the phase is Aborted; absent in states saved before it existed. */
+  readonly abortedBy?: AbortedBy;
 }
 
 export type RolloutAction =
@@ -143,7 +152,7 @@ export function advanceCanary(
     freshSamples = m.canary.requests - baseline.canaryRequests;
     s = { ...s, gates: analysis.gates, lastAnalysisAt: now, stepBaseline: baseline };
     if (analysis.verdict === "Failed")
-      return rollback(s, now, `analysis failed: ${analysis.reason}`, analysis);
+      return rollback(s, now, `analysis failed: ${analysis.reason}`, analysis, "analysis");
   }
   if (s.phase === "Paused") return { state: s, actions, notes };
 
@@ -223,11 +232,18 @@ export function advanceCanary(
   }
 }
 
-function rollback(s: RolloutState, now: number, reason: string, analysis: Analysis | null): Transition {
+function rollback(
+  s: RolloutState,
+  now: number,
+  reason: string,
+  analysis: Analysis | null,
+  by: "analysis" | "person",
+): Transition {
   return {
     state: {
       ...s,
       phase: "Aborted",
+      abortedBy: by,
       weight: 0,
       finishedAt: now,
       updatedAt: now,
@@ -237,7 +253,8 @@ function rollback(s: RolloutState, now: number, reason: string, analysis: Analys
     actions: [{ type: "rollback", reason }],
     notes: [
       {
-        reason: "RolledBack",
+        // A person's abort is recorded as such: only an automatic rollback alerts (RolledBack).
+        reason: by === "analysis" ? "RolledBack" : "Aborted",
         warning: true,
         message: `${s.canary.model} v${s.canary.version} rolled back at ${s.weight}%: ${reason}; all traffic on v${s.stable.version}`,
         details: { gates: analysis?.gates ?? s.gates },
@@ -295,7 +312,7 @@ export function manual(
       };
     }
     case "abort":
-      return rollback(state, now, "aborted by a person", null);
+      return rollback(state, now, "aborted by a person", null, "person");
     case "promote":
       return {
         state: {

@@ -174,29 +174,34 @@ export class Rollouts {
     return state;
   }
 
-  /** Back to the version that was stable before the last promotion (instant: it is kept registered). */
-  async undo(deployment: string): Promise<void> {
+  /**
+   * Back to the version that was stable before the last promotion (instant: it is kept
+   * registered). Returns what it did, in words, since "undo" means two things.
+   */
+  async undo(deployment: string): Promise<string> {
     if (this.controller.isRolling(deployment)) {
-      await this.act(deployment, "abort");
-      return;
+      const state = await this.act(deployment, "abort");
+      return `rollout of ${state.canary.model} v${state.canary.version} aborted: all traffic on v${state.stable.version}`;
     }
     const last = await this.controller.status(deployment);
     if (last === null || last.state.phase !== "Succeeded")
       throw conflict(
         `deployment ${deployment} has no promotion to undo (its last rollout: ${last?.state.phase ?? "none"})`,
       );
-    await this.controller.serialized(async () => {
+    return this.controller.serialized(async () => {
       const { stable, canary } = last.state;
       const alias = promoteAliasOf(last.strategy);
       await this.targets.promote(deployment, stable, alias);
+      const message = `promotion of ${canary.model} v${canary.version} undone: v${stable.version} is stable again${alias === undefined ? "" : ` and ${alias} points at it`}`;
       await this.events.record({
         kind: "Deployment",
         name: deployment,
         type: "Warning",
         reason: "Undone",
-        message: `promotion of ${canary.model} v${canary.version} undone: v${stable.version} is stable again${alias === undefined ? "" : ` and ${alias} points at it`}`,
+        message,
         details: { rollout: last.state.id },
       });
+      return message;
     });
   }
 

@@ -25,6 +25,8 @@ export interface Metrics
   extends InferenceObserver, ResilienceEvents, PoolEvents, MonitorObserver, PerformanceObserver {
   readonly registry: Registry;
   feedbackReceived(kind: "label" | "event", count: number): void;
+  /** Feedback items accepted whose request id no logged prediction carries (yet). */
+  feedbackUnmatched(count: number): void;
   monitorPersistFailed(): void;
   /** A rollout state machine step that could not complete (retried on the next tick). */
   rolloutTickFailed(): void;
@@ -76,6 +78,11 @@ export function createMetrics(options: {
     name: "ballast_feedback_received_total",
     help: "Feedback items accepted, by kind (label or event).",
     labelNames: ["kind"] as const,
+    registers: [registry],
+  });
+  const feedbackUnmatched = new Counter({
+    name: "ballast_feedback_unmatched_total",
+    help: "Feedback items accepted whose request id matched no logged prediction when they arrived (kept; joined if it is logged later).",
     registers: [registry],
   });
   // Read from the log's own counters at scrape time, so the request path never touches them.
@@ -408,6 +415,9 @@ export function createMetrics(options: {
     },
     feedbackReceived(kind, count): void {
       feedback.inc({ kind }, count);
+    },
+    feedbackUnmatched(count): void {
+      feedbackUnmatched.inc(count);
     },
     render: () => registry.metrics(),
   };

@@ -77,6 +77,8 @@ export class PredictionLog {
   private buffer: PredictionRecord[] = [];
   private sizes: number[] = [];
   private bufferedBytes = 0;
+  /** The batch being written now: out of the buffer, not yet in the store. */
+  private inFlight: readonly PredictionRecord[] = [];
   private written = 0;
   private dropped = 0;
   private readonly rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<
@@ -160,6 +162,18 @@ export class PredictionLog {
     this.bufferedBytes = 0;
   }
 
+  /**
+   * Which of these request ids are held here, buffered or being written: served, but not in the
+   * store yet. Read synchronously, so a row is either seen here or already committed.
+   */
+  holding(requestIds: ReadonlySet<string>): Set<string> {
+    const held = new Set<string>();
+    for (const rows of [this.inFlight, this.buffer]) {
+      for (const row of rows) if (requestIds.has(row.requestId)) held.add(row.requestId);
+    }
+    return held;
+  }
+
   stats(): PredictionLogStats {
     return {
       buffered: this.buffer.length,
@@ -182,13 +196,20 @@ export class PredictionLog {
       const sizes = this.sizes.splice(0, batch.length);
       for (const s of sizes) this.bufferedBytes -= s;
       this.writing = batch.length;
-      const unwritten = await this.writeSplitting(batch).finally(() => (this.writing = 0));
-      if (unwritten > 0) {
-        // The store is unavailable: keep the rows not yet written for the next tick, so a store
-        // that is briefly down loses nothing until the buffer itself fills; then the loss is
-        // counted as drops.
-        this.requeue(batch.slice(batch.length - unwritten), sizes.slice(sizes.length - unwritten));
-        return;
+      this.inFlight = batch;
+      try {
+        const unwritten = await this.writeSplitting(batch);
+        if (unwritten > 0) {
+          // The store is unavailable: keep the rows not yet written for the next tick, so a
+          // store that is briefly down loses nothing until the buffer itself fills; then the
+          // loss is counted as drops.
+          this.requeue(batch.slice(batch.length - unwritten), sizes.slice(sizes.length - unwritten));
+          return;
+        }
+      } finally {
+        // After the requeue, in the same turn: `holding` never misses a row in between.
+        this.writing = 0;
+        this.inFlight = [];
       }
     }
   }

@@ -207,6 +207,22 @@ export class PredictionStore implements PredictionSink {
     return { predictions: Number(p.numDeletedRows), feedback: Number(f.numDeletedRows) };
   }
 
+  /** Which of these request ids have a logged prediction (under any variant). */
+  async loggedRequestIds(requestIds: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    // Chunked so a large call never exceeds a dialect's bound-parameter limit.
+    for (let i = 0; i < requestIds.length; i += 500) {
+      const rows = await this.db
+        .selectFrom("predictions")
+        .select("request_id")
+        .distinct()
+        .where("request_id", "in", requestIds.slice(i, i + 500))
+        .execute();
+      for (const r of rows) found.add(r.request_id);
+    }
+    return found;
+  }
+
   /** Feedback for these requests, by request id (rows and kinds in order). */
   async feedbackFor(requestIds: string[]): Promise<Map<string, LoggedPrediction["feedback"]>> {
     const out = new Map<string, LoggedPrediction["feedback"]>();

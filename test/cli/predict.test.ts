@@ -195,7 +195,8 @@ describe("ballast predict", () => {
       assert.deepEqual(
         lines,
         Array.from({ length: 10 }, (_, i) => ({
-          row: i,
+          // The row within its request (batches of 2), which is what feedback's `row` means.
+          row: i % 2,
           request_id: `req-${Math.floor(i / 2) + 1}`,
           model_version: "3",
           prediction: (i + 1) * 200,
@@ -230,6 +231,7 @@ describe("ballast predict", () => {
         "prediction_probability",
         "prediction_label",
         "request_id",
+        "row",
         "model_version",
       ]);
       assert.deepEqual(records[5], {
@@ -241,8 +243,37 @@ describe("ballast predict", () => {
         prediction_probability: "0.6",
         prediction_label: "1",
         request_id: "req-2",
+        row: "1",
         model_version: "3",
       });
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("--keep carries input columns (a label) to each output line, beside request_id and row", async () => {
+    const server = await startFakeServer({ models: { fraud: { features: FEATURES } } });
+    try {
+      const path = await file("keep.csv", `${WEEK_CSV}\n`);
+      const out = capture();
+      await runPredict(
+        { deployment: "fraud", file: path, server: server.url, batchSize: 4, keep: ["is_fraud"] },
+        out.io,
+      );
+      const lines = out
+        .stdout()
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(
+        lines.map((l) => [l.request_id, l.row, typeof l.is_fraud]),
+        Array.from({ length: 10 }, (_, i) => [`req-${Math.floor(i / 4) + 1}`, i % 4, "number"]),
+      );
+      assert.deepEqual(server.predictBodies[0]?.instances[0], { amount: 100, hour: 1, night: 1 });
+      await assert.rejects(
+        runPredict({ deployment: "fraud", file: path, server: server.url, keep: ["nope"] }, capture().io),
+        /keep\.csv line 2: --keep column "nope" is missing/,
+      );
     } finally {
       await server.close();
     }
@@ -472,7 +503,7 @@ describe("the predict command line", () => {
         written.map((l) => JSON.parse(l) as unknown),
         [
           { row: 0, request_id: "req-1", model_version: "3", prediction: 2 },
-          { row: 1, request_id: "req-2", model_version: "3", prediction: 6 },
+          { row: 0, request_id: "req-2", model_version: "3", prediction: 6 },
         ],
       );
     } finally {

@@ -36,6 +36,8 @@ test("profile writes a profile a user can read back, and prints a table", async 
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^amount\s+input\s+numerical\s+3000\s+0\s+mean /m);
   assert.match(r.stdout, /^txn_count_24h\s+input\s+categorical/m);
+  // The file is read twice (quantiles, then exact bin counts); its rows are counted once.
+  assert.match(r.stderr, /^profiled 3000 rows in /m);
   const profile = parseProfile(await readFile(out, "utf8"));
   assert.equal(profile.rows, 3000);
   assert.ok(!profile.features.some((f) => f.name === "is_fraud"));
@@ -60,6 +62,7 @@ test("report drift: table, JSON and a standalone HTML page with the same verdict
   ]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^amount\s+numerical\s+wasserstein\s+exact\s+\S+\s+0\.1\s+yes\s+0\.0%$/m);
+  assert.match(r.stderr, /^compared 3000 current rows with 3000 reference rows in /m);
   const numbers = JSON.parse(await readFile(json, "utf8"));
   const drifted = numbers.overall.features
     .filter((f: { drifted: boolean }) => f.drifted)

@@ -90,6 +90,8 @@ describe("canary state machine", () => {
       canary: measurement(300, 30),
     }));
     assert.equal(t.state.phase, "Aborted");
+    assert.equal(t.state.abortedBy, "analysis");
+    assert.equal(t.notes[0]?.reason, "RolledBack");
     assert.equal(t.state.weight, 0);
     assert.equal(t.actions[0]?.type, "rollback");
     assert.match(
@@ -132,6 +134,8 @@ describe("canary state machine", () => {
     const aborted = manual(s, "abort", T0, 3);
     assert.ok(typeof aborted !== "string");
     assert.deepEqual(aborted.actions, [{ type: "rollback", reason: "aborted by a person" }]);
+    assert.equal(aborted.state.abortedBy, "person", "a person's abort is not an automatic rollback");
+    assert.equal(aborted.notes[0]?.reason, "Aborted");
     assert.match(manual(aborted.state, "promote", T0, 3) as string, /the rollout has ended \(Aborted\)/);
   });
 

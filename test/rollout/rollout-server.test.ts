@@ -36,6 +36,7 @@ spec:
 interface RolloutView {
   rollout: {
     phase: string;
+    abortedBy?: string;
     weight: number;
     step: number;
     message: string;
@@ -193,6 +194,11 @@ describe("canary rollout of a good version, declared in YAML", () => {
       payload: {},
     });
     assert.equal(res.statusCode, 200, res.body);
+    // The view is the last rollout as it ended (Succeeded); `undone` says what undo did.
+    assert.match(
+      (res.json() as { undone: string }).undone,
+      /^promotion of fraud v\d+ undone: v1 is stable again and champion points at it$/,
+    );
     const served = server.ballast.endpoints.get("shop").variants.map((v) => v.version.version);
     assert.deepEqual(served, [1]);
     assert.equal((await server.ballast.registry.resolve("fraud", { alias: "champion" })).version, 1);
@@ -234,6 +240,7 @@ describe("canary rollout of a worse version", () => {
       s = await status(server);
     }
     assert.equal(s.rollout?.phase, "Aborted", JSON.stringify(s));
+    assert.equal(s.rollout?.abortedBy, "analysis", "an automatic rollback, told apart from an abort");
     assert.match(
       s.rollout?.message ?? "",
       /event_rate\(click\): canary .* vs stable .* worse by more than 5\.00%/,

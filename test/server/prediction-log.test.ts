@@ -31,7 +31,8 @@ describe("prediction log and feedback", () => {
       },
     });
     assert.equal(early.statusCode, 200, early.body);
-    assert.deepEqual(early.json(), { accepted: 2 });
+    // Still in the log's buffer, not in the store: served, so it counts as matched.
+    assert.deepEqual(early.json(), { accepted: 2, matched: 2, unmatched: 0, unmatchedIds: [] });
     s.clock.advance(60_000);
     await infer(s, "r-2", 4.0);
     assert.equal(s.ballast.predictionLog.stats().buffered, 2);
@@ -64,6 +65,31 @@ describe("prediction log and feedback", () => {
     assert.deepEqual(newest.feedback, []);
     assert.equal(body.log.written, 2);
     assert.equal(body.log.dropped, 0);
+  });
+
+  test("feedback for a request id never served is kept, reported as unmatched and counted", async () => {
+    await s.ballast.predictionLog.flush();
+    const res = await s.app.inject({
+      method: "POST",
+      url: "/v1/feedback",
+      payload: {
+        feedback: [
+          { request_id: "r-2", label: 0 },
+          { request_id: "never-served", label: 1 },
+          { request_id: "never-served", row: 1, label: 0 },
+          { request_id: "also-unknown", event: "click" },
+        ],
+      },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), {
+      accepted: 4,
+      matched: 1,
+      unmatched: 3,
+      unmatchedIds: ["never-served", "also-unknown"],
+    });
+    const metrics = await (await s.app.inject("/metrics")).body;
+    assert.match(metrics, /^ballast_feedback_unmatched_total 3$/m);
   });
 
   test("filters by time range, version and limit", async () => {

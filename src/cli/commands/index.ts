@@ -3,6 +3,7 @@ import { register as serve } from "./serve.js";
 import { register as models } from "./models.js";
 import { register as deploy } from "./deploy.js";
 import { register as predict } from "./predict.js";
+import { register as feedback } from "./feedback.js";
 import { register as profile } from "./profile.js";
 import { register as report } from "./report.js";
 import { register as resources } from "./resources.js";
@@ -15,6 +16,7 @@ export const commands: Array<(program: Command) => void> = [
   models,
   deploy,
   predict,
+  feedback,
   profile,
   report,
   resources,

@@ -10,13 +10,12 @@ import {
   serializeProfile,
   type ReferenceProfile,
 } from "../../monitoring/profile/reference-profile.js";
-import { DEFAULT_SERVER, ServerClient, uploadFile } from "../client.js";
+import { clientFor, serverOptions, type ServerFlags, uploadFile } from "../client.js";
 import { collect, pairs, parsePositiveInt } from "../options.js";
 import { formatTable, printJson } from "../table.js";
 import { list } from "./profile.js";
 
-interface RegisterOptions {
-  server: string;
+interface RegisterOptions extends ServerFlags {
   flavor?: string;
   signature?: string;
   features?: string;
@@ -36,7 +35,7 @@ interface RegisterOptions {
 
 export function register(program: Command): void {
   const models = program.command("models").description("Register model versions and move aliases");
-  const server = (c: Command) => c.option("--server <url>", "Ballast server", DEFAULT_SERVER);
+  const server = serverOptions;
 
   server(
     models
@@ -64,7 +63,7 @@ export function register(program: Command): void {
       .option("--reference-exclude <a,b>", "columns of the reference data to leave out (labels, ids)")
       .option("-o, --output <format>", "json for machine-readable output"),
   ).action(async (name: string, artifact: string, options: RegisterOptions) => {
-    const client = new ServerClient(options.server);
+    const client = clientFor(options);
     // Profiled before anything is uploaded, so bad reference data costs no upload.
     const reference =
       options.reference === undefined
@@ -140,11 +139,11 @@ export function register(program: Command): void {
       name: string,
       version: string,
       file: string,
-      options: { server: string; exclude?: string; output?: string },
+      options: ServerFlags & { exclude?: string; output?: string },
     ) => {
       const n = parsePositiveInt(version, "version");
       const profile = await referenceFrom(file, list(options.exclude));
-      const v = await new ServerClient(options.server).request<ModelVersion>(
+      const v = await clientFor(options).request<ModelVersion>(
         "PUT",
         `/api/v1/models/${encodeURIComponent(name)}/versions/${n}/reference`,
         profile,
@@ -156,8 +155,8 @@ export function register(program: Command): void {
 
   server(
     models.command("list").description("List registered models").option("-o, --output <format>", "json"),
-  ).action(async (options: { server: string; output?: string }) => {
-    const { models: list } = await new ServerClient(options.server).request<{ models: RegisteredModel[] }>(
+  ).action(async (options: ServerFlags & { output?: string }) => {
+    const { models: list } = await clientFor(options).request<{ models: RegisteredModel[] }>(
       "GET",
       "/api/v1/models",
     );
@@ -182,45 +181,43 @@ export function register(program: Command): void {
       .command("show <name> [version]")
       .description("Show a model and its versions, or one version")
       .option("-o, --output <format>", "json"),
-  ).action(
-    async (name: string, version: string | undefined, options: { server: string; output?: string }) => {
-      const client = new ServerClient(options.server);
-      if (version !== undefined) {
-        const v = await client.request<ModelVersion>(
-          "GET",
-          `/api/v1/models/${encodeURIComponent(name)}/versions/${parsePositiveInt(version, "version")}`,
-        );
-        if (options.output === "json") return printJson(v);
-        return printVersion(v);
-      }
-      const model = await client.request<RegisteredModel & { versions: ModelVersion[] }>(
+  ).action(async (name: string, version: string | undefined, options: ServerFlags & { output?: string }) => {
+    const client = clientFor(options);
+    if (version !== undefined) {
+      const v = await client.request<ModelVersion>(
         "GET",
-        `/api/v1/models/${encodeURIComponent(name)}`,
+        `/api/v1/models/${encodeURIComponent(name)}/versions/${parsePositiveInt(version, "version")}`,
       );
-      if (options.output === "json") return printJson(model);
-      const aliasesOf = (n: number) =>
-        Object.entries(model.aliases)
-          .filter(([, v]) => v === n)
-          .map(([a]) => a)
-          .join(",") || "-";
-      process.stdout.write(`${model.name}${model.description ? ` — ${model.description}` : ""}\n`);
-      process.stdout.write(
-        formatTable(
-          ["VERSION", "FLAVOR", "ALIASES", "SHA256", "CREATED", "METRICS"],
-          model.versions.map((v) => [
-            v.version,
-            v.flavor,
-            aliasesOf(v.version),
-            v.artifactSha256.slice(0, 12),
-            new Date(v.createdAt).toISOString(),
-            Object.entries(v.metrics)
-              .map(([k, n]) => `${k}=${n}`)
-              .join(" ") || "-",
-          ]),
-        ),
-      );
-    },
-  );
+      if (options.output === "json") return printJson(v);
+      return printVersion(v);
+    }
+    const model = await client.request<RegisteredModel & { versions: ModelVersion[] }>(
+      "GET",
+      `/api/v1/models/${encodeURIComponent(name)}`,
+    );
+    if (options.output === "json") return printJson(model);
+    const aliasesOf = (n: number) =>
+      Object.entries(model.aliases)
+        .filter(([, v]) => v === n)
+        .map(([a]) => a)
+        .join(",") || "-";
+    process.stdout.write(`${model.name}${model.description ? ` — ${model.description}` : ""}\n`);
+    process.stdout.write(
+      formatTable(
+        ["VERSION", "FLAVOR", "ALIASES", "SHA256", "CREATED", "METRICS"],
+        model.versions.map((v) => [
+          v.version,
+          v.flavor,
+          aliasesOf(v.version),
+          v.artifactSha256.slice(0, 12),
+          new Date(v.createdAt).toISOString(),
+          Object.entries(v.metrics)
+            .map(([k, n]) => `${k}=${n}`)
+            .join(" ") || "-",
+        ]),
+      ),
+    );
+  });
 
   server(
     models
@@ -232,9 +229,9 @@ export function register(program: Command): void {
       name: string,
       alias: string,
       version: string | undefined,
-      options: { server: string; delete?: boolean },
+      options: ServerFlags & { delete?: boolean },
     ) => {
-      const client = new ServerClient(options.server);
+      const client = clientFor(options);
       const path = `/api/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`;
       if (options.delete === true) {
         await client.request("DELETE", path);

@@ -12,7 +12,7 @@ import { basename, extname } from "node:path";
 import { Option, type Command } from "commander";
 import { BallastError, invalid, isBallastError } from "../../domain/errors.js";
 import type { Clock } from "../../domain/clock.js";
-import { DEFAULT_SERVER, ServerClient } from "../client.js";
+import { DEFAULT_SERVER, ServerClient, serverOptions } from "../client.js";
 import { parsePositiveInt } from "../options.js";
 import {
   countRows,
@@ -29,6 +29,7 @@ export interface PredictOptions {
   readonly deployment: string;
   readonly file: string;
   readonly server?: string;
+  readonly token?: string;
   readonly format?: RowFormat;
   readonly batchSize?: number;
   /** Columns to send; defaults to the model's features from its metadata. */
@@ -37,7 +38,16 @@ export interface PredictOptions {
   readonly output?: string;
   /** Batches in flight at once. */
   readonly concurrency?: number;
+  /**
+   * Input columns copied to every output row (a label, an id), so what comes back can be joined
+   * to its row later: `ballast feedback --label-column is_fraud`. CSV output copies every input
+   * column already.
+   */
+  readonly keep?: readonly string[];
 }
+
+/** The names JSONL output uses itself; a kept column may not take one. */
+const OUTPUT_FIELDS = ["request_id", "row", "model_version", "prediction"] as const;
 
 export interface OutputStream {
   write(text: string): boolean;
@@ -79,8 +89,6 @@ interface PredictResponse {
 
 interface BatchResult {
   readonly batch: RowBatch;
-  /** Index of the batch's first row among all data rows of the file (0-based). */
-  readonly firstRow: number;
   readonly predictions: readonly unknown[];
   readonly requestId: string | null;
   readonly modelVersion: string | null;
@@ -98,16 +106,19 @@ export async function runPredict(
     throw invalid(`--concurrency must be a positive integer, got ${concurrency}`);
   }
   const format = rowFormatFor(options.file, options.format);
-  const client = new ServerClient(options.server ?? DEFAULT_SERVER);
+  const client = new ServerClient(options.server ?? DEFAULT_SERVER, options.token);
   const name = options.deployment;
   const columns = options.columns ?? (await modelFeatures(client, name));
   const fileName = basename(options.file);
+  const keep = options.keep ?? [];
+  const reserved = keep.filter((c) => (OUTPUT_FIELDS as readonly string[]).includes(c));
+  if (reserved.length > 0)
+    throw invalid(`--keep ${reserved.join(",")}: the output has a field of that name already`);
 
   const total = io.stderr.isTTY === true ? await countRows(options.file, { format }) : null;
   const progress = startProgress({ total, stream: io.stderr, ...(io.clock ? { clock: io.clock } : {}) });
-  const sink = await openSink(options.output, io.stdout);
+  const sink = await openSink(options.output, io.stdout, keep);
   const inflight: Array<Promise<BatchResult>> = [];
-  let rows = 0;
   let batches = 0;
   let written = 0;
   const writeNext = async (): Promise<void> => {
@@ -124,13 +135,11 @@ export async function runPredict(
       const instances = batch.rows.map((row, i) =>
         instanceOf(row, columns, fileName, batch.lines[i] ?? batch.lineStart, name),
       );
-      const firstRow = rows;
-      rows += batch.rows.length;
+      if (keep.length > 0) checkKept(batch, keep, fileName);
       batches++;
       const pending = sendBatch(client, name, instances, batch, fileName).then((answer) => ({
         ...answer,
         batch,
-        firstRow,
       }));
       // Awaited in order below; this only keeps a later batch's failure from counting as unhandled.
       pending.catch(() => undefined);
@@ -189,7 +198,7 @@ async function sendBatch(
   instances: readonly Row[],
   batch: RowBatch,
   file: string,
-): Promise<Omit<BatchResult, "batch" | "firstRow">> {
+): Promise<Omit<BatchResult, "batch">> {
   const where = `${file} lines ${batch.lineStart}-${batch.lines[batch.lines.length - 1] ?? batch.lineStart}`;
   let answer: PredictResponse;
   try {
@@ -226,8 +235,12 @@ interface PredictionSink {
   readerGone(): boolean;
 }
 
-async function openSink(output: string | undefined, stdout: OutputStream): Promise<PredictionSink> {
-  if (output === undefined) return stdoutSink(stdout);
+async function openSink(
+  output: string | undefined,
+  stdout: OutputStream,
+  keep: readonly string[],
+): Promise<PredictionSink> {
+  if (output === undefined) return stdoutSink(stdout, keep);
   let file: FileHandle;
   try {
     file = await open(output, "w");
@@ -243,11 +256,11 @@ async function openSink(output: string | undefined, stdout: OutputStream): Promi
     closed = true;
     await file.close();
   };
-  const sink = extname(output).toLowerCase() === ".csv" ? csvSink(write) : jsonlSink(write);
+  const sink = extname(output).toLowerCase() === ".csv" ? csvSink(write, keep) : jsonlSink(write, keep);
   return { ...sink, close, readerGone: () => false };
 }
 
-function stdoutSink(stdout: OutputStream): PredictionSink {
+function stdoutSink(stdout: OutputStream, keep: readonly string[]): PredictionSink {
   let gone = false;
   let failure: Error | null = null;
   let wake: (() => void) | null = null;
@@ -269,7 +282,7 @@ function stdoutSink(stdout: OutputStream): PredictionSink {
     }
   };
   return {
-    ...jsonlSink(write),
+    ...jsonlSink(write, keep),
     close: async () => {
       stdout.off?.("error", onError);
     },
@@ -277,14 +290,22 @@ function stdoutSink(stdout: OutputStream): PredictionSink {
   };
 }
 
-function jsonlSink(write: WriteText): Pick<PredictionSink, "write"> {
+/**
+ * One line per row: the request id and the row's position within that request, exactly the
+ * key feedback joins on (`POST /v1/feedback` {request_id, row}), then the kept columns.
+ */
+function jsonlSink(write: WriteText, keep: readonly string[]): Pick<PredictionSink, "write"> {
   return {
     async write(result) {
       let text = "";
       for (const [i, prediction] of result.predictions.entries()) {
+        const row = result.batch.rows[i];
+        const kept: Record<string, unknown> = {};
+        if (row !== undefined && !Array.isArray(row)) for (const c of keep) kept[c] = row[c] ?? null;
         text += `${JSON.stringify({
-          row: result.firstRow + i,
           request_id: result.requestId,
+          row: i,
+          ...kept,
           model_version: result.modelVersion,
           prediction,
         })}\n`;
@@ -294,8 +315,22 @@ function jsonlSink(write: WriteText): Pick<PredictionSink, "write"> {
   };
 }
 
-/** Input columns as read, then the prediction (one column, or one per output), request id and version. */
-function csvSink(write: WriteText): Pick<PredictionSink, "write"> {
+/** Kept columns are read by name: every row of the batch must be an object that has them. */
+function checkKept(batch: RowBatch, keep: readonly string[], file: string): void {
+  for (const [i, row] of batch.rows.entries()) {
+    const line = batch.lines[i] ?? batch.lineStart;
+    if (Array.isArray(row))
+      throw invalid(`${file} line ${line}: --keep needs named columns, and this row is an array`);
+    const missing = keep.find((c) => !(c in row));
+    if (missing !== undefined) throw invalid(`${file} line ${line}: --keep column "${missing}" is missing`);
+  }
+}
+
+/**
+ * Input columns as read (the kept ones too, when not read), then the prediction (one column, or
+ * one per output), the request id, the row within that request and the version.
+ */
+function csvSink(write: WriteText, keep: readonly string[]): Pick<PredictionSink, "write"> {
   let inputColumns: string[] | null = null;
   let outputNames: string[] | null = null;
   return {
@@ -305,11 +340,12 @@ function csvSink(write: WriteText): Pick<PredictionSink, "write"> {
         const firstRow = result.batch.rows[0];
         inputColumns =
           firstRow === undefined || Array.isArray(firstRow) ? [...columns] : Object.keys(firstRow);
+        inputColumns.push(...keep.filter((c) => !inputColumns?.includes(c)));
         const first = result.predictions[0];
         outputNames = isPlainObject(first) ? Object.keys(first) : [];
         const predictionColumns =
           outputNames.length > 0 ? outputNames.map((n) => `prediction_${n}`) : ["prediction"];
-        text += csvLine([...inputColumns, ...predictionColumns, "request_id", "model_version"]);
+        text += csvLine([...inputColumns, ...predictionColumns, "request_id", "row", "model_version"]);
       }
       for (const [i, row] of result.batch.rows.entries()) {
         const inputs = Array.isArray(row)
@@ -320,7 +356,7 @@ function csvSink(write: WriteText): Pick<PredictionSink, "write"> {
           outputNames.length > 0
             ? outputNames.map((n) => (isPlainObject(prediction) ? prediction[n] : undefined))
             : [prediction];
-        text += csvLine([...inputs, ...outputs, result.requestId, result.modelVersion]);
+        text += csvLine([...inputs, ...outputs, result.requestId, i, result.modelVersion]);
       }
       await write(text);
     },
@@ -342,52 +378,60 @@ function processIo(): PredictIo {
 }
 
 export function register(program: Command): void {
-  program
-    .command("predict")
-    .description("Send the rows of a CSV or JSONL file to a deployment and write its predictions")
-    .argument("<deployment>", "deployment to call")
-    .requiredOption(
-      "-f, --file <path>",
-      "rows: CSV with a header row, or JSONL (one object or array per line)",
-    )
-    .option("--server <url>", "server to call", DEFAULT_SERVER)
-    .addOption(
-      new Option("--format <format>", "file format (default: from the extension)").choices(ROW_FORMATS),
-    )
-    .option("--batch-size <n>", "rows per request", String(DEFAULT_BATCH_SIZE))
-    .option("--columns <list>", "comma-separated columns to send (default: the model's features)")
-    .option("-o, --output <path>", "write here instead of stdout: .csv gives CSV, anything else JSONL")
-    .option("--concurrency <n>", "requests in flight at once", String(DEFAULT_CONCURRENCY))
-    .action(async (deployment: string, flags: PredictFlags) => {
-      await runPredict({
-        deployment,
-        file: flags.file,
-        server: flags.server,
-        batchSize: parsePositiveInt(flags.batchSize, "--batch-size"),
-        concurrency: parsePositiveInt(flags.concurrency, "--concurrency"),
-        ...(flags.format !== undefined ? { format: flags.format } : {}),
-        ...(flags.output !== undefined ? { output: flags.output } : {}),
-        ...(flags.columns !== undefined ? { columns: parseColumns(flags.columns) } : {}),
-      });
+  serverOptions(
+    program
+      .command("predict")
+      .description("Send the rows of a CSV or JSONL file to a deployment and write its predictions")
+      .argument("<deployment>", "deployment to call")
+      .requiredOption(
+        "-f, --file <path>",
+        "rows: CSV with a header row, or JSONL (one object or array per line)",
+      )
+      .addOption(
+        new Option("--format <format>", "file format (default: from the extension)").choices(ROW_FORMATS),
+      )
+      .option("--batch-size <n>", "rows per request", String(DEFAULT_BATCH_SIZE))
+      .option("--columns <list>", "comma-separated columns to send (default: the model's features)")
+      .option("-o, --output <path>", "write here instead of stdout: .csv gives CSV, anything else JSONL")
+      .option("--concurrency <n>", "requests in flight at once", String(DEFAULT_CONCURRENCY))
+      .option(
+        "--keep <columns>",
+        "input columns to copy to each output row, e.g. a label or an id (CSV output copies all of them)",
+      ),
+  ).action(async (deployment: string, flags: PredictFlags) => {
+    await runPredict({
+      deployment,
+      file: flags.file,
+      server: flags.server,
+      ...(flags.token !== undefined ? { token: flags.token } : {}),
+      batchSize: parsePositiveInt(flags.batchSize, "--batch-size"),
+      concurrency: parsePositiveInt(flags.concurrency, "--concurrency"),
+      ...(flags.format !== undefined ? { format: flags.format } : {}),
+      ...(flags.output !== undefined ? { output: flags.output } : {}),
+      ...(flags.columns !== undefined ? { columns: parseColumns(flags.columns, "--columns") } : {}),
+      ...(flags.keep !== undefined ? { keep: parseColumns(flags.keep, "--keep") } : {}),
     });
+  });
 }
 
 interface PredictFlags {
   readonly file: string;
   readonly server: string;
+  readonly token?: string;
   readonly format?: RowFormat;
   readonly batchSize: string;
   readonly columns?: string;
   readonly output?: string;
   readonly concurrency: string;
+  readonly keep?: string;
 }
 
-function parseColumns(list: string): string[] {
+function parseColumns(list: string, flag: string): string[] {
   const columns = list
     .split(",")
     .map((c) => c.trim())
     .filter((c) => c.length > 0);
   if (columns.length === 0)
-    throw invalid("--columns lists no columns; give them comma-separated, e.g. amount,hour");
+    throw invalid(`${flag} lists no columns; give them comma-separated, e.g. amount,hour`);
   return columns;
 }

@@ -73,7 +73,7 @@ export function register(program: Command): void {
             maxCategories: parsePositiveInt(options.maxCategories, "--max-categories"),
           },
         });
-        progress.finish("profiled");
+        progress.finish("profiled", features.rows);
         const calibration = calibrated
           ? await calibrationFromFile(
               file,

@@ -21,7 +21,7 @@ import { DEFAULT_RULE_TEXT } from "../../monitoring/stats/default-rule.js";
 import { renderDriftReport } from "../../monitoring/report/html.js";
 import { startProgress } from "../progress.js";
 import { collect, pairs } from "../options.js";
-import { DEFAULT_SERVER, ServerClient } from "../client.js";
+import { DEFAULT_SERVER, clientFor } from "../client.js";
 import { parseDuration } from "../../domain/duration.js";
 import type { LogDrift } from "../../monitoring/log-drift.js";
 import { formatTable } from "../table.js";
@@ -33,6 +33,7 @@ interface DriftCommandOptions {
   deployment?: string;
   window: string;
   server: string;
+  token?: string;
   format?: string;
   segment?: string;
   exclude?: string;
@@ -66,7 +67,8 @@ export function register(program: Command): void {
       "with --deployment: the period up to now, e.g. last-7d, last-24h, last-30m",
       "last-7d",
     )
-    .option("--server <url>", "with --deployment: the Ballast server", DEFAULT_SERVER)
+    .option("--server <url>", "with --deployment: the Ballast server (or $BALLAST_SERVER)", DEFAULT_SERVER)
+    .option("--token <token>", "with --deployment: API token, if the server requires one (or $BALLAST_TOKEN)")
     .option("--format <format>", "csv or jsonl (default: from the extension)")
     .option(
       "--segment <column>",
@@ -147,7 +149,8 @@ export function register(program: Command): void {
             missing: options.missing as MissingPolicy,
           },
         });
-        progress.finish("compared");
+        const { referenceRows, currentRows } = drift.overall;
+        progress.finishWith(`compared ${currentRows} current rows with ${referenceRows} reference rows`);
       } catch (error) {
         progress.abort();
         throw error;
@@ -250,12 +253,16 @@ async function deploymentReport(options: DriftCommandOptions): Promise<void> {
   const span = parseDuration(match[1] as string, "--window");
   const until = Date.now();
   const since = until - span;
-  const client = new ServerClient(options.server);
+  const client = clientFor(options);
   const result = await client.request<LogDrift>(
     "GET",
     `/api/v1/deployments/${encodeURIComponent(deployment)}/drift?since=${since}&until=${until}&correction=${encodeURIComponent(options.correction)}&missing=${encodeURIComponent(options.missing)}${options.segment === undefined ? "" : `&segment=${encodeURIComponent(options.segment)}`}`,
   );
-  process.stdout.write(`${deployment}, ${options.window}: ${result.predictions} logged predictions\n`);
+  // Each logged prediction is one request, which may carry many rows.
+  const rows = result.groups.reduce((sum, g) => sum + g.rows, 0);
+  process.stdout.write(
+    `${deployment}, ${options.window}: ${result.predictions} logged requests (${rows} rows)\n`,
+  );
   if (result.groups.length === 0) process.stdout.write("nothing was logged in that period\n");
   for (const g of result.groups) {
     const scope = `variant ${g.variant} (${g.model} v${g.version}, ${g.rows} rows)`;

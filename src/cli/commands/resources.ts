@@ -12,14 +12,11 @@ import { checkedManifests, readManifestFiles } from "../../resources/files.js";
 import { type ReadManifest, KINDS } from "../../resources/manifest.js";
 import type { ApplyResult, PlannedChange, ResourceView } from "../../resources/service.js";
 import type { BallastEvent } from "../../events/event-log.js";
-import { DEFAULT_SERVER, ServerClient } from "../client.js";
+import { clientFor, serverOptions, type ServerFlags } from "../client.js";
 import { formatTable, printJson } from "../table.js";
 import { parsePositiveInt } from "../options.js";
 
-interface ServerOptions {
-  server: string;
-  token?: string;
-}
+type ServerOptions = ServerFlags;
 
 /** Every manifest in files, folders (recursively) or `-` (standard input). */
 async function readManifestPaths(paths: readonly string[]): Promise<ReadManifest[]> {
@@ -38,7 +35,7 @@ async function readStdin(): Promise<string> {
 }
 
 async function send(
-  client: ServerClient,
+  client: ReturnType<typeof clientFor>,
   manifests: ReadManifest[],
   options: { dryRun: boolean; prune?: string },
 ): Promise<ApplyResult> {
@@ -54,14 +51,8 @@ function changeLine(c: PlannedChange, dryRun: boolean): string {
   return `${c.kind.toLowerCase()}/${c.name} ${c.action}${dryRun && c.action !== "unchanged" ? " (dry run)" : ""}\n`;
 }
 
-function addServerOptions(command: Command): Command {
-  return command
-    .option("--server <url>", "Ballast server", DEFAULT_SERVER)
-    .option("--token <token>", "API token, if the server requires one (default: $BALLAST_TOKEN)");
-}
-
 export function register(program: Command): void {
-  addServerOptions(
+  serverOptions(
     program
       .command("apply")
       .description("Create or update resources from YAML files (Deployment, Monitor, Notifier)")
@@ -72,7 +63,7 @@ export function register(program: Command): void {
     const manifests = await readManifestPaths(options.filename);
     if (options.prune === true && (options.filename.length !== 1 || options.filename[0] === "-"))
       throw invalid("--prune needs exactly one folder with -f");
-    const client = new ServerClient(options.server, options.token);
+    const client = clientFor(options);
     const prune = options.prune === true ? resolve(options.filename[0] as string) : undefined;
     const result = await send(client, manifests, {
       dryRun: options.dryRun === true,
@@ -81,14 +72,14 @@ export function register(program: Command): void {
     for (const change of result.changes) process.stdout.write(changeLine(change, result.dryRun));
   });
 
-  addServerOptions(
+  serverOptions(
     program
       .command("diff")
       .description("Show what applying the files would change; exits 1 when something would")
       .requiredOption("-f, --filename <path...>", "a file, a folder (read recursively) or - for stdin"),
   ).action(async (options: ServerOptions & { filename: string[] }) => {
     const manifests = await readManifestPaths(options.filename);
-    const result = await send(new ServerClient(options.server, options.token), manifests, { dryRun: true });
+    const result = await send(clientFor(options), manifests, { dryRun: true });
     const changed = result.changes.filter((c) => c.action !== "unchanged");
     for (const c of changed) {
       process.stdout.write(
@@ -98,7 +89,7 @@ export function register(program: Command): void {
     if (changed.length > 0) process.exitCode = 1;
   });
 
-  addServerOptions(
+  serverOptions(
     program
       .command("get <kind> [name]")
       .description(`List resources of a kind (${KINDS.join(", ")}) or show one`)
@@ -108,7 +99,7 @@ export function register(program: Command): void {
     if (kind === undefined) throw invalid(`unknown kind '${rawKind}'; expected one of ${KINDS.join(", ")}`);
     if (!["table", "yaml", "json"].includes(options.output))
       throw invalid(`--output must be table, yaml or json, got '${options.output}'`);
-    const client = new ServerClient(options.server, options.token);
+    const client = clientFor(options);
     const base = `/api/v1/resources/${encodeURIComponent(kind)}`;
     const items =
       name === undefined
@@ -139,7 +130,7 @@ export function register(program: Command): void {
     }
   });
 
-  addServerOptions(
+  serverOptions(
     program
       .command("delete [kind] [name]")
       .description("Delete a resource, or every resource in -f files")
@@ -150,7 +141,7 @@ export function register(program: Command): void {
       name: string | undefined,
       options: ServerOptions & { filename?: string[] },
     ) => {
-      const client = new ServerClient(options.server, options.token);
+      const client = clientFor(options);
       const targets: Array<{ kind: string; name: string }> = [];
       if (options.filename !== undefined) {
         for (const m of (await readManifestPaths(options.filename)).reverse()) {
@@ -179,7 +170,7 @@ export function register(program: Command): void {
     },
   );
 
-  addServerOptions(
+  serverOptions(
     program
       .command("events")
       .description("What changed and why: applies, rollout steps, rollbacks, manual actions")
@@ -192,7 +183,7 @@ export function register(program: Command): void {
       const query = new URLSearchParams({ limit: String(parsePositiveInt(options.limit, "--limit")) });
       if (options.kind !== undefined) query.set("kind", kindNamed(options.kind) ?? options.kind);
       if (options.name !== undefined) query.set("name", options.name);
-      const { events } = await new ServerClient(options.server, options.token).request<{
+      const { events } = await clientFor(options).request<{
         events: BallastEvent[];
       }>("GET", `/api/v1/events?${query.toString()}`);
       if (options.output === "json") return printJson({ events });

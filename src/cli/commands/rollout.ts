@@ -2,13 +2,12 @@
 import type { Command } from "commander";
 import { invalid } from "../../domain/errors.js";
 import type { RolloutView } from "../../rollout/rollouts.js";
-import { DEFAULT_SERVER, ServerClient } from "../client.js";
+import type { RolloutState } from "../../rollout/canary.js";
+import { clientFor, serverOptions, type ServerFlags } from "../client.js";
 import { parsePositiveInt } from "../options.js";
 import { formatTable, printJson } from "../table.js";
 
-interface Options {
-  server: string;
-  token?: string;
+interface Options extends ServerFlags {
   output?: string;
 }
 
@@ -24,10 +23,7 @@ export function register(program: Command): void {
   const rollout = program
     .command("rollout")
     .description("Canary rollouts: start, watch, promote, abort, undo");
-  const common = (c: Command) =>
-    c
-      .option("--server <url>", "Ballast server", DEFAULT_SERVER)
-      .option("--token <token>", "API token, if the server requires one (default: $BALLAST_TOKEN)");
+  const common = serverOptions;
 
   common(
     rollout
@@ -83,6 +79,12 @@ export function register(program: Command): void {
       }>;
     }>("GET", `/api/v1/deployments/${encodeURIComponent(deployment)}/challengers?${query.toString()}`);
     if (options.output === "json") return printJson(result);
+    if (result.challengers.length === 0) {
+      process.stdout.write(
+        `deployment ${deployment} has no challengers: it serves only its champion; add a variant or a shadow to compare one\n`,
+      );
+      return;
+    }
     process.stdout.write(
       formatTable(
         ["VARIANT", "VERSION", "PAIRS", "BETTER", "SUMMARY"],
@@ -100,14 +102,20 @@ export function register(program: Command): void {
   for (const [action, description] of Object.entries(ACTIONS)) {
     common(rollout.command(`${action} <deployment>`).description(description)).action(
       async (deployment: string, options: Options) => {
-        const view = await client(options).request<RolloutView>("POST", `${path(deployment)}/${action}`, {});
+        const view = await client(options).request<RolloutView & { undone?: string }>(
+          "POST",
+          `${path(deployment)}/${action}`,
+          {},
+        );
+        // Undo says what it did first: the view below it is the last rollout, as it ended.
+        if (view.undone !== undefined) process.stdout.write(`deployment ${deployment}: ${view.undone}\n`);
         printView(view);
       },
     );
   }
 }
 
-const client = (o: Options) => new ServerClient(o.server, o.token);
+const client = (o: Options) => clientFor(o);
 const path = (deployment: string) => `/api/v1/deployments/${encodeURIComponent(deployment)}/rollout`;
 
 function printView(view: RolloutView): void {
@@ -118,7 +126,7 @@ function printView(view: RolloutView): void {
   }
   const bar = "█".repeat(Math.round(r.weight / 5)).padEnd(20, "░");
   process.stdout.write(
-    `deployment ${view.deployment}: ${r.phase}${r.pauseReason === null ? "" : ` (${r.pauseReason})`} — ` +
+    `deployment ${view.deployment}: ${r.phase}${phaseDetail(r)} — ` +
       `${r.canary.model} v${r.canary.version} over v${r.stable.version}\n` +
       `  canary ${bar} ${r.weight}%   step ${Math.min(r.step + 1, view.steps)}/${view.steps}\n` +
       `  ${r.message}\n`,
@@ -131,5 +139,20 @@ function printView(view: RolloutView): void {
         view.gates.map((g) => [g.gate, g.decision, g.detail]),
       ),
     );
+  }
+}
+
+/** Why a rollout waits or how it ended: a pause's reason, or who rolled it back. */
+function phaseDetail(r: RolloutState): string {
+  if (r.pauseReason !== null) return ` (${r.pauseReason})`;
+  switch (r.abortedBy) {
+    case "analysis":
+      return " (rolled back automatically: its analysis failed)";
+    case "person":
+      return " (aborted by a person)";
+    case "experiment":
+      return " (the A/B test kept the current version)";
+    default:
+      return "";
   }
 }

@@ -1,11 +1,13 @@
 /**
  * `ballast serve`: opens the store, registers and deploys any `--model name=path` in one step
- * (TorchServe's `--models name=file` is the precedent), and serves until SIGINT/SIGTERM.
+ * (TorchServe's `--models name=file` is the precedent; what it may change is in model-flag.ts),
+ * and serves until SIGINT/SIGTERM.
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { openBallast, type Ballast } from "../../ballast.js";
+import { openBallast } from "../../ballast.js";
+import { applyModelFlag } from "../model-flag.js";
 import { invalid, unavailable } from "../../domain/errors.js";
 import {
   buildApp,
@@ -66,7 +68,7 @@ export function register(program: Command): void {
     )
     .option(
       "-m, --model <name=path>",
-      "register the file as a new version of <name> and deploy it as <name> (repeatable)",
+      "register the file as a version of <name>; deploy it as <name> unless that deployment exists and was changed since (repeatable)",
       collect,
       [],
     )
@@ -189,7 +191,10 @@ export async function serve(options: ServeOptions): Promise<void> {
     ...(remoteAccess === undefined ? {} : { remoteAccess }),
   });
   try {
-    for (const m of quickModels) await deployQuickModel(ballast, m.name, m.path);
+    for (const m of quickModels) {
+      const leftAlone = await applyModelFlag(ballast, m.name, m.path);
+      if (leftAlone !== null) process.stderr.write(`ballast: ${leftAlone}\n`);
+    }
     // The watched source after the --model versions exist, since its manifests may name them.
     if (ballast.sourceSync !== undefined) {
       await ballast.sourceSync.sync();
@@ -289,18 +294,4 @@ function parseModelOption(raw: string): { name: string; path: string } {
     throw invalid(`--model expects name=path (e.g. --model fraud=model.onnx), got '${raw}'`);
   }
   return { name: raw.slice(0, cut), path: resolve(raw.slice(cut + 1)) };
-}
-
-/** Registers the file (reusing the version if the same bytes were registered before) and deploys it. */
-export async function deployQuickModel(ballast: Ballast, name: string, path: string): Promise<number> {
-  const { version } = await ballast.registry.registerVersion({
-    model: name,
-    artifactPath: path,
-    source: path,
-  });
-  await ballast.deployments.put({
-    name,
-    variants: [{ name: "stable", model: name, ref: { version: version.version }, weight: 100 }],
-  });
-  return version.version;
 }

@@ -78,7 +78,9 @@ export function rolloutRoutes(ballast: Ballast): FastifyPluginAsync {
       async (request) => {
         const { name, action } = request.params;
         if (action === "undo") {
-          await rollouts.undo(name);
+          // The view shows the last rollout, which an undone promotion leaves as Succeeded.
+          const undone = await rollouts.undo(name);
+          return { ...(await rollouts.describe(name)), undone };
         } else if ((ACTIONS as readonly string[]).includes(action)) {
           await rollouts.act(name, action as ManualAction);
         } else {
