@@ -7,7 +7,8 @@
  * - fields named like a credential (`pass`, `password`, `secret`, `token`, `apiKey`, …);
  * - every value under `headers` (only the header names are shown: any header may carry a key);
  * - `url`: only scheme, host and port are shown; a path, query or user info, where webhook
- *   services put their keys (Slack's /services/T…/B…/…), becomes "<redacted>".
+ *   services put their keys (Slack's /services/T…/B…/…), becomes "<redacted>";
+ * - in any string, the user info of a URL (`https://user:token@host/repo.git`, a git source).
  *
  * References (`passFrom: {env: SMTP_PASSWORD}`) name where a secret is, not the secret, and
  * are shown as written. Stored specs are never redacted, so diff and apply compare real values.
@@ -21,12 +22,19 @@ export function redactSecrets<T>(value: T): T {
   return redactValue(value, undefined) as T;
 }
 
+/** `scheme://user:password@` inside any text. */
+const USER_INFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi;
+
+/** Text with the user info of any URL in it redacted (event messages, source locations). */
+export function redactUserInfo(text: string): string {
+  return text.includes("@") ? text.replace(USER_INFO, `$1${REDACTED}@`) : text;
+}
+
 function redactValue(value: unknown, key: string | undefined): unknown {
   if (typeof value === "string") {
-    if (key === undefined) return value;
-    if (CREDENTIAL.test(key)) return REDACTED;
+    if (key !== undefined && CREDENTIAL.test(key)) return REDACTED;
     if (key === "url") return redactUrl(value);
-    return value;
+    return redactUserInfo(value);
   }
   if (Array.isArray(value)) return value.map((item) => redactValue(item, undefined));
   if (value === null || typeof value !== "object") return value;

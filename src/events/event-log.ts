@@ -7,7 +7,7 @@ import type { Kysely } from "kysely";
 import type { Clock } from "../domain/clock.js";
 import { requestIdGenerator } from "../server/request-id.js";
 import type { Database } from "../store/schema.js";
-import { redactSecrets } from "../domain/redact.js";
+import { redactSecrets, redactUserInfo } from "../domain/redact.js";
 
 export type EventType = "Normal" | "Warning";
 
@@ -57,10 +57,10 @@ export class EventLog implements EventRecorder {
       id: this.nextId(),
       at: this.clock.now(),
       kind: event.kind,
-      name: event.name,
+      name: redactUserInfo(event.name),
       type: event.type ?? "Normal",
       reason: event.reason,
-      message: event.message,
+      message: redactUserInfo(event.message),
       // Events are read by every viewer: no credential is ever written to them.
       details: redactSecrets(event.details ?? {}),
     };

@@ -11,7 +11,18 @@ export interface SecurityMetrics {
   connectionDropped(): void;
 }
 
+/** One set per registry: an app rebuilt on the same Ballast (tests, restarts in-process) shares them. */
+const byRegistry = new WeakMap<Registry, SecurityMetrics>();
+
 export function securityMetrics(registry: Registry): SecurityMetrics {
+  const existing = byRegistry.get(registry);
+  if (existing !== undefined) return existing;
+  const created = createSecurityMetrics(registry);
+  byRegistry.set(registry, created);
+  return created;
+}
+
+function createSecurityMetrics(registry: Registry): SecurityMetrics {
   const limited = new Counter({
     name: "ballast_rate_limited_requests_total",
     help: "Requests refused with 429 because their client was over its rate, by route.",

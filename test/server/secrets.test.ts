@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { startTestServer, type TestServer } from "../helpers/app.js";
 import { readManifests } from "../../src/resources/manifest.js";
 import { createNotifier, parseNotifierConfig } from "../../src/alerts/notifiers/index.js";
-import { REDACTED, redactSecrets } from "../../src/domain/redact.js";
+import { REDACTED, redactSecrets, redactUrl } from "../../src/domain/redact.js";
 import { alertIdentity } from "../../src/alerts/alert-book.js";
 import type { AlertNotification } from "../../src/alerts/notifier.js";
 
@@ -123,6 +123,28 @@ describe("secrets: redacted on the way out", () => {
       status: { sync: string };
     };
     assert.equal(sync.status.sync, "Synced");
+  });
+});
+
+describe("secrets: redaction rules", () => {
+  test("credential fields, header values, URL paths and user info anywhere", () => {
+    assert.deepEqual(
+      redactSecrets({
+        auth: { user: "u", pass: "p" },
+        headers: { "X-Team": "ops" },
+        url: "http://am:9093",
+        location: "https://bot:ghp_x@github.com/o/r.git",
+        note: "cloned from https://bot:ghp_x@github.com/o/r.git at abc",
+      }),
+      {
+        auth: { user: "u", pass: REDACTED },
+        headers: { "X-Team": REDACTED },
+        url: "http://am:9093",
+        location: `https://${REDACTED}@github.com/o/r.git`,
+        note: `cloned from https://${REDACTED}@github.com/o/r.git at abc`,
+      },
+    );
+    assert.equal(redactUrl("https://hooks.slack.com/services/T/B/K"), `https://hooks.slack.com/${REDACTED}`);
   });
 });
 
