@@ -5,11 +5,11 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../helpers/app.js";
+import { gitIn } from "../helpers/git.js";
 import { folderSource, gitSource, SourceSync, type ManifestSource } from "../../src/resources/source-sync.js";
 
 const deployment = (name: string, timeoutMs: number) => `apiVersion: ballast/v1
@@ -34,17 +34,7 @@ describe("symlinks out of a watched source", () => {
   let outside: string;
   let repo: string;
   let work: string;
-  const git = (...args: string[]) =>
-    execFileSync("git", ["-C", repo, ...args], {
-      encoding: "utf8",
-      env: {
-        ...process.env,
-        GIT_AUTHOR_NAME: "t",
-        GIT_AUTHOR_EMAIL: "t@x",
-        GIT_COMMITTER_NAME: "t",
-        GIT_COMMITTER_EMAIL: "t@x",
-      },
-    }).trim();
+  const git = gitIn(() => repo);
   const exists = async (name: string) =>
     (await server.app.inject({ url: `/api/v1/deployments/${name}` })).statusCode === 200;
   const events = async (): Promise<Event[]> =>

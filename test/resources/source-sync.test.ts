@@ -1,10 +1,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../helpers/app.js";
+import { gitIn } from "../helpers/git.js";
 import { folderSource, gitSource, SourceSync } from "../../src/resources/source-sync.js";
 
 const deployment = (name: string, timeoutMs: number, selfHeal = false) => `apiVersion: ballast/v1
@@ -117,17 +117,7 @@ describe("GitOps: a git repository", () => {
   let server: TestServer;
   let repo: string;
   let work: string;
-  const git = (...args: string[]) =>
-    execFileSync("git", ["-C", repo, ...args], {
-      encoding: "utf8",
-      env: {
-        ...process.env,
-        GIT_AUTHOR_NAME: "t",
-        GIT_AUTHOR_EMAIL: "t@x",
-        GIT_COMMITTER_NAME: "t",
-        GIT_COMMITTER_EMAIL: "t@x",
-      },
-    }).trim();
+  const git = gitIn(() => repo);
 
   before(async () => {
     server = await startTestServer();

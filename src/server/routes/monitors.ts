@@ -32,20 +32,6 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
         const threshold = q.threshold === undefined ? 0.5 : Number(q.threshold);
         if (!(threshold >= 0 && threshold <= 1)) throw invalid("threshold must be in [0, 1]");
         const segment = segmentQuery(q);
-        const missing = q.missing ?? "ignore";
-        if (!(MISSING_POLICIES as readonly string[]).includes(missing)) {
-          throw invalid(`missing must be one of ${MISSING_POLICIES.join(", ")}`);
-        }
-        // Raw values kept per feature for exact tests: a client may ask for fewer (less memory),
-        // never for more than the default.
-        const maxExactRows = q.maxExactRows === undefined ? DEFAULT_MAX_EXACT_ROWS : Number(q.maxExactRows);
-        if (
-          !Number.isSafeInteger(maxExactRows) ||
-          maxExactRows < 0 ||
-          maxExactRows > DEFAULT_MAX_EXACT_ROWS
-        ) {
-          throw invalid(`maxExactRows must be a whole number from 0 to ${DEFAULT_MAX_EXACT_ROWS}`);
-        }
         await ballast.predictionLog.flush();
         const result = await performanceBySegment(ballast.predictions, {
           deployment: request.params.name,
