@@ -3,6 +3,7 @@
  * (`{"error": "..."}`) and are rethrown as typed errors so the CLI prints one line.
  */
 import type { Command } from "commander";
+import { setTimeout as sleep } from "node:timers/promises";
 import { BallastError, type ErrorCode } from "../domain/errors.js";
 
 export const DEFAULT_SERVER = process.env.BALLAST_SERVER ?? "http://127.0.0.1:8080";
@@ -19,6 +20,18 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   503: "unavailable",
   504: "timeout",
 };
+
+/** How often a rate-limited call is sent again before its 429 is reported. */
+const MAX_RATE_RETRIES = 30;
+/** The longest wait a server's Retry-After may ask for, so a wrong header cannot hang the CLI. */
+const MAX_RETRY_AFTER_MS = 30_000;
+
+/** Retry-After in seconds (the form Ballast sends); absent or unreadable: one second. */
+export function retryAfterMs(header: string | null): number {
+  const seconds = header === null ? NaN : Number(header);
+  if (!Number.isFinite(seconds) || seconds < 0) return 1000;
+  return Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
+}
 
 /** The flags of every command that talks to a server. */
 export interface ServerFlags {
@@ -71,6 +84,17 @@ export class ServerClient {
     let response: Response;
     try {
       response = await fetch(new URL(path, this.baseUrl), init);
+      // A 429 changed nothing on the server, so the same call is sent again when it says;
+      // a streamed upload cannot be replayed and fails instead.
+      for (
+        let retry = 0;
+        response.status === 429 && stream === undefined && retry < MAX_RATE_RETRIES;
+        retry++
+      ) {
+        await response.body?.cancel();
+        await sleep(retryAfterMs(response.headers.get("retry-after")));
+        response = await fetch(new URL(path, this.baseUrl), init);
+      }
     } catch (error) {
       const cause =
         error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
