@@ -6,20 +6,16 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { openBallast } from "../../ballast.js";
-import { applyModelFlag } from "../model-flag.js";
 import { invalid, unavailable } from "../../domain/errors.js";
 import {
-  buildApp,
   DEFAULT_BODY_LIMIT,
   DEFAULT_FEEDBACK_RATE,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_TIMEOUTS,
-} from "../../server/app.js";
+} from "../../server/limits.js";
 import { DEFAULT_PREDICTION_LOG } from "../../serving/prediction-log.js";
 import { parseDuration } from "../../domain/duration.js";
 import { parsePort, parsePositiveInt, collect } from "../options.js";
-import { folderSource, gitSource } from "../../resources/source-sync.js";
 import { parseTokenFile, plainToken, type ApiToken } from "../../server/tokens.js";
 import { parseAllowList } from "../../domain/remote-access.js";
 
@@ -139,6 +135,13 @@ export function register(program: Command): void {
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
+  // Loaded here, not at the top: every other command starts without the server's modules.
+  const [{ openBallast }, { buildApp }, { applyModelFlag }, { folderSource, gitSource }] = await Promise.all([
+    import("../../ballast.js"),
+    import("../../server/app.js"),
+    import("../model-flag.js"),
+    import("../../resources/source-sync.js"),
+  ]);
   const port = parsePort(options.port);
   const bodyLimit = Number(options.bodyLimit);
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1024)
