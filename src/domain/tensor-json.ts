@@ -55,7 +55,6 @@ const BIGINT_RANGE = {
   INT64: [-(2n ** 63n), 2n ** 63n - 1n],
   UINT64: [0n, 2n ** 64n - 1n],
 } as const;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Reads one protocol tensor (`$request_input` or `$response_output`). */
 export function decodeTensor(value: unknown, options: DecodeOptions): Tensor {
@@ -134,42 +133,43 @@ function flatten(data: unknown[], count: number): unknown[] {
 
 type FloatData = Float64Array | Float32Array | Uint16Array;
 type IntData = Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
+type Bad = (i: number, v: unknown, what: string) => BallastError;
 
-/** Where a walk writes next, and what it refuses; one per decode, not per element. */
-interface NumberFill<T> {
-  readonly out: T;
-  at: number;
-  readonly min: number;
-  readonly max: number;
-  /** FP16 travels to runtimes as IEEE half bit patterns, as onnxruntime takes it. */
-  readonly half: boolean;
-  readonly bad: (i: number, v: unknown, what: string) => BallastError;
-}
-
-/** Checks and stores the floats of (possibly nested) `items` in one pass, no copy in between. */
-function fillFloats(items: unknown[], fill: NumberFill<FloatData>): void {
-  const { out, max, half } = fill;
+/**
+ * Checks and stores the floats of (possibly nested) `items` from index `at` in one pass, no
+ * copy in between; returns the index after the last. FP16 travels to runtimes as IEEE half bit
+ * patterns, as onnxruntime takes it.
+ */
+function fillFloats(
+  items: unknown[],
+  out: FloatData,
+  at: number,
+  max: number,
+  half: boolean,
+  bad: Bad,
+): number {
   for (let i = 0; i < items.length; i++) {
     const v = items[i];
     if (typeof v === "number") {
-      if (!Number.isFinite(v)) throw fill.bad(fill.at, v, "a finite number");
-      if (Math.abs(v) > max) throw fill.bad(fill.at, v, `a number within ±${max}`);
-      out[fill.at++] = half ? numberToHalf(v) : v;
-    } else if (Array.isArray(v)) fillFloats(v, fill);
-    else throw fill.bad(fill.at, v, "a finite number");
+      if (!Number.isFinite(v)) throw bad(at, v, "a finite number");
+      if (Math.abs(v) > max) throw bad(at, v, `a number within ±${max}`);
+      out[at++] = half ? numberToHalf(v) : v;
+    } else if (Array.isArray(v)) at = fillFloats(v, out, at, max, half, bad);
+    else throw bad(at, v, "a finite number");
   }
+  return at;
 }
 
-function fillInts(items: unknown[], fill: NumberFill<IntData>): void {
-  const { out, min, max } = fill;
+function fillInts(items: unknown[], out: IntData, at: number, min: number, max: number, bad: Bad): number {
   for (let i = 0; i < items.length; i++) {
     const v = items[i];
     if (typeof v === "number" && Number.isInteger(v)) {
-      if (v < min || v > max) throw fill.bad(fill.at, v, `an integer within ${min}…${max}`);
-      out[fill.at++] = v;
-    } else if (Array.isArray(v)) fillInts(v, fill);
-    else throw fill.bad(fill.at, v, "an integer");
+      if (v < min || v > max) throw bad(at, v, `an integer within ${min}…${max}`);
+      out[at++] = v;
+    } else if (Array.isArray(v)) at = fillInts(v, out, at, min, max, bad);
+    else throw bad(at, v, "an integer");
   }
+  return at;
 }
 
 /**
@@ -184,7 +184,7 @@ function typedData(
   label: string,
   fail: Blame,
 ): TensorData {
-  const bad = (i: number, v: unknown, what: string): BallastError =>
+  const bad: Bad = (i, v, what) =>
     fail(`${label}: data[${i}] must be ${what} for ${datatype}, got ${previewJson(v)}`, {
       index: i,
     });
@@ -194,7 +194,7 @@ function typedData(
     case "FP64": {
       const out = allocateData(datatype, count) as FloatData;
       const limit = FLOAT_LIMIT[datatype];
-      fillFloats(data, { out, at: 0, min: -limit, max: limit, half: datatype === "FP16", bad });
+      fillFloats(data, out, 0, limit, datatype === "FP16", bad);
       return out;
     }
     case "BOOL":
@@ -205,17 +205,13 @@ function typedData(
     default: {
       const [min, max] = INT_RANGE[datatype] as readonly [number, number];
       const out = allocateData(datatype, count) as IntData;
-      fillInts(data, { out, at: 0, min, max, half: false, bad });
+      fillInts(data, out, 0, min, max, bad);
       return out;
     }
   }
 }
 
-function otherData(
-  flat: unknown[],
-  datatype: "BOOL" | "BYTES" | "INT64" | "UINT64",
-  bad: (i: number, v: unknown, what: string) => BallastError,
-): TensorData {
+function otherData(flat: unknown[], datatype: "BOOL" | "BYTES" | "INT64" | "UINT64", bad: Bad): TensorData {
   switch (datatype) {
     case "BOOL":
       return flat.map((v, i) => {
@@ -264,7 +260,9 @@ function jsonData(tensor: Tensor, fail: Blame): Array<number | boolean | string>
     const out = new Array<number>(data.length);
     for (let i = 0; i < data.length; i++) {
       const v = data[i] as bigint;
-      if (v > MAX_SAFE || v < -MAX_SAFE) {
+      const n = Number(v);
+      // Number() rounds, but never into ±2^53 - 1 from beyond it: the same test as on the BigInt.
+      if (n > Number.MAX_SAFE_INTEGER || n < -Number.MAX_SAFE_INTEGER) {
         throw fail(
           `tensor '${name}' holds ${v} at index ${i}, beyond ±2^53: a JSON number cannot carry it exactly`,
           {
@@ -273,7 +271,7 @@ function jsonData(tensor: Tensor, fail: Blame): Array<number | boolean | string>
           },
         );
       }
-      out[i] = Number(v);
+      out[i] = n;
     }
     return out;
   }
