@@ -1,6 +1,8 @@
 /**
  * The builtin runtime: linear models Ballast trains itself, stored as JSON (see format.ts).
- * Inference is plain arithmetic on the request thread; there is nothing to warm but the JIT.
+ * Inference is plain arithmetic on the request thread, a large batch in slices with a turn of
+ * the event loop between them (a deadline can then pass between slices: the caller stops
+ * waiting, the slices finish); there is nothing to warm but the JIT.
  */
 import { readFile } from "node:fs/promises";
 import { invalid, unavailable } from "../../domain/errors.js";
@@ -12,6 +14,10 @@ import { checkInputs, selectOutputs, zeroInputs } from "../signature.js";
 import { parseBuiltinModel, type BuiltinModel } from "./format.js";
 import { BUILTIN_KIND_MODULES } from "./kinds.js";
 import type { BuiltinKindModule } from "./kind.js";
+
+export { BUILTIN_FORMAT, BUILTIN_KINDS, parseBuiltinModel, serializeBuiltinModel } from "./format.js";
+export type { BuiltinKind, BuiltinModel, Scaling } from "./format.js";
+export { trainLinearRegression, trainLogisticRegression, type TrainOptions } from "./train.js";
 
 /**
  * Rows scored per turn of the event loop. A batch of more is scored a slice at a time with a
@@ -71,10 +77,6 @@ function joinTyped(parts: ReadonlyArray<TensorData>): Float32Array | BigInt64Arr
   }
   return out;
 }
-
-export { BUILTIN_FORMAT, BUILTIN_KINDS, parseBuiltinModel, serializeBuiltinModel } from "./format.js";
-export type { BuiltinKind, BuiltinModel, Scaling } from "./format.js";
-export { trainLinearRegression, trainLogisticRegression, type TrainOptions } from "./train.js";
 
 /** Input `input` FP32 [-1, features], plus the outputs of the model's kind. */
 export function builtinSignature(model: BuiltinModel): Signature {
