@@ -55,7 +55,6 @@ const BIGINT_RANGE = {
   INT64: [-(2n ** 63n), 2n ** 63n - 1n],
   UINT64: [0n, 2n ** 64n - 1n],
 } as const;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Reads one protocol tensor (`$request_input` or `$response_output`). */
 export function decodeTensor(value: unknown, options: DecodeOptions): Tensor {
@@ -76,14 +75,14 @@ export function decodeTensor(value: unknown, options: DecodeOptions): Tensor {
   if (value.parameters !== undefined && !isPlainObject(value.parameters))
     throw fail(`${label}: parameters must be an object`);
   if (!Array.isArray(value.data)) throw fail(`${label}: data must be an array`);
-  const flat = flatten(value.data, label, fail);
+  const data: unknown[] = value.data;
+  const nested = isNested(data);
+  const count = nested ? countLeaves(data, 1, label, fail) : data.length;
   const expected = elementCount(shape);
-  if (flat.length !== expected) {
-    throw fail(
-      `${label}: data has ${flat.length} elements but shape [${shape.join(", ")}] needs ${expected}`,
-    );
+  if (count !== expected) {
+    throw fail(`${label}: data has ${count} elements but shape [${shape.join(", ")}] needs ${expected}`);
   }
-  return { name, datatype, shape, data: typedData(flat, datatype, label, fail) };
+  return { name, datatype, shape, data: typedData(data, nested, count, datatype, label, fail) };
 }
 
 function decodeShape(value: unknown, label: string, fail: Blame): number[] {
@@ -98,54 +97,133 @@ function decodeShape(value: unknown, label: string, fail: Blame): number[] {
   });
 }
 
-/** Row-major flattening of nested `data`, as the protocol allows. */
-function flatten(data: unknown[], label: string, fail: Blame): unknown[] {
-  if (!data.some(Array.isArray)) return data;
-  const out: unknown[] = [];
-  const walk = (items: unknown[], depth: number): void => {
-    if (depth > MAX_NESTING) throw fail(`${label}: data is nested deeper than ${MAX_NESTING} levels`);
-    for (const item of items) {
-      if (Array.isArray(item)) walk(item, depth + 1);
-      else out.push(item);
+function isNested(data: unknown[]): boolean {
+  for (let i = 0; i < data.length; i++) if (Array.isArray(data[i])) return true;
+  return false;
+}
+
+/**
+ * Leaves of nested `data`, row-major as the protocol allows, refusing nesting deeper than
+ * MAX_NESTING levels before anything is copied.
+ */
+function countLeaves(items: unknown[], depth: number, label: string, fail: Blame): number {
+  if (depth > MAX_NESTING) throw fail(`${label}: data is nested deeper than ${MAX_NESTING} levels`);
+  let n = 0;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    n += Array.isArray(item) ? countLeaves(item, depth + 1, label, fail) : 1;
+  }
+  return n;
+}
+
+/** Row-major flattening of nested `data` (depth already checked by countLeaves). */
+function flatten(data: unknown[], count: number): unknown[] {
+  const out = new Array<unknown>(count);
+  let at = 0;
+  const walk = (items: unknown[]): void => {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (Array.isArray(item)) walk(item);
+      else out[at++] = item;
     }
   };
-  walk(data, 1);
+  walk(data);
   return out;
 }
 
-function typedData(flat: unknown[], datatype: Datatype, label: string, fail: Blame): TensorData {
-  const bad = (i: number, what: string): BallastError =>
-    fail(`${label}: data[${i}] must be ${what} for ${datatype}, got ${previewJson(flat[i])}`, {
+type FloatData = Float64Array | Float32Array | Uint16Array;
+type IntData = Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
+type Bad = (i: number, v: unknown, what: string) => BallastError;
+
+/**
+ * Checks and stores the floats of (possibly nested) `items` from index `at` in one pass, no
+ * copy in between; returns the index after the last. FP16 travels to runtimes as IEEE half bit
+ * patterns, as onnxruntime takes it.
+ */
+function fillFloats(
+  items: unknown[],
+  out: FloatData,
+  at: number,
+  max: number,
+  half: boolean,
+  bad: Bad,
+): number {
+  for (let i = 0; i < items.length; i++) {
+    const v = items[i];
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) throw bad(at, v, "a finite number");
+      if (Math.abs(v) > max) throw bad(at, v, `a number within ±${max}`);
+      out[at++] = half ? numberToHalf(v) : v;
+    } else if (Array.isArray(v)) at = fillFloats(v, out, at, max, half, bad);
+    else throw bad(at, v, "a finite number");
+  }
+  return at;
+}
+
+function fillInts(items: unknown[], out: IntData, at: number, min: number, max: number, bad: Bad): number {
+  for (let i = 0; i < items.length; i++) {
+    const v = items[i];
+    if (typeof v === "number" && Number.isInteger(v)) {
+      if (v < min || v > max) throw bad(at, v, `an integer within ${min}…${max}`);
+      out[at++] = v;
+    } else if (Array.isArray(v)) at = fillInts(v, out, at, min, max, bad);
+    else throw bad(at, v, "an integer");
+  }
+  return at;
+}
+
+/**
+ * The typed data of `data` (`count` leaves, nested or not). Numbers go straight from the
+ * parsed arrays into the typed array; the other datatypes are flattened first.
+ */
+function typedData(
+  data: unknown[],
+  nested: boolean,
+  count: number,
+  datatype: Datatype,
+  label: string,
+  fail: Blame,
+): TensorData {
+  const bad: Bad = (i, v, what) =>
+    fail(`${label}: data[${i}] must be ${what} for ${datatype}, got ${previewJson(v)}`, {
       index: i,
     });
   switch (datatype) {
+    case "FP16":
+    case "FP32":
+    case "FP64": {
+      const out = allocateData(datatype, count) as FloatData;
+      const limit = FLOAT_LIMIT[datatype];
+      fillFloats(data, out, 0, limit, datatype === "FP16", bad);
+      return out;
+    }
+    case "BOOL":
+    case "BYTES":
+    case "INT64":
+    case "UINT64":
+      return otherData(nested ? flatten(data, count) : data, datatype, bad);
+    default: {
+      const [min, max] = INT_RANGE[datatype] as readonly [number, number];
+      const out = allocateData(datatype, count) as IntData;
+      fillInts(data, out, 0, min, max, bad);
+      return out;
+    }
+  }
+}
+
+function otherData(flat: unknown[], datatype: "BOOL" | "BYTES" | "INT64" | "UINT64", bad: Bad): TensorData {
+  switch (datatype) {
     case "BOOL":
       return flat.map((v, i) => {
-        if (typeof v !== "boolean") throw bad(i, "true or false");
+        if (typeof v !== "boolean") throw bad(i, v, "true or false");
         return v;
       });
     case "BYTES":
       return flat.map((v, i) => {
-        if (typeof v !== "string") throw bad(i, "a string");
+        if (typeof v !== "string") throw bad(i, v, "a string");
         return v;
       });
-    case "FP16":
-    case "FP32":
-    case "FP64": {
-      const limit = FLOAT_LIMIT[datatype];
-      // FP16 travels to runtimes as IEEE half bit patterns, as onnxruntime takes it.
-      const out = allocateData(datatype, flat.length) as Float64Array | Float32Array | Uint16Array;
-      const store = datatype === "FP16" ? numberToHalf : (v: number) => v;
-      for (let i = 0; i < flat.length; i++) {
-        const v = flat[i];
-        if (typeof v !== "number" || !Number.isFinite(v)) throw bad(i, "a finite number");
-        if (Math.abs(v) > limit) throw bad(i, `a number within ±${limit}`);
-        out[i] = store(v);
-      }
-      return out;
-    }
-    case "INT64":
-    case "UINT64": {
+    default: {
       const [min, max] = BIGINT_RANGE[datatype];
       const out = allocateData(datatype, flat.length) as BigInt64Array | BigUint64Array;
       for (let i = 0; i < flat.length; i++) {
@@ -154,21 +232,9 @@ function typedData(flat: unknown[], datatype: Datatype, label: string, fail: Bla
         if (typeof v === "number" && Number.isSafeInteger(v)) n = BigInt(v);
         else if (typeof v === "string" && /^-?[0-9]{1,20}$/.test(v)) n = BigInt(v);
         // A number beyond 2^53 was already rounded by JSON.parse: refuse it rather than pass it on.
-        else throw bad(i, "an integer within ±2^53, or a decimal string for larger values");
-        if (n < min || n > max) throw bad(i, `an integer within ${min}…${max}`);
+        else throw bad(i, v, "an integer within ±2^53, or a decimal string for larger values");
+        if (n < min || n > max) throw bad(i, v, `an integer within ${min}…${max}`);
         out[i] = n;
-      }
-      return out;
-    }
-    default: {
-      const [min, max] = INT_RANGE[datatype] as readonly [number, number];
-      const out = allocateData(datatype, flat.length) as
-        Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
-      for (let i = 0; i < flat.length; i++) {
-        const v = flat[i];
-        if (typeof v !== "number" || !Number.isInteger(v)) throw bad(i, "an integer");
-        if (v < min || v > max) throw bad(i, `an integer within ${min}…${max}`);
-        out[i] = v;
       }
       return out;
     }
@@ -194,7 +260,9 @@ function jsonData(tensor: Tensor, fail: Blame): Array<number | boolean | string>
     const out = new Array<number>(data.length);
     for (let i = 0; i < data.length; i++) {
       const v = data[i] as bigint;
-      if (v > MAX_SAFE || v < -MAX_SAFE) {
+      const n = Number(v);
+      // Number() rounds, but never into ±2^53 - 1 from beyond it: the same test as on the BigInt.
+      if (n > Number.MAX_SAFE_INTEGER || n < -Number.MAX_SAFE_INTEGER) {
         throw fail(
           `tensor '${name}' holds ${v} at index ${i}, beyond ±2^53: a JSON number cannot carry it exactly`,
           {
@@ -203,23 +271,29 @@ function jsonData(tensor: Tensor, fail: Blame): Array<number | boolean | string>
           },
         );
       }
-      out[i] = Number(v);
+      out[i] = n;
     }
     return out;
   }
   if (Array.isArray(data)) return data;
-  if (tensor.datatype === "BOOL") return Array.from(data as Uint8Array, (v) => v !== 0);
-  const out =
-    tensor.datatype === "FP16"
-      ? Array.from(data as Uint16Array, halfToNumber)
-      : Array.from(data as ArrayLike<number>);
-  for (let i = 0; i < out.length; i++) {
-    if (!Number.isFinite(out[i])) {
+  const n = data.length;
+  if (tensor.datatype === "BOOL") {
+    const bools = new Array<boolean>(n);
+    for (let i = 0; i < n; i++) bools[i] = data[i] !== 0;
+    return bools;
+  }
+  const half = tensor.datatype === "FP16";
+  const numbers = data as ArrayLike<number>;
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const v = half ? halfToNumber(numbers[i] as number) : (numbers[i] as number);
+    if (!Number.isFinite(v)) {
       throw fail(
-        `tensor '${name}' holds ${out[i]} at index ${i}, which JSON cannot carry; the input may lie far outside what the model was trained on`,
+        `tensor '${name}' holds ${v} at index ${i}, which JSON cannot carry; the input may lie far outside what the model was trained on`,
         { tensor: name, index: i },
       );
     }
+    out[i] = v;
   }
   return out;
 }

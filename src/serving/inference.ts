@@ -34,6 +34,7 @@ import {
   type Instance,
 } from "./named-features.js";
 import { encodeTensor, type Blame, type JsonTensor } from "../domain/tensor-json.js";
+import { CHUNK_ELEMENTS, nextTurn } from "../domain/json-chunks.js";
 import {
   Breakers,
   IGNORE_RESILIENCE_EVENTS,
@@ -256,7 +257,10 @@ export class InferenceService {
         `model ${target.version.model} version ${target.version.version} did not answer within ${timeoutMs} ms`,
       );
     });
-    return { outputs: encodeOutputs(tensors, target), latencyMs: performance.now() - started };
+    const outputs = needsTurns(tensors)
+      ? await encodeInTurns(tensors, target)
+      : encodeOutputs(tensors, target);
+    return { outputs, latencyMs: performance.now() - started };
   }
 
   /**
@@ -533,6 +537,23 @@ function answeredVersion(fallback: NonNullable<Answer["fallback"]>): string | un
  * something to pass on as JSON null. Only float tensors can hold them; other encode failures
  * keep the default blame.
  */
+/** True when the outputs are large enough (a maximal batch) to be encoded a tensor per turn. */
+function needsTurns(tensors: readonly Tensor[]): boolean {
+  let elements = 0;
+  for (const t of tensors) elements += t.data.length;
+  return elements > CHUNK_ELEMENTS;
+}
+
+/** encodeOutputs one tensor per turn of the event loop, so other requests are served between. */
+async function encodeInTurns(tensors: readonly Tensor[], target: ServedVariant): Promise<JsonTensor[]> {
+  const out: JsonTensor[] = [];
+  for (const t of tensors) {
+    await nextTurn();
+    out.push(...encodeOutputs([t], target));
+  }
+  return out;
+}
+
 function encodeOutputs(tensors: readonly Tensor[], target: ServedVariant): JsonTensor[] {
   const out = new Array<JsonTensor>(tensors.length);
   try {

@@ -50,7 +50,7 @@ export class PredictionStore implements PredictionSink {
    * fails the batch as `UnwritableBatch`, for the log to split.
    */
   async write(rows: readonly PredictionRecord[]): Promise<WriteOutcome> {
-    const serialised = serialisePredictions(rows);
+    const serialised = await serialisePredictions(rows);
     if (serialised.rows.length === 0) return { refused: serialised.refused };
     let inserted: Array<{ request_id: string; variant: string }>;
     try {

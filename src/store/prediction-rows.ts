@@ -3,6 +3,7 @@
  * both stores' writers, and how their errors are told apart: a row at fault, or a store that
  * is unavailable.
  */
+import { needsChunks, nextTurn, stringifyInChunks, type Pause } from "../domain/json-chunks.js";
 import type { PredictionRecord, RefusedRow, RejectReason } from "../domain/prediction.js";
 
 export interface SerialisedPrediction {
@@ -13,29 +14,44 @@ export interface SerialisedPrediction {
   readonly outputs: string;
 }
 
+/** Text written between two pauses at most, about, when a batch holds many mid-sized rows. */
+const TEXT_PER_TURN = 256 * 1024;
+
 /**
  * Serialises each row on its own, so one row whose JSON cannot be made (too deep, a BigInt)
- * is refused alone and the rest of the batch is still written.
+ * is refused alone and the rest of the batch is still written. A large row (a maximal request's
+ * tensor) is written a slice at a time and a batch of many rows a few hundred KiB at a time,
+ * with `pause` between, so the event loop serves other requests meanwhile; small rows take
+ * one JSON.stringify each and no pause.
  */
-export function serialisePredictions(rows: readonly PredictionRecord[]): {
-  rows: SerialisedPrediction[];
-  refused: RefusedRow[];
-} {
+export async function serialisePredictions(
+  rows: readonly PredictionRecord[],
+  pause: Pause = nextTurn,
+): Promise<{ rows: SerialisedPrediction[]; refused: RefusedRow[] }> {
   const out: SerialisedPrediction[] = [];
   const refused: RefusedRow[] = [];
-  rows.forEach((record, index) => {
+  let written = 0;
+  for (let index = 0; index < rows.length; index++) {
+    const record = rows[index] as PredictionRecord;
+    if (written >= TEXT_PER_TURN) {
+      await pause();
+      written = 0;
+    }
     try {
-      out.push({
-        index,
-        record,
-        inputs: JSON.stringify(record.inputs) ?? "null",
-        outputs: JSON.stringify(record.outputs) ?? "null",
-      });
+      const inputs = (await jsonOf(record.inputs, pause)) ?? "null";
+      const outputs = (await jsonOf(record.outputs, pause)) ?? "null";
+      written += inputs.length + outputs.length;
+      out.push({ index, record, inputs, outputs });
     } catch (error) {
       refused.push({ index, reason: "unserialisable", message: messageOf(error) });
     }
-  });
+  }
   return { rows: out, refused };
+}
+
+/** JSON.stringify, in slices only when the value holds a large array. */
+function jsonOf(value: unknown, pause: Pause): string | undefined | Promise<string | undefined> {
+  return needsChunks(value) ? stringifyInChunks(value, pause) : JSON.stringify(value);
 }
 
 /**

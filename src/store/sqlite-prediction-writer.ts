@@ -57,7 +57,7 @@ export class SqlitePredictionWriter implements PredictionSink {
 
   async write(rows: readonly PredictionRecord[]): Promise<WriteOutcome> {
     if (this.failure !== undefined) throw this.failure;
-    const serialised = serialisePredictions(rows);
+    const serialised = await serialisePredictions(rows);
     if (serialised.rows.length === 0) return { refused: serialised.refused };
     const id = this.nextId++;
     const values = serialised.rows.map(({ record: r, inputs, outputs }): PredictionRowValues => [

@@ -1,19 +1,82 @@
 /**
  * The builtin runtime: linear models Ballast trains itself, stored as JSON (see format.ts).
- * Inference is plain arithmetic on the request thread; there is nothing to warm but the JIT.
+ * Inference is plain arithmetic on the request thread, a large batch in slices with a turn of
+ * the event loop between them (a deadline can then pass between slices: the caller stops
+ * waiting, the slices finish); there is nothing to warm but the JIT.
  */
 import { readFile } from "node:fs/promises";
 import { invalid, unavailable } from "../../domain/errors.js";
+import { nextTurn, type Pause } from "../../domain/json-chunks.js";
 import type { Signature } from "../../domain/model.js";
-import type { Tensor } from "../../domain/tensor.js";
+import type { Tensor, TensorData } from "../../domain/tensor.js";
 import type { InferOptions, LoadedModel, LoadRequest, Runtime } from "../runtime.js";
 import { checkInputs, selectOutputs, zeroInputs } from "../signature.js";
 import { parseBuiltinModel, type BuiltinModel } from "./format.js";
 import { BUILTIN_KIND_MODULES } from "./kinds.js";
+import type { BuiltinKindModule } from "./kind.js";
 
 export { BUILTIN_FORMAT, BUILTIN_KINDS, parseBuiltinModel, serializeBuiltinModel } from "./format.js";
 export type { BuiltinKind, BuiltinModel, Scaling } from "./format.js";
 export { trainLinearRegression, trainLogisticRegression, type TrainOptions } from "./train.js";
+
+/**
+ * Rows scored per turn of the event loop. A batch of more is scored a slice at a time with a
+ * pause in between, so a maximal request (~150,000 rows in 4 MiB) never holds other requests
+ * for the whole of it; a batch of this many or fewer is scored at once, with no pause.
+ */
+export const ROWS_PER_TURN = 16 * 1024;
+
+/**
+ * The kind's outputs for `rows` rows of `data`, in slices of `ROWS_PER_TURN` rows with `pause`
+ * awaited between them when there are more. Every output's first dimension is the batch, so the
+ * slices' outputs are concatenated; the values are those of one call on the whole batch.
+ */
+export async function predictInSlices(
+  kind: BuiltinKindModule,
+  model: BuiltinModel,
+  data: Float32Array,
+  rows: number,
+  outputs: readonly string[],
+  pause: Pause = nextTurn,
+): Promise<Tensor[]> {
+  if (rows <= ROWS_PER_TURN) return kind.predict(model, data, rows, outputs);
+  const width = model.features.length;
+  const slices: Tensor[][] = [];
+  for (let from = 0; from < rows; from += ROWS_PER_TURN) {
+    await pause();
+    const n = Math.min(ROWS_PER_TURN, rows - from);
+    slices.push(kind.predict(model, data.subarray(from * width, (from + n) * width), n, outputs));
+  }
+  const first = slices[0] as Tensor[];
+  return first.map((tensor, k): Tensor => {
+    const whole = joinTyped(slices.map((slice) => (slice[k] as Tensor).data));
+    return { ...tensor, shape: [rows, ...tensor.shape.slice(1)], data: whole };
+  });
+}
+
+/** One typed array of the parts' type holding them end to end (builtin outputs are FP32 or INT64). */
+function joinTyped(parts: ReadonlyArray<TensorData>): Float32Array | BigInt64Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const first = parts[0];
+  if (first instanceof BigInt64Array) {
+    const out = new BigInt64Array(total);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p as BigInt64Array, at);
+      at += p.length;
+    }
+    return out;
+  }
+  if (!(first instanceof Float32Array)) throw new Error("builtin outputs are FP32 or INT64 typed arrays");
+  const out = new Float32Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p as Float32Array, at);
+    at += p.length;
+  }
+  return out;
+}
 
 /** Input `input` FP32 [-1, features], plus the outputs of the model's kind. */
 export function builtinSignature(model: BuiltinModel): Signature {
@@ -48,7 +111,8 @@ class BuiltinLoadedModel implements LoadedModel {
     const outputs = selectOutputs(this.signature, options.outputs);
     const input = inputs[0] as Tensor;
     const rows = input.shape[0] as number;
-    return BUILTIN_KIND_MODULES[this.model.kind].predict(
+    return predictInSlices(
+      BUILTIN_KIND_MODULES[this.model.kind],
       this.model,
       input.data as Float32Array,
       rows,

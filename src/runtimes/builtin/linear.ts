@@ -9,7 +9,7 @@ export const linearRegression: BuiltinKindModule = {
   outputs: () => [{ name: "prediction", datatype: "FP32", shape: [-1] }],
 
   predict(model: BuiltinModel, data: ArrayLike<number>, rows: number, outputs: readonly string[]): Tensor[] {
-    const predictions = Float32Array.from(linearScores(model, data, rows));
+    const predictions = new Float32Array(linearScores(model, data, rows));
     return outputs.map((name) => ({ name, datatype: "FP32", shape: [rows], data: predictions }));
   },
 };

@@ -23,10 +23,16 @@ export const logisticRegression: BuiltinKindModule = {
     const [negative, positive] = model.classes ?? [0, 1];
     return outputs.map((name): Tensor => {
       if (name === "probability") {
-        return { name, datatype: "FP32", shape: [rows], data: Float32Array.from(scores, sigmoid) };
+        const probabilities = new Float32Array(rows);
+        for (let r = 0; r < rows; r++) probabilities[r] = sigmoid(scores[r] as number);
+        return { name, datatype: "FP32", shape: [rows], data: probabilities };
       }
       // Positive when P > 0.5, i.e. when the score is above 0; exactly 0.5 stays negative.
-      const labels = BigInt64Array.from(scores, (z) => BigInt(z > 0 ? positive : negative));
+      // Two BigInts made once, not one per row.
+      const yes = BigInt(positive);
+      const no = BigInt(negative);
+      const labels = new BigInt64Array(rows);
+      for (let r = 0; r < rows; r++) labels[r] = (scores[r] as number) > 0 ? yes : no;
       return { name, datatype: "INT64", shape: [rows], data: labels };
     });
   },

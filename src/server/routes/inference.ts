@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { Ballast } from "../../ballast.js";
 import { invalid, notFound } from "../../domain/errors.js";
+import { needsChunks, stringifyInChunks } from "../../domain/json-chunks.js";
 import type { Flavor } from "../../domain/model.js";
 import type { ServedDeployment, ServedVariant } from "../../serving/endpoints.js";
 import { fallbackReasonOf } from "../../serving/inference.js";
@@ -20,6 +21,17 @@ function tellLoggedId(reply: FastifyReply, id: RequestId): void {
   if (!id.reused) return;
   void reply.header("x-request-id", id.logged);
   void reply.header(REUSED_HEADER, id.given);
+}
+
+/**
+ * A large answer (a maximal batch's outputs) is written a slice at a time between turns of the
+ * event loop, the same text Fastify's JSON.stringify would give; a small one is returned for
+ * Fastify to serialise as before.
+ */
+async function sendAnswer(reply: FastifyReply, response: object): Promise<unknown> {
+  if (!needsChunks(response)) return response;
+  const text = await stringifyInChunks(response);
+  return reply.type("application/json; charset=utf-8").send(text);
 }
 
 /** Set when a fallback answered, so proxies and clients see it without parsing the body. */
@@ -96,7 +108,7 @@ export function inferenceRoutes(ballast: Ballast): FastifyPluginAsync {
         const reason = fallbackReasonOf(response);
         if (reason !== undefined) void reply.header(FALLBACK_HEADER, reason);
         tellLoggedId(reply, id);
-        return response;
+        return sendAnswer(reply, response);
       });
     }
 
@@ -111,7 +123,7 @@ export function inferenceRoutes(ballast: Ballast): FastifyPluginAsync {
       const reason = fallbackReasonOf(response);
       if (reason !== undefined) void reply.header(FALLBACK_HEADER, reason);
       tellLoggedId(reply, id);
-      return response;
+      return sendAnswer(reply, response);
     });
   };
 }
