@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import { setTimeout as sleep } from "node:timers/promises";
-import { BallastError, type ErrorCode } from "../domain/errors.js";
+import { BallastError, isErrorCode, type ErrorCode } from "../domain/errors.js";
 
 export const DEFAULT_SERVER = process.env.BALLAST_SERVER ?? "http://127.0.0.1:8080";
 
@@ -105,15 +105,24 @@ export class ServerClient {
     }
     const text = await response.text();
     const parsed: unknown = text.length > 0 ? safeJson(text) : undefined;
-    if (!response.ok) {
-      const message =
-        typeof parsed === "object" && parsed !== null && "error" in parsed
-          ? String((parsed as { error: unknown }).error)
-          : `${response.status} ${response.statusText}`;
-      throw new BallastError(CODE_BY_STATUS[response.status] ?? "internal", message);
-    }
+    if (!response.ok) throw errorFrom(response, parsed);
     return parsed as T;
   }
+}
+
+/**
+ * The server's error as a typed one: its `code` when it sends a known one (Ballast does),
+ * else the status read as a code (a proxy in between, an older server).
+ */
+export function errorFrom(response: { status: number; statusText: string }, parsed: unknown): BallastError {
+  const body = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  const message = typeof body.error === "string" ? body.error : `${response.status} ${response.statusText}`;
+  const sent = typeof body.code === "string" && isErrorCode(body.code) ? body.code : undefined;
+  const details =
+    typeof body.details === "object" && body.details !== null && !Array.isArray(body.details)
+      ? (body.details as Record<string, unknown>)
+      : undefined;
+  return new BallastError(sent ?? CODE_BY_STATUS[response.status] ?? "internal", message, details);
 }
 
 /** Streams a file to the server (used for artifact uploads, which may be large). */

@@ -2,18 +2,21 @@
  * Typed errors with a code. One place maps them to HTTP (server/errors.ts) and one to CLI
  * messages and exit codes (cli/errors.ts); everything else just throws.
  */
-export type ErrorCode =
-  | "invalid_argument" // the caller sent something malformed: 400
-  | "unauthenticated" // no API token, or one the server does not know: 401
-  | "permission_denied" // a known token whose role does not allow it: 403
-  | "rate_limited" // a client over its rate (with retryAfterSeconds): 429
-  | "not_found" // unknown model, version, alias, deployment: 404
-  | "conflict" // already exists, in use, would break an invariant: 409
-  | "payload_too_large" // 413
-  | "unavailable" // model not loaded or not ready, upstream down: 503
-  | "timeout" // a model call ran past its deadline: 504
-  | "upstream" // a remote model answered with an error: 502
-  | "internal"; // a bug: 500
+export const ERROR_CODES = [
+  "invalid_argument", // the caller sent something malformed: 400
+  "unauthenticated", // no API token, or one the server does not know: 401
+  "permission_denied", // a known token whose role does not allow it: 403
+  "rate_limited", // a client over its rate (with retryAfterSeconds): 429
+  "not_found", // unknown model, version, alias, deployment: 404
+  "conflict", // already exists, in use, would break an invariant: 409
+  "payload_too_large", // 413
+  "unavailable", // model not loaded or not ready, upstream down: 503
+  "timeout", // a model call ran past its deadline: 504
+  "upstream", // a remote model answered with an error: 502
+  "internal", // a bug: 500
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export class BallastError extends Error {
   readonly code: ErrorCode;
@@ -36,6 +39,10 @@ export const conflict = (message: string, details?: Record<string, unknown>): Ba
   new BallastError("conflict", message, details);
 export const unavailable = (message: string, details?: Record<string, unknown>): BallastError =>
   new BallastError("unavailable", message, details);
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(value);
+}
 
 export function isBallastError(error: unknown): error is BallastError {
   return error instanceof BallastError;

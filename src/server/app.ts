@@ -126,7 +126,9 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   app.server.on("drop", () => security.connectionDropped());
   app.setErrorHandler((error, request, reply) => errorReply(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: `no route for ${request.method} ${request.url.split("?")[0]}` }),
+    reply
+      .status(404)
+      .send({ error: `no route for ${request.method} ${request.url.split("?")[0]}`, code: "not_found" }),
   );
 
   await app.register(healthRoutes(ballast));
