@@ -14,7 +14,7 @@ describe("error bodies", () => {
   before(async () => (s = await startTestServer()));
   after(async () => s.close());
 
-  const call = async (method: "GET" | "POST" | "PUT", url: string, payload?: unknown) => {
+  const call = async (method: "GET" | "POST" | "PUT", url: string, payload?: Record<string, unknown>) => {
     const r = await s.app.inject({ method, url, ...(payload === undefined ? {} : { payload }) });
     return { status: r.statusCode, body: r.json() as Record<string, unknown> };
   };
