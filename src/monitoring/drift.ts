@@ -169,30 +169,19 @@ function featureDrift(
     referenceMissingShare: referenceSeen === 0 ? 0 : feature.missing / referenceSeen,
     bins: { labels, reference, current },
   };
-  if (base.currentCount === 0) {
-    const result = statResult(test, test.kind === "p_value" ? 1 : 0, threshold);
-    return {
-      ...base,
-      ...result,
-      drifted: false,
-      method: "binned",
-      exact: true,
-      skipped: "no values in the window",
-    };
-  }
+  // Nothing to compare: the test's "no drift" value, with the reason.
+  const skipped = (reason: string): FeatureDriftResult => ({
+    ...base,
+    ...statResult(test, test.kind === "p_value" ? 1 : 0, threshold),
+    drifted: false,
+    method: "binned",
+    exact: true,
+    skipped: reason,
+  });
+  if (base.currentCount === 0) return skipped("no values in the window");
   if (test.input === "binned") {
     const counted = missing === "drift" ? { reference, current } : withoutMissing(reference, current);
-    if (sum(counted.reference) === 0) {
-      const result = statResult(test, test.kind === "p_value" ? 1 : 0, threshold);
-      return {
-        ...base,
-        ...result,
-        drifted: false,
-        method: "binned",
-        exact: true,
-        skipped: "no values in the reference",
-      };
-    }
+    if (sum(counted.reference) === 0) return skipped("no values in the reference");
     const pair = test.name === "z-test" ? binaryPair(counted.reference, counted.current) : counted;
     // Category counts are always exact; numerical bins only when the profile counted them.
     const exact = feature.kind !== "numerical" || feature.binsExact;

@@ -42,14 +42,6 @@ export interface AppOptions {
   readonly tokens?: readonly ApiToken[];
 }
 
-export {
-  DEFAULT_ARTIFACT_LIMIT,
-  DEFAULT_BODY_LIMIT,
-  DEFAULT_FEEDBACK_RATE,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_TIMEOUTS,
-  type Timeouts,
-} from "./limits.js";
 import {
   DEFAULT_ARTIFACT_LIMIT,
   DEFAULT_BODY_LIMIT,

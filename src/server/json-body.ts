@@ -15,6 +15,7 @@
  * The value is the same as JSON.parse's, `__proto__` keys included (kept as own properties).
  */
 import { BallastError, invalid } from "../domain/errors.js";
+import { nextTurn, type Pause } from "../domain/json-chunks.js";
 import { SerialQueue } from "../domain/serial-queue.js";
 
 export interface JsonBodyOptions {
@@ -23,15 +24,13 @@ export interface JsonBodyOptions {
   /** Text parsed between two yields to the event loop. */
   readonly sliceChars?: number;
   /** How to let other work run; injectable so tests count yields instead of timing them. */
-  readonly pause?: () => Promise<void>;
+  readonly pause?: Pause;
 }
 
 /** Inference tensors nest a few levels, manifests and profiles about ten; 64 leaves room. */
 export const MAX_JSON_DEPTH = 64;
 /** About 0.5-3 ms of JSON.parse on an idle core, depending on the shape of the data. */
 export const SLICE_CHARS = 32 * 1024;
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function parseJsonBody(text: string, options: JsonBodyOptions = {}): Promise<unknown> {
   const parser = new SlicedParser(
@@ -68,7 +67,7 @@ class SlicedParser {
     private readonly s: string,
     private readonly maxDepth: number,
     private readonly slice: number,
-    private readonly pause: () => Promise<void>,
+    private readonly pause: Pause,
   ) {}
 
   async parse(): Promise<unknown> {

@@ -532,11 +532,6 @@ function answeredVersion(fallback: NonNullable<Answer["fallback"]>): string | un
   return fallback.by === null ? undefined : String(fallback.by.version.version);
 }
 
-/**
- * NaN or Infinity from a model is the model failing (a 502, and a reason to fall back), not
- * something to pass on as JSON null. Only float tensors can hold them; other encode failures
- * keep the default blame.
- */
 /** True when the outputs are large enough (a maximal batch) to be encoded a tensor per turn. */
 function needsTurns(tensors: readonly Tensor[]): boolean {
   let elements = 0;
@@ -554,6 +549,11 @@ async function encodeInTurns(tensors: readonly Tensor[], target: ServedVariant):
   return out;
 }
 
+/**
+ * NaN or Infinity from a model is the model failing (a 502, and a reason to fall back), not
+ * something to pass on as JSON null. Only float tensors can hold them; other encode failures
+ * keep the default blame.
+ */
 function encodeOutputs(tensors: readonly Tensor[], target: ServedVariant): JsonTensor[] {
   const out = new Array<JsonTensor>(tensors.length);
   try {

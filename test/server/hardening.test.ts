@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { startTestServer, type TestServer } from "../helpers/app.js";
 import { MAX_JSON_DEPTH, parseJsonBody } from "../../src/server/json-body.js";
 import { RateLimiter, take } from "../../src/server/rate-limit.js";
-import { DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUTS } from "../../src/server/app.js";
+import { DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUTS } from "../../src/server/limits.js";
 
 const nested = (depth: number) => `${"[".repeat(depth)}1${"]".repeat(depth)}`;
 

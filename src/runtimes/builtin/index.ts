@@ -59,20 +59,16 @@ function joinTyped(parts: ReadonlyArray<TensorData>): Float32Array | BigInt64Arr
   let total = 0;
   for (const p of parts) total += p.length;
   const first = parts[0];
-  if (first instanceof BigInt64Array) {
-    const out = new BigInt64Array(total);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p as BigInt64Array, at);
-      at += p.length;
-    }
-    return out;
-  }
+  if (first instanceof BigInt64Array) return fill(new BigInt64Array(total), parts as BigInt64Array[]);
   if (!(first instanceof Float32Array)) throw new Error("builtin outputs are FP32 or INT64 typed arrays");
-  const out = new Float32Array(total);
+  return fill(new Float32Array(total), parts as Float32Array[]);
+}
+
+function fill<T extends Float32Array | BigInt64Array>(out: T, parts: readonly T[]): T {
   let at = 0;
   for (const p of parts) {
-    out.set(p as Float32Array, at);
+    // One of the two array types throughout; TypeScript cannot pair `set`'s overloads with T.
+    (out as { set(a: ArrayLike<unknown>, offset: number): void }).set(p, at);
     at += p.length;
   }
   return out;
