@@ -13,25 +13,19 @@
  * For reference it prints how long one JSON.parse of each body takes here, which is how long
  * a one-piece parse would hold every other request.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DEFAULT_BODY_LIMIT } from "../src/server/app.js";
+import { DEFAULT_BODY_LIMIT } from "../src/server/limits.js";
+import { FRAUD_MODEL } from "../test/helpers/app.js";
+import { startServer } from "../test/helpers/cli.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SENDERS = Number(process.env.BENCH_SENDERS ?? 2);
 /** The server's --body-limit; the bodies are just under it. */
 const BODY_LIMIT = Number(process.env.BENCH_BODY_LIMIT ?? DEFAULT_BODY_LIMIT);
-
-const MODEL = {
-  format: "ballast.builtin/v1",
-  kind: "logistic_regression",
-  features: ["amount", "hour", "night"],
-  weights: [0.8, -0.05, 1.5],
-  intercept: -3,
-};
 
 /** A JSON body as close to `limit` bytes as the shape allows. */
 function bodyOf(
@@ -50,37 +44,10 @@ function bodyOf(
   return wrap(parts.join(","), parts.length);
 }
 
-async function startServer(dir: string): Promise<{ child: ChildProcess; url: string }> {
+async function startBallast(dir: string): Promise<{ child: ChildProcess; url: string }> {
   const modelPath = join(dir, "fraud.json");
-  await writeFile(modelPath, JSON.stringify(MODEL));
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "src/cli/main.ts",
-      "serve",
-      "--port",
-      "0",
-      "--quiet",
-      "--data-dir",
-      join(dir, "data"),
-      "--model",
-      `fraud=${modelPath}`,
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let stderr = "";
-  child.stderr?.setEncoding("utf8");
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr?.on("data", (chunk: string) => {
-      stderr += chunk;
-      const m = /at (http:\/\/[^ ]+) /.exec(stderr);
-      if (m) resolve(m[1] as string);
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
-  return { child, url };
+  await writeFile(modelPath, JSON.stringify(FRAUD_MODEL));
+  return startServer(["--data-dir", join(dir, "data"), "--model", `fraud=${modelPath}`]);
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -132,7 +99,7 @@ function parseTime(text: string): number {
 }
 
 const dir = await mkdtemp(join(tmpdir(), "ballast-bench-hardening-"));
-const server = await startServer(dir);
+const server = await startBallast(dir);
 try {
   const limit = BODY_LIMIT - 1024;
   const nested = bodyOf(
