@@ -36,7 +36,8 @@ import { SourceSync, type ManifestSource } from "./resources/source-sync.js";
 import { TrafficMeter } from "./rollout/traffic-meter.js";
 import { RolloutController } from "./rollout/controller.js";
 import { RolloutStore } from "./rollout/rollout-store.js";
-import { deploymentTargets } from "./rollout/deployment-targets.js";
+import { rolloutTargets } from "./application/rollout-targets.js";
+import { DeploymentChanges } from "./application/deployment-changes.js";
 import { measurementSource } from "./rollout/measurements.js";
 import { Rollouts } from "./rollout/rollouts.js";
 import { RolloutAlerts } from "./rollout/rollout-alerts.js";
@@ -98,6 +99,8 @@ export interface Ballast {
   readonly sourceSync: SourceSync | undefined;
   readonly rollouts: Rollouts;
   readonly rolloutAlerts: RolloutAlerts;
+  /** The one way to change what a deployment serves (HTTP, manifests, aliases, rollouts). */
+  readonly changes: DeploymentChanges;
   /** Points a deployment's monitors at the versions it serves now (after it or they change). */
   prepareMonitors(deployment: string): void;
   close(): Promise<void>;
@@ -215,6 +218,18 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       })),
     );
   };
+  const changes = new DeploymentChanges({
+    deployments,
+    registry,
+    serve: () => endpoints.sync(),
+    pointMonitors: prepareMonitors,
+    announce: async () => {},
+    rollouts: () => ({
+      rollsOut: (strategy) => rollouts.rollsOut(strategy),
+      rollingTo: (deployment) => rollouts.rollingTo(deployment),
+      start: (deployment, to) => rollouts.startPinned(deployment, to),
+    }),
+  });
   const events = new EventLog(store.db, clock);
   const resourceStore = new ResourceStore(store.db);
   const resources = new ResourceService(
@@ -222,7 +237,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     liveState({
       registry,
       deployments,
-      endpoints,
+      changes,
       monitors,
       monitorStore,
       resources: resourceStore,
@@ -238,7 +253,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const sourceSync =
     options.source === undefined ? undefined : new SourceSync(options.source, resources, events, clock);
   const rolloutAlerts = new RolloutAlerts(options.publicUrl, remoteAccess);
-  const targets = deploymentTargets({ deployments, endpoints, registry, changed: prepareMonitors });
+  const targets = rolloutTargets({ deployments, registry, changes });
   const controller: RolloutController = new RolloutController(
     new RolloutStore(store.db),
     targets,
@@ -304,6 +319,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     sourceSync,
     rollouts,
     rolloutAlerts,
+    changes,
     prepareMonitors,
     async close() {
       await sourceSync?.stop();

@@ -97,11 +97,15 @@ export async function applyModelFlag(ballast: Ballast, name: string, path: strin
     );
   }
   if (decision.action === "unchanged") return null;
-  const deployment = await ballast.deployments.put({
-    name,
-    ...(facts.deployment === null ? {} : { timeoutMs: facts.deployment.timeoutMs }),
-    variants: [{ name: "stable", model: name, ref: { version: version.version }, weight: 100 }],
-  });
+  // The operator named this file on the command line: it is served as is, never canaried.
+  const { deployment } = await ballast.changes.apply(
+    {
+      name,
+      ...(facts.deployment === null ? {} : { timeoutMs: facts.deployment.timeoutMs }),
+      variants: [{ name: "stable", model: name, ref: { version: version.version }, weight: 100 }],
+    },
+    { strategy: "skip" },
+  );
   await ballast.events.record({
     kind: "Deployment",
     name,

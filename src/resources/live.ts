@@ -3,15 +3,11 @@
  * have their own stores (they can also be changed through their HTTP routes and `ballast
  * deploy`); a Notifier exists only as declared, so its live state is its declaration.
  */
-import { conflict, isBallastError } from "../domain/errors.js";
-import type { Variant } from "../domain/model.js";
-import type { DeploymentInput } from "../registry/deployment-spec.js";
-import { checkStrategy } from "../rollout/strategy.js";
-import { STABLE } from "../rollout/controller.js";
+import { isBallastError } from "../domain/errors.js";
 import type { Rollouts } from "../rollout/rollouts.js";
 import type { DeploymentStore } from "../registry/deployments.js";
 import type { Registry } from "../registry/registry.js";
-import type { Endpoints } from "../serving/endpoints.js";
+import type { DeploymentChanges } from "../application/deployment-changes.js";
 import type { Monitors } from "../monitoring/monitors.js";
 import type { MonitorStore } from "../monitoring/monitor-store.js";
 import { parseAnyMonitorSpec, type AnyMonitorSpec } from "../monitoring/monitor-spec.js";
@@ -39,7 +35,7 @@ export interface LiveState {
 export interface LiveParts {
   readonly registry: Registry;
   readonly deployments: DeploymentStore;
-  readonly endpoints: Endpoints;
+  readonly changes: DeploymentChanges;
   readonly monitors: Monitors;
   readonly monitorStore: MonitorStore;
   readonly resources: ResourceStore;
@@ -49,42 +45,9 @@ export interface LiveParts {
 }
 
 export function liveState(parts: LiveParts): LiveState {
-  const { deployments, endpoints, monitors, monitorStore, resources } = parts;
+  const { deployments, monitors, monitorStore, resources } = parts;
   const storedMonitor = async (name: string): Promise<AnyMonitorSpec | undefined> =>
     (await monitorStore.listAll()).find((s) => s.name === name);
-
-  /** A rollout when the declaration changes the stable version of a deployment with a canary strategy. */
-  const rolloutNeeded = async (name: string, input: DeploymentInput) => {
-    const raw = (input as { strategy?: unknown }).strategy;
-    const strategies = raw === undefined ? undefined : checkStrategy(raw);
-    const canary = strategies?.canary ?? strategies?.abTest;
-    if (canary === undefined) return null;
-    const current = await deployments.get(name).catch(() => null);
-    if (current === null) return null; // a new deployment starts on its version directly
-    const liveVariants = current.variants.filter((v) => v.shadow !== true);
-    const declared = input.variants.find((v) => v.shadow !== true);
-    const liveStable = liveVariants.find((v) => v.name === STABLE) ?? liveVariants[0];
-    if (declared === undefined || liveStable === undefined) return null;
-    const [from, to] = await Promise.all([
-      parts.registry.resolve(liveStable.model, liveStable.ref),
-      parts.registry.resolve(declared.model, declared.ref),
-    ]);
-    if (from.model === to.model && from.version === to.version) return null;
-    const running = parts.rollouts.isRolling(name) ? (await parts.rollouts.describe(name)).rollout : null;
-    if (running !== null && (running.canary.model !== to.model || running.canary.version !== to.version)) {
-      throw conflict(
-        `deployment ${name} is rolling out v${running.canary.version}; promote or abort that rollout before declaring v${to.version}`,
-      );
-    }
-    return {
-      // Already rolling out this very version: leave the split to the rollout.
-      start: running === null,
-      liveVariants: current.variants as Variant[],
-      stable: { model: from.model, version: from.version },
-      canary: { model: to.model, version: to.version },
-      strategy: canary,
-    };
-  };
 
   return {
     async progress(kind, name) {
@@ -136,19 +99,8 @@ export function liveState(parts: LiveParts): LiveState {
     async put(kind, name, spec) {
       switch (kind) {
         case "Deployment": {
-          const input = deploymentInput(name, spec);
-          const rollout = await rolloutNeeded(name, input);
-          if (rollout !== null) {
-            // Everything but the versions now; the versions through the canary.
-            await deployments.put({ ...input, variants: rollout.liveVariants });
-            await endpoints.sync();
-            if (rollout.start)
-              await parts.rollouts.begin(name, rollout.stable, rollout.canary, rollout.strategy);
-            return;
-          }
-          await deployments.put(input);
-          await endpoints.sync();
-          parts.prepareMonitors(name);
+          // A declared version change goes out through the deployment's strategy, if it has one.
+          await parts.changes.apply(deploymentInput(name, spec), { strategy: "follow" });
           return;
         }
         case "Monitor": {
@@ -168,8 +120,7 @@ export function liveState(parts: LiveParts): LiveState {
     async delete(kind, name) {
       switch (kind) {
         case "Deployment":
-          await deployments.delete(name);
-          await endpoints.sync();
+          await parts.changes.remove(name);
           return;
         case "Monitor":
           if ((await storedMonitor(name)) === undefined) return;

@@ -132,6 +132,23 @@ export class Rollouts {
     return this.controller.isRolling(deployment);
   }
 
+  /** Whether a declared strategy rolls version changes out (canary, blue-green, A/B). */
+  rollsOut(strategy: unknown): boolean {
+    const declared = strategy === undefined ? undefined : checkStrategy(strategy);
+    return (declared?.canary ?? declared?.abTest) !== undefined;
+  }
+
+  /** The version a running rollout is taking the deployment to. */
+  async rollingTo(deployment: string): Promise<VersionPin | undefined> {
+    if (!this.controller.isRolling(deployment)) return undefined;
+    return (await this.controller.status(deployment))?.state.canary;
+  }
+
+  /** Rolls a version out with the strategy the deployment has stored now. */
+  async startPinned(deployment: string, to: VersionPin): Promise<RolloutState> {
+    return this.start(deployment, { model: to.model, ref: { version: to.version } });
+  }
+
   /** Rolls `target` out on the deployment with its declared canary strategy. */
   async start(deployment: string, target: { model?: string; ref: VersionRef }): Promise<RolloutState> {
     const current = await this.deployments.get(deployment);

@@ -1,6 +1,6 @@
 /** `ballast deploy <deployment> --model <name> [--version n | --alias a]`. */
 import type { Command } from "commander";
-import { invalid } from "../../domain/errors.js";
+import { invalid, isBallastError } from "../../domain/errors.js";
 import { clientFor, serverOptions, type ServerFlags } from "../client.js";
 import { parsePositiveInt } from "../options.js";
 
@@ -10,10 +10,12 @@ interface DeployOptions extends ServerFlags {
   alias?: string;
   timeout?: string;
   delete?: boolean;
+  skipStrategy?: boolean;
 }
 
 interface DeploymentStatus {
   name: string;
+  rollout?: { phase: string; canary: { model: string; version: number } };
   status: {
     ready: boolean;
     error?: string;
@@ -30,7 +32,11 @@ export function register(program: Command): void {
       .option("--version <n>", "a fixed version")
       .option("--alias <alias>", "follow an alias (champion, …); the deployment moves when the alias does")
       .option("--timeout <ms>", "deadline for each model call, in milliseconds", "10000")
-      .option("--delete", "remove the deployment"),
+      .option("--delete", "remove the deployment")
+      .option(
+        "--skip-strategy",
+        "switch at once even when the deployment declares a rollout strategy (default: roll the version out through it)",
+      ),
   ).action(async (deployment: string, options: DeployOptions) => {
     const client = clientFor(options);
     const path = `/api/v1/deployments/${encodeURIComponent(deployment)}`;
@@ -41,13 +47,24 @@ export function register(program: Command): void {
     }
     if (options.version !== undefined && options.alias !== undefined)
       throw invalid("give --version or --alias, not both");
+    // The deployment's rollout strategy is kept, so a new version goes out through it (routing
+    // and resilience name variants, which this command replaces, so they are not carried over).
+    const kept = await client.request<Record<string, unknown>>("GET", path).then(
+      ({ strategy }) => (strategy === undefined ? {} : { strategy }),
+      (error: unknown) => {
+        if (isBallastError(error) && error.code === "not_found") return {};
+        throw error;
+      },
+    );
     const body = {
+      ...kept,
       model: options.model ?? deployment,
       ...(options.version === undefined ? {} : { version: parsePositiveInt(options.version, "--version") }),
       ...(options.alias === undefined ? {} : { alias: options.alias }),
       timeoutMs: parsePositiveInt(options.timeout ?? "10000", "--timeout"),
     };
-    const result = await client.request<DeploymentStatus>("PUT", path, body);
+    const query = options.skipStrategy === true ? "?strategy=skip" : "";
+    const result = await client.request<DeploymentStatus>("PUT", `${path}${query}`, body);
     const serving = result.status.serving.map((s) => `${s.model} v${s.version} (${s.state})`).join(", ");
     if (!result.status.ready) {
       throw invalid(
@@ -55,5 +72,12 @@ export function register(program: Command): void {
       );
     }
     process.stdout.write(`deployment ${deployment} serving ${serving}\n`);
+    if (result.rollout !== undefined) {
+      const { canary, phase } = result.rollout;
+      process.stdout.write(
+        `rolling ${canary.model} v${canary.version} out through the deployment's strategy (${phase}); ` +
+          `watch it with: ballast rollout status ${deployment}\n`,
+      );
+    }
   });
 }

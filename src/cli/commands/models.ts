@@ -223,13 +223,17 @@ export function register(program: Command): void {
     models
       .command("alias <name> <alias> [version]")
       .description("Point <alias> (champion, challenger, …) at <version>; moves atomically")
-      .option("--delete", "remove the alias instead"),
+      .option("--delete", "remove the alias instead")
+      .option(
+        "--skip-strategy",
+        "deployments following the alias switch at once, even those that declare a rollout strategy",
+      ),
   ).action(
     async (
       name: string,
       alias: string,
       version: string | undefined,
-      options: ServerFlags & { delete?: boolean },
+      options: ServerFlags & { delete?: boolean; skipStrategy?: boolean },
     ) => {
       const client = clientFor(options);
       const path = `/api/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`;
@@ -240,8 +244,14 @@ export function register(program: Command): void {
       }
       if (version === undefined) throw invalid("give the version the alias should point at, or --delete");
       const n = parsePositiveInt(version, "version");
-      await client.request("PUT", path, { version: n });
+      const moved = await client.request<{ rollouts?: Array<{ deployment: string; phase: string }> }>(
+        "PUT",
+        `${path}${options.skipStrategy === true ? "?strategy=skip" : ""}`,
+        { version: n },
+      );
       process.stdout.write(`${name}: ${alias} → version ${n}\n`);
+      for (const r of moved.rollouts ?? [])
+        process.stdout.write(`deployment ${r.deployment}: rolling version ${n} out (${r.phase})\n`);
     },
   );
 }

@@ -1,6 +1,8 @@
 /**
- * Deployments over HTTP. A PUT stores the desired state, then serving is brought in line with
- * it; the answer says whether the deployment is serving and, if not, why.
+ * Deployments over HTTP. A PUT goes through the deployment-change service like every other door:
+ * a version change on a deployment with a rollout strategy goes out through it, unless the
+ * request says `?strategy=skip`. The answer says whether the deployment is serving and, if not,
+ * why, and names the rollout it started.
  */
 import type { FastifyPluginAsync } from "fastify";
 import type { Ballast } from "../../ballast.js";
@@ -8,6 +10,7 @@ import { invalid } from "../../domain/errors.js";
 import type { Variant } from "../../domain/model.js";
 import { variantsFromDocs } from "../../registry/deployment-spec.js";
 import { isPlainObject } from "../../domain/json-value.js";
+import { strategyChoice } from "../../application/change-plan.js";
 
 export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
   const { deployments, endpoints, pool } = ballast;
@@ -39,27 +42,37 @@ export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
       return { ...deployment, status: status(deployment.name) };
     });
 
-    app.put<{ Params: { name: string } }>("/api/v1/deployments/:name", async (request) => {
-      if (!isPlainObject(request.body)) throw invalid("the request body must be a JSON object");
-      const body = request.body;
-      // Everything but the variants' spelling is checked, with field paths, by the deployment store.
-      const deployment = await deployments.put({
-        name: request.params.name,
-        // Plain documents: the store checks them into variants (names, models, refs, weights).
-        variants: variantsOf(body) as unknown as Variant[],
-        timeoutMs: body.timeoutMs as number | undefined,
-        resilience: body.resilience,
-        routing: body.routing,
-        strategy: body.strategy,
-      });
-      await endpoints.sync();
-      ballast.prepareMonitors(deployment.name);
-      return { ...deployment, status: status(deployment.name) };
-    });
+    app.put<{ Params: { name: string }; Querystring: { strategy?: string } }>(
+      "/api/v1/deployments/:name",
+      async (request) => {
+        if (!isPlainObject(request.body)) throw invalid("the request body must be a JSON object");
+        const body = request.body;
+        const strategy = strategyChoice(request.query.strategy);
+        // Everything but the variants' spelling is checked, with field paths, by the deployment store.
+        const { deployment, rollout } = await ballast.changes.apply(
+          {
+            name: request.params.name,
+            // Plain documents: the store checks them into variants (names, models, refs, weights).
+            variants: variantsOf(body) as unknown as Variant[],
+            timeoutMs: body.timeoutMs as number | undefined,
+            resilience: body.resilience,
+            routing: body.routing,
+            strategy: body.strategy,
+          },
+          { strategy },
+        );
+        return {
+          ...deployment,
+          status: status(deployment.name),
+          ...(rollout === null
+            ? {}
+            : { rollout: { id: rollout.id, phase: rollout.phase, canary: rollout.canary } }),
+        };
+      },
+    );
 
     app.delete<{ Params: { name: string } }>("/api/v1/deployments/:name", async (request) => {
-      await deployments.delete(request.params.name);
-      await endpoints.sync();
+      await ballast.changes.remove(request.params.name);
       return { deleted: request.params.name };
     });
   };

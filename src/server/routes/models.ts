@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import type { FastifyPluginAsync } from "fastify";
+import { strategyChoice } from "../../application/change-plan.js";
 import type { Ballast } from "../../ballast.js";
 import { invalid, notFound } from "../../domain/errors.js";
 import { FLAVORS, type Flavor, type Lineage, type Signature } from "../../domain/model.js";
@@ -139,7 +140,7 @@ export function modelRoutes(ballast: Ballast, options: { artifactLimit: number }
       ),
     );
 
-    app.put<{ Params: { name: string; alias: string } }>(
+    app.put<{ Params: { name: string; alias: string }; Querystring: { strategy?: string } }>(
       "/api/v1/models/:name/aliases/:alias",
       async (request) => {
         const body = request.body;
@@ -147,10 +148,21 @@ export function modelRoutes(ballast: Ballast, options: { artifactLimit: number }
         if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 1) {
           throw invalid('body must be {"version": <positive integer>}');
         }
-        await registry.setAlias(request.params.name, request.params.alias, version);
-        // Deployments that follow the alias move with it.
-        const problems = await ballast.endpoints.sync();
-        return { model: request.params.name, alias: request.params.alias, version, problems };
+        // Deployments that follow the alias move with it, through their strategy unless skipped.
+        const moved = await ballast.changes.moveAlias(request.params.name, request.params.alias, version, {
+          strategy: strategyChoice(request.query.strategy),
+        });
+        return {
+          model: request.params.name,
+          alias: request.params.alias,
+          version,
+          problems: moved.problems,
+          rollouts: moved.rollouts.map((r) => ({
+            deployment: r.deployment,
+            id: r.rollout.id,
+            phase: r.rollout.phase,
+          })),
+        };
       },
     );
 

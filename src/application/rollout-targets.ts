@@ -1,5 +1,6 @@
 /**
- * What a rollout does to the world: the deployment's variants (stable and canary, with their
+ * What a rollout does to the world, carried out through the deployment-change service (strategy
+ * skipped: the rollout is the strategy): the deployment's variants (stable and canary, with their
  * weights), the alias that follows the promoted version, and a `rollout` tag on a version that
  * failed. Everything else in the deployment's spec (timeouts, fallbacks, shadows) is kept.
  */
@@ -7,18 +8,18 @@ import type { Variant } from "../domain/model.js";
 import type { DeploymentInput } from "../registry/deployment-spec.js";
 import type { DeploymentStore } from "../registry/deployments.js";
 import type { Registry } from "../registry/registry.js";
-import type { Endpoints } from "../serving/endpoints.js";
-import type { VersionPin } from "./canary.js";
-import { CANARY, STABLE, type RolloutTargets } from "./controller.js";
+import type { VersionPin } from "../rollout/canary.js";
+import { CANARY, STABLE, type RolloutTargets } from "../rollout/controller.js";
+import type { DeploymentChanges } from "./deployment-changes.js";
 
-export function deploymentTargets(parts: {
+const SKIP = { strategy: "skip" } as const;
+
+export function rolloutTargets(parts: {
   deployments: DeploymentStore;
-  endpoints: Endpoints;
   registry: Registry;
-  /** After the deployment changed: monitors follow the versions it serves. */
-  changed: (deployment: string) => void;
+  changes: DeploymentChanges;
 }): RolloutTargets {
-  const { deployments, endpoints, registry } = parts;
+  const { deployments, registry, changes } = parts;
   const pinned = (name: string, pin: VersionPin, weight: number): Variant => ({
     name,
     model: pin.model,
@@ -42,13 +43,12 @@ export function deploymentTargets(parts: {
             ...(routing?.sticky === undefined ? {} : { sticky: routing.sticky }),
             ...(rules.length === 0 ? {} : { rules }),
           };
-    await deployments.put({
+    const input = {
       ...rest,
       variants: [...live, ...shadows],
       ...(nextRouting === undefined ? {} : { routing: nextRouting }),
-    } as DeploymentInput);
-    await endpoints.sync();
-    parts.changed(deployment);
+    } as DeploymentInput;
+    await changes.apply(input, SKIP);
   };
   return {
     async split(deployment, stable, canary, weight, previewHeader) {
@@ -60,7 +60,7 @@ export function deploymentTargets(parts: {
       );
     },
     async promote(deployment, canary, alias) {
-      if (alias !== undefined) await registry.setAlias(canary.model, alias, canary.version);
+      if (alias !== undefined) await changes.moveAlias(canary.model, alias, canary.version, SKIP);
       await put(deployment, [pinned(STABLE, canary, 100)]);
     },
     async rollback(deployment, stable, canary, reason) {
