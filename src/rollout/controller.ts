@@ -22,6 +22,7 @@ import {
   type VersionPin,
 } from "./canary.js";
 import type { StoredRollout } from "./rollout-store.js";
+import type { Exclusive } from "../store/exclusive.js";
 import { isAbTest, type RolloutStrategy } from "./strategy.js";
 import { abTestDue, advanceAbTest } from "./ab-test.js";
 
@@ -79,6 +80,12 @@ export class RolloutController {
     private readonly events: EventRecorder,
     private readonly clock: Clock,
     private readonly listener: RolloutListener = () => {},
+    /**
+     * Replicas sharing one store: every action runs under this cross-replica lock and starts
+     * from the state in the store, so a promote through one replica and a tick on another
+     * cannot both act on the same state. Absent: one process, the memory is the truth.
+     */
+    private readonly shared: Exclusive | undefined = undefined,
   ) {
     this.nextId = clock.now();
   }
@@ -199,9 +206,26 @@ export class RolloutController {
     return this.running.has(deployment);
   }
 
-  /** Runs after every action queued before it. */
+  /** Runs after every action queued before it (and, with replicas, under their shared lock). */
   serialized<T>(work: () => Promise<T>): Promise<T> {
-    return this.queue.run(work);
+    const shared = this.shared;
+    if (shared === undefined) return this.queue.run(work);
+    return this.queue.run(() =>
+      shared(async () => {
+        await this.reload();
+        return work();
+      }),
+    );
+  }
+
+  /** Reads the running rollouts again (a replica that does not step them keeps its view current). */
+  refresh(): Promise<void> {
+    return this.serialized(async () => {});
+  }
+
+  private async reload(): Promise<void> {
+    this.running.clear();
+    for (const r of await this.store.active()) this.running.set(r.state.deployment, r);
   }
 
   private async step(entry: StoredRollout, next: (s: RolloutState) => Transition): Promise<void> {

@@ -98,6 +98,38 @@ export class Endpoints {
   }
 
   /**
+   * Deployments whose served state is not what the store declares now: changed or moved by
+   * another replica (or an alias moved) since this one last synced, created, or deleted.
+   * Readiness asks this, so a replica that has not caught up takes no traffic.
+   */
+  async behind(): Promise<string[]> {
+    const declared = await this.deployments.list();
+    const names = new Set(declared.map((d) => d.name));
+    const stale = [...this.served.keys()].filter((name) => !names.has(name));
+    for (const deployment of declared) {
+      const served = this.served.get(deployment.name);
+      if (served === undefined) {
+        if (!this.problems.has(deployment.name)) stale.push(deployment.name);
+        continue;
+      }
+      if (served.deployment.updatedAt !== deployment.updatedAt) {
+        stale.push(deployment.name);
+        continue;
+      }
+      for (const variant of served.variants) {
+        const version = await this.versions
+          .resolve(variant.variant.model, variant.variant.ref)
+          .catch(() => null);
+        if (version === null || version.version !== variant.version.version) {
+          stale.push(deployment.name);
+          break;
+        }
+      }
+    }
+    return stale;
+  }
+
+  /**
    * Picks the variant that answers: by the deployment's routing (header rules, sticky key)
    * when it has one, else a live (non-shadow) variant at random by weight.
    */
