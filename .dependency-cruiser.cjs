@@ -1,0 +1,63 @@
+/**
+ * The layers of src/, enforced (`npm run lint:layers`, part of `npm run lint`): an import may
+ * point down the list or stay in its layer, never up, and no module may close a cycle. The
+ * order is ARCHITECTURE.md's map; a new folder gets a place here before it gets code.
+ */
+const LAYERS = [
+  ["domain"],
+  ["math"],
+  ["store", "events", "io", "sim"],
+  ["registry"],
+  ["runtimes"],
+  ["alerts"],
+  ["monitoring"],
+  ["serving"],
+  ["rollout"],
+  ["application"],
+  ["resources"],
+  ["ballast.ts"],
+  ["server"],
+  ["cli"],
+];
+
+const path = (name) => (name.endsWith(".ts") ? `^src/${name.replace(".", "\\.")}$` : `^src/${name}/`);
+
+const forbidden = LAYERS.flatMap((layer, i) => {
+  const above = LAYERS.slice(i + 1).flat();
+  if (above.length === 0) return [];
+  return [
+    {
+      name: `no-upward-from-${layer.join("-").replace(".ts", "")}`,
+      comment: `${layer.join(", ")} may import only what is below it: ${LAYERS.slice(0, i).flat().join(", ") || "nothing"}`,
+      severity: "error",
+      from: { path: layer.map(path) },
+      to: { path: above.map(path) },
+    },
+  ];
+});
+
+module.exports = {
+  forbidden: [
+    ...forbidden,
+    {
+      name: "no-circular",
+      comment: "a cycle ties modules together so neither can change or be tested alone",
+      severity: "error",
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: "no-unknown-layer",
+      comment: "every folder under src/ has a place in LAYERS",
+      severity: "error",
+      from: { path: "^src/", pathNot: LAYERS.flat().map(path) },
+      to: {},
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    includeOnly: "^src/",
+  },
+};
