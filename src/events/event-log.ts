@@ -5,7 +5,7 @@
  */
 import type { Kysely } from "kysely";
 import type { Clock } from "../domain/clock.js";
-import { requestIdGenerator } from "../server/request-id.js";
+import { requestIdGenerator } from "../domain/ids.js";
 import type { Database } from "../store/schema.js";
 import { redactSecrets, redactUserInfo } from "../domain/redact.js";
 

@@ -3,7 +3,7 @@
  * `inject()`. Routes are thin: parse, call the serving or registry layer, format.
  */
 import Fastify, { type FastifyInstance } from "fastify";
-import { requestIdGenerator } from "./request-id.js";
+import { requestIdGenerator } from "../domain/ids.js";
 import type { Ballast } from "../ballast.js";
 import { errorReply } from "./errors.js";
 import { authorizer } from "./auth.js";

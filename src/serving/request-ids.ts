@@ -9,7 +9,7 @@
  * sharing the store) meets the table's unique key when the row is written, and that row is
  * refused and counted (`duplicate_request_id`), never counted as written.
  */
-import { requestIdGenerator } from "../server/request-id.js";
+import { requestIdGenerator } from "../domain/ids.js";
 
 /** Client ids remembered: at ~100 bytes each, about 10 MB. */
 export const DEFAULT_REMEMBERED_IDS = 100_000;

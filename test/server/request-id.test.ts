@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { requestIdGenerator } from "../../src/server/request-id.js";
+import { requestIdGenerator } from "../../src/domain/ids.js";
 
 test("request ids are ULID-shaped, unique and increasing, also within one millisecond and across a clock step back", () => {
   const times = [1000, 1000, 1000, 1001, 999, 5000];

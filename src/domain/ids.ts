@@ -1,4 +1,6 @@
 /**
+ * Ids that sort by time, for requests, events and rollouts.
+ *
  * Request ids in ULID form (26 Crockford base-32 characters, the first 10 the time in ms):
  * sortable by time, so the prediction log's primary key grows at its end instead of taking
  * inserts at random places. The last 16 characters are a random per-process prefix and a
