@@ -1,5 +1,5 @@
 /**
- * Ids that sort by time, for requests, events and rollouts.
+ * Ids that sort by time, for requests and events.
  *
  * Request ids in ULID form (26 Crockford base-32 characters, the first 10 the time in ms):
  * sortable by time, so the prediction log's primary key grows at its end instead of taking
