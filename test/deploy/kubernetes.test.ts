@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
 import { Service } from "kubernetes-models/v1/Service";
@@ -180,7 +180,7 @@ test("the schema check catches a field of the wrong type", () => {
 });
 
 test("the optional ServiceMonitor scrapes the Service's port", () => {
-  const read = (path: string) => parseAllDocuments(readFileSync(path, "utf8"))[0].toJS();
+  const read = (path: string): Manifest => parse(readFileSync(path, "utf8"));
   const monitor = read("deploy/kubernetes/extras/servicemonitor.yaml");
   const service = read("deploy/kubernetes/base/service.yaml");
   assert.equal(monitor.kind, "ServiceMonitor");
