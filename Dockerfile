@@ -53,8 +53,9 @@ RUN mkdir -p /var/lib/ballast && chown 1000:1000 /var/lib/ballast
 USER 1000:1000
 VOLUME /var/lib/ballast
 EXPOSE 8080
-# Liveness, with Node itself (the slim image has no curl). Readiness (/v2/health/ready) is for
-# load balancers: it answers 503 while a deployment is not serving, which is no reason to restart.
+# Liveness, with Node itself (the slim image has no curl), on port 8080: serving on another port
+# needs --health-cmd at run time. Readiness (/v2/health/ready) is for load balancers: it answers
+# 503 while a deployment is not serving, which is no reason to restart.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/v2/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "/app/bin/ballast.js"]
