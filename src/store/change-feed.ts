@@ -108,6 +108,12 @@ export class ChangeFeed {
     return this.client !== undefined;
   }
 
+  /** The topic's revision now (0 before its first change): what a replica serving it is up to. */
+  async revision(topic: string): Promise<number> {
+    checkTopic(topic);
+    return (await this.revisions([topic])).get(topic) ?? 0;
+  }
+
   /** Bumps the topic's revision, tells the other replicas and calls this process's listeners. */
   async publish(topic: string): Promise<number> {
     const revision = await this.db

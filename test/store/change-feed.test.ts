@@ -95,6 +95,8 @@ describeStores("ChangeFeed", (c) => {
     unsubscribe();
     await a.publish("aliases");
     assert.equal(heard.heard.length, 1);
+    assert.equal(await a.revision("aliases"), 4);
+    assert.equal(await a.revision("never-published"), 0);
   });
 
   test("the poll catches a revision bumped without a notification", async () => {
