@@ -6,6 +6,7 @@
  * bytes against their hash (`ArtifactStore.ensureLocal`), so a damaged chunk cannot pass as
  * the artifact.
  */
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { sql, type Kysely } from "kysely";
 import type { StoreDialect } from "../store/db.js";
@@ -66,10 +67,24 @@ export class ArtifactCopies {
         .executeTakeFirst();
       if (done !== undefined) return;
       let seq = 0;
+      let written = 0;
+      const hash = createHash("sha256");
       const stream = createReadStream(path, { highWaterMark: this.chunkBytes });
       for await (const chunk of stream as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        written += chunk.length;
         await trx.insertInto("artifact_chunks").values({ sha256, seq, bytes: chunk }).execute();
         seq++;
+      }
+      // The file is named by its hash, but a damaged one must not become every replica's copy.
+      const actual = hash.digest("hex");
+      if (actual !== sha256 || written !== size) {
+        throw new BallastError(
+          "internal",
+          `artifact file ${path} is damaged: ${written} bytes hashing to sha256:${actual}, ` +
+            `not sha256:${sha256} (${size} bytes); it was not copied to the database`,
+          { sha256 },
+        );
       }
       await trx
         .insertInto("artifact_blobs")

@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { BallastError, invalid, notFound } from "../domain/errors.js";
 import type { ArtifactCopies } from "./artifact-copies.js";
@@ -60,6 +60,25 @@ export class ArtifactStore {
       this.fetching.set(sha256, fetching);
     }
     return fetching;
+  }
+
+  /**
+   * Copies every artifact of this data directory that the database lacks (those stored before
+   * the database kept copies, or by a replica that crashed before copying); returns how many.
+   */
+  async shareLocal(): Promise<number> {
+    if (this.copies === undefined) return 0;
+    let shared = 0;
+    for (const prefix of await readdir(this.root).catch(() => [])) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const name of await readdir(join(this.root, prefix))) {
+        if (!SHA256_HEX.test(name) || name.slice(0, 2) !== prefix || (await this.copies.has(name))) continue;
+        const path = this.pathFor(name);
+        await this.copies.upload(name, (await stat(path)).size, path);
+        shared++;
+      }
+    }
+    return shared;
   }
 
   private async shared(stored: StoredArtifact): Promise<StoredArtifact> {

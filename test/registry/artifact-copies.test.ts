@@ -122,6 +122,38 @@ describeStores("Artifacts shared through the database", (c) => {
     );
   });
 
+  test("artifacts stored before the database kept copies are shared by shareLocal", async () => {
+    const dataDir = join(dirs.path, `replica-${n++}`);
+    const old = [randomBytes(10), randomBytes(2 * CHUNK)];
+    const stored = await Promise.all(old.map((bytes) => new ArtifactStore(dataDir).putBytes(bytes)));
+    const a = new ArtifactStore(dataDir, new ArtifactCopies(opened.store.db, opened.store.dialect));
+    assert.equal(await replica().exists(stored[0]!.sha256), false);
+    assert.equal(await a.shareLocal(), 2);
+    assert.equal(await a.shareLocal(), 0, "nothing twice");
+    const b = replica();
+    for (const [i, s] of stored.entries())
+      assert.deepEqual(await readFile(await b.ensureLocal(s.sha256)), old[i]);
+  });
+
+  test("a damaged local file is not copied to the database", async () => {
+    const dataDir = join(dirs.path, `replica-${n++}`);
+    const stored = await new ArtifactStore(dataDir).putBytes(randomBytes(100));
+    await writeFile(stored.path, randomBytes(100)); // same size, other bytes
+    const a = new ArtifactStore(dataDir, new ArtifactCopies(opened.store.db, opened.store.dialect));
+    await assert.rejects(
+      a.shareLocal(),
+      (error: unknown) =>
+        isBallastError(error) && /is damaged: .*not copied to the database/.test(error.message),
+    );
+    assert.equal(await replica().exists(stored.sha256), false);
+    const chunks = await opened.store.db
+      .selectFrom("artifact_chunks")
+      .select("seq")
+      .where("sha256", "=", stored.sha256)
+      .execute();
+    assert.deepEqual(chunks, [], "the transaction left nothing behind");
+  });
+
   test("an artifact stored nowhere is not_found", async () => {
     const sha256 = createHash("sha256").update("never stored").digest("hex");
     await assert.rejects(
