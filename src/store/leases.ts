@@ -53,6 +53,8 @@ export class LeaseKeeper {
   private readonly listeners = new Set<LeaseListener>();
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
+  /** Upserts under way, so close releases what they take. */
+  private readonly attempts = new Set<Promise<void>>();
   private closed = false;
 
   constructor(store: Pick<Store, "db" | "dialect">, options: LeaseKeeperOptions) {
@@ -121,7 +123,7 @@ export class LeaseKeeper {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    await this.round;
+    await Promise.all([this.round, ...this.attempts]);
     for (const [name, state] of this.names) {
       if (state.heldUntil === undefined) continue;
       this.set(name, undefined);
@@ -136,14 +138,19 @@ export class LeaseKeeper {
 
   private async attempt(name: string): Promise<void> {
     if (this.closed) return;
-    const sentAt = this.localClock.now();
-    try {
-      const held = await this.upsert(name);
-      this.set(name, held ? sentAt + this.ttlMs : undefined);
-    } catch (error) {
-      this.onError(name, error);
-      this.holds(name); // a lease past its deadline is reported lost
-    }
+    const attempt = (async () => {
+      const sentAt = this.localClock.now();
+      try {
+        const held = await this.upsert(name);
+        this.set(name, held ? sentAt + this.ttlMs : undefined);
+      } catch (error) {
+        this.onError(name, error);
+        this.holds(name); // a lease past its deadline is reported lost
+      }
+    })();
+    this.attempts.add(attempt);
+    await attempt;
+    this.attempts.delete(attempt);
   }
 
   /** The one atomic statement: take the row if it is ours or expired, and say whether we did. */

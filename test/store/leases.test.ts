@@ -90,6 +90,16 @@ describeStores("LeaseKeeper", (c) => {
     assert.equal(b.holds("monitors"), true);
     assert.equal(b.holds("pipelines"), true);
   });
+
+  test("a lease taken while closing is released too", async () => {
+    const clock = new ManualClock();
+    const a = keeper(clock);
+    const b = keeper(clock);
+    const taking = a.contend("sweeper");
+    await a.close();
+    await taking;
+    assert.equal(await b.contend("sweeper"), true);
+  });
 });
 
 const postgres = storeCases().find((s) => s.name === "postgres")!;
