@@ -5,6 +5,7 @@
 import { resolve } from "node:path";
 import { systemClock, type Clock } from "./domain/clock.js";
 import { openStore, type Store } from "./store/db.js";
+import { ArtifactCopies } from "./registry/artifact-copies.js";
 import { ArtifactStore } from "./registry/artifacts.js";
 import { Registry } from "./registry/registry.js";
 import { DeploymentStore } from "./registry/deployments.js";
@@ -112,7 +113,11 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const store = await openStore({ dataDir, url: options.storeUrl });
   const remoteAccess = options.remoteAccess ?? ANYWHERE;
   const runtimeFor = runtimesWith(remoteAccess);
-  const artifacts = new ArtifactStore(dataDir);
+  // On PostgreSQL the bytes go into the database too, so every replica can load every version.
+  const artifacts = new ArtifactStore(
+    dataDir,
+    store.dialect === "postgres" ? new ArtifactCopies(store.db, store.dialect, { clock }) : undefined,
+  );
   const registry = new Registry(store, artifacts, {
     profiles: profileFormat,
     clock,
@@ -133,7 +138,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     shadows: () => inference.shadows.reports(),
     defaultMetrics: options.defaultMetrics,
   });
-  const pool = new ModelPool(runtimeFor, (sha) => artifacts.pathFor(sha), metrics);
+  const pool = new ModelPool(runtimeFor, (sha) => artifacts.ensureLocal(sha), metrics);
   const endpoints = new Endpoints(deployments, registry, pool);
   const monitorStore = new MonitorStore(store.db, clock);
   // Versions with their reference profiles read as profiles (the registry stores them as JSON).

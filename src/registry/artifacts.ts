@@ -2,12 +2,18 @@
  * Model artifacts, stored once per content: `<dataDir>/artifacts/sha256/<aa>/<hash>`. A version
  * row names its artifact by hash, so the bytes a version serves can never change under it, and
  * registering the same file twice costs no space.
+ *
+ * With a database copy (PostgreSQL, several replicas) every artifact stored is also written to
+ * the database, and the data directory is a cache: `ensureLocal` brings a missing file down,
+ * checked against its hash, before anything reads it. Without one (SQLite, one node) the files
+ * are the only copy.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { invalid, notFound } from "../domain/errors.js";
+import { BallastError, invalid, notFound } from "../domain/errors.js";
+import type { ArtifactCopies } from "./artifact-copies.js";
 
 export interface StoredArtifact {
   /** Lowercase hex. */
@@ -21,13 +27,104 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export class ArtifactStore {
   private readonly root: string;
+  /** Downloads under way, one per hash. */
+  private readonly fetching = new Map<string, Promise<string>>();
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    private readonly copies?: ArtifactCopies,
+  ) {
     this.root = resolve(dataDir, "artifacts", "sha256");
   }
 
   /** Streams the file through sha256 into the store; the source may be any size. */
   async put(sourcePath: string): Promise<StoredArtifact> {
+    return this.shared(await this.putLocal(sourcePath));
+  }
+
+  async putBytes(bytes: Uint8Array): Promise<StoredArtifact> {
+    return this.shared(await this.putBytesLocal(bytes));
+  }
+
+  /**
+   * The path of the artifact's file, once it is there: a file missing from this data directory
+   * is fetched from the database copy (into a temp file, checked against its hash, renamed), one
+   * fetch per hash however many callers wait for it.
+   */
+  async ensureLocal(sha256: string): Promise<string> {
+    const path = this.pathFor(sha256);
+    if (await this.exists(sha256, "local")) return path;
+    let fetching = this.fetching.get(sha256);
+    if (fetching === undefined) {
+      fetching = this.fetchCopy(sha256).finally(() => this.fetching.delete(sha256));
+      this.fetching.set(sha256, fetching);
+    }
+    return fetching;
+  }
+
+  /**
+   * Copies every artifact of this data directory that the database lacks (those stored before
+   * the database kept copies, or by a replica that crashed before copying); returns how many.
+   */
+  async shareLocal(): Promise<number> {
+    if (this.copies === undefined) return 0;
+    let shared = 0;
+    for (const prefix of await readdir(this.root).catch(() => [])) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const name of await readdir(join(this.root, prefix))) {
+        if (!SHA256_HEX.test(name) || name.slice(0, 2) !== prefix || (await this.copies.has(name))) continue;
+        const path = this.pathFor(name);
+        await this.copies.upload(name, (await stat(path)).size, path);
+        shared++;
+      }
+    }
+    return shared;
+  }
+
+  private async shared(stored: StoredArtifact): Promise<StoredArtifact> {
+    await this.copies?.upload(stored.sha256, stored.size, stored.path);
+    return stored;
+  }
+
+  private async fetchCopy(sha256: string): Promise<string> {
+    const copy = await this.copies?.find(sha256);
+    if (copy === undefined) {
+      throw notFound(
+        this.copies === undefined
+          ? `artifact sha256:${sha256} is not in this data directory`
+          : `artifact sha256:${sha256} is neither in this data directory nor in the database`,
+        { sha256 },
+      );
+    }
+    const temp = await this.openTemp();
+    const hash = createHash("sha256");
+    let size = 0;
+    try {
+      for await (const chunk of copy.chunks) {
+        hash.update(chunk);
+        size += chunk.length;
+        await temp.handle.write(chunk);
+      }
+      await temp.handle.sync();
+    } catch (error) {
+      await temp.discard();
+      throw error;
+    }
+    await temp.handle.close();
+    const actual = hash.digest("hex");
+    if (actual !== sha256 || size !== copy.size) {
+      await unlink(temp.path).catch(() => {});
+      throw new BallastError(
+        "internal",
+        `artifact sha256:${sha256} in the database is damaged: its chunks hold ${size} bytes ` +
+          `hashing to sha256:${actual} (expected ${copy.size} bytes); store the artifact again`,
+        { sha256 },
+      );
+    }
+    return (await this.commit(temp.path, sha256, size)).path;
+  }
+
+  private async putLocal(sourcePath: string): Promise<StoredArtifact> {
     await this.checkSource(sourcePath);
     // A file already stored here (an upload being registered) is its own hash: no second copy.
     const stored = await this.alreadyStored(sourcePath);
@@ -50,7 +147,7 @@ export class ArtifactStore {
     return this.commit(temp.path, hash.digest("hex"), size);
   }
 
-  async putBytes(bytes: Uint8Array): Promise<StoredArtifact> {
+  private async putBytesLocal(bytes: Uint8Array): Promise<StoredArtifact> {
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const existing = await this.existing(sha256, bytes.length);
     if (existing !== undefined) return existing;
@@ -82,13 +179,14 @@ export class ArtifactStore {
     return { sha256: name, size: (await stat(path)).size, path };
   }
 
-  async exists(sha256: string): Promise<boolean> {
+  /** Whether the artifact is stored: here, or (by default) in the database copy too. */
+  async exists(sha256: string, where: "local" | "anywhere" = "anywhere"): Promise<boolean> {
     try {
-      return (await stat(this.pathFor(sha256))).isFile();
+      if ((await stat(this.pathFor(sha256))).isFile()) return true;
     } catch (error) {
-      if (isMissing(error)) return false;
-      throw error;
+      if (!isMissing(error)) throw error;
     }
+    return where === "anywhere" && this.copies !== undefined && this.copies.has(sha256);
   }
 
   private async checkSource(sourcePath: string): Promise<void> {

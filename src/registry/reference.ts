@@ -72,7 +72,7 @@ export async function storeReference(
 export async function loadReference(artifacts: ArtifactStore, sha256: string): Promise<unknown> {
   let text: string;
   try {
-    text = await readFile(artifacts.pathFor(sha256), "utf8");
+    text = await readFile(await artifacts.ensureLocal(sha256), "utf8");
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new BallastError("internal", `reference profile sha256:${sha256} cannot be read: ${reason}`);

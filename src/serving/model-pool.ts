@@ -35,7 +35,8 @@ export class ModelPool {
 
   constructor(
     private readonly runtimeFor: (flavor: ModelVersion["flavor"]) => Runtime,
-    private readonly artifactPath: (sha256: string) => string,
+    /** The artifact's local file, fetched first if this replica does not have it yet. */
+    private readonly artifactPath: (sha256: string) => Promise<string>,
     private readonly events: PoolEvents = { stateChanged: () => {} },
   ) {}
 
@@ -64,7 +65,7 @@ export class ModelPool {
       try {
         const runtime = this.runtimeFor(version.flavor);
         const loaded = await runtime.load({
-          artifactPath: this.artifactPath(version.artifactSha256),
+          artifactPath: await this.artifactPath(version.artifactSha256),
           signature: version.signature,
           timeoutMs,
         });

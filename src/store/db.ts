@@ -19,6 +19,8 @@ export interface Store {
   readonly dialect: StoreDialect;
   /** The SQLite file, for writers that keep a connection of their own (sqlite only). */
   readonly sqliteFile?: string;
+  /** The PostgreSQL URL, for connections of their own such as LISTEN (postgres only). */
+  readonly url?: string;
   /** Idempotent: closing twice is harmless. */
   close(): Promise<void>;
 }
@@ -114,7 +116,7 @@ async function openPostgres(url: string): Promise<Store> {
   // the process. The next query fails with the real cause, which is where it belongs.
   pool.on("error", () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const store = closable(db, "postgres");
+  const store = { ...closable(db, "postgres"), url };
   try {
     // PostgreSQL has transactional DDL and Kysely takes an advisory lock, so replicas starting
     // together migrate once.

@@ -323,6 +323,60 @@ const monitorAlertStates: Migration = {
   },
 };
 
+/**
+ * What several replicas on one database share (all created on SQLite too, so one schema serves
+ * both): artifact bytes in 1 MiB chunks (a header row, written last, marks a complete copy),
+ * one revision per change-feed topic, leases for reconcilers, and a heartbeat per replica.
+ */
+const replicas: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable("artifact_blobs")
+      .addColumn("sha256", "text", (c) => c.primaryKey().notNull())
+      .addColumn("size", "bigint", (c) => c.notNull())
+      .addColumn("chunks", "integer", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable("artifact_chunks")
+      .addColumn("sha256", "text", (c) => c.notNull())
+      .addColumn("seq", "integer", (c) => c.notNull())
+      // bytea on PostgreSQL; SQLite takes the name as it is and stores a blob.
+      .addColumn("bytes", "bytea", (c) => c.notNull())
+      .addPrimaryKeyConstraint("artifact_chunks_pk", ["sha256", "seq"])
+      .execute();
+
+    await db.schema
+      .createTable("revisions")
+      .addColumn("topic", "text", (c) => c.primaryKey().notNull())
+      .addColumn("revision", "bigint", (c) => c.notNull())
+      .addColumn("changed_at", "bigint", (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable("leases")
+      .addColumn("name", "text", (c) => c.primaryKey().notNull())
+      .addColumn("holder", "text", (c) => c.notNull())
+      .addColumn("acquired_at", "bigint", (c) => c.notNull())
+      .addColumn("expires_at", "bigint", (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable("replicas")
+      .addColumn("id", "text", (c) => c.primaryKey().notNull())
+      .addColumn("started_at", "bigint", (c) => c.notNull())
+      .addColumn("last_seen", "bigint", (c) => c.notNull())
+      .addColumn("served_revision", "bigint")
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    for (const table of ["replicas", "leases", "revisions", "artifact_chunks", "artifact_blobs"]) {
+      await db.schema.dropTable(table).execute();
+    }
+  },
+};
+
 /** In order; append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_init": init,
@@ -333,6 +387,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0006_rollouts": rollouts,
   "0007_segment_windows": segmentWindows,
   "0008_monitor_alert_states": monitorAlertStates,
+  "0009_replicas": replicas,
 };
 
 const provider: MigrationProvider = {

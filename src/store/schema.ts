@@ -140,6 +140,42 @@ export interface MonitorAlertStatesTable {
   saved_at: number;
 }
 
+/** Migration 0009: the header of an artifact's database copy, written after its last chunk. */
+export interface ArtifactBlobsTable {
+  sha256: string;
+  size: number;
+  chunks: number;
+  created_at: number;
+}
+
+export interface ArtifactChunksTable {
+  sha256: string;
+  seq: number;
+  bytes: Uint8Array;
+}
+
+/** One row per change-feed topic; publishing bumps the revision. */
+export interface RevisionsTable {
+  topic: string;
+  revision: number;
+  changed_at: number;
+}
+
+/** A reconciler's lease: held by `holder` until `expires_at` unless renewed. */
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  acquired_at: number;
+  expires_at: number;
+}
+
+export interface ReplicasTable {
+  id: string;
+  started_at: number;
+  last_seen: number;
+  served_revision: number | null;
+}
+
 export interface Database {
   registered_models: RegisteredModelsTable;
   model_versions: ModelVersionsTable;
@@ -154,4 +190,9 @@ export interface Database {
   events: EventsTable;
   rollouts: RolloutsTable;
   monitor_alert_states: MonitorAlertStatesTable;
+  artifact_blobs: ArtifactBlobsTable;
+  artifact_chunks: ArtifactChunksTable;
+  revisions: RevisionsTable;
+  leases: LeasesTable;
+  replicas: ReplicasTable;
 }

@@ -69,7 +69,7 @@ async function setup(resilience: Resilience) {
   };
   const pool = new ModelPool(
     () => runtime,
-    (sha) => sha,
+    async (sha) => sha,
   );
   const endpoints = new Endpoints(
     { list: async () => [deployment] },

@@ -63,7 +63,7 @@ function setup() {
   const states: string[] = [];
   const pool = new ModelPool(
     () => runtime,
-    (sha) => sha,
+    async (sha) => sha,
     { stateChanged: (m, v, s) => void states.push(`${v}:${s}`) },
   );
   let current: Deployment = {
@@ -137,7 +137,7 @@ test("weighted pick follows the injected random source", async () => {
   const runtime = new ControlledRuntime();
   const pool = new ModelPool(
     () => runtime,
-    (sha) => sha,
+    async (sha) => sha,
   );
   const deployment: Deployment = {
     name: "d",

@@ -81,7 +81,7 @@ export function modelRoutes(ballast: Ballast, options: { artifactLimit: number }
       }
       const result = await registry.registerVersion({
         model: request.params.name,
-        artifactPath: artifacts.pathFor(sha),
+        artifactPath: await artifacts.ensureLocal(sha),
         flavor: body.flavor as Flavor | undefined,
         signature: optionalObject(body.signature, "signature") as Signature | undefined,
         features: optionalStrings(body.features, "features"),
@@ -195,7 +195,7 @@ async function uploadedReference(
     throw notFound(`reference ${reference} was not uploaded; POST the profile to /api/v1/artifacts first`);
   }
   try {
-    return parseProfile(await readFile(artifacts.pathFor(sha), "utf8"));
+    return parseProfile(await readFile(await artifacts.ensureLocal(sha), "utf8"));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw invalid(`reference ${reference} is not a reference profile: ${reason}`, { field: "reference" });
