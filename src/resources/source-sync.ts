@@ -148,12 +148,14 @@ export class SourceSync {
     private readonly resources: ResourceService,
     private readonly events: EventRecorder,
     private readonly clock: Clock,
+    /** With replicas: polls run only on the one holding the source-sync lease. */
+    private readonly leased: (work: () => Promise<unknown>) => Promise<unknown> = (work) => work(),
   ) {}
 
   /** Polls every `intervalMs` from now on (the first poll is the caller's, so it can wait on it). */
   start(intervalMs: number): void {
     if (!(intervalMs >= 1000)) throw invalid("the sync interval must be at least 1 s");
-    this.timer = setInterval(() => void this.sync(), intervalMs);
+    this.timer = setInterval(() => void this.leased(() => this.sync()), intervalMs);
     this.timer.unref();
   }
 

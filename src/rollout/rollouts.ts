@@ -47,6 +47,8 @@ export interface RolloutView {
 
 export class Rollouts {
   private readonly challengersCheckedAt = new Map<string, number>();
+  /** Deployments whose rollout this replica follows (counts traffic for) without stepping it. */
+  private readonly followed = new Set<string>();
 
   constructor(
     private readonly controller: RolloutController,
@@ -64,6 +66,21 @@ export class Rollouts {
     await this.controller.resume();
     for (const d of await this.deployments.list())
       if (this.controller.isRolling(d.name)) this.meter.watch(d.name);
+  }
+
+  /**
+   * On a replica that does not step rollouts: reads the running ones from the store, so what it
+   * answers (and counts for the traffic meter) follows the replica that does.
+   */
+  async follow(): Promise<void> {
+    await this.controller.refresh();
+    for (const d of await this.deployments.list()) {
+      const rolling = this.controller.isRolling(d.name);
+      if (rolling && !this.followed.has(d.name)) this.meter.watch(d.name);
+      if (!rolling && this.followed.has(d.name)) this.meter.unwatch(d.name);
+      if (rolling) this.followed.add(d.name);
+      else this.followed.delete(d.name);
+    }
   }
 
   async tick(): Promise<void> {

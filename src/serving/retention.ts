@@ -11,6 +11,8 @@ export class RetentionSweeper {
     private readonly predictions: PredictionStore,
     private readonly clock: Clock,
     private readonly retentionMs: number,
+    /** With replicas: sweeps run only on the one holding the retention lease. */
+    private readonly leased: (work: () => Promise<unknown>) => Promise<unknown> = (work) => work(),
   ) {}
 
   /** One sweep; returns what it deleted. Exposed so tests drive it with their own clock. */
@@ -19,8 +21,9 @@ export class RetentionSweeper {
   }
 
   start(): void {
-    void this.sweep().catch(() => undefined);
-    this.timer = setInterval(() => void this.sweep().catch(() => undefined), RETENTION_SWEEP_INTERVAL_MS);
+    const sweep = () => void this.leased(() => this.sweep()).catch(() => undefined);
+    sweep();
+    this.timer = setInterval(sweep, RETENTION_SWEEP_INTERVAL_MS);
     this.timer.unref();
   }
 

@@ -200,3 +200,20 @@ export class LeaseKeeper {
     }
   }
 }
+
+export interface LeaseRow {
+  readonly name: string;
+  readonly holder: string;
+  /** Epoch ms by the clock that decides expiry (the database's on PostgreSQL). */
+  readonly expiresAt: number;
+}
+
+/** Every lease row, for GET /api/v1/replicas: who runs which reconciler. */
+export async function leaseRows(db: Kysely<Database>): Promise<LeaseRow[]> {
+  const rows = await db
+    .selectFrom("leases")
+    .select(["name", "holder", "expires_at"])
+    .orderBy("name")
+    .execute();
+  return rows.map((r) => ({ name: r.name, holder: r.holder, expiresAt: Number(r.expires_at) }));
+}
