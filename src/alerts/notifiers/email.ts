@@ -28,7 +28,7 @@ export interface EmailConfig {
   readonly port: number;
   /** TLS from the start (port 465); otherwise STARTTLS is used when the server offers it. */
   readonly secure?: boolean;
-  /** `pass` in clear, or `passFrom: {env: SMTP_PASSWORD}` / `{file: /run/secrets/smtp}`. */
+  /** `pass` in clear, or `passFrom: {env: BALLAST_SECRET_SMTP}` / `{file: smtp}` (in --secrets-dir). */
   readonly auth?: { readonly user: string; readonly pass?: string; readonly passFrom?: SecretRef };
   readonly from: string;
   readonly to: readonly string[];

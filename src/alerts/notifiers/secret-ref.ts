@@ -1,6 +1,6 @@
 /**
  * Secrets referenced rather than written in a configuration, as Kubernetes' `valueFrom` and
- * Alertmanager's `*_file` do: `passFrom: {env: SMTP_PASSWORD}` or `{file: /run/secrets/smtp}`.
+ * Alertmanager's `*_file` do: `passFrom: {env: BALLAST_SECRET_SMTP}` or `{file: /run/secrets/smtp}`.
  * The reference is what is stored, shown and diffed; the value is read when a message is sent,
  * so a rotated file is picked up without applying anything. What may be referenced is limited
  * (`--secrets-dir`, `--secret-env`, see domain/secret-access.ts): checked when a notifier is
