@@ -24,19 +24,12 @@ export const DEFAULT_SECRET_ENV: readonly string[] = ["BALLAST_SECRET_*"];
 export const DEFAULT_SECRET_ACCESS: SecretAccess = { dir: DEFAULT_SECRETS_DIR, env: DEFAULT_SECRET_ENV };
 
 /**
- * Never readable through a reference, even when a pattern matches: the server's credentials
- * and settings (`ballast serve` reads these), and the PostgreSQL client's (`PGPASSWORD`, …).
+ * Never readable through a reference, even when a pattern matches: every `BALLAST_*` variable
+ * but the `BALLAST_SECRET_*` ones (the server's credentials and settings, `ballast serve` reads
+ * BALLAST_TOKEN, BALLAST_TOKEN_FILE, BALLAST_INFERENCE_TOKEN, BALLAST_STORE, BALLAST_DATA_DIR,
+ * and any it reads later), the policy's own two, and the PostgreSQL client's (`PGPASSWORD`, …).
  */
-const RESERVED_ENV: ReadonlySet<string> = new Set([
-  "BALLAST_TOKEN",
-  "BALLAST_TOKEN_FILE",
-  "BALLAST_INFERENCE_TOKEN",
-  "BALLAST_STORE",
-  "BALLAST_DATA_DIR",
-  "BALLAST_SERVER",
-  "BALLAST_SECRETS_DIR",
-  "BALLAST_SECRET_ENV",
-]);
+const RESERVED_ENV: ReadonlySet<string> = new Set(["BALLAST_SECRETS_DIR", "BALLAST_SECRET_ENV"]);
 const RESERVED_ENV_PREFIXES: readonly string[] = ["PG"];
 
 const ENV_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*\*?$/;
@@ -64,7 +57,8 @@ export function secretAccessOf(options: { dir?: string; env?: string }): SecretA
 }
 
 export function isReservedEnv(name: string): boolean {
-  return RESERVED_ENV.has(name) || RESERVED_ENV_PREFIXES.some((p) => name.startsWith(p));
+  if (RESERVED_ENV.has(name) || RESERVED_ENV_PREFIXES.some((p) => name.startsWith(p))) return true;
+  return name.startsWith("BALLAST_") && !name.startsWith("BALLAST_SECRET_");
 }
 
 /** True when `{env: name}` may be read under `access`. */

@@ -85,12 +85,17 @@ describe("secret access: environment variables", () => {
       "BALLAST_TOKEN_FILE",
       "BALLAST_INFERENCE_TOKEN",
       "BALLAST_STORE",
+      "BALLAST_DATA_DIR",
+      "BALLAST_SERVER",
       "PGPASSWORD",
     ]) {
       assert.ok(!isEnvAllowed(access, name), name);
       assert.throws(() => checkSecretEnv(access, name, "f.env"), /one the server itself uses/);
     }
-    assert.ok(isEnvAllowed(access, "BALLAST_HOOK"));
+    // Every BALLAST_* but BALLAST_SECRET_*: what the server reads now and may read later.
+    assert.ok(!isEnvAllowed(access, "BALLAST_HOOK"));
+    assert.ok(!isEnvAllowed(access, "BALLAST_SECRET_ENV"));
+    assert.ok(isEnvAllowed(access, "BALLAST_SECRET_HOOK"));
   });
 });
 

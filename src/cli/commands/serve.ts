@@ -139,7 +139,7 @@ export function register(program: Command): void {
     )
     .option(
       "--secret-env <names>",
-      `NAME,PREFIX*,… environment variables notifiers' {env: …} secret references may read ('' for none; default: ${DEFAULT_SECRET_ENV.join(",")}); the server's own (BALLAST_TOKEN, BALLAST_STORE, PG*, …) never`,
+      `NAME,PREFIX*,… environment variables notifiers' {env: …} secret references may read ('' for none; default: ${DEFAULT_SECRET_ENV.join(",")}); other BALLAST_* (the server's own: BALLAST_TOKEN, …) and PG* never`,
       process.env.BALLAST_SECRET_ENV,
     )
     .action(async (options: ServeOptions) => {
