@@ -11,6 +11,7 @@ import { Registry } from "./registry/registry.js";
 import { DeploymentStore } from "./registry/deployments.js";
 import { runtimesWith } from "./runtimes/index.js";
 import { ANYWHERE, type RemoteAccess } from "./domain/remote-access.js";
+import type { SecretAccess } from "./domain/secret-access.js";
 import { ModelPool } from "./serving/model-pool.js";
 import { Endpoints } from "./serving/endpoints.js";
 import {
@@ -70,6 +71,8 @@ export interface BallastOptions {
   readonly source?: ManifestSource;
   /** Where remote models and alert receivers may point (`--allow-remote`); anywhere by default. */
   readonly remoteAccess?: RemoteAccess;
+  /** What notifiers may read as secrets (`--secrets-dir`, `--secret-env`); /run/secrets and BALLAST_SECRET_* by default. */
+  readonly secretAccess?: SecretAccess;
 }
 
 const MONITOR_TICK_MS = 1000;
@@ -159,6 +162,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     metrics,
     options.publicUrl,
     remoteAccess,
+    options.secretAccess,
   );
   const monitors = new Monitors(
     references,
@@ -171,6 +175,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     },
     performance,
     remoteAccess,
+    options.secretAccess,
   );
   const specs = await monitorStore.listAll();
   for (const spec of specs) monitors.put(spec);
@@ -247,6 +252,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       monitorStore,
       resources: resourceStore,
       prepareMonitors,
+      remoteAccess,
+      secretAccess: options.secretAccess,
       get rollouts() {
         return rollouts;
       },
@@ -257,7 +264,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
 
   const sourceSync =
     options.source === undefined ? undefined : new SourceSync(options.source, resources, events, clock);
-  const rolloutAlerts = new RolloutAlerts(options.publicUrl, remoteAccess);
+  const rolloutAlerts = new RolloutAlerts(options.publicUrl, remoteAccess, options.secretAccess);
   const targets = rolloutTargets({ deployments, registry, changes });
   const controller: RolloutController = new RolloutController(
     new RolloutStore(store.db),

@@ -11,6 +11,7 @@ import { Dispatcher } from "../alerts/dispatcher.js";
 import { notificationFor } from "../alerts/notification.js";
 import { checkNotifierAccess, createNotifier } from "../alerts/notifiers/index.js";
 import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
+import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../domain/secret-access.js";
 import type { AlertPhase } from "../alerts/lifecycle.js";
 import { notFound, unavailable } from "../domain/errors.js";
 import type { ReferenceProfile } from "./profile/reference-profile.js";
@@ -177,14 +178,17 @@ export class Monitors {
     private readonly performance?: PerformanceMonitors,
     /** Where notifiers may send (`--allow-remote`). */
     private readonly remoteAccess: RemoteAccess = ANYWHERE,
+    /** What notifiers may read as secrets (`--secrets-dir`, `--secret-env`). */
+    private readonly secretAccess: SecretAccess = DEFAULT_SECRET_ACCESS,
   ) {}
 
   /**
-   * Refuses a new spec whose notifiers point where this server may not send; called before the
+   * Refuses a new spec whose notifiers point where this server may not send, or reference
+   * secrets it may not read; called before the
    * spec is stored. Specs restored at start are not refused: their sends are, one by one.
    */
   checkAccess(spec: AnyMonitorSpec): void {
-    checkNotifierAccess(spec.notifiers, this.remoteAccess);
+    checkNotifierAccess(spec.notifiers, this.remoteAccess, "notifiers", this.secretAccess);
   }
 
   /** Every alert's lifecycle state (drift and performance monitors), saved with the checkpoints. */
@@ -257,7 +261,9 @@ export class Monitors {
     const monitor: ActiveMonitor = {
       spec,
       dispatcher: new Dispatcher({
-        notifiers: spec.notifiers.map((n, i) => createNotifier(n, `notifiers[${i}]`, this.remoteAccess)),
+        notifiers: spec.notifiers.map((n, i) =>
+          createNotifier(n, `notifiers[${i}]`, this.remoteAccess, this.secretAccess),
+        ),
       }),
       book: new AlertBook(),
       variants: new Map(),

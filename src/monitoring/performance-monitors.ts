@@ -17,6 +17,7 @@ import { Dispatcher } from "../alerts/dispatcher.js";
 import { notificationFor } from "../alerts/notification.js";
 import { createNotifier } from "../alerts/notifiers/index.js";
 import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
+import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../domain/secret-access.js";
 import type { AlertPhase } from "../alerts/lifecycle.js";
 import { notFound } from "../domain/errors.js";
 import {
@@ -130,6 +131,8 @@ export class PerformanceMonitors {
     private readonly generatorUrl?: string,
     /** Where notifiers may send (`--allow-remote`). */
     private readonly remoteAccess: RemoteAccess = ANYWHERE,
+    /** What notifiers may read as secrets (`--secrets-dir`, `--secret-env`). */
+    private readonly secretAccess: SecretAccess = DEFAULT_SECRET_ACCESS,
   ) {}
 
   /** Every alert's lifecycle state, for saving with the checkpoints. */
@@ -160,7 +163,9 @@ export class PerformanceMonitors {
       bucketMs,
       everyMs,
       dispatcher: new Dispatcher({
-        notifiers: spec.notifiers.map((n, i) => createNotifier(n, `notifiers[${i}]`, this.remoteAccess)),
+        notifiers: spec.notifiers.map((n, i) =>
+          createNotifier(n, `notifiers[${i}]`, this.remoteAccess, this.secretAccess),
+        ),
       }),
       book: new AlertBook(),
       lastRun: null,

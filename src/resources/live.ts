@@ -3,7 +3,12 @@
  * have their own stores (they can also be changed through their HTTP routes and `ballast
  * deploy`); a Notifier exists only as declared, so its live state is its declaration.
  */
+import { checkOneNotifier, type NotifierConfig } from "../alerts/notifiers/index.js";
 import { isBallastError } from "../domain/errors.js";
+import { isPlainObject } from "../domain/json-value.js";
+import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
+import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../domain/secret-access.js";
+import { checkStrategyNotifiers } from "../rollout/rollout-alerts.js";
 import type { Rollouts } from "../rollout/rollouts.js";
 import type { DeploymentStore } from "../registry/deployments.js";
 import type { Registry } from "../registry/registry.js";
@@ -42,6 +47,10 @@ export interface LiveParts {
   /** Points a deployment's monitors at what it serves now. */
   readonly prepareMonitors: (deployment: string) => void;
   readonly rollouts: Rollouts;
+  /** Where notifiers may send (`--allow-remote`); anywhere when absent. */
+  readonly remoteAccess?: RemoteAccess;
+  /** What notifiers may read as secrets (`--secrets-dir`, `--secret-env`); the defaults when absent. */
+  readonly secretAccess?: SecretAccess;
 }
 
 export function liveState(parts: LiveParts): LiveState {
@@ -85,7 +94,18 @@ export function liveState(parts: LiveParts): LiveState {
     },
 
     async check(kind, name, spec) {
+      // Inline notifiers (and a Notifier itself) are refused here when they point where this
+      // server may not send or at secrets it may not read; Notifier names were checked when applied.
+      const remote = parts.remoteAccess ?? ANYWHERE;
+      const secrets = parts.secretAccess ?? DEFAULT_SECRET_ACCESS;
+      if (kind === "Notifier") checkOneNotifier(spec as unknown as NotifierConfig, remote, secrets, "spec");
+      if (kind === "Monitor" && Array.isArray(spec.notifiers))
+        spec.notifiers.forEach((n: unknown, i) => {
+          if (isPlainObject(n))
+            checkOneNotifier(n as unknown as NotifierConfig, remote, secrets, `notifiers[${i}]`);
+        });
       if (kind !== "Deployment") return;
+      checkStrategyNotifiers(spec.strategy, remote, secrets);
       const input = deploymentInput(name, spec);
       for (const [i, variant] of input.variants.entries()) {
         await parts.registry.resolve(variant.model, variant.ref).catch((error: unknown) => {

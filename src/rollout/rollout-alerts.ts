@@ -5,8 +5,15 @@
  */
 import { alertIdentity } from "../alerts/alert-book.js";
 import { Dispatcher } from "../alerts/dispatcher.js";
-import { createNotifier, type NotifierConfig } from "../alerts/notifiers/index.js";
+import {
+  checkOneNotifier,
+  createNotifier,
+  parseNotifierConfig,
+  type NotifierConfig,
+} from "../alerts/notifiers/index.js";
+import { isPlainObject } from "../domain/json-value.js";
 import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
+import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../domain/secret-access.js";
 import type { RolloutState, Transition } from "./canary.js";
 
 /** Which transitions page someone, and how loudly. */
@@ -23,7 +30,14 @@ export class RolloutAlerts {
     private readonly generatorUrl?: string,
     /** Where notifiers may send (`--allow-remote`), checked at each send. */
     private readonly remoteAccess: RemoteAccess = ANYWHERE,
+    /** What notifiers may read as secrets (`--secrets-dir`, `--secret-env`), checked at each send. */
+    private readonly secretAccess: SecretAccess = DEFAULT_SECRET_ACCESS,
   ) {}
+
+  /** Refuses a strategy (as declared) whose inline notifiers this server may not use; see below. */
+  checkAccess(strategy: unknown): void {
+    checkStrategyNotifiers(strategy, this.remoteAccess, this.secretAccess);
+  }
 
   notify(state: RolloutState, notes: Transition["notes"], notifiers: readonly NotifierConfig[]): void {
     if (notifiers.length === 0) return;
@@ -72,9 +86,31 @@ export class RolloutAlerts {
     if (current !== undefined && current.config === config) return current.dispatcher;
     current?.dispatcher.close();
     const dispatcher = new Dispatcher({
-      notifiers: notifiers.map((n, i) => createNotifier(n, `notifiers[${i}]`, this.remoteAccess)),
+      notifiers: notifiers.map((n, i) =>
+        createNotifier(n, `notifiers[${i}]`, this.remoteAccess, this.secretAccess),
+      ),
     });
     this.dispatchers.set(deployment, { config, dispatcher });
     return dispatcher;
+  }
+}
+
+/**
+ * Refuses, with a 400 naming the field (`strategy.canary.notifiers[0].url`), inline notifiers of
+ * a strategy as declared (`canary`, `blueGreen`, `abTest`) that point where this server may not
+ * send or reference secrets it may not read: when the deployment is applied, as a monitor's
+ * notifiers are, not only at the first alert. Names of Notifier resources are left to their own
+ * apply; anything malformed is left to the strategy's own checks.
+ */
+export function checkStrategyNotifiers(strategy: unknown, remote: RemoteAccess, secrets: SecretAccess): void {
+  if (!isPlainObject(strategy)) return;
+  for (const key of ["canary", "blueGreen", "abTest"]) {
+    const part = strategy[key];
+    if (!isPlainObject(part) || !Array.isArray(part.notifiers)) continue;
+    part.notifiers.forEach((raw: unknown, i) => {
+      if (typeof raw === "string") return;
+      const at = `strategy.${key}.notifiers[${i}]`;
+      checkOneNotifier(parseNotifierConfig(raw, at), remote, secrets, at);
+    });
   }
 }

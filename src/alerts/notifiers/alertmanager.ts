@@ -18,6 +18,7 @@ import {
 import { postJson } from "./http-post.js";
 import { headerRefs, resolveSecretMap, resolveUrl, urlSource, type SecretRef } from "./secret-ref.js";
 import { ANYWHERE, type RemoteAccess } from "../../domain/remote-access.js";
+import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../../domain/secret-access.js";
 
 export interface AlertmanagerConfig {
   readonly kind: "alertmanager";
@@ -73,7 +74,11 @@ export function parseAlertmanagerConfig(raw: RawConfig, path: string): Alertmana
   };
 }
 
-export function alertmanagerNotifier(config: AlertmanagerConfig, access: RemoteAccess = ANYWHERE): Notifier {
+export function alertmanagerNotifier(
+  config: AlertmanagerConfig,
+  access: RemoteAccess = ANYWHERE,
+  secrets: SecretAccess = DEFAULT_SECRET_ACCESS,
+): Notifier {
   const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
   const receiver = `alertmanager ${config.name}`;
   return {
@@ -82,11 +87,11 @@ export function alertmanagerNotifier(config: AlertmanagerConfig, access: RemoteA
     send: async (notification, signal) => {
       await postJson({
         receiver,
-        url: alertsEndpoint(await resolveUrl(config, receiver)),
+        url: alertsEndpoint(await resolveUrl(config, receiver, secrets)),
         body: [postableAlert(notification)],
         headers: {
           ...config.headers,
-          ...(await resolveSecretMap(config.headersFrom, receiver, "headersFrom")),
+          ...(await resolveSecretMap(config.headersFrom, receiver, "headersFrom", secrets)),
         },
         timeoutMs,
         signal,

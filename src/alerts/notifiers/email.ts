@@ -18,6 +18,8 @@ import {
 } from "./config.js";
 import { headline } from "./headline.js";
 import { optionalSecretRef, resolveSecret, type SecretRef } from "./secret-ref.js";
+import type { RemoteAccess } from "../../domain/remote-access.js";
+import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../../domain/secret-access.js";
 
 export interface EmailConfig {
   readonly kind: "email";
@@ -26,7 +28,7 @@ export interface EmailConfig {
   readonly port: number;
   /** TLS from the start (port 465); otherwise STARTTLS is used when the server offers it. */
   readonly secure?: boolean;
-  /** `pass` in clear, or `passFrom: {env: SMTP_PASSWORD}` / `{file: /run/secrets/smtp}`. */
+  /** `pass` in clear, or `passFrom: {env: BALLAST_SECRET_SMTP}` / `{file: smtp}` (in --secrets-dir). */
   readonly auth?: { readonly user: string; readonly pass?: string; readonly passFrom?: SecretRef };
   readonly from: string;
   readonly to: readonly string[];
@@ -102,7 +104,12 @@ export function parseEmailConfig(raw: RawConfig, path: string): EmailConfig {
   };
 }
 
-export function emailNotifier(config: EmailConfig): Notifier {
+/** `_remote` is for the table's sake: SMTP hosts are not under `--allow-remote`. */
+export function emailNotifier(
+  config: EmailConfig,
+  _remote?: RemoteAccess,
+  secrets: SecretAccess = DEFAULT_SECRET_ACCESS,
+): Notifier {
   const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
   const receiver = `email ${config.name}`;
   // A transport per message (no pool, see above), so a password read from a file is current.
@@ -111,7 +118,8 @@ export function emailNotifier(config: EmailConfig): Notifier {
     const pass =
       auth === undefined
         ? undefined
-        : (auth.pass ?? (await resolveSecret(auth.passFrom as SecretRef, receiver, "auth.passFrom")));
+        : (auth.pass ??
+          (await resolveSecret(auth.passFrom as SecretRef, receiver, "auth.passFrom", secrets)));
     return nodemailer.createTransport({
       host: config.host,
       port: config.port,

@@ -5,12 +5,14 @@
  */
 import { invalidField, shown } from "../../registry/field.js";
 import { ANYWHERE, checkAllowed, type RemoteAccess } from "../../domain/remote-access.js";
+import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../../domain/secret-access.js";
 import type { Notifier } from "../notifier.js";
 import { alertmanagerNotifier, parseAlertmanagerConfig, type AlertmanagerConfig } from "./alertmanager.js";
 import { configObject, type RawConfig } from "./config.js";
 import { emailNotifier, parseEmailConfig, type EmailConfig } from "./email.js";
 import { parseSlackConfig, slackNotifier, type SlackConfig } from "./slack.js";
 import { parseWebhookConfig, webhookNotifier, type WebhookConfig } from "./webhook.js";
+import { checkSecretRef, type SecretRef } from "./secret-ref.js";
 
 export type NotifierConfig = WebhookConfig | SlackConfig | AlertmanagerConfig | EmailConfig;
 export type NotifierKind = NotifierConfig["kind"];
@@ -19,7 +21,7 @@ type ConfigOf<K extends NotifierKind> = Extract<NotifierConfig, { kind: K }>;
 
 interface NotifierKindEntry<K extends NotifierKind> {
   parse(raw: RawConfig, path: string): ConfigOf<K>;
-  create(config: ConfigOf<K>, access: RemoteAccess): Notifier;
+  create(config: ConfigOf<K>, access: RemoteAccess, secrets: SecretAccess): Notifier;
 }
 
 const kinds: { [K in NotifierKind]: NotifierKindEntry<K> } = {
@@ -38,12 +40,18 @@ export function parseNotifierConfig(raw: unknown, path = "notifier"): NotifierCo
 }
 
 /**
- * Builds a notifier whose sends go only where `access` allows (checked at each send, so a
- * stored receiver outside a narrowed `--allow-remote` is refused rather than called).
+ * Builds a notifier whose sends go only where `access` allows and that reads only the secrets
+ * `secrets` allows (both checked at each send, so a stored receiver outside a narrowed
+ * `--allow-remote`, `--secrets-dir` or `--secret-env` is refused rather than called).
  */
-export function createNotifier(raw: unknown, path = "notifier", access: RemoteAccess = ANYWHERE): Notifier {
+export function createNotifier(
+  raw: unknown,
+  path = "notifier",
+  access: RemoteAccess = ANYWHERE,
+  secrets: SecretAccess = DEFAULT_SECRET_ACCESS,
+): Notifier {
   const object = configObject(raw, path);
-  return build(kindOf(object, path), object, path, access);
+  return build(kindOf(object, path), object, path, access, secrets);
 }
 
 function build<K extends NotifierKind>(
@@ -51,25 +59,47 @@ function build<K extends NotifierKind>(
   raw: RawConfig,
   path: string,
   access: RemoteAccess,
+  secrets: SecretAccess,
 ): Notifier {
   const entry: NotifierKindEntry<K> = kinds[kind];
-  return entry.create(entry.parse(raw, path), access);
+  return entry.create(entry.parse(raw, path), access, secrets);
 }
 
 /**
  * Refuses, with a 400 naming the field, notifiers whose URL the allow-list does not let this
- * server call: at registration, so a mistake is seen then and not at the first alert.
+ * server call, or whose secret references point outside what `secrets` allows: at
+ * registration, so a mistake (or an attempt) is seen then and not at the first alert.
  */
 export function checkNotifierAccess(
   configs: readonly NotifierConfig[],
   access: RemoteAccess,
   path = "notifiers",
+  secrets: SecretAccess = DEFAULT_SECRET_ACCESS,
 ): void {
-  configs.forEach((config, i) => {
-    // A url read from a secret reference is checked at each send instead.
-    if (config.kind !== "email" && config.url !== undefined)
-      checkAllowed(access, config.url, `${path}[${i}].url`);
-  });
+  configs.forEach((config, i) => checkOneNotifier(config, access, secrets, `${path}[${i}]`));
+}
+
+/** One notifier's URL and secret references; `path` is where it sits (`spec`, `notifiers[0]`). */
+export function checkOneNotifier(
+  config: NotifierConfig,
+  access: RemoteAccess,
+  secrets: SecretAccess,
+  path: string,
+): void {
+  // A url read from a secret reference is checked at each send instead.
+  if (config.kind !== "email" && config.url !== undefined) checkAllowed(access, config.url, `${path}.url`);
+  for (const [field, ref] of secretRefsOf(config)) checkSecretRef(secrets, ref, `${path}.${field}`);
+}
+
+/** Every secret reference of a configuration, with its field (`headersFrom.Authorization`). */
+function secretRefsOf(config: NotifierConfig): Array<[string, SecretRef]> {
+  if (config.kind === "email")
+    return config.auth?.passFrom === undefined ? [] : [["auth.passFrom", config.auth.passFrom]];
+  const refs: Array<[string, SecretRef]> = config.urlFrom === undefined ? [] : [["urlFrom", config.urlFrom]];
+  if (config.kind !== "slack")
+    for (const [name, ref] of Object.entries(config.headersFrom ?? {}))
+      refs.push([`headersFrom.${name}`, ref]);
+  return refs;
 }
 
 function kindOf(raw: RawConfig, path: string): NotifierKind {

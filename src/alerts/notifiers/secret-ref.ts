@@ -1,11 +1,22 @@
 /**
  * Secrets referenced rather than written in a configuration, as Kubernetes' `valueFrom` and
- * Alertmanager's `*_file` do: `passFrom: {env: SMTP_PASSWORD}` or `{file: /run/secrets/smtp}`.
+ * Alertmanager's `*_file` do: `passFrom: {env: BALLAST_SECRET_SMTP}` or `{file: /run/secrets/smtp}`.
  * The reference is what is stored, shown and diffed; the value is read when a message is sent,
- * so a rotated file is picked up without applying anything.
+ * so a rotated file is picked up without applying anything. What may be referenced is limited
+ * (`--secrets-dir`, `--secret-env`, see domain/secret-access.ts): checked when a notifier is
+ * declared, and again here when the value is read.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, realpath } from "node:fs/promises";
 import { BallastError } from "../../domain/errors.js";
+import {
+  checkSecretEnv,
+  checkSecretFile,
+  DEFAULT_SECRET_ACCESS,
+  isEnvAllowed,
+  isInside,
+  secretFilePath,
+  type SecretAccess,
+} from "../../domain/secret-access.js";
 import { invalidField, shown } from "../../registry/field.js";
 import type { RawConfig } from "./config.js";
 
@@ -53,18 +64,46 @@ export function secretRefMap(
   );
 }
 
-/** The secret's value now; a missing one fails the delivery (not retried: it will not appear by itself). */
-export async function resolveSecret(ref: SecretRef, receiver: string, field: string): Promise<string> {
+/** Throws a 400 naming the field (`….Authorization.env`) when `access` does not let `ref` be read. */
+export function checkSecretRef(access: SecretAccess, ref: SecretRef, field: string): void {
+  if ("env" in ref) checkSecretEnv(access, ref.env, `${field}.env`);
+  else checkSecretFile(access, ref.file, `${field}.file`);
+}
+
+/**
+ * The secret's value now; a missing one fails the delivery (not retried: it will not appear by
+ * itself), and so does one `access` does not allow (a reference stored before the policy was
+ * narrowed, or a file whose symlinks lead out of the secrets directory).
+ */
+export async function resolveSecret(
+  ref: SecretRef,
+  receiver: string,
+  field: string,
+  access: SecretAccess = DEFAULT_SECRET_ACCESS,
+): Promise<string> {
   if ("env" in ref) {
+    if (!isEnvAllowed(access, ref.env))
+      throw refused(`${receiver}: ${field}: environment variable ${ref.env} is not allowed (--secret-env)`);
     const value = process.env[ref.env];
     if (value === undefined || value === "")
       throw missing(`${receiver}: ${field}: environment variable ${ref.env} is not set`);
     return value;
   }
+  const outside = (): BallastError =>
+    refused(
+      `${receiver}: ${field}: ${ref.file} is outside the secrets directory ${access.dir} (--secrets-dir)`,
+    );
+  const path = secretFilePath(access, ref.file);
+  if (path === undefined) throw outside();
   try {
+    // Symlinks followed before deciding: a link inside the directory may point anywhere.
+    const real = await realpath(path);
+    const dir = await realpath(access.dir);
+    if (!isInside(dir, real)) throw outside();
     // One trailing newline is how `echo secret > file` writes it, not part of the secret.
-    return (await readFile(ref.file, "utf8")).replace(/\r?\n$/, "");
+    return (await readFile(real, "utf8")).replace(/\r?\n$/, "");
   } catch (error) {
+    if (error instanceof BallastError) throw error;
     const code = (error as { code?: string }).code ?? "unreadable";
     throw missing(`${receiver}: ${field}: cannot read ${ref.file} (${code})`);
   }
@@ -74,16 +113,21 @@ export async function resolveSecretMap(
   refs: Readonly<Record<string, SecretRef>> | undefined,
   receiver: string,
   field: string,
+  access: SecretAccess = DEFAULT_SECRET_ACCESS,
 ): Promise<Record<string, string>> {
   if (refs === undefined) return {};
   const out: Record<string, string> = {};
   for (const [name, ref] of Object.entries(refs))
-    out[name] = await resolveSecret(ref, receiver, `${field}.${name}`);
+    out[name] = await resolveSecret(ref, receiver, `${field}.${name}`, access);
   return out;
 }
 
 function missing(message: string): BallastError {
   return new BallastError("unavailable", message, { retryable: false });
+}
+
+function refused(message: string): BallastError {
+  return new BallastError("invalid_argument", message, { retryable: false });
 }
 
 /** `url: …` written out, or `urlFrom: {env|file}` when the URL itself is the key (Slack, Teams). */
@@ -99,10 +143,11 @@ export function urlSource(raw: RawConfig, path: string, parseUrl: () => string):
 export async function resolveUrl(
   source: { readonly url?: string; readonly urlFrom?: SecretRef },
   receiver: string,
+  access: SecretAccess = DEFAULT_SECRET_ACCESS,
 ): Promise<string> {
   if (source.url !== undefined) return source.url;
   if (source.urlFrom === undefined) throw missing(`${receiver}: no url configured`);
-  const value = await resolveSecret(source.urlFrom, receiver, "urlFrom");
+  const value = await resolveSecret(source.urlFrom, receiver, "urlFrom", access);
   let url: URL | undefined;
   try {
     url = new URL(value);

@@ -16,6 +16,7 @@ import { headline } from "./headline.js";
 import { postJson } from "./http-post.js";
 import { resolveUrl, urlSource, type SecretRef } from "./secret-ref.js";
 import { ANYWHERE, type RemoteAccess } from "../../domain/remote-access.js";
+import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../../domain/secret-access.js";
 
 export interface SlackConfig {
   readonly kind: "slack";
@@ -95,7 +96,11 @@ export function parseSlackConfig(raw: RawConfig, path: string): SlackConfig {
   };
 }
 
-export function slackNotifier(config: SlackConfig, access: RemoteAccess = ANYWHERE): Notifier {
+export function slackNotifier(
+  config: SlackConfig,
+  access: RemoteAccess = ANYWHERE,
+  secrets: SecretAccess = DEFAULT_SECRET_ACCESS,
+): Notifier {
   const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
   return {
     name: config.name,
@@ -104,7 +109,7 @@ export function slackNotifier(config: SlackConfig, access: RemoteAccess = ANYWHE
       const receiver = `slack ${config.name}`;
       await postJson({
         receiver,
-        url: await resolveUrl(config, receiver),
+        url: await resolveUrl(config, receiver, secrets),
         body: slackBody(notification, config),
         timeoutMs,
         signal,

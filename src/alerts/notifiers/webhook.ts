@@ -17,6 +17,7 @@ import {
 import { postJson } from "./http-post.js";
 import { headerRefs, resolveSecretMap, resolveUrl, urlSource, type SecretRef } from "./secret-ref.js";
 import { ANYWHERE, type RemoteAccess } from "../../domain/remote-access.js";
+import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../../domain/secret-access.js";
 
 export interface WebhookConfig {
   readonly kind: "webhook";
@@ -58,7 +59,11 @@ export function parseWebhookConfig(raw: RawConfig, path: string): WebhookConfig 
   };
 }
 
-export function webhookNotifier(config: WebhookConfig, access: RemoteAccess = ANYWHERE): Notifier {
+export function webhookNotifier(
+  config: WebhookConfig,
+  access: RemoteAccess = ANYWHERE,
+  secrets: SecretAccess = DEFAULT_SECRET_ACCESS,
+): Notifier {
   const timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
   return {
     name: config.name,
@@ -67,11 +72,11 @@ export function webhookNotifier(config: WebhookConfig, access: RemoteAccess = AN
       const receiver = `webhook ${config.name}`;
       await postJson({
         receiver,
-        url: await resolveUrl(config, receiver),
+        url: await resolveUrl(config, receiver, secrets),
         body: webhookBody(notification),
         headers: {
           ...config.headers,
-          ...(await resolveSecretMap(config.headersFrom, receiver, "headersFrom")),
+          ...(await resolveSecretMap(config.headersFrom, receiver, "headersFrom", secrets)),
         },
         timeoutMs,
         signal,

@@ -18,6 +18,7 @@ import { parseDuration } from "../../domain/duration.js";
 import { parsePort, parsePositiveInt, collect } from "../options.js";
 import { parseTokenFile, plainToken, type ApiToken } from "../../server/tokens.js";
 import { parseAllowList } from "../../domain/remote-access.js";
+import { DEFAULT_SECRETS_DIR, DEFAULT_SECRET_ENV, secretAccessOf } from "../../domain/secret-access.js";
 
 export interface ServeOptions {
   port: string;
@@ -44,6 +45,8 @@ export interface ServeOptions {
   checkpointInterval: string;
   publicUrl?: string;
   allowRemote?: string;
+  secretsDir?: string;
+  secretEnv?: string;
 }
 
 export function register(program: Command): void {
@@ -129,6 +132,16 @@ export function register(program: Command): void {
       "--allow-remote <hosts>",
       "host[:port],… that remote models and webhook/Slack/Alertmanager notifiers may point at (default: any)",
     )
+    .option(
+      "--secrets-dir <dir>",
+      `the only directory notifiers' {file: …} secret references may read (relative paths are inside it; default: ${DEFAULT_SECRETS_DIR})`,
+      process.env.BALLAST_SECRETS_DIR,
+    )
+    .option(
+      "--secret-env <names>",
+      `NAME,PREFIX*,… environment variables notifiers' {env: …} secret references may read ('' for none; default: ${DEFAULT_SECRET_ENV.join(",")}); other BALLAST_* (the server's own: BALLAST_TOKEN, …) and PG* never`,
+      process.env.BALLAST_SECRET_ENV,
+    )
     .action(async (options: ServeOptions) => {
       await serve(options);
     });
@@ -170,6 +183,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   if (checkpointMs < 1000) throw invalid("--checkpoint-interval must be at least 1s");
   if (intervalMs < 1000) throw invalid("--sync-interval must be at least 1s");
   const remoteAccess = options.allowRemote === undefined ? undefined : parseAllowList(options.allowRemote);
+  const secretAccess = secretAccessOf({ dir: options.secretsDir, env: options.secretEnv });
   const watch =
     options.watch !== undefined
       ? folderSource(options.watch)
@@ -192,6 +206,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     checkpointMs: checkpointMs,
     ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
     ...(remoteAccess === undefined ? {} : { remoteAccess }),
+    secretAccess,
   });
   try {
     for (const m of quickModels) {

@@ -48,6 +48,8 @@ export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
         if (!isPlainObject(request.body)) throw invalid("the request body must be a JSON object");
         const body = request.body;
         const strategy = strategyChoice(request.query.strategy);
+        // Inline notifiers of the strategy against --allow-remote and the secret policy, before storing.
+        ballast.rolloutAlerts.checkAccess(body.strategy);
         // Everything but the variants' spelling is checked, with field paths, by the deployment store.
         const { deployment, rollout } = await ballast.changes.apply(
           {
