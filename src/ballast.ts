@@ -40,6 +40,11 @@ import { RolloutController } from "./rollout/controller.js";
 import { RolloutStore } from "./rollout/rollout-store.js";
 import { rolloutTargets } from "./application/rollout-targets.js";
 import { DeploymentChanges } from "./application/deployment-changes.js";
+import { LEASE, leased, resumeRollouts, rolloutTick } from "./application/reconcilers.js";
+import { ChangeFeed } from "./store/change-feed.js";
+import { LeaseKeeper } from "./store/leases.js";
+import { ReplicaHeartbeat, replicaId } from "./store/replicas.js";
+import { exclusiveSection } from "./store/exclusive.js";
 import { measurementSource } from "./rollout/measurements.js";
 import { Rollouts } from "./rollout/rollouts.js";
 import { RolloutAlerts } from "./rollout/rollout-alerts.js";
@@ -76,6 +81,8 @@ export interface BallastOptions {
 }
 
 const MONITOR_TICK_MS = 1000;
+/** The change-feed topic of what deployments serve (deployments, aliases). */
+const DEPLOYMENTS_TOPIC = "deployments";
 /** How often rollouts step; their analyses run at the interval each strategy declares. */
 const ROLLOUT_TICK_MS = 1000;
 /** How often open monitor windows are saved: what a crash can lose at most. */
@@ -105,6 +112,14 @@ export interface Ballast {
   readonly rolloutAlerts: RolloutAlerts;
   /** The one way to change what a deployment serves (HTTP, manifests, aliases, rollouts). */
   readonly changes: DeploymentChanges;
+  /** This process among the replicas sharing the store: its id, leases and heartbeat. */
+  readonly replica: {
+    readonly id: string;
+    readonly leases: LeaseKeeper;
+    readonly heartbeat: ReplicaHeartbeat;
+  };
+  /** Tells every replica (this one included) what changed in the store. */
+  readonly feed: ChangeFeed;
   /** Points a deployment's monitors at the versions it serves now (after it or they change). */
   prepareMonitors(deployment: string): void;
   close(): Promise<void>;
@@ -114,6 +129,12 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const clock = options.clock ?? systemClock;
   const dataDir = resolve(options.dataDir);
   const store = await openStore({ dataDir, url: options.storeUrl });
+  // Every replica serves; reconcilers run on the one holding their lease.
+  const replica = replicaId();
+  // On SQLite there is one node: a restarted process holds its predecessor's leases at once.
+  const leases = new LeaseKeeper(store, { holder: store.dialect === "sqlite" ? "local" : replica });
+  const heartbeat = new ReplicaHeartbeat(store.db, { id: replica, clock });
+  const feed = new ChangeFeed(store);
   const remoteAccess = options.remoteAccess ?? ANYWHERE;
   const runtimeFor = runtimesWith(remoteAccess);
   // On PostgreSQL the bytes go into the database too, so every replica can load every version.
@@ -214,7 +235,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const retention =
     options.retentionMs === undefined
       ? undefined
-      : new RetentionSweeper(predictions, clock, options.retentionMs);
+      : new RetentionSweeper(predictions, clock, options.retentionMs, leased(leases, LEASE.retention));
 
   const prepareMonitors = (deployment: string): void => {
     const served = endpoints.list().find((d) => d.deployment.name === deployment);
@@ -233,7 +254,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     registry,
     serve: () => endpoints.sync(),
     pointMonitors: prepareMonitors,
-    announce: async () => {},
+    announce: async () => void (await feed.publish(DEPLOYMENTS_TOPIC)),
     rollouts: () => ({
       rollsOut: (strategy) => rollouts.rollsOut(strategy),
       rollingTo: (deployment) => rollouts.rollingTo(deployment),
@@ -263,7 +284,9 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   );
 
   const sourceSync =
-    options.source === undefined ? undefined : new SourceSync(options.source, resources, events, clock);
+    options.source === undefined
+      ? undefined
+      : new SourceSync(options.source, resources, events, clock, leased(leases, LEASE.sourceSync));
   const rolloutAlerts = new RolloutAlerts(options.publicUrl, remoteAccess, options.secretAccess);
   const targets = rolloutTargets({ deployments, registry, changes });
   const controller: RolloutController = new RolloutController(
@@ -282,6 +305,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       metrics.rolloutChanged(state.deployment, state.weight, state.phase);
       rolloutAlerts.notify(state, notes, strategy.notifiers ?? []);
     },
+    // With replicas, every rollout action runs under one lock and starts from the store.
+    store.dialect === "postgres" ? exclusiveSection(store, "ballast.rollouts") : undefined,
   );
   const rollouts = new Rollouts(
     controller,
@@ -297,18 +322,26 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     },
     clock,
   );
+  const tickRollouts = rolloutTick(leases, rollouts);
   const rolloutTicker =
     options.rolloutTicker === false
       ? undefined
-      : setInterval(() => void rollouts.tick().catch(() => metrics.rolloutTickFailed()), ROLLOUT_TICK_MS);
+      : setInterval(() => void tickRollouts().catch(() => metrics.rolloutTickFailed()), ROLLOUT_TICK_MS);
   rolloutTicker?.unref();
 
   predictionLog.start();
   retention?.start();
+  // Changes made through other replicas (or missed while the connection was down) are served here.
+  await feed.subscribe(DEPLOYMENTS_TOPIC, (change) =>
+    change.cause === "local" ? undefined : changes.heard(),
+  );
+  await feed.start();
+  leases.start();
+  heartbeat.start();
   await endpoints.sync();
   for (const d of endpoints.list()) prepareMonitors(d.deployment.name);
   // A rollout interrupted by a restart continues from its last saved state.
-  await rollouts.resume();
+  await resumeRollouts(leases, rollouts);
 
   return {
     dataDir,
@@ -332,9 +365,12 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     rollouts,
     rolloutAlerts,
     changes,
+    replica: { id: replica, leases, heartbeat },
+    feed,
     prepareMonitors,
     async close() {
       await sourceSync?.stop();
+      await feed.close();
       clearInterval(rolloutTicker);
       rolloutAlerts.close();
       await controller.serialized(async () => {});
@@ -346,6 +382,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       await predictionLog.stop();
       await writer?.close();
       await pool.close();
+      await heartbeat.close();
+      await leases.close();
       await store.close();
     },
   };

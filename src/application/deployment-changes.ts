@@ -137,6 +137,12 @@ export class DeploymentChanges {
     return problems;
   }
 
+  /** Another replica changed deployments or aliases (or this one may have missed it): catch up. */
+  async heard(): Promise<void> {
+    await this.parts.serve();
+    for (const d of await this.parts.deployments.list()) this.parts.pointMonitors(d.name);
+  }
+
   private async planFor(
     name: string,
     current: Deployment | null,
