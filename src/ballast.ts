@@ -22,8 +22,9 @@ import { SqlitePredictionWriter } from "./store/sqlite-prediction-writer.js";
 import { InferenceService } from "./serving/inference.js";
 import { RetentionSweeper } from "./serving/retention.js";
 import { createMetrics, type Metrics } from "./server/metrics.js";
+import { AlertService } from "./alerts/alerting.js";
 import { Monitors } from "./monitoring/monitors.js";
-import { MonitorStore } from "./monitoring/monitor-store.js";
+import { MonitorStore, monitorAlertStates, savedMonitorAlerts } from "./monitoring/monitor-store.js";
 import { PerformanceMonitors } from "./monitoring/performance-monitors.js";
 import { profileFormat } from "./monitoring/profile/profile-format.js";
 import { validateProfile } from "./monitoring/profile/reference-profile.js";
@@ -97,7 +98,8 @@ export interface Ballast {
   /** The watched folder or repository, when there is one. */
   readonly sourceSync: SourceSync | undefined;
   readonly rollouts: Rollouts;
-  readonly rolloutAlerts: RolloutAlerts;
+  /** Every alert (drift, performance, rollout): its states, notifiers and subscribers. */
+  readonly alerts: AlertService;
   /** Points a deployment's monitors at the versions it serves now (after it or they change). */
   prepareMonitors(deployment: string): void;
   close(): Promise<void>;
@@ -141,6 +143,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       return stored === null ? null : validateProfile(stored);
     },
   };
+  // One alerting service: monitors and rollouts publish, notifiers and subscribers hear.
+  const alerts = new AlertService({ remoteAccess });
   const performance = new PerformanceMonitors(
     {
       scan: (deployment, since, until) => predictions.scan(deployment, since, until),
@@ -148,12 +152,13 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       flush: () => predictionLog.flush(),
     },
     references,
+    alerts,
     metrics,
     options.publicUrl,
-    remoteAccess,
   );
   const monitors = new Monitors(
     references,
+    alerts,
     metrics,
     options.publicUrl,
     {
@@ -162,7 +167,6 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
         void monitorStore.saveWindow(window, sketch, clock.now()).catch(() => metrics.monitorPersistFailed()),
     },
     performance,
-    remoteAccess,
   );
   const specs = await monitorStore.listAll();
   for (const spec of specs) monitors.put(spec);
@@ -173,10 +177,10 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     if (deployment === undefined) continue;
     monitors.restore(c, await predictions.countSince(deployment, c.variant, c.takenAt));
   }
-  monitors.restoreAlerts(await monitorStore.alertStates());
+  alerts.restore(monitorAlertStates(await monitorStore.alertStates(), specs));
   const checkpoint = async () => {
     await monitorStore.saveCheckpoints(monitors.checkpoints(), clock.now());
-    await monitorStore.saveAlertStates(monitors.alertStates(), clock.now());
+    await monitorStore.saveAlertStates(savedMonitorAlerts(alerts.states()), clock.now());
   };
   const checkpointer = setInterval(
     () => void checkpoint().catch(() => metrics.monitorPersistFailed()),
@@ -237,7 +241,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
 
   const sourceSync =
     options.source === undefined ? undefined : new SourceSync(options.source, resources, events, clock);
-  const rolloutAlerts = new RolloutAlerts(options.publicUrl, remoteAccess);
+  const rolloutAlerts = new RolloutAlerts(alerts, options.publicUrl);
   const targets = deploymentTargets({ deployments, endpoints, registry, changed: prepareMonitors });
   const controller: RolloutController = new RolloutController(
     new RolloutStore(store.db),
@@ -303,17 +307,17 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     resources,
     sourceSync,
     rollouts,
-    rolloutAlerts,
+    alerts,
     prepareMonitors,
     async close() {
       await sourceSync?.stop();
       clearInterval(rolloutTicker);
-      rolloutAlerts.close();
       await controller.serialized(async () => {});
       clearInterval(ticker);
       clearInterval(checkpointer);
       await checkpoint().catch(() => metrics.monitorPersistFailed());
       monitors.close();
+      alerts.close();
       retention?.stop();
       await predictionLog.stop();
       await writer?.close();
