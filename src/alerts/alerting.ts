@@ -299,10 +299,10 @@ export class AlertService implements AlertSink {
   }
 
   /**
-   * The dispatchers of a publication's notifiers, built on first use; records that the source
-   * names them, and closes the ones no source names any more (a spec changed its receivers).
+   * Records which notifiers the source names now, and closes the dispatchers no source names any
+   * more (a spec changed its receivers, a monitor was deleted).
    */
-  #use(source: AlertSource, notifiers: readonly NotifierConfig[]): Dispatcher[] {
+  #use(source: AlertSource, notifiers: readonly NotifierConfig[]): Map<string, NotifierConfig> {
     const key = sourceKey(source);
     const configs = new Map(notifiers.map((config) => [JSON.stringify(config), config]));
     const before = this.#uses.get(key);
@@ -313,27 +313,32 @@ export class AlertService implements AlertSink {
         this.#dispatchers.delete(config);
       }
     }
-    if (this.#closed) return [];
-    return [...configs].flatMap(([json, config], i) => {
-      const existing = this.#dispatchers.get(json);
-      if (existing !== undefined) return [existing];
-      try {
-        const dispatcher = new Dispatcher({
-          ...this.#dispatch,
-          notifiers: [createNotifier(config, `notifiers[${i}]`, this.#remoteAccess)],
-        });
-        this.#dispatchers.set(json, dispatcher);
-        return [dispatcher];
-      } catch (error) {
-        this.#notifierErrors += 1;
-        this.#lastNotifierError = messageOf(error);
-        return [];
-      }
-    });
+    return configs;
   }
 
-  #deliver(dispatchers: readonly Dispatcher[], transition: AlertTransition): void {
-    for (const dispatcher of dispatchers) dispatcher.dispatch(transition.notification);
+  /** The notifier's dispatcher, built on its first notification; undefined when it cannot be built. */
+  #dispatcherFor(json: string, config: NotifierConfig): Dispatcher | undefined {
+    const existing = this.#dispatchers.get(json);
+    if (existing !== undefined) return existing;
+    try {
+      const dispatcher = new Dispatcher({
+        ...this.#dispatch,
+        notifiers: [createNotifier(config, `notifier ${config.name}`, this.#remoteAccess)],
+      });
+      this.#dispatchers.set(json, dispatcher);
+      return dispatcher;
+    } catch (error) {
+      this.#notifierErrors += 1;
+      this.#lastNotifierError = messageOf(error);
+      return undefined;
+    }
+  }
+
+  #deliver(notifiers: ReadonlyMap<string, NotifierConfig>, transition: AlertTransition): void {
+    if (!this.#closed) {
+      for (const [json, config] of notifiers)
+        this.#dispatcherFor(json, config)?.dispatch(transition.notification);
+    }
     for (const subscriber of this.#subscribers) {
       try {
         const result = subscriber(transition);

@@ -175,6 +175,27 @@ describe("alerting service", () => {
     }
   });
 
+  test("a notifier that cannot be built is counted, and the others still send", async () => {
+    const hook = await receiver();
+    const alerts = new AlertService();
+    const broken = { kind: "webhook", name: "broken", url: "not a url" } as NotifierConfig;
+    const notifiers: NotifierConfig[] = [broken, { kind: "webhook", name: "hook", url: hook.url }];
+    try {
+      alerts.publish(observation(drift, false, T0, notifiers)); // nothing to send: nothing counted
+      alerts.publish(observation(drift, true, T0 + MINUTE, notifiers));
+      await alerts.idle();
+      assert.deepEqual(
+        hook.bodies.map((b) => b.status),
+        ["firing"],
+      );
+      assert.equal(alerts.stats().notifierErrors, 1);
+      assert.match(alerts.stats().lastNotifierError ?? "", /url/);
+    } finally {
+      alerts.close();
+      await hook.close();
+    }
+  });
+
   test("sources naming the same receiver share one ordered queue; it closes when no one names it", async () => {
     const hook = await receiver();
     const alerts = new AlertService();
