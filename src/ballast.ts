@@ -130,6 +130,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     predictionLog: () => predictionLog.stats(),
     // Read at scrape time, once the inference service below exists.
     shadows: () => inference.shadows.reports(),
+    alerts: () => alerts.stats(),
     defaultMetrics: options.defaultMetrics,
   });
   const pool = new ModelPool(runtimeFor, (sha) => artifacts.pathFor(sha), metrics);
