@@ -2,10 +2,10 @@
  * Live performance monitoring with delayed labels. Off the request path: on the ticker, each
  * monitor that is due recomputes its recent buckets of prediction time from the prediction log
  * and the feedback joined to it (labels that arrived since the last evaluation land in their
- * prediction's bucket), judges the newest bucket that can be judged, and publishes it to the
- * alerting service. A bucket is judged on its labels when it has `minSamples` of them; otherwise, with
- * `estimate: cbpe`, on the confidence-based estimate (labelled rows count with their labels),
- * and the result says it is estimated.
+ * prediction's bucket), judges the newest bucket that can be judged, and publishes the verdict
+ * to the alerting service. A bucket is judged on its labels when it has `minSamples` of them;
+ * otherwise, with `estimate: cbpe`, on the confidence-based estimate (labelled rows count with
+ * their labels), and the result says it is estimated.
  *
  * Recomputing from the log rather than keeping live accumulators keeps one source of truth
  * (late and replaced labels are always reflected, a restart loses nothing); the cost is a scan
