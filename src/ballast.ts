@@ -24,8 +24,9 @@ import { SqlitePredictionWriter } from "./store/sqlite-prediction-writer.js";
 import { InferenceService } from "./serving/inference.js";
 import { RetentionSweeper } from "./serving/retention.js";
 import { createMetrics, type Metrics } from "./server/metrics.js";
+import { AlertService } from "./alerts/alerting.js";
 import { Monitors } from "./monitoring/monitors.js";
-import { MonitorStore } from "./monitoring/monitor-store.js";
+import { MonitorStore, monitorAlertStates, savedMonitorAlerts } from "./monitoring/monitor-store.js";
 import { PerformanceMonitors } from "./monitoring/performance-monitors.js";
 import { profileFormat } from "./monitoring/profile/profile-format.js";
 import { validateProfile } from "./monitoring/profile/reference-profile.js";
@@ -120,6 +121,8 @@ export interface Ballast {
   };
   /** Tells every replica (this one included) what changed in the store. */
   readonly feed: ChangeFeed;
+  /** Every alert (drift, performance, rollout): its states, notifiers and subscribers. */
+  readonly alerts: AlertService;
   /** Points a deployment's monitors at the versions it serves now (after it or they change). */
   prepareMonitors(deployment: string): void;
   close(): Promise<void>;
@@ -160,6 +163,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     predictionLog: () => predictionLog.stats(),
     // Read at scrape time, once the inference service below exists.
     shadows: () => inference.shadows.reports(),
+    alerts: () => alerts.stats(),
     defaultMetrics: options.defaultMetrics,
   });
   const pool = new ModelPool(runtimeFor, (sha) => artifacts.ensureLocal(sha), metrics);
@@ -173,6 +177,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       return stored === null ? null : validateProfile(stored);
     },
   };
+  // One alerting service: monitors and rollouts publish, notifiers and subscribers hear.
+  const alerts = new AlertService({ remoteAccess, secretAccess: options.secretAccess });
   const performance = new PerformanceMonitors(
     {
       scan: (deployment, since, until) => predictions.scan(deployment, since, until),
@@ -180,13 +186,13 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       flush: () => predictionLog.flush(),
     },
     references,
+    alerts,
     metrics,
     options.publicUrl,
-    remoteAccess,
-    options.secretAccess,
   );
   const monitors = new Monitors(
     references,
+    alerts,
     metrics,
     options.publicUrl,
     {
@@ -195,8 +201,6 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
         void monitorStore.saveWindow(window, sketch, clock.now()).catch(() => metrics.monitorPersistFailed()),
     },
     performance,
-    remoteAccess,
-    options.secretAccess,
   );
   const specs = await monitorStore.listAll();
   for (const spec of specs) monitors.put(spec);
@@ -207,10 +211,10 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     if (deployment === undefined) continue;
     monitors.restore(c, await predictions.countSince(deployment, c.variant, c.takenAt));
   }
-  monitors.restoreAlerts(await monitorStore.alertStates());
+  alerts.restore(monitorAlertStates(await monitorStore.alertStates(), specs));
   const checkpoint = async () => {
     await monitorStore.saveCheckpoints(monitors.checkpoints(), clock.now());
-    await monitorStore.saveAlertStates(monitors.alertStates(), clock.now());
+    await monitorStore.saveAlertStates(savedMonitorAlerts(alerts.states()), clock.now());
   };
   const checkpointer = setInterval(
     () => void checkpoint().catch(() => metrics.monitorPersistFailed()),
@@ -287,7 +291,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     options.source === undefined
       ? undefined
       : new SourceSync(options.source, resources, events, clock, leased(leases, LEASE.sourceSync));
-  const rolloutAlerts = new RolloutAlerts(options.publicUrl, remoteAccess, options.secretAccess);
+  const rolloutAlerts = new RolloutAlerts(alerts, options.publicUrl, remoteAccess, options.secretAccess);
   const targets = rolloutTargets({ deployments, registry, changes });
   const controller: RolloutController = new RolloutController(
     new RolloutStore(store.db),
@@ -367,17 +371,18 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     changes,
     replica: { id: replica, leases, heartbeat },
     feed,
+    alerts,
     prepareMonitors,
     async close() {
       await sourceSync?.stop();
       await feed.close();
       clearInterval(rolloutTicker);
-      rolloutAlerts.close();
       await controller.serialized(async () => {});
       clearInterval(ticker);
       clearInterval(checkpointer);
       await checkpoint().catch(() => metrics.monitorPersistFailed());
       monitors.close();
+      alerts.close();
       retention?.stop();
       await predictionLog.stop();
       await writer?.close();

@@ -178,11 +178,17 @@ export function parseAlerting(raw: Record<string, unknown>): {
   const alert = alertRule((raw.alert ?? {}) as Partial<AlertRule>);
   const notifiers = raw.notifiers ?? [];
   if (!Array.isArray(notifiers)) throw invalid("notifiers must be a list");
-  return {
-    severity: severity as Severity,
-    alert,
-    notifiers: notifiers.map((n, i) => parseNotifierConfig(n, `notifiers[${i}]`)),
-  };
+  const parsed = notifiers.map((n, i) => parseNotifierConfig(n, `notifiers[${i}]`));
+  // Receivers are told apart by name (delivery counters, failures).
+  const names = new Set<string>();
+  parsed.forEach(({ name }, i) => {
+    if (names.has(name))
+      throw invalid(`notifiers[${i}].name: another notifier is already named "${name}"`, {
+        field: `notifiers[${i}].name`,
+      });
+    names.add(name);
+  });
+  return { severity: severity as Severity, alert, notifiers: parsed };
 }
 
 function parseWindow(raw: unknown): WindowSpec {

@@ -1,4 +1,5 @@
 /** Monitor specs in the store, so declared monitors come back after a restart. */
+import type { SourcedAlertState } from "../alerts/alerting.js";
 import type { AlertState } from "../alerts/lifecycle.js";
 import type { Kysely } from "kysely";
 import type { Clock } from "../domain/clock.js";
@@ -18,6 +19,31 @@ export interface SavedAlertState {
   readonly monitor: string;
   readonly identity: string;
   readonly state: AlertState;
+}
+
+/** The monitors' alerts among the alerting service's states, as saved rows (rollouts keep none). */
+export function savedMonitorAlerts(states: readonly SourcedAlertState[]): SavedAlertState[] {
+  return states
+    .filter((s) => s.source.kind === "drift" || s.source.kind === "performance")
+    .map((s) => ({ monitor: s.source.name, identity: s.identity, state: s.state }));
+}
+
+/**
+ * Saved rows back as the alerting service's states. A row names its monitor, not its kind (the
+ * table has never had one; drift and performance monitors share one namespace of names): the
+ * monitor's spec tells it. Rows of monitors that are gone are dropped.
+ */
+export function monitorAlertStates(
+  saved: readonly SavedAlertState[],
+  specs: readonly AnyMonitorSpec[],
+): SourcedAlertState[] {
+  const kinds = new Map(
+    specs.map((s) => [s.name, s.type === "performance" ? "performance" : "drift"] as const),
+  );
+  return saved.flatMap(({ monitor, identity, state }) => {
+    const kind = kinds.get(monitor);
+    return kind === undefined ? [] : [{ source: { kind, name: monitor }, identity, state }];
+  });
 }
 
 export class MonitorStore {

@@ -2,16 +2,11 @@
  * Live drift monitoring: each monitor keeps, per variant of its deployment, a window of sketches
  * against the reference profile of the version that variant serves. Rows go in on the request
  * path (a bin search and a sketch update per feature, a few hundred nanoseconds a row); drift is
- * evaluated when a window closes; alerts go through the lifecycle and out through the
- * dispatcher, which never blocks. Nothing here can fail a request: errors are counted.
+ * evaluated when a window closes; alerts are published to the alerting service, which runs their
+ * lifecycle and never blocks. Nothing here can fail a request: errors are counted.
  */
-import type { SavedAlertState } from "./monitor-store.js";
-import { AlertBook, alertIdentity } from "../alerts/alert-book.js";
-import { Dispatcher } from "../alerts/dispatcher.js";
-import { notificationFor } from "../alerts/notification.js";
-import { checkNotifierAccess, createNotifier } from "../alerts/notifiers/index.js";
-import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
-import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../domain/secret-access.js";
+import type { AlertSink, AlertSource, AlertSummary } from "../alerts/alerting.js";
+import type { DispatcherStats } from "../alerts/dispatcher.js";
 import type { AlertPhase } from "../alerts/lifecycle.js";
 import { notFound, unavailable } from "../domain/errors.js";
 import type { ReferenceProfile } from "./profile/reference-profile.js";
@@ -112,8 +107,7 @@ interface VariantWatch {
 
 interface ActiveMonitor {
   readonly spec: MonitorSpec;
-  readonly dispatcher: Dispatcher;
-  readonly book: AlertBook;
+  readonly source: AlertSource;
   readonly variants: Map<string, VariantWatch>;
   loading: Promise<unknown>[];
   rowsObserved: number;
@@ -158,8 +152,9 @@ export interface MonitorStatus {
   }>;
   /** With a segment: the values that have a segment of their own, in the order first seen. */
   readonly segment?: SegmentSpec & { values: string[] };
-  readonly alerts: Array<{ identity: string; phase: AlertPhase; since: number }>;
-  readonly delivery: ReturnType<Dispatcher["stats"]>;
+  readonly alerts: AlertSummary[];
+  /** The counters of the notifiers this monitor names (shared with other sources naming them). */
+  readonly delivery: DispatcherStats;
 }
 
 const silent: MonitorObserver = { windowEvaluated: () => {}, alertChanged: () => {} };
@@ -171,44 +166,21 @@ export class Monitors {
 
   constructor(
     private readonly references: ReferenceSource,
+    /** Where alerts are published (the alerting service). */
+    private readonly alerts: AlertSink,
     private readonly observer: MonitorObserver = silent,
     private readonly generatorUrl?: string,
     private readonly sink?: WindowSink,
     /** Performance monitors (`type: performance`): one API, evaluated on the same ticker. */
     private readonly performance?: PerformanceMonitors,
-    /** Where notifiers may send (`--allow-remote`). */
-    private readonly remoteAccess: RemoteAccess = ANYWHERE,
-    /** What notifiers may read as secrets (`--secrets-dir`, `--secret-env`). */
-    private readonly secretAccess: SecretAccess = DEFAULT_SECRET_ACCESS,
   ) {}
 
   /**
-   * Refuses a new spec whose notifiers point where this server may not send, or reference
-   * secrets it may not read; called before the
+   * Refuses a new spec whose notifiers point where this server may not send; called before the
    * spec is stored. Specs restored at start are not refused: their sends are, one by one.
    */
   checkAccess(spec: AnyMonitorSpec): void {
-    checkNotifierAccess(spec.notifiers, this.remoteAccess, "notifiers", this.secretAccess);
-  }
-
-  /** Every alert's lifecycle state (drift and performance monitors), saved with the checkpoints. */
-  alertStates(): SavedAlertState[] {
-    const drift = [...this.active.values()].flatMap((m) =>
-      [...m.book.entries()].map(([identity, state]) => ({ monitor: m.spec.name, identity, state })),
-    );
-    return [...drift, ...(this.performance?.alertStates() ?? [])];
-  }
-
-  /**
-   * Puts back alert states saved before a restart, so an alert that was firing is not fired
-   * again (receivers would see a duplicate) and one that had resolved keeps its cooldown.
-   */
-  restoreAlerts(states: readonly SavedAlertState[]): void {
-    for (const saved of states) {
-      const monitor = this.active.get(saved.monitor);
-      if (monitor !== undefined) monitor.book.restore(saved.identity, saved.state);
-      else this.performance?.restoreAlert(saved);
-    }
+    this.alerts.checkAccess(spec.notifiers);
   }
 
   /** The open windows of every monitor, for a checkpoint. */
@@ -260,12 +232,7 @@ export class Monitors {
   private putDrift(spec: MonitorSpec): void {
     const monitor: ActiveMonitor = {
       spec,
-      dispatcher: new Dispatcher({
-        notifiers: spec.notifiers.map((n, i) =>
-          createNotifier(n, `notifiers[${i}]`, this.remoteAccess, this.secretAccess),
-        ),
-      }),
-      book: new AlertBook(),
+      source: { kind: "drift", name: spec.name },
       variants: new Map(),
       loading: [],
       rowsObserved: 0,
@@ -332,8 +299,8 @@ export class Monitors {
   /** Resolves once the references requested so far have loaded (tests, start-up). */
   async settled(): Promise<void> {
     await Promise.all([...this.active.values()].flatMap((m) => m.loading));
-    await Promise.all([...this.active.values()].map((m) => m.dispatcher.idle()));
     await this.performance?.settled();
+    await this.alerts.idle();
   }
 
   /** Every monitor's status, of any type, by name. */
@@ -376,8 +343,8 @@ export class Monitors {
       ...(monitor.spec.segment === undefined || monitor.keys === null
         ? {}
         : { segment: { ...monitor.spec.segment, values: monitor.keys.values() } }),
-      alerts: monitor.book.summary(),
-      delivery: monitor.dispatcher.stats(),
+      alerts: this.alerts.alerts(monitor.source),
+      delivery: this.alerts.delivery(monitor.spec.notifiers),
     };
   }
 
@@ -389,7 +356,7 @@ export class Monitors {
   private remove(name: string): void {
     const monitor = this.active.get(name);
     if (monitor === undefined) return;
-    monitor.dispatcher.close();
+    this.alerts.forget(monitor.source);
     this.active.delete(name);
     const rest = (this.byDeployment.get(monitor.spec.deployment) ?? []).filter((m) => m !== monitor);
     if (rest.length === 0) this.byDeployment.delete(monitor.spec.deployment);
@@ -576,7 +543,6 @@ export class Monitors {
       monitor: spec.name,
       deployment: spec.deployment,
       variant: window.variant,
-      severity: spec.severity,
       ...(window.segment === undefined ? {} : { segment: segmentLabel(window.segment) }),
     };
     const where = `${spec.deployment}/${window.variant}${window.segment === undefined ? "" : ` (${segmentLabel(window.segment)})`}`;
@@ -631,21 +597,20 @@ export class Monitors {
     observation: { breached: boolean; value: number; threshold: number; at: number },
     annotations: Record<string, string>,
   ): void {
-    const identity = alertIdentity(labels);
-    const before = monitor.book.get(identity)?.phase;
-    const actions = monitor.book.observe(identity, observation, monitor.spec.alert);
-    const after = monitor.book.get(identity)?.phase;
-    if (after !== undefined && after !== before)
-      this.observer.alertChanged(monitor.spec.name, identity, after);
-    for (const action of actions) {
-      monitor.dispatcher.dispatch(
-        notificationFor(action, {
-          labels,
-          annotations,
-          ...(this.generatorUrl === undefined ? {} : { generatorUrl: this.generatorUrl }),
-        }),
-      );
-    }
+    const spec = monitor.spec;
+    const { breached, value, threshold, at } = observation;
+    const published = this.alerts.publish({
+      source: monitor.source,
+      severity: spec.severity,
+      labels,
+      annotations,
+      ...(this.generatorUrl === undefined ? {} : { generatorUrl: this.generatorUrl }),
+      at,
+      condition: { breached, value, threshold, rule: spec.alert },
+      notifiers: spec.notifiers,
+    });
+    if (published.changed && published.phase !== null)
+      this.observer.alertChanged(spec.name, published.identity, published.phase);
   }
 }
 

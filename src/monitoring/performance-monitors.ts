@@ -2,22 +2,17 @@
  * Live performance monitoring with delayed labels. Off the request path: on the ticker, each
  * monitor that is due recomputes its recent buckets of prediction time from the prediction log
  * and the feedback joined to it (labels that arrived since the last evaluation land in their
- * prediction's bucket), judges the newest bucket that can be judged, and feeds the alert
- * lifecycle. A bucket is judged on its labels when it has `minSamples` of them; otherwise, with
- * `estimate: cbpe`, on the confidence-based estimate (labelled rows count with their labels),
- * and the result says it is estimated.
+ * prediction's bucket), judges the newest bucket that can be judged, and publishes the verdict
+ * to the alerting service. A bucket is judged on its labels when it has `minSamples` of them;
+ * otherwise, with `estimate: cbpe`, on the confidence-based estimate (labelled rows count with
+ * their labels), and the result says it is estimated.
  *
  * Recomputing from the log rather than keeping live accumulators keeps one source of truth
  * (late and replaced labels are always reflected, a restart loses nothing); the cost is a scan
  * of `window.buckets × window.bucket` of the log every `evaluateEvery`.
  */
-import type { SavedAlertState } from "./monitor-store.js";
-import { AlertBook, alertIdentity } from "../alerts/alert-book.js";
-import { Dispatcher } from "../alerts/dispatcher.js";
-import { notificationFor } from "../alerts/notification.js";
-import { createNotifier } from "../alerts/notifiers/index.js";
-import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
-import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../domain/secret-access.js";
+import type { AlertSink, AlertSource, AlertSummary } from "../alerts/alerting.js";
+import type { DispatcherStats } from "../alerts/dispatcher.js";
 import type { AlertPhase } from "../alerts/lifecycle.js";
 import { notFound } from "../domain/errors.js";
 import {
@@ -99,16 +94,16 @@ export interface PerformanceMonitorStatus {
   readonly errors: number;
   readonly lastError: string | null;
   readonly latest: PerformanceEvaluation | null;
-  readonly alerts: Array<{ identity: string; phase: AlertPhase; since: number }>;
-  readonly delivery: ReturnType<Dispatcher["stats"]>;
+  readonly alerts: AlertSummary[];
+  /** The counters of the notifiers this monitor names (shared with other sources naming them). */
+  readonly delivery: DispatcherStats;
 }
 
 interface ActivePerformanceMonitor {
   readonly spec: PerformanceMonitorSpec;
   readonly bucketMs: number;
   readonly everyMs: number;
-  readonly dispatcher: Dispatcher;
-  readonly book: AlertBook;
+  readonly source: AlertSource;
   lastRun: number | null;
   running: Promise<void> | null;
   evaluations: number;
@@ -127,28 +122,11 @@ export class PerformanceMonitors {
   constructor(
     private readonly source: PerformanceSource,
     private readonly references: VersionSource,
+    /** Where alerts are published (the alerting service). */
+    private readonly alerts: AlertSink,
     private readonly observer: PerformanceObserver = silent,
     private readonly generatorUrl?: string,
-    /** Where notifiers may send (`--allow-remote`). */
-    private readonly remoteAccess: RemoteAccess = ANYWHERE,
-    /** What notifiers may read as secrets (`--secrets-dir`, `--secret-env`). */
-    private readonly secretAccess: SecretAccess = DEFAULT_SECRET_ACCESS,
   ) {}
-
-  /** Every alert's lifecycle state, for saving with the checkpoints. */
-  alertStates(): SavedAlertState[] {
-    return [...this.active.values()].flatMap((m) =>
-      [...m.book.entries()].map(([identity, state]) => ({ monitor: m.spec.name, identity, state })),
-    );
-  }
-
-  /** Puts back a saved alert state; false when the monitor is not one of these. */
-  restoreAlert(saved: SavedAlertState): boolean {
-    const monitor = this.active.get(saved.monitor);
-    if (monitor === undefined) return false;
-    monitor.book.restore(saved.identity, saved.state);
-    return true;
-  }
 
   has(name: string): boolean {
     return this.active.has(name);
@@ -162,12 +140,7 @@ export class PerformanceMonitors {
       spec,
       bucketMs,
       everyMs,
-      dispatcher: new Dispatcher({
-        notifiers: spec.notifiers.map((n, i) =>
-          createNotifier(n, `notifiers[${i}]`, this.remoteAccess, this.secretAccess),
-        ),
-      }),
-      book: new AlertBook(),
+      source: { kind: "performance", name: spec.name },
       lastRun: null,
       running: null,
       evaluations: 0,
@@ -203,7 +176,7 @@ export class PerformanceMonitors {
   /** Resolves once running evaluations and their notifications are done (tests, shutdown). */
   async settled(): Promise<void> {
     await Promise.all([...this.active.values()].map((m) => m.running));
-    await Promise.all([...this.active.values()].map((m) => m.dispatcher.idle()));
+    await this.alerts.idle();
   }
 
   list(): PerformanceMonitorStatus[] {
@@ -220,8 +193,8 @@ export class PerformanceMonitors {
       errors: monitor.errors,
       lastError: monitor.lastError,
       latest: monitor.latest,
-      alerts: monitor.book.summary(),
-      delivery: monitor.dispatcher.stats(),
+      alerts: this.alerts.alerts(monitor.source),
+      delivery: this.alerts.delivery(monitor.spec.notifiers),
     };
   }
 
@@ -232,7 +205,7 @@ export class PerformanceMonitors {
   private remove(name: string): void {
     const monitor = this.active.get(name);
     if (monitor === undefined) return;
-    monitor.dispatcher.close();
+    this.alerts.forget(monitor.source);
     this.active.delete(name);
   }
 
@@ -311,21 +284,11 @@ export class PerformanceMonitors {
       deployment: spec.deployment,
       variant: v.variant,
       metric: spec.metric,
-      severity: spec.severity,
       ...(v.segment === undefined || spec.segment === undefined
         ? {}
         : { segment: segmentLabel({ feature: spec.segment.feature, value: v.segment }) }),
     };
     const where = `${spec.deployment}/${v.variant}${labels.segment === undefined ? "" : ` (${labels.segment})`}`;
-    const identity = alertIdentity(labels);
-    const before = monitor.book.get(identity)?.phase;
-    const actions = monitor.book.observe(
-      identity,
-      { breached: v.breached, value, threshold: v.threshold, at },
-      spec.alert,
-    );
-    const after = monitor.book.get(identity)?.phase;
-    if (after !== undefined && after !== before) this.observer.alertChanged(spec.name, identity, after);
     const estimated = judged.basis === "estimate";
     const period = `${new Date(judged.start).toISOString()} – ${new Date(judged.end).toISOString()}`;
     const annotations: Record<string, string> = {
@@ -337,15 +300,18 @@ export class PerformanceMonitors {
         ? {}
         : { link: `${this.generatorUrl}/api/v1/monitors/${encodeURIComponent(spec.name)}` }),
     };
-    for (const action of actions) {
-      monitor.dispatcher.dispatch(
-        notificationFor(action, {
-          labels,
-          annotations,
-          ...(this.generatorUrl === undefined ? {} : { generatorUrl: this.generatorUrl }),
-        }),
-      );
-    }
+    const published = this.alerts.publish({
+      source: monitor.source,
+      severity: spec.severity,
+      labels,
+      annotations,
+      ...(this.generatorUrl === undefined ? {} : { generatorUrl: this.generatorUrl }),
+      at,
+      condition: { breached: v.breached, value, threshold: v.threshold, rule: spec.alert },
+      notifiers: spec.notifiers,
+    });
+    if (published.changed && published.phase !== null)
+      this.observer.alertChanged(spec.name, published.identity, published.phase);
   }
 }
 

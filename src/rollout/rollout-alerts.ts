@@ -1,16 +1,10 @@
 /**
- * Alerts for rollouts: a rollback, or a rollout that stopped to wait for a person, goes out to
- * the notifiers the strategy names, through the same non-blocking dispatcher as monitor alerts
- * (retries with backoff, failures counted, never blocking the rollout).
+ * Alerts for rollouts: a rollback, or a rollout that stopped to wait for a person, is published
+ * to the alerting service as an event (sent once as firing, never resolved) for the notifiers
+ * the strategy names and the in-process subscribers; delivery never blocks the rollout.
  */
-import { alertIdentity } from "../alerts/alert-book.js";
-import { Dispatcher } from "../alerts/dispatcher.js";
-import {
-  checkOneNotifier,
-  createNotifier,
-  parseNotifierConfig,
-  type NotifierConfig,
-} from "../alerts/notifiers/index.js";
+import type { AlertSink } from "../alerts/alerting.js";
+import { checkOneNotifier, parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
 import { isPlainObject } from "../domain/json-value.js";
 import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
 import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../domain/secret-access.js";
@@ -24,13 +18,12 @@ const ALERTING: Readonly<Record<string, { alertname: string; severity: string }>
 };
 
 export class RolloutAlerts {
-  private readonly dispatchers = new Map<string, { config: string; dispatcher: Dispatcher }>();
-
   constructor(
+    private readonly alerts: AlertSink,
     private readonly generatorUrl?: string,
-    /** Where notifiers may send (`--allow-remote`), checked at each send. */
+    /** Where notifiers may send (`--allow-remote`), checked when a strategy is applied. */
     private readonly remoteAccess: RemoteAccess = ANYWHERE,
-    /** What notifiers may read as secrets (`--secrets-dir`, `--secret-env`), checked at each send. */
+    /** What notifiers may read as secrets (`--secrets-dir`, `--secret-env`), checked likewise. */
     private readonly secretAccess: SecretAccess = DEFAULT_SECRET_ACCESS,
   ) {}
 
@@ -40,21 +33,18 @@ export class RolloutAlerts {
   }
 
   notify(state: RolloutState, notes: Transition["notes"], notifiers: readonly NotifierConfig[]): void {
-    if (notifiers.length === 0) return;
     for (const note of notes) {
       const kind = ALERTING[note.reason];
       if (kind === undefined) continue;
-      const labels = {
-        alertname: kind.alertname,
-        deployment: state.deployment,
-        model: state.canary.model,
-        version: String(state.canary.version),
+      this.alerts.publish({
+        source: { kind: "rollout", name: state.deployment },
         severity: kind.severity,
-      };
-      this.dispatcherFor(state.deployment, notifiers).dispatch({
-        status: "firing",
-        identity: alertIdentity(labels),
-        labels,
+        labels: {
+          alertname: kind.alertname,
+          deployment: state.deployment,
+          model: state.canary.model,
+          version: String(state.canary.version),
+        },
         annotations: {
           summary: note.message,
           description: `rollout ${state.id}: ${state.message}`,
@@ -64,34 +54,11 @@ export class RolloutAlerts {
                 link: `${this.generatorUrl}/api/v1/deployments/${encodeURIComponent(state.deployment)}/rollout`,
               }),
         },
-        startsAt: state.updatedAt,
         ...(this.generatorUrl === undefined ? {} : { generatorUrl: this.generatorUrl }),
+        at: state.updatedAt,
+        notifiers,
       });
     }
-  }
-
-  /** Resolves once every queued delivery has been tried (tests, shutdown). */
-  async idle(): Promise<void> {
-    await Promise.all([...this.dispatchers.values()].map((d) => d.dispatcher.idle()));
-  }
-
-  close(): void {
-    for (const d of this.dispatchers.values()) d.dispatcher.close();
-    this.dispatchers.clear();
-  }
-
-  private dispatcherFor(deployment: string, notifiers: readonly NotifierConfig[]): Dispatcher {
-    const config = JSON.stringify(notifiers);
-    const current = this.dispatchers.get(deployment);
-    if (current !== undefined && current.config === config) return current.dispatcher;
-    current?.dispatcher.close();
-    const dispatcher = new Dispatcher({
-      notifiers: notifiers.map((n, i) =>
-        createNotifier(n, `notifiers[${i}]`, this.remoteAccess, this.secretAccess),
-      ),
-    });
-    this.dispatchers.set(deployment, { config, dispatcher });
-    return dispatcher;
   }
 }
 

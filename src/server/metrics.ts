@@ -17,6 +17,7 @@ import type { AlertPhase } from "../alerts/lifecycle.js";
 import { segmentLabel } from "../monitoring/segments.js";
 import { statusFor } from "./errors.js";
 import type { ShadowReport } from "../serving/shadows.js";
+import type { AlertServiceStats } from "../alerts/alerting.js";
 
 const MODEL_STATES: ReadonlyArray<ModelState> = ["loading", "ready", "failed"];
 const CIRCUIT_PHASES: Record<BreakerPhase, number> = { closed: 0, "half-open": 1, open: 2 };
@@ -39,6 +40,8 @@ export function createMetrics(options: {
   predictionLog: () => PredictionLogStats;
   /** Shadow variants' comparisons, read at scrape time. */
   shadows?: () => readonly ShadowReport[];
+  /** The alerting service's own counters, read at scrape time. */
+  alerts?: () => AlertServiceStats;
   defaultMetrics?: boolean;
 }): Metrics {
   const registry = new Registry();
@@ -142,6 +145,24 @@ export function createMetrics(options: {
       this.reset();
       for (const reason of REJECT_REASONS) this.inc({ reason }, rejected[reason]);
     },
+  });
+  const alertStat = (pick: (s: AlertServiceStats) => number) =>
+    function (this: Counter) {
+      const stats = options.alerts?.();
+      this.reset();
+      if (stats !== undefined) this.inc(pick(stats));
+    };
+  new Counter({
+    name: "ballast_alert_subscriber_errors_total",
+    help: "Calls to in-process alert subscribers (triggers) that threw or rejected; the others and the notifiers were still told.",
+    registers: [registry],
+    collect: alertStat((s) => s.subscriberErrors),
+  });
+  new Counter({
+    name: "ballast_alert_notifier_errors_total",
+    help: "Alert notifications not sent because their notifier could not be built from its configuration.",
+    registers: [registry],
+    collect: alertStat((s) => s.notifierErrors),
   });
   new Counter({
     name: "ballast_prediction_log_unflushed_rows_total",

@@ -5,6 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { AlertService } from "../../src/alerts/alerting.js";
 import { Monitors, type EvaluatedWindow } from "../../src/monitoring/monitors.js";
 import { parseMonitorSpec } from "../../src/monitoring/monitor-spec.js";
 import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js";
@@ -39,10 +40,10 @@ function reference(): ReferenceProfile {
 function setUp(segment: unknown, extra: Record<string, unknown> = {}) {
   const profile = reference();
   const evaluated: EvaluatedWindow[] = [];
-  const monitors = new Monitors(
-    { getReference: async () => profile },
-    { windowEvaluated: (w) => evaluated.push(w), alertChanged: () => {} },
-  );
+  const monitors = new Monitors({ getReference: async () => profile }, new AlertService(), {
+    windowEvaluated: (w) => evaluated.push(w),
+    alertChanged: () => {},
+  });
   monitors.put(
     parseMonitorSpec({
       name: "m",

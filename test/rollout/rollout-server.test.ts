@@ -262,7 +262,7 @@ describe("canary rollout of a worse version", () => {
       events: Array<{ reason: string; type: string }>;
     };
     assert.ok(events.events.some((e) => e.reason === "RolledBack" && e.type === "Warning"));
-    await server.ballast.rolloutAlerts.idle();
+    await server.ballast.alerts.idle();
     receiver.close();
     assert.equal(received.length, 1);
     assert.equal(received[0]?.labels.alertname, "BallastRolloutRolledBack");

@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import { once } from "node:events";
 import { fraudRows } from "../helpers/traffic.js";
 import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js";
+import { AlertService } from "../../src/alerts/alerting.js";
 import { Monitors } from "../../src/monitoring/monitors.js";
 import { parseMonitorSpec } from "../../src/monitoring/monitor-spec.js";
 
@@ -30,7 +31,8 @@ test("a flapping count-window stream sends a bounded number of notifications, da
   const builder = new ProfileBuilder();
   builder.add(fraudRows(1, 5000, 1));
   const profile = builder.finish();
-  const monitors = new Monitors({ getReference: async () => profile });
+  const alerts = new AlertService();
+  const monitors = new Monitors({ getReference: async () => profile }, alerts);
   try {
     monitors.put(
       parseMonitorSpec({
@@ -77,6 +79,7 @@ test("a flapping count-window stream sends a bounded number of notifications, da
     );
   } finally {
     monitors.close();
+    alerts.close();
     receiver.close();
   }
 });

@@ -118,6 +118,16 @@ test("monitor API: bad specs are refused naming the field; monitors survive a re
       [{ deployment: "fraud", window: { kind: "tumbling", by: "count", size: 0 } }, /window\.size/],
       [{ deployment: "fraud", test: "auto", threshold: 0.2 }, /threshold needs a named test/],
       [{ deployment: "fraud", notifiers: [{ kind: "pager" }] }, /notifiers\[0\]\.kind/],
+      [
+        {
+          deployment: "fraud",
+          notifiers: [
+            { kind: "webhook", name: "ops", url: "http://127.0.0.1:9/a" },
+            { kind: "slack", name: "ops", url: "http://127.0.0.1:9/b" },
+          ],
+        },
+        /notifiers\[1\]\.name: another notifier is already named "ops"/,
+      ],
       [{ deployment: "fraud", colour: "red" }, /unknown field 'colour'/],
     ];
     for (const [payload, pattern] of bad) {

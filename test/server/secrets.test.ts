@@ -374,7 +374,7 @@ spec:
       [{ reason: "RolledBack", message: "rolled back" }],
       [stored.manifest.spec],
     );
-    await server.ballast.rolloutAlerts.idle();
+    await server.ballast.alerts.idle();
     assert.equal(received.at(-1)?.authorization, "Bearer allowed");
   });
 });
