@@ -140,6 +140,19 @@ export interface MonitorAlertStatesTable {
   saved_at: number;
 }
 
+/** Migration 0010: one replica's cumulative traffic counts for one variant in one rollout epoch. */
+export interface TrafficCountsTable {
+  replica: string;
+  deployment: string;
+  variant: string;
+  /** The rollout's id: the counting period every replica counts under. */
+  epoch: string;
+  requests: number;
+  errors: number;
+  latency: string; // JSON QuantileSketchJSON of latencies in milliseconds
+  updated_at: number;
+}
+
 export interface Database {
   registered_models: RegisteredModelsTable;
   model_versions: ModelVersionsTable;
@@ -154,4 +167,5 @@ export interface Database {
   events: EventsTable;
   rollouts: RolloutsTable;
   monitor_alert_states: MonitorAlertStatesTable;
+  traffic_counts: TrafficCountsTable;
 }
