@@ -62,13 +62,28 @@ export class Rollouts {
   /** Resumes the rollouts a restart interrupted. */
   async resume(): Promise<void> {
     await this.controller.resume();
-    for (const d of await this.deployments.list())
-      if (this.controller.isRolling(d.name)) this.meter.watch(d.name);
+    for (const d of await this.deployments.list()) {
+      const running = this.controller.isRolling(d.name) ? await this.controller.status(d.name) : null;
+      if (running !== null) this.meter.watch(d.name, running.state.id);
+    }
   }
 
   async tick(): Promise<void> {
     await this.controller.tick();
+    await this.forgetFinished();
     await this.promoteBetterChallengers();
+  }
+
+  /**
+   * Counts of rollouts that ended are deleted. Best effort: rows a failed delete leaves behind
+   * belong to an epoch nobody reads again, and are swept with age.
+   */
+  private async forgetFinished(deployment?: string): Promise<void> {
+    for (const w of this.meter.watching()) {
+      if (deployment !== undefined && w.deployment !== deployment) continue;
+      if (this.controller.isRolling(w.deployment)) continue;
+      await this.meter.forget(w.deployment, w.epoch).catch(() => {});
+    }
   }
 
   /** Every variant but the champion, judged against it on labelled requests. */
@@ -176,18 +191,16 @@ export class Rollouts {
     canary: VersionPin,
     strategy: RolloutStrategy,
   ): Promise<RolloutState> {
-    this.meter.watch(deployment);
-    try {
-      return await this.controller.start(deployment, stable, canary, strategy);
-    } catch (error) {
-      if (!this.controller.isRolling(deployment)) this.meter.unwatch(deployment);
-      throw error;
-    }
+    const state = await this.controller.start(deployment, stable, canary, strategy);
+    // Its id is the epoch every replica counts it under. (Requests served between the first
+    // weight change and here are counted only if the controller's listener watched it first.)
+    if (this.controller.isRolling(deployment)) this.meter.watch(deployment, state.id);
+    return state;
   }
 
   async act(deployment: string, action: ManualAction): Promise<RolloutState> {
     const state = await this.controller.act(deployment, action);
-    if (!this.controller.isRolling(deployment)) this.meter.unwatch(deployment);
+    await this.forgetFinished(deployment);
     return state;
   }
 
