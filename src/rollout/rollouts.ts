@@ -75,13 +75,15 @@ export class Rollouts {
   }
 
   /**
-   * Counts of rollouts that ended are deleted. Best effort: rows a failed delete leaves behind
-   * belong to an epoch nobody reads again, and are swept with age.
+   * Counts of rollouts that ended are deleted: only of one this controller saw end (an epoch it
+   * does not know may be a rollout it has not loaded yet). Best effort: rows a failed delete
+   * leaves behind belong to an epoch nobody reads again, and are swept with age.
    */
   private async forgetFinished(deployment?: string): Promise<void> {
     for (const w of this.meter.watching()) {
       if (deployment !== undefined && w.deployment !== deployment) continue;
       if (this.controller.isRolling(w.deployment)) continue;
+      if ((await this.controller.status(w.deployment))?.state.id !== w.epoch) continue;
       await this.meter.forget(w.deployment, w.epoch).catch(() => {});
     }
   }

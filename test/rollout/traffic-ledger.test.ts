@@ -5,12 +5,19 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { describeStores, type OpenedStore } from "../helpers/stores.js";
+import { describeStores, tempDir, type OpenedStore } from "../helpers/stores.js";
 import { openStore, type Store } from "../../src/store/db.js";
 import { TrafficCountStore } from "../../src/store/traffic-counts.js";
 import { TrafficLedger, trafficLedgerFor } from "../../src/rollout/traffic-ledger.js";
 import { TrafficMeter } from "../../src/rollout/traffic-meter.js";
 import type { InferenceOutcome } from "../../src/serving/inference.js";
+import { Rollouts } from "../../src/rollout/rollouts.js";
+import type { RolloutController, RolloutTargets } from "../../src/rollout/controller.js";
+import type { DeploymentStore } from "../../src/registry/deployments.js";
+import type { Registry } from "../../src/registry/registry.js";
+import type { PerformanceLog } from "../../src/monitoring/log-performance.js";
+import type { RolloutStrategy } from "../../src/rollout/strategy.js";
+import type { EventRecorder } from "../../src/events/event-log.js";
 
 const DAY = 86_400_000;
 
@@ -255,5 +262,64 @@ describe("traffic meter without a ledger (SQLite: one process)", () => {
     const postgres = { dialect: "postgres", db: {} } as unknown as Store;
     assert.equal(trafficLedgerFor(sqlite), undefined);
     assert.ok(trafficLedgerFor(postgres, "r") instanceof TrafficLedger);
+  });
+});
+
+describe("rollouts keep the meter on the running rollout's epoch", () => {
+  test("start watches the rollout's id; an ended rollout's rows are deleted, an unknown epoch's kept", async () => {
+    const dir = await tempDir();
+    const store = await openStore({ dataDir: dir.path });
+    try {
+      const clock = manualClock();
+      const meter = new TrafficMeter({
+        ledger: new TrafficLedger(new TrafficCountStore(store.db), "holder", clock),
+        clock,
+      });
+      // Just what Rollouts asks of the controller.
+      const states = new Map<string, { id: string; rolling: boolean }>();
+      const controller = {
+        isRolling: (d: string) => states.get(d)?.rolling === true,
+        status: async (d: string) => {
+          const s = states.get(d);
+          return s === undefined ? null : { state: { id: s.id } };
+        },
+        start: async (d: string) => {
+          states.set(d, { id: `${d}-1`, rolling: true });
+          return { id: `${d}-1` };
+        },
+        act: async (d: string) => {
+          states.set(d, { id: `${d}-1`, rolling: false });
+          return { id: `${d}-1` };
+        },
+        tick: async () => {},
+      };
+      const rollouts = new Rollouts(
+        controller as unknown as RolloutController,
+        { list: async () => [] } as unknown as DeploymentStore,
+        {} as Registry,
+        {} as RolloutTargets,
+        meter,
+        {} as EventRecorder,
+        {} as PerformanceLog & { flush(): Promise<void> },
+        clock,
+      );
+      const pin = (version: number) => ({ model: "m", version });
+      await rollouts.begin("fraud", pin(1), pin(2), {} as RolloutStrategy);
+      assert.equal(meter.epochOf("fraud"), "fraud-1");
+      meter.watch("other", "not-loaded-yet"); // learnt from the store before the controller loaded it
+      feed(meter, "fraud", "canary", 1, 3);
+      feed(meter, "other", "canary", 1, 3);
+      await meter.flush();
+      await rollouts.tick();
+      assert.equal((await store.db.selectFrom("traffic_counts").selectAll().execute()).length, 2);
+      await rollouts.act("fraud", "abort");
+      assert.equal(meter.epochOf("fraud"), undefined);
+      const left = await store.db.selectFrom("traffic_counts").select(["deployment", "epoch"]).execute();
+      assert.deepEqual(left, [{ deployment: "other", epoch: "not-loaded-yet" }]);
+      assert.equal(meter.epochOf("other"), "not-loaded-yet");
+    } finally {
+      await store.close();
+      await dir.remove();
+    }
   });
 });
