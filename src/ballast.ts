@@ -37,6 +37,7 @@ import { ResourceService } from "./resources/service.js";
 import { liveState } from "./resources/live.js";
 import { SourceSync, type ManifestSource } from "./resources/source-sync.js";
 import { TrafficMeter } from "./rollout/traffic-meter.js";
+import { trafficLedgerFor } from "./rollout/traffic-ledger.js";
 import { RolloutController } from "./rollout/controller.js";
 import { RolloutStore } from "./rollout/rollout-store.js";
 import { rolloutTargets } from "./application/rollout-targets.js";
@@ -222,7 +223,12 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   );
   checkpointer.unref();
   // Rollouts count requests, errors and latency per variant of the deployments they watch.
-  const meter = new TrafficMeter();
+  // Each replica counts its share; whoever judges a canary sums every replica's rows (PostgreSQL).
+  const meter = new TrafficMeter({
+    ledger: trafficLedgerFor(store, replica, clock),
+    onFlushError: () => metrics.rolloutTickFailed(),
+  });
+  meter.start();
   const observer = {
     observe: (outcome: Parameters<TrafficMeter["observe"]>[0]) => {
       metrics.observe(outcome);
@@ -307,6 +313,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     clock,
     (state, notes, strategy) => {
       metrics.rolloutChanged(state.deployment, state.weight, state.phase);
+      // Counted from the start event on, before the first traffic moves.
+      if (state.phase !== "Succeeded" && state.phase !== "Aborted") meter.watch(state.deployment, state.id);
       rolloutAlerts.notify(state, notes, strategy.notifiers ?? []);
     },
     // With replicas, every rollout action runs under one lock and starts from the store.
@@ -386,6 +394,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       retention?.stop();
       await predictionLog.stop();
       await writer?.close();
+      await meter.close();
       await pool.close();
       await heartbeat.close();
       await leases.close();

@@ -24,7 +24,12 @@ export function measurementSource(parts: {
 }): MeasurementSource {
   return {
     async measure(deployment, variant, since) {
-      const traffic = parts.meter.read(deployment, variant);
+      // The epoch the meter counts the running rollout under (its id); all replicas' counts.
+      const epoch = parts.meter.epochOf(deployment);
+      const traffic =
+        epoch === undefined
+          ? { requests: 0, errors: 0, p50: null, p99: null }
+          : await parts.meter.read(deployment, variant, epoch);
       const { events, monitors, labels } = parts.needs(deployment);
       await parts.log.flush();
       let exposures = 0;

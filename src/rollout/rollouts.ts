@@ -47,8 +47,6 @@ export interface RolloutView {
 
 export class Rollouts {
   private readonly challengersCheckedAt = new Map<string, number>();
-  /** Deployments whose rollout this replica follows (counts traffic for) without stepping it. */
-  private readonly followed = new Set<string>();
 
   constructor(
     private readonly controller: RolloutController,
@@ -64,8 +62,10 @@ export class Rollouts {
   /** Resumes the rollouts a restart interrupted. */
   async resume(): Promise<void> {
     await this.controller.resume();
-    for (const d of await this.deployments.list())
-      if (this.controller.isRolling(d.name)) this.meter.watch(d.name);
+    for (const d of await this.deployments.list()) {
+      const running = this.controller.isRolling(d.name) ? await this.controller.status(d.name) : null;
+      if (running !== null) this.meter.watch(d.name, running.state.id);
+    }
   }
 
   /**
@@ -75,17 +75,31 @@ export class Rollouts {
   async follow(): Promise<void> {
     await this.controller.refresh();
     for (const d of await this.deployments.list()) {
-      const rolling = this.controller.isRolling(d.name);
-      if (rolling && !this.followed.has(d.name)) this.meter.watch(d.name);
-      if (!rolling && this.followed.has(d.name)) this.meter.unwatch(d.name);
-      if (rolling) this.followed.add(d.name);
-      else this.followed.delete(d.name);
+      const running = this.controller.isRolling(d.name) ? await this.controller.status(d.name) : null;
+      // The same epoch keeps its counts: watching again on every tick is safe.
+      if (running !== null) this.meter.watch(d.name, running.state.id);
+      else if (this.meter.epochOf(d.name) !== undefined) this.meter.unwatch(d.name);
     }
   }
 
   async tick(): Promise<void> {
     await this.controller.tick();
+    await this.forgetFinished();
     await this.promoteBetterChallengers();
+  }
+
+  /**
+   * Counts of rollouts that ended are deleted: only of one this controller saw end (an epoch it
+   * does not know may be a rollout it has not loaded yet). Best effort: rows a failed delete
+   * leaves behind belong to an epoch nobody reads again, and are swept with age.
+   */
+  private async forgetFinished(deployment?: string): Promise<void> {
+    for (const w of this.meter.watching()) {
+      if (deployment !== undefined && w.deployment !== deployment) continue;
+      if (this.controller.isRolling(w.deployment)) continue;
+      if ((await this.controller.status(w.deployment))?.state.id !== w.epoch) continue;
+      await this.meter.forget(w.deployment, w.epoch).catch(() => {});
+    }
   }
 
   /** Every variant but the champion, judged against it on labelled requests. */
@@ -193,18 +207,16 @@ export class Rollouts {
     canary: VersionPin,
     strategy: RolloutStrategy,
   ): Promise<RolloutState> {
-    this.meter.watch(deployment);
-    try {
-      return await this.controller.start(deployment, stable, canary, strategy);
-    } catch (error) {
-      if (!this.controller.isRolling(deployment)) this.meter.unwatch(deployment);
-      throw error;
-    }
+    const state = await this.controller.start(deployment, stable, canary, strategy);
+    // Its id is the epoch every replica counts it under. (Requests served between the first
+    // weight change and here are counted only if the controller's listener watched it first.)
+    if (this.controller.isRolling(deployment)) this.meter.watch(deployment, state.id);
+    return state;
   }
 
   async act(deployment: string, action: ManualAction): Promise<RolloutState> {
     const state = await this.controller.act(deployment, action);
-    if (!this.controller.isRolling(deployment)) this.meter.unwatch(deployment);
+    await this.forgetFinished(deployment);
     return state;
   }
 

@@ -377,6 +377,39 @@ const replicas: Migration = {
   },
 };
 
+/**
+ * Traffic counts per replica (requests, errors and a latency sketch per variant of a deployment
+ * being rolled out), each replica upserting its own cumulative row about once a second, so the
+ * replica judging a canary sums and merges every replica's share. `epoch` is the rollout's id:
+ * counts of one rollout never mix with another's.
+ */
+const trafficCounts: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable("traffic_counts")
+      .addColumn("replica", "text", (c) => c.notNull())
+      .addColumn("deployment", "text", (c) => c.notNull())
+      .addColumn("variant", "text", (c) => c.notNull())
+      .addColumn("epoch", "text", (c) => c.notNull())
+      .addColumn("requests", "bigint", (c) => c.notNull())
+      .addColumn("errors", "bigint", (c) => c.notNull())
+      .addColumn("latency", "text", (c) => c.notNull()) // JSON QuantileSketchJSON, milliseconds
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("traffic_counts_pk", ["replica", "deployment", "epoch", "variant"])
+      .execute();
+    // Reads sum one variant of one epoch over all replicas; forget deletes one epoch.
+    await db.schema
+      .createIndex("traffic_counts_epoch_idx")
+      .on("traffic_counts")
+      .columns(["deployment", "epoch", "variant"])
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable("traffic_counts").execute();
+  },
+};
+
 /** In order; append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_init": init,
@@ -388,6 +421,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0007_segment_windows": segmentWindows,
   "0008_monitor_alert_states": monitorAlertStates,
   "0009_replicas": replicas,
+  "0010_traffic_counts": trafficCounts,
 };
 
 const provider: MigrationProvider = {

@@ -176,6 +176,19 @@ export interface ReplicasTable {
   served_revision: number | null;
 }
 
+/** Migration 0010: one replica's cumulative traffic counts for one variant in one rollout epoch. */
+export interface TrafficCountsTable {
+  replica: string;
+  deployment: string;
+  variant: string;
+  /** The rollout's id: the counting period every replica counts under. */
+  epoch: string;
+  requests: number;
+  errors: number;
+  latency: string; // JSON QuantileSketchJSON of latencies in milliseconds
+  updated_at: number;
+}
+
 export interface Database {
   registered_models: RegisteredModelsTable;
   model_versions: ModelVersionsTable;
@@ -195,4 +208,5 @@ export interface Database {
   revisions: RevisionsTable;
   leases: LeasesTable;
   replicas: ReplicasTable;
+  traffic_counts: TrafficCountsTable;
 }

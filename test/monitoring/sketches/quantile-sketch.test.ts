@@ -139,6 +139,54 @@ describe("KLL merge", () => {
     assert.ok(total.retainedItems <= 3 * K + 8 * 14);
   });
 
+  test("merge(a, b) of serialized sketches answers like one sketch fed a ∪ b, within the bound", () => {
+    // Two replicas' latencies from different distributions, each sketch written as JSON and
+    // read back (as the traffic ledger does) before the merge.
+    const random = createRandom(17);
+    const a = Array.from({ length: 70_000 }, () => Math.round(random.logNormal(3, 0.5) * 1000) / 1000);
+    const b = Array.from({ length: 40_000 }, () => Math.round(random.logNormal(4, 0.7) * 1000) / 1000);
+    const roundTrip = (sketch: QuantileSketch) => QuantileSketch.fromJSON(JSON.parse(JSON.stringify(sketch)));
+    const merged = roundTrip(sketchOf(a, 1)).merge(roundTrip(sketchOf(b, 2)));
+    const single = sketchOf([...a, ...b], 3);
+    const all = Float64Array.from([...a, ...b]).sort();
+    const n = all.length;
+    assert.equal(merged.count, n);
+    assert.equal(merged.min, all[0]);
+    assert.equal(merged.max, all[n - 1]);
+    /** The true ranks (fractions of a ∪ b below and at or below) of x. */
+    const ranks = (x: number): [number, number] => {
+      let lo = 0;
+      let hi = n;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((all[mid] as number) < x) lo = mid + 1;
+        else hi = mid;
+      }
+      let at = lo;
+      while (at < n && all[at] === x) at++;
+      return [lo / n, at / n];
+    };
+    for (let i = 1; i < 100; i++) {
+      const q = i / 100;
+      const m = merged.quantile(q);
+      const s = single.quantile(q);
+      // Each answer's true rank is within the bound of q, so of the other's.
+      for (const [name, value] of [
+        ["merged", m],
+        ["single", s],
+      ] as const) {
+        const [below, atOrBelow] = ranks(value);
+        assert.ok(
+          below - BOUND <= q && q <= atOrBelow + BOUND,
+          `${name} q=${q}: ${value} has true rank ${below}..${atOrBelow}`,
+        );
+      }
+      const [mBelow, mAt] = ranks(m);
+      const [sBelow, sAt] = ranks(s);
+      assert.ok(mBelow - sAt <= 2 * BOUND && sBelow - mAt <= 2 * BOUND, `q=${q}: merged ${m}, single ${s}`);
+    }
+  });
+
   test("merging into itself doubles every weight", () => {
     const sketch = sketchOf([1, 2, 3, 4]);
     sketch.merge(sketch);
