@@ -22,6 +22,7 @@ import { deploymentRoutes } from "./routes/deployments.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { monitorRoutes } from "./routes/monitors.js";
 import { resourceRoutes } from "./routes/resources.js";
+import { replicaRoutes } from "./routes/replicas.js";
 import { rolloutRoutes } from "./routes/rollouts.js";
 
 export interface AppOptions {
@@ -135,5 +136,6 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   await app.register(monitorRoutes(ballast));
   await app.register(resourceRoutes(ballast));
   await app.register(rolloutRoutes(ballast));
+  await app.register(replicaRoutes(ballast));
   return app;
 }

@@ -24,6 +24,8 @@ export function deploymentRoutes(ballast: Ballast): FastifyPluginAsync {
           variant: v.variant.name,
           model: v.version.model,
           version: v.version.version,
+          // The weight this replica routes with (the stored one may be newer, see `ready`).
+          weight: v.variant.weight,
           state: pool.state(v.version.model, v.version.version).state,
         })) ?? [],
       ready: problem === undefined && served !== undefined,
