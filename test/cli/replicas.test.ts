@@ -11,6 +11,16 @@
  * saw it. Takeover gets TAKEOVER_SLACK_MS. Every other assertion is about what happened, not
  * when; every wait has a timeout.
  *
+ * What the harness expects of the server (test/helpers/replicas.ts):
+ * - `GET /api/v1/replicas` → `{replicas: [{id, leases: ["rollouts", …], …}], self: id}` on every
+ *   replica: `self` is the answering replica's id, `leases` what each one holds now; the rollout
+ *   controller's lease is named "rollouts". A dead holder may stay listed until its lease expires.
+ * - `GET /api/v1/deployments/{name}` → `status.serving[]` with `{variant, model, version, weight}`,
+ *   `weight` being what THIS replica routes with. Until `weight` is there, the declared
+ *   `variants[].weight` is used and counted only while `GET /v2/health/ready` is 200.
+ * - Artifacts shared through the store: an upload to one replica is registered on another and
+ *   loaded by all (each replica has its own --data-dir).
+ *
  * Run: BALLAST_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
  *        node --import tsx --test test/cli/replicas.test.ts
  */
