@@ -7,7 +7,7 @@ import type { Deployment, Variant, VersionRef } from "../domain/model.js";
 import { isPlainObject } from "../domain/json-value.js";
 import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
 import { checkDeployment, variantsFromDocs, type DeploymentInput } from "../registry/deployment-spec.js";
-import { checkStrategy } from "../rollout/strategy.js";
+import { parseStrategy } from "../rollout/strategy.js";
 import { invalidField, shown } from "../registry/field.js";
 import { parseAnyMonitorSpec, type AnyMonitorSpec } from "../monitoring/monitor-spec.js";
 import type { Kind, Manifest } from "./manifest.js";
@@ -84,7 +84,7 @@ const deploymentRules: KindRules = {
     const strategy = withoutNotifierNames(spec.strategy);
     const checked = checkDeployment(
       { ...spec, name, variants, ...(strategy === undefined ? {} : { strategy }) },
-      { strategy: checkStrategy },
+      { strategy: parseStrategy },
     );
     const { name: _name, variants: checkedVariants, ...checkedRest } = checked;
     const rest = spec.strategy === undefined ? checkedRest : { ...checkedRest, strategy: spec.strategy };

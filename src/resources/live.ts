@@ -6,7 +6,7 @@
 import { conflict, isBallastError } from "../domain/errors.js";
 import type { Variant } from "../domain/model.js";
 import type { DeploymentInput } from "../registry/deployment-spec.js";
-import { checkStrategy } from "../rollout/strategy.js";
+import { parseStrategy } from "../rollout/strategy.js";
 import { STABLE } from "../rollout/controller.js";
 import type { Rollouts } from "../rollout/rollouts.js";
 import type { DeploymentStore } from "../registry/deployments.js";
@@ -55,10 +55,8 @@ export function liveState(parts: LiveParts): LiveState {
 
   /** A rollout when the declaration changes the stable version of a deployment with a canary strategy. */
   const rolloutNeeded = async (name: string, input: DeploymentInput) => {
-    const raw = (input as { strategy?: unknown }).strategy;
-    const strategies = raw === undefined ? undefined : checkStrategy(raw);
-    const canary = strategies?.canary ?? strategies?.abTest;
-    if (canary === undefined) return null;
+    const strategy = parseStrategy((input as { strategy?: unknown }).strategy);
+    if (strategy === undefined) return null;
     const current = await deployments.get(name).catch(() => null);
     if (current === null) return null; // a new deployment starts on its version directly
     const liveVariants = current.variants.filter((v) => v.shadow !== true);
@@ -82,7 +80,7 @@ export function liveState(parts: LiveParts): LiveState {
       liveVariants: current.variants as Variant[],
       stable: { model: from.model, version: from.version },
       canary: { model: to.model, version: to.version },
-      strategy: canary,
+      strategy,
     };
   };
 

@@ -8,7 +8,7 @@ import type { DeploymentInput } from "../registry/deployment-spec.js";
 import type { DeploymentStore } from "../registry/deployments.js";
 import type { Registry } from "../registry/registry.js";
 import type { Endpoints } from "../serving/endpoints.js";
-import type { VersionPin } from "./canary.js";
+import type { VersionPin } from "./rollout-state.js";
 import { CANARY, STABLE, type RolloutTargets } from "./controller.js";
 
 export function deploymentTargets(parts: {

@@ -7,7 +7,7 @@ import { alertIdentity } from "../alerts/alert-book.js";
 import { Dispatcher } from "../alerts/dispatcher.js";
 import { createNotifier, type NotifierConfig } from "../alerts/notifiers/index.js";
 import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
-import type { RolloutState, Transition } from "./canary.js";
+import type { RolloutState, Transition } from "./rollout-state.js";
 
 /** Which transitions page someone, and how loudly. */
 const ALERTING: Readonly<Record<string, { alertname: string; severity: string }>> = {

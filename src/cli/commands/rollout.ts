@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { invalid } from "../../domain/errors.js";
 import type { RolloutView } from "../../rollout/rollouts.js";
-import type { RolloutState } from "../../rollout/canary.js";
+import type { RolloutState } from "../../rollout/rollout-state.js";
 import { clientFor, serverOptions, type ServerFlags } from "../client.js";
 import { parsePositiveInt } from "../options.js";
 import { formatTable, printJson } from "../table.js";
