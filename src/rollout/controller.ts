@@ -10,6 +10,7 @@ import { conflict, invalid, notFound } from "../domain/errors.js";
 import type { Clock } from "../domain/clock.js";
 import type { EventRecorder } from "../events/event-log.js";
 import type { VariantMeasurement } from "./analysis.js";
+import { withConditions } from "./conditions.js";
 import type { RolloutNeeds } from "./kind.js";
 import { kindOf } from "./kinds/index.js";
 import { RolloutReason } from "./reasons.js";
@@ -122,7 +123,7 @@ export class RolloutController {
       const now = this.clock.now();
       const kind = kindOf(strategy);
       const id = `${deployment}-${(this.nextId++).toString(36)}`;
-      const state = kind.start({ id, deployment }, stable, canary, strategy, now);
+      const state = withConditions(kind.start({ id, deployment }, stable, canary, strategy, now), now);
       const entry = { state, strategy };
       this.running.set(deployment, entry);
       await this.store.save(state, strategy);
@@ -185,8 +186,8 @@ export class RolloutController {
 
   private async step(entry: StoredRollout, next: (s: RolloutState) => Transition): Promise<void> {
     const transition = next(entry.state);
-    const { state } = transition;
-    if (state === entry.state && transition.notes.length === 0) return;
+    if (transition.state === entry.state && transition.notes.length === 0) return;
+    const state = withConditions(transition.state, this.clock.now());
     // The state first: if the process dies before the actions, resume() applies the weights.
     await this.store.save(state, entry.strategy);
     const updated = { state, strategy: entry.strategy };

@@ -1,6 +1,6 @@
 /**
  * Why a rollout changed, as named constants: every event a rollout records carries one of these
- * as its reason. The strings are what clients, alerts and the event
+ * as its reason, and conditions reuse them. The strings are what clients, alerts and the event
  * log match on; a new reason is a new name here, never an inline string.
  */
 export const RolloutReason = {
@@ -25,6 +25,14 @@ export const RolloutReason = {
   ChallengerBetter: "ChallengerBetter",
   /** A promotion undone: the version stable before it is stable again. */
   Undone: "Undone",
+  /** Conditions only: the analysis failed (the event says RolledBack). */
+  AnalysisFailed: "AnalysisFailed",
+  /** Conditions only: the rollout steps on. */
+  Progressing: "Progressing",
+  /** Conditions only: no analysis has run yet. */
+  AwaitingAnalysis: "AwaitingAnalysis",
+  /** Conditions only: the analyses so far found no harm. */
+  AnalysisPassing: "AnalysisPassing",
 } as const;
 
 export type RolloutReason = (typeof RolloutReason)[keyof typeof RolloutReason];

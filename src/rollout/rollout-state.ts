@@ -20,6 +20,30 @@ export interface VersionPin {
   readonly version: number;
 }
 
+/** Condition types, as Argo Rollouts' RolloutConditionType. */
+export const RolloutConditionType = {
+  /** True while stepping; Unknown while paused; False once ended. */
+  Progressing: "Progressing",
+  Paused: "Paused",
+  /** Whether the analyses so far found harm: Unknown before the first one. */
+  Healthy: "Healthy",
+  /** True once the new version is promoted. */
+  Completed: "Completed",
+  /** True once rolled back, by the analysis, a person or an A/B test. */
+  Aborted: "Aborted",
+} as const;
+export type RolloutConditionType = (typeof RolloutConditionType)[keyof typeof RolloutConditionType];
+
+/** A Kubernetes-style condition: `lastTransitionTime` changes only when `status` does. */
+export interface RolloutCondition {
+  readonly type: RolloutConditionType;
+  readonly status: "True" | "False" | "Unknown";
+  readonly reason: RolloutReason;
+  readonly message: string;
+  /** Epoch ms, like the state's other times. */
+  readonly lastTransitionTime: number;
+}
+
 /** An A/B test's always-valid verdict, with NaN and infinities as null so it survives JSON. */
 export interface ExperimentState {
   readonly looks: number;
@@ -68,6 +92,11 @@ export interface RolloutState {
   readonly message: string;
   /** Set when the phase is Aborted; absent in states saved before it existed. */
   readonly abortedBy?: AbortedBy;
+  /**
+   * Kept by the controller from each transition (conditions.ts); absent in a kind's first state
+   * and in states saved before conditions existed (filled in when loaded).
+   */
+  readonly conditions?: readonly RolloutCondition[];
 }
 
 export type RolloutAction =

@@ -1,10 +1,11 @@
 /**
  * Rollouts as persisted: written on every transition, read back at start to resume them. Rows
- * written before strategies had a `kind` are brought up to date as they are read, so a rollout
- * saved by an older Ballast resumes.
+ * written before strategies had a `kind` and states had conditions are brought up to date as
+ * they are read, so a rollout saved by an older Ballast resumes.
  */
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.js";
+import { updateConditions } from "./conditions.js";
 import type { RolloutState } from "./rollout-state.js";
 import type { RolloutStrategy } from "./strategy.js";
 
@@ -62,8 +63,12 @@ export class RolloutStore {
 }
 
 function fromRow(row: Database["rollouts"]): StoredRollout {
+  const state = JSON.parse(row.state) as RolloutState;
   return {
-    state: JSON.parse(row.state) as RolloutState,
+    state:
+      state.conditions === undefined
+        ? { ...state, conditions: updateConditions([], state, state.updatedAt) }
+        : state,
     strategy: storedStrategy(JSON.parse(row.strategy) as Record<string, unknown>),
   };
 }

@@ -29,6 +29,7 @@ import {
 
 export interface RolloutView extends KindView {
   readonly deployment: string;
+  /** With its conditions (Progressing, Paused, Healthy, Completed, Aborted). */
   readonly rollout: RolloutState | null;
 }
 
