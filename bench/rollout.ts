@@ -8,7 +8,7 @@
  *
  * Environment: BENCH_ROLLOUT_RPS (200), BENCH_ROLLOUT_GOOD_RUNS (1000), BENCH_ROLLOUT_SEEDS (20).
  */
-import { checkStrategy, type CanaryStrategy } from "../src/rollout/strategy.js";
+import { parseStrategy, type CanaryStrategy } from "../src/rollout/strategy.js";
 import { fixed, passFail, table } from "./report.js";
 import { runBallast, runThresholdPolicy, type Outcome, type Scenario } from "./rollout/simulation.js";
 import { measureRouting } from "./rollout/routing-cost.js";
@@ -27,12 +27,12 @@ const SEEDS = positiveInt("BENCH_ROLLOUT_SEEDS", 20);
 const ALPHA = 0.01;
 
 const strategy = (gate: Record<string, unknown>): CanaryStrategy =>
-  checkStrategy({
+  parseStrategy({
     canary: {
       steps: [{ setWeight: 5 }, { pause: { duration: "1h" } }, { setWeight: 50 }],
       analysis: { interval: "10s", alpha: ALPHA, minimumDetectableHarm: 0.02, gates: [gate] },
     },
-  })?.canary as CanaryStrategy;
+  }) as CanaryStrategy;
 
 const ERRORS = strategy({ metric: "error_rate", margin: 0.005, minSamples: 50 });
 const CLICKS = strategy({ metric: "event_rate", event: "click", margin: 0.01, minSamples: 100 });

@@ -50,6 +50,7 @@ import { exclusiveSection } from "./store/exclusive.js";
 import { measurementSource } from "./rollout/measurements.js";
 import { Rollouts } from "./rollout/rollouts.js";
 import { RolloutAlerts } from "./rollout/rollout-alerts.js";
+import { parseStrategy } from "./rollout/strategy.js";
 
 export interface BallastOptions {
   /** Where the SQLite file and the artifacts live. */
@@ -151,7 +152,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     clock,
     inspect: (flavor, path) => runtimeFor(flavor).inspect(path),
   });
-  const deployments = new DeploymentStore(store, registry, clock);
+  // The registry keeps a deployment's strategy as declared; rollout/ says what is a strategy.
+  const deployments = new DeploymentStore(store, registry, clock, { strategy: parseStrategy });
   const predictions = new PredictionStore(store.db);
   // better-sqlite3 is synchronous: its batch inserts run on a thread of their own so they never
   // stall the requests being served. PostgreSQL writes are asynchronous I/O already.

@@ -7,7 +7,7 @@
 import { createRandom, type Random } from "../../src/sim/random.js";
 import type { VariantMeasurement } from "../../src/rollout/analysis.js";
 import { RolloutController, type RolloutRecords, CANARY, STABLE } from "../../src/rollout/controller.js";
-import type { RolloutState } from "../../src/rollout/canary.js";
+import type { RolloutState } from "../../src/rollout/rollout-state.js";
 import type { StoredRollout } from "../../src/rollout/rollout-store.js";
 import type { CanaryStrategy } from "../../src/rollout/strategy.js";
 

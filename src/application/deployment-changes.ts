@@ -12,7 +12,7 @@ import type { DeploymentStore } from "../registry/deployments.js";
 import type { Registry } from "../registry/registry.js";
 import type { SyncProblem } from "../serving/endpoints.js";
 import { STABLE } from "../rollout/controller.js";
-import type { RolloutState } from "../rollout/canary.js";
+import type { RolloutState } from "../rollout/rollout-state.js";
 import { planChange, type ChangePlan, type StrategyChoice, type VersionPin } from "./change-plan.js";
 
 /** What the service needs of rollouts; bound late, since rollouts change deployments through here. */

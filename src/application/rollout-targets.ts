@@ -8,7 +8,7 @@ import type { Variant } from "../domain/model.js";
 import type { DeploymentInput } from "../registry/deployment-spec.js";
 import type { DeploymentStore } from "../registry/deployments.js";
 import type { Registry } from "../registry/registry.js";
-import type { VersionPin } from "../rollout/canary.js";
+import type { VersionPin } from "../rollout/rollout-state.js";
 import { CANARY, STABLE, type RolloutTargets } from "../rollout/controller.js";
 import type { DeploymentChanges } from "./deployment-changes.js";
 

@@ -11,7 +11,7 @@
 import type { Ballast } from "../ballast.js";
 import type { Deployment } from "../domain/model.js";
 import { isBallastError } from "../domain/errors.js";
-import { isFinished, type RolloutState } from "../rollout/canary.js";
+import { isFinished, type RolloutState } from "../rollout/rollout-state.js";
 import { MAX_EVENTS_PER_READ } from "../events/event-log.js";
 
 export const SERVED_FROM_FILE = "ServedFromFile";

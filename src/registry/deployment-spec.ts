@@ -7,7 +7,6 @@ import { isPlainObject } from "../domain/json-value.js";
 import { invalidField, shown } from "./field.js";
 import { checkResilience } from "./resilience-spec.js";
 import { checkRouting } from "../serving/routing.js";
-import { checkStrategy } from "../rollout/strategy.js";
 import {
   checkAliasName,
   checkModelName,
@@ -30,8 +29,16 @@ export interface DeploymentInput {
   readonly resilience?: unknown;
   /** Checked here; see serving/routing.ts. */
   readonly routing?: unknown;
-  /** Checked here, kept as declared; see rollout/strategy.ts. */
+  /** Kept as declared; checked by the `strategy` check the layer above gives (rollout/strategy.ts). */
   readonly strategy?: unknown;
+}
+
+/**
+ * Checks of a deployment's parts the registry stores but does not interpret, given by the
+ * composition root (the registry knows nothing of rollouts). Each throws, naming the field.
+ */
+export interface DeploymentChecks {
+  readonly strategy?: (declared: unknown) => unknown;
 }
 
 const VARIANT_FIELDS = ["name", "model", "version", "alias", "weight", "shadow"];
@@ -65,7 +72,10 @@ export function variantsFromDocs(raw: unknown): Array<Record<string, unknown>> {
 /** Floating-point weights such as 33.3 + 33.3 + 33.4 must still count as 100. */
 const WEIGHT_TOLERANCE = 1e-9;
 
-export function checkDeployment(input: unknown): { name: string } & DeploymentSpec {
+export function checkDeployment(
+  input: unknown,
+  checks: DeploymentChecks = {},
+): { name: string } & DeploymentSpec {
   if (!isPlainObject(input)) throw invalidField("deployment", `expected an object, got ${shown(input)}`);
   const name = checkModelName(input.name, "name");
   const timeoutMs = checkTimeout(input.timeoutMs);
@@ -103,8 +113,7 @@ export function checkDeployment(input: unknown): { name: string } & DeploymentSp
     input.routing,
     variants.map((v) => v.name),
   );
-  const strategy =
-    checkStrategy(input.strategy) === undefined ? undefined : (input.strategy as Record<string, unknown>);
+  const strategy = checkStrategyDoc(input.strategy, checks);
   return {
     name,
     variants,
@@ -113,6 +122,14 @@ export function checkDeployment(input: unknown): { name: string } & DeploymentSp
     ...(routing === undefined ? {} : { routing }),
     ...(strategy === undefined ? {} : { strategy }),
   };
+}
+
+/** The declared strategy, kept as written once the injected check has passed it. */
+function checkStrategyDoc(value: unknown, checks: DeploymentChecks): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  checks.strategy?.(value);
+  if (!isPlainObject(value)) throw invalidField("strategy", `expected an object, got ${shown(value)}`);
+  return value;
 }
 
 function checkTimeout(value: unknown): number {

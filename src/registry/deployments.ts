@@ -8,7 +8,7 @@ import { isBallastError, notFound } from "../domain/errors.js";
 import type { Deployment, ModelVersion, Variant } from "../domain/model.js";
 import type { Store } from "../store/db.js";
 import type { Database } from "../store/schema.js";
-import { checkDeployment, type DeploymentInput } from "./deployment-spec.js";
+import { checkDeployment, type DeploymentChecks, type DeploymentInput } from "./deployment-spec.js";
 import type { Registry } from "./registry.js";
 import { deploymentFromRow, deploymentSpecToJson } from "./rows.js";
 import { lockModel, resolveRef } from "./version-lookup.js";
@@ -25,13 +25,15 @@ export class DeploymentStore {
     store: Store,
     private readonly registry: Registry,
     private readonly clock: Clock,
+    /** What the layer above checks in a deployment (its rollout strategy). */
+    private readonly checks: DeploymentChecks = {},
   ) {
     this.db = store.db;
   }
 
   /** Creates or replaces the deployment; createdAt survives a replace. */
   async put(input: DeploymentInput): Promise<Deployment> {
-    const { name, variants, timeoutMs, resilience, routing, strategy } = checkDeployment(input);
+    const { name, variants, timeoutMs, resilience, routing, strategy } = checkDeployment(input, this.checks);
     const fallback = resilience?.fallback;
     const fallbackVersion = fallback !== undefined && "model" in fallback ? fallback : undefined;
     const row = await this.db.transaction().execute(async (tx) => {

@@ -7,6 +7,7 @@ import type { Deployment, Variant, VersionRef } from "../domain/model.js";
 import { isPlainObject } from "../domain/json-value.js";
 import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
 import { checkDeployment, variantsFromDocs, type DeploymentInput } from "../registry/deployment-spec.js";
+import { parseStrategy } from "../rollout/strategy.js";
 import { invalidField, shown } from "../registry/field.js";
 import { parseAnyMonitorSpec, type AnyMonitorSpec } from "../monitoring/monitor-spec.js";
 import type { Kind, Manifest } from "./manifest.js";
@@ -81,12 +82,10 @@ const deploymentRules: KindRules = {
     const variants = variantsFromDocs(spec.variants);
     // Notifier names in the strategy are resolved when applied; the configurations are checked here.
     const strategy = withoutNotifierNames(spec.strategy);
-    const checked = checkDeployment({
-      ...spec,
-      name,
-      variants,
-      ...(strategy === undefined ? {} : { strategy }),
-    });
+    const checked = checkDeployment(
+      { ...spec, name, variants, ...(strategy === undefined ? {} : { strategy }) },
+      { strategy: parseStrategy },
+    );
     const { name: _name, variants: checkedVariants, ...checkedRest } = checked;
     const rest = spec.strategy === undefined ? checkedRest : { ...checkedRest, strategy: spec.strategy };
     if (rest.strategy !== undefined && checkedVariants.filter((v) => v.shadow !== true).length !== 1) {

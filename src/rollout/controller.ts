@@ -10,21 +10,20 @@ import { conflict, invalid, notFound } from "../domain/errors.js";
 import type { Clock } from "../domain/clock.js";
 import type { EventRecorder } from "../events/event-log.js";
 import type { VariantMeasurement } from "./analysis.js";
+import { withConditions } from "./conditions.js";
+import type { RolloutNeeds } from "./kind.js";
+import { kindOf } from "./kinds/index.js";
+import { RolloutReason } from "./reasons.js";
 import {
-  advanceCanary,
-  analysisDue,
   isFinished,
-  manual,
-  startCanary,
   type ManualAction,
   type RolloutState,
   type Transition,
   type VersionPin,
-} from "./canary.js";
+} from "./rollout-state.js";
 import type { StoredRollout } from "./rollout-store.js";
 import type { Exclusive } from "../store/exclusive.js";
-import { isAbTest, type RolloutStrategy } from "./strategy.js";
-import { abTestDue, advanceAbTest } from "./ab-test.js";
+import type { RolloutStrategy } from "./strategy.js";
 
 /** The variant names a canary rollout gives the deployment. */
 export const STABLE = "stable";
@@ -100,12 +99,12 @@ export class RolloutController {
           r.state.stable,
           r.state.canary,
           r.state.weight,
-          previewOf(r.strategy),
+          kindOf(r.strategy).previewHeader(r.strategy),
         );
         await this.events.record({
           kind: "Deployment",
           name: r.state.deployment,
-          reason: "RolloutResumed",
+          reason: RolloutReason.RolloutResumed,
           message: `rollout of ${r.state.canary.model} v${r.state.canary.version} resumed after a restart at step ${r.state.step + 1}, canary weight ${r.state.weight}%`,
           details: { rollout: r.state.id },
         });
@@ -129,21 +128,16 @@ export class RolloutController {
       if (stable.model === canary.model && stable.version === canary.version)
         throw invalid(`v${canary.version} is already the stable version of ${deployment}`);
       const now = this.clock.now();
-      const state = startCanary(
-        `${deployment}-${(this.nextId++).toString(36)}`,
-        deployment,
-        stable,
-        canary,
-        strategy,
-        now,
-      );
+      const kind = kindOf(strategy);
+      const id = `${deployment}-${(this.nextId++).toString(36)}`;
+      const state = withConditions(kind.start({ id, deployment }, stable, canary, strategy, now), now);
       const entry = { state, strategy };
       this.running.set(deployment, entry);
       await this.store.save(state, strategy);
-      await this.record(state, [{ reason: "RolloutStarted", message: state.message }], strategy);
+      await this.record(state, [{ reason: RolloutReason.RolloutStarted, message: state.message }], strategy);
       // Nothing has been served yet: a first analysis (blue-green's preview) starts from zero.
       await this.step(entry, (s) =>
-        advance(s, strategy, now, () => ({ stable: NOTHING_SERVED, canary: NOTHING_SERVED })),
+        kind.next(s, strategy, now, () => ({ stable: NOTHING_SERVED, canary: NOTHING_SERVED })),
       );
       return (this.running.get(deployment) ?? entry).state;
     });
@@ -156,9 +150,9 @@ export class RolloutController {
         const now = this.clock.now();
         // Measuring reads the store: only when the analysis is due.
         const s = entry.strategy;
-        const due = isAbTest(s) ? abTestDue(entry.state, s, now) : analysisDue(entry.state, s, now);
-        const measured = due ? await this.measurements(entry.state) : null;
-        await this.step(entry, (state) => advance(state, s, now, () => measured ?? assertNoMeasure()));
+        const kind = kindOf(s);
+        const measured = kind.due(entry.state, s, now) ? await this.measurements(entry.state) : null;
+        await this.step(entry, (state) => kind.next(state, s, now, () => measured ?? assertNoMeasure()));
       }
     });
   }
@@ -167,8 +161,7 @@ export class RolloutController {
     return this.serialized(async () => {
       const entry = this.running.get(deployment);
       if (entry === undefined) throw notFound(`deployment ${deployment} has no rollout in progress`);
-      const steps = isAbTest(entry.strategy) ? 0 : entry.strategy.steps.length;
-      const result = manual(entry.state, action, this.clock.now(), steps);
+      const result = kindOf(entry.strategy).act(entry.state, action, entry.strategy, this.clock.now());
       if (typeof result === "string")
         throw conflict(`cannot ${action} the rollout of ${deployment}: ${result}`);
       await this.step(entry, () => result);
@@ -182,24 +175,11 @@ export class RolloutController {
   }
 
   /** The feedback events and monitors the running rollout's gates read. */
-  needs(deployment: string): {
-    events: string[];
-    monitors: string[];
-    labels: { score: string; threshold: number } | null;
-  } {
+  needs(deployment: string): RolloutNeeds {
     const strategy = this.running.get(deployment)?.strategy;
-    if (strategy !== undefined && isAbTest(strategy))
-      return { events: [strategy.event], monitors: [], labels: null };
-    const gates = strategy?.analysis.gates ?? [];
-    const accuracy = gates.find((g) => g.metric === "accuracy");
-    return {
-      events: gates.flatMap((g) => (g.event === undefined ? [] : [g.event])),
-      monitors: gates.flatMap((g) => (g.monitor === undefined ? [] : [g.monitor])),
-      labels:
-        accuracy === undefined
-          ? null
-          : { score: accuracy.score ?? "probability", threshold: accuracy.threshold ?? 0.5 },
-    };
+    return strategy === undefined
+      ? { events: [], monitors: [], labels: null }
+      : kindOf(strategy).needs(strategy);
   }
 
   isRolling(deployment: string): boolean {
@@ -230,11 +210,12 @@ export class RolloutController {
 
   private async step(entry: StoredRollout, next: (s: RolloutState) => Transition): Promise<void> {
     const transition = next(entry.state);
-    const { state } = transition;
-    if (state === entry.state && transition.notes.length === 0) return;
+    if (transition.state === entry.state && transition.notes.length === 0) return;
+    const state = withConditions(transition.state, this.clock.now());
     // The state first: if the process dies before the actions, resume() applies the weights.
     await this.store.save(state, entry.strategy);
     const updated = { state, strategy: entry.strategy };
+    const kind = kindOf(entry.strategy);
     if (isFinished(state)) this.running.delete(state.deployment);
     else this.running.set(state.deployment, updated);
     for (const action of transition.actions) {
@@ -245,11 +226,11 @@ export class RolloutController {
             state.stable,
             state.canary,
             action.weight,
-            previewOf(entry.strategy),
+            kind.previewHeader(entry.strategy),
           );
           break;
         case "promote":
-          await this.targets.promote(state.deployment, state.canary, promoteAliasOf(entry.strategy));
+          await this.targets.promote(state.deployment, state.canary, kind.promoteAlias(entry.strategy));
           break;
         case "rollback":
           await this.targets.rollback(state.deployment, state.stable, state.canary, action.reason);
@@ -293,17 +274,6 @@ export class RolloutController {
   }
 }
 
-function advance(
-  state: RolloutState,
-  strategy: RolloutStrategy,
-  now: number,
-  measure: () => { stable: VariantMeasurement; canary: VariantMeasurement },
-): Transition {
-  return isAbTest(strategy)
-    ? advanceAbTest(state, strategy, now, measure)
-    : advanceCanary(state, strategy, now, measure);
-}
-
 const NOTHING_SERVED: VariantMeasurement = {
   requests: 0,
   errors: 0,
@@ -312,15 +282,6 @@ const NOTHING_SERVED: VariantMeasurement = {
   events: {},
   driftShare: {},
 };
-
-function previewOf(strategy: RolloutStrategy): string | undefined {
-  return isAbTest(strategy) ? undefined : strategy.previewHeader;
-}
-
-/** The alias that follows a promoted version: the canary's `promoteAlias`; champion for an A/B winner. */
-export function promoteAliasOf(strategy: RolloutStrategy): string | undefined {
-  return isAbTest(strategy) ? "champion" : strategy.promoteAlias;
-}
 
 function assertNoMeasure(): never {
   throw new Error("measured when no analysis was due");

@@ -7,7 +7,7 @@ import type { PredictionStore } from "../serving/prediction-store.js";
 import type { Monitors } from "../monitoring/monitors.js";
 import type { MeasurementSource } from "./controller.js";
 import type { TrafficMeter } from "./traffic-meter.js";
-import { valueAt } from "./challengers.js";
+import { valueAt } from "./kinds/challenger.js";
 import { binaryLabel } from "../monitoring/log-performance.js";
 
 export function measurementSource(parts: {

@@ -8,7 +8,7 @@ import { checkOneNotifier, parseNotifierConfig, type NotifierConfig } from "../a
 import { isPlainObject } from "../domain/json-value.js";
 import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
 import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../domain/secret-access.js";
-import type { RolloutState, Transition } from "./canary.js";
+import type { RolloutState, Transition } from "./rollout-state.js";
 
 /** Which transitions page someone, and how loudly. */
 const ALERTING: Readonly<Record<string, { alertname: string; severity: string }>> = {

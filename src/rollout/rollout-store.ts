@@ -1,8 +1,13 @@
-/** Rollouts as persisted: written on every transition, read back at start to resume them. */
+/**
+ * Rollouts as persisted: written on every transition, read back at start to resume them. Rows
+ * written before strategies had a `kind` and states had conditions are brought up to date as
+ * they are read, so a rollout saved by an older Ballast resumes.
+ */
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.js";
-import type { RolloutState } from "./canary.js";
-import { isAbTest, type RolloutStrategy } from "./strategy.js";
+import { updateConditions } from "./conditions.js";
+import type { RolloutState } from "./rollout-state.js";
+import type { RolloutStrategy } from "./strategy.js";
 
 export interface StoredRollout {
   readonly state: RolloutState;
@@ -16,7 +21,7 @@ export class RolloutStore {
     const values = {
       id: state.id,
       deployment: state.deployment,
-      kind: isAbTest(strategy) ? "abTest" : "canary",
+      kind: strategy.kind,
       active: state.phase === "Succeeded" || state.phase === "Aborted" ? 0 : 1,
       state: JSON.stringify(state),
       strategy: JSON.stringify(strategy),
@@ -58,8 +63,19 @@ export class RolloutStore {
 }
 
 function fromRow(row: Database["rollouts"]): StoredRollout {
+  const state = JSON.parse(row.state) as RolloutState;
   return {
-    state: JSON.parse(row.state) as RolloutState,
-    strategy: JSON.parse(row.strategy) as RolloutStrategy,
+    state:
+      state.conditions === undefined
+        ? { ...state, conditions: updateConditions([], state, state.updatedAt) }
+        : state,
+    strategy: storedStrategy(JSON.parse(row.strategy) as Record<string, unknown>),
   };
+}
+
+/** A strategy as saved: before kinds, an A/B test had an `event`, blue-green a preview header. */
+export function storedStrategy(saved: Record<string, unknown>): RolloutStrategy {
+  if (typeof saved.kind === "string") return saved as unknown as RolloutStrategy;
+  const kind = "event" in saved ? "abTest" : saved.previewHeader !== undefined ? "blueGreen" : "canary";
+  return { ...saved, kind } as unknown as RolloutStrategy;
 }

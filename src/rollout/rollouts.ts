@@ -9,44 +9,34 @@ import type { VersionRef } from "../domain/model.js";
 import type { EventRecorder } from "../events/event-log.js";
 import type { DeploymentStore } from "../registry/deployments.js";
 import type { Registry } from "../registry/registry.js";
-import type { ManualAction, RolloutState, VersionPin } from "./canary.js";
-import { STABLE, promoteAliasOf, type RolloutController } from "./controller.js";
+import type { ManualAction, RolloutState, VersionPin } from "./rollout-state.js";
+import { STABLE, type RolloutController } from "./controller.js";
 import type { RolloutTargets } from "./controller.js";
-import { label } from "./analysis.js";
-import { checkStrategy, isAbTest, type RolloutStrategy, type Strategy } from "./strategy.js";
-import { describeVerdict, type ExperimentState } from "./ab-test.js";
+import type { KindView } from "./kind.js";
+import { kindOf } from "./kinds/index.js";
+import { RolloutReason } from "./reasons.js";
+import { parseStrategy, StrategyCache, type ChallengerStrategy, type RolloutStrategy } from "./strategy.js";
 import type { TrafficMeter } from "./traffic-meter.js";
 import type { Clock } from "../domain/clock.js";
 import type { PerformanceLog } from "../monitoring/log-performance.js";
-import { evaluateChallengers, type ChallengerReport } from "./challengers.js";
-import type { ChallengerStrategy } from "./strategy.js";
+import {
+  challengerSettings,
+  challengersDue,
+  challengerToPromote,
+  evaluateChallengers,
+  type ChallengerReport,
+} from "./kinds/challenger.js";
 
-const DEFAULT_CHALLENGERS: ChallengerStrategy = {
-  evaluateEveryMs: 600_000,
-  windowMs: 86_400_000,
-  alpha: 0.01,
-  score: "probability",
-  threshold: 0.5,
-  regression: false,
-};
-
-export interface RolloutView {
+export interface RolloutView extends KindView {
   readonly deployment: string;
+  /** With its conditions (Progressing, Paused, Healthy, Completed, Aborted). */
   readonly rollout: RolloutState | null;
-  readonly steps: number;
-  /** For an A/B test: the always-valid verdict, effect and confidence interval. */
-  readonly experiment?: ExperimentState & { event: string; alpha: number; verdict: string };
-  /** Per gate: its metric, decision and the numbers behind it. */
-  readonly gates: Array<{
-    gate: string;
-    decision: string;
-    detail: string;
-    observed: Record<string, number | null>;
-  }>;
 }
 
 export class Rollouts {
   private readonly challengersCheckedAt = new Map<string, number>();
+  /** Each deployment's declared strategy, parsed again only when the declaration changes. */
+  private readonly strategies = new StrategyCache();
 
   constructor(
     private readonly controller: RolloutController,
@@ -108,8 +98,11 @@ export class Rollouts {
     overrides: Partial<ChallengerStrategy> = {},
   ): Promise<ChallengerReport[]> {
     const current = await this.deployments.get(deployment);
-    const declared = checkStrategy(current.strategy)?.challengers;
-    const settings: ChallengerStrategy = { ...DEFAULT_CHALLENGERS, ...declared, ...overrides };
+    const declared = this.strategies.of(current);
+    const settings = challengerSettings(
+      declared?.kind === "canary" ? declared.challengers : undefined,
+      overrides,
+    );
     const live = current.variants.filter((v) => v.shadow !== true);
     const champion = live.find((v) => v.name === STABLE)?.name ?? live[0]?.name ?? STABLE;
     await this.log.flush();
@@ -130,23 +123,23 @@ export class Rollouts {
   private async promoteBetterChallengers(): Promise<void> {
     const now = this.clock.now();
     for (const d of await this.deployments.list()) {
-      const strategy = checkStrategy(d.strategy);
-      const settings = strategy?.challengers;
-      if (settings === undefined || strategy?.canary === undefined || this.isRolling(d.name)) continue;
-      const last = this.challengersCheckedAt.get(d.name);
-      if (last !== undefined && now - last < settings.evaluateEveryMs) continue;
+      const strategy = this.strategies.of(d);
+      if (strategy?.kind !== "canary" || strategy.challengers === undefined || this.isRolling(d.name))
+        continue;
+      if (!challengersDue(this.challengersCheckedAt.get(d.name), strategy.challengers, now)) continue;
       this.challengersCheckedAt.set(d.name, now);
-      const better = (await this.challengers(d.name)).find((r) => r.significantlyBetter);
-      if (better === undefined) continue;
+      const reports = await this.challengers(d.name);
+      if (!reports.some((r) => r.significantlyBetter)) continue;
       const live = d.variants.filter((v) => v.shadow !== true);
       const stable = live.find((v) => v.name === STABLE) ?? live[0];
       if (stable === undefined) continue;
       const from = await this.registry.resolve(stable.model, stable.ref);
-      if (from.model === better.model && from.version === better.version) continue;
+      const better = challengerToPromote(reports, from);
+      if (better === undefined) continue;
       await this.events.record({
         kind: "Deployment",
         name: d.name,
-        reason: "ChallengerBetter",
+        reason: RolloutReason.ChallengerBetter,
         message: `challenger ${better.variant} (${better.model} v${better.version}) beats the champion: ${better.summary}; rolling it out through the canary`,
         details: { challenger: better },
       });
@@ -154,7 +147,7 @@ export class Rollouts {
         d.name,
         { model: from.model, version: from.version },
         { model: better.model, version: better.version },
-        strategy.canary,
+        strategy,
       );
     }
   }
@@ -165,8 +158,7 @@ export class Rollouts {
 
   /** Whether a declared strategy rolls version changes out (canary, blue-green, A/B). */
   rollsOut(strategy: unknown): boolean {
-    const declared = strategy === undefined ? undefined : checkStrategy(strategy);
-    return (declared?.canary ?? declared?.abTest) !== undefined;
+    return parseStrategy(strategy) !== undefined;
   }
 
   /** The version a running rollout is taking the deployment to. */
@@ -183,7 +175,7 @@ export class Rollouts {
   /** Rolls `target` out on the deployment with its declared canary strategy. */
   async start(deployment: string, target: { model?: string; ref: VersionRef }): Promise<RolloutState> {
     const current = await this.deployments.get(deployment);
-    const strategy = strategyOf(current, deployment);
+    const strategy = this.strategyOf(current);
     const live = current.variants.filter((v) => v.shadow !== true);
     const stableVariant = live.find((v) => v.name === STABLE) ?? (live.length === 1 ? live[0] : undefined);
     if (stableVariant === undefined || live.length !== 1)
@@ -236,14 +228,14 @@ export class Rollouts {
       );
     return this.controller.serialized(async () => {
       const { stable, canary } = last.state;
-      const alias = promoteAliasOf(last.strategy);
+      const alias = kindOf(last.strategy).promoteAlias(last.strategy);
       await this.targets.promote(deployment, stable, alias);
       const message = `promotion of ${canary.model} v${canary.version} undone: v${stable.version} is stable again${alias === undefined ? "" : ` and ${alias} points at it`}`;
       await this.events.record({
         kind: "Deployment",
         name: deployment,
         type: "Warning",
-        reason: "Undone",
+        reason: RolloutReason.Undone,
         message,
         details: { rollout: last.state.id },
       });
@@ -258,37 +250,18 @@ export class Rollouts {
     return {
       deployment,
       rollout: stored.state,
-      ...(isAbTest(stored.strategy) && stored.state.experiment !== undefined
-        ? {
-            experiment: {
-              ...stored.state.experiment,
-              event: stored.strategy.event,
-              alpha: stored.strategy.alpha,
-              verdict: describeVerdict(stored.state.experiment, stored.strategy),
-            },
-          }
-        : {}),
-      steps: isAbTest(stored.strategy) ? 0 : stored.strategy.steps.length,
-      gates: (isAbTest(stored.strategy) ? [] : stored.strategy.analysis.gates).map((g, i) => {
-        const state = stored.state.gates[i];
-        return {
-          gate: label(g),
-          decision: state?.decision ?? "continue",
-          detail: state?.detail ?? "",
-          observed: { ...(state?.observed ?? {}) },
-        };
-      }),
+      ...kindOf(stored.strategy).describe(stored.state, stored.strategy),
     };
   }
-}
 
-export function strategyOf(deployment: { strategy?: unknown }, name: string): RolloutStrategy {
-  const declared: Strategy | undefined = checkStrategy(deployment.strategy);
-  const strategy = declared?.canary ?? declared?.abTest;
-  if (strategy === undefined) {
-    throw invalid(
-      `deployment ${name} declares no rollout strategy; add strategy.canary (steps, analysis) or strategy.abTest to it first`,
-    );
+  /** The deployment's declared strategy, which a rollout of it follows. */
+  strategyOf(deployment: { readonly name: string; readonly strategy?: unknown }): RolloutStrategy {
+    const strategy = this.strategies.of(deployment);
+    if (strategy === undefined) {
+      throw invalid(
+        `deployment ${deployment.name} declares no rollout strategy; add strategy.canary (steps, analysis) or strategy.abTest to it first`,
+      );
+    }
+    return strategy;
   }
-  return strategy;
 }

@@ -1,8 +1,9 @@
 /**
  * A deployment's rollout strategy, as declared under `strategy:`: a canary walks its steps
  * (`setWeight`, `pause`, `analysis`) while gates compare the canary with the stable variant;
- * an A/B test splits traffic and waits for an always-valid verdict on a business metric.
- * Checked here without the server; errors name the field.
+ * blue-green previews, then switches at once; an A/B test splits traffic and waits for an
+ * always-valid verdict on a business metric. Parsed once into a typed value told apart by its
+ * `kind` (a rollout keeps the value it started with); errors name the field.
  */
 import { isPlainObject } from "../domain/json-value.js";
 import { parseDuration } from "../domain/duration.js";
@@ -54,22 +55,35 @@ export type CanaryStep =
   | { readonly pause: { readonly durationMs?: number } }
   | { readonly analysis: { readonly durationMs: number } };
 
-export interface CanaryStrategy {
+/** Canary and blue-green both walk steps while gates compare the new version with the stable one. */
+interface SteppedStrategy {
   readonly steps: readonly CanaryStep[];
   /** Background analysis: gates evaluated through every step; a failure aborts at once. */
   readonly analysis: AnalysisSpec;
   /** The alias that follows the promoted version (champion). */
   readonly promoteAlias?: string;
-  /**
-   * Blue-green: requests carrying this header reach the new version before it takes any live
-   * traffic (the preview), and the steps switch it from 0 to 100% at once.
-   */
-  readonly previewHeader?: string;
   /** Who hears of a rollback or of a rollout waiting for a person. */
   readonly notifiers?: readonly NotifierConfig[];
 }
 
+export interface CanaryStrategy extends SteppedStrategy {
+  readonly kind: "canary";
+  /** A challenger significantly better than the champion is rolled out through this canary. */
+  readonly challengers?: ChallengerStrategy;
+}
+
+/**
+ * Blue-green: requests carrying `previewHeader` reach the new version before it takes any live
+ * traffic (the preview); its steps (derived when parsed) are preview, analysis, switch from 0
+ * to 100% at once, analysis.
+ */
+export interface BlueGreenStrategy extends SteppedStrategy {
+  readonly kind: "blueGreen";
+  readonly previewHeader: string;
+}
+
 export interface AbTestStrategy {
+  readonly kind: "abTest";
   /** The business metric compared: rate of this feedback event per request. */
   readonly event: string;
   /** Share of traffic to the challenger variant, percent. */
@@ -83,12 +97,9 @@ export interface AbTestStrategy {
   readonly notifiers?: readonly NotifierConfig[];
 }
 
-/** What a running rollout follows: canary steps, or an A/B test. */
-export type RolloutStrategy = CanaryStrategy | AbTestStrategy;
-
-export function isAbTest(strategy: RolloutStrategy): strategy is AbTestStrategy {
-  return "event" in strategy;
-}
+/** A deployment's declared strategy, parsed once; what a running rollout follows and keeps. */
+export type RolloutStrategy = CanaryStrategy | BlueGreenStrategy | AbTestStrategy;
+export type RolloutKindName = RolloutStrategy["kind"];
 
 /** Shadow or minority variants judged against the champion on labelled outcomes. */
 export interface ChallengerStrategy {
@@ -101,17 +112,13 @@ export interface ChallengerStrategy {
   readonly regression: boolean;
 }
 
-export interface Strategy {
-  /** Also what `blueGreen` is declared as: its steps are preview, analysis, switch, analysis. */
-  readonly canary?: CanaryStrategy;
-  readonly abTest?: AbTestStrategy;
-  /** With `canary`: a challenger significantly better than the champion is rolled out through it. */
-  readonly challengers?: ChallengerStrategy;
-}
-
 const STEP_KINDS = ["setWeight", "pause", "analysis"];
 
-export function checkStrategy(raw: unknown): Strategy | undefined {
+/**
+ * The declared `strategy:` (JSON as stored with the deployment) as a typed value; undefined
+ * when none is declared. Throws, naming the field, when it is not a strategy.
+ */
+export function parseStrategy(raw: unknown): RolloutStrategy | undefined {
   if (raw === undefined) return undefined;
   if (!isPlainObject(raw))
     throw invalidField("strategy", `expected {canary: …} or {abTest: …}, got ${shown(raw)}`);
@@ -130,7 +137,7 @@ export function checkStrategy(raw: unknown): Strategy | undefined {
         "strategy.challengers",
         "challengers are promoted through a canary: use strategy.canary",
       );
-    return { canary: checkBlueGreen(raw.blueGreen) };
+    return checkBlueGreen(raw.blueGreen);
   }
   if (raw.challengers !== undefined && raw.canary === undefined)
     throw invalidField(
@@ -138,9 +145,24 @@ export function checkStrategy(raw: unknown): Strategy | undefined {
       "a better challenger is promoted through a canary: declare strategy.canary too",
     );
   const challengers = raw.challengers === undefined ? {} : { challengers: checkChallengers(raw.challengers) };
-  return raw.canary !== undefined
-    ? { canary: checkCanary(raw.canary), ...challengers }
-    : { abTest: checkAbTest(raw.abTest) };
+  return raw.canary !== undefined ? { ...checkCanary(raw.canary), ...challengers } : checkAbTest(raw.abTest);
+}
+
+/**
+ * A deployment's parsed strategy, parsed again only when its declaration changes: the tick
+ * reads deployments afresh, and the text of a declaration is cheaper to compare than to check.
+ */
+export class StrategyCache {
+  private readonly parsed = new Map<string, { declared: string; strategy: RolloutStrategy | undefined }>();
+
+  of(deployment: { readonly name: string; readonly strategy?: unknown }): RolloutStrategy | undefined {
+    const declared = JSON.stringify(deployment.strategy ?? null);
+    const cached = this.parsed.get(deployment.name);
+    if (cached?.declared === declared) return cached.strategy;
+    const strategy = parseStrategy(deployment.strategy);
+    this.parsed.set(deployment.name, { declared, strategy });
+    return strategy;
+  }
 }
 
 function checkCanary(raw: unknown): CanaryStrategy {
@@ -193,6 +215,7 @@ function checkCanary(raw: unknown): CanaryStrategy {
   if (lastWeight === 0) throw invalidField(`${at}.steps`, "expected at least one setWeight step");
   const promoteAlias = aliasOf(obj.promoteAlias, `${at}.promoteAlias`);
   return {
+    kind: "canary",
     steps,
     analysis: checkAnalysis(obj.analysis, `${at}.analysis`),
     promoteAlias,
@@ -312,6 +335,7 @@ function checkAbTest(raw: unknown): AbTestStrategy {
   if (obj.autoPromote !== undefined && typeof obj.autoPromote !== "boolean")
     throw invalidField(`${at}.autoPromote`, `expected true or false, got ${shown(obj.autoPromote)}`);
   return {
+    kind: "abTest",
     event: obj.event,
     weight,
     alpha: fraction(obj.alpha ?? 0.05, `${at}.alpha`, 0.5),
@@ -323,11 +347,11 @@ function checkAbTest(raw: unknown): AbTestStrategy {
 }
 
 /**
- * Blue-green as canary steps: the new version warmed at 0% with preview traffic by header, a
+ * Blue-green as steps: the new version warmed at 0% with preview traffic by header, a
  * pre-promotion analysis on that preview, the switch to 100%, a post-promotion analysis whose
  * failure switches back. Gates compare with the stable version's numbers gathered before.
  */
-function checkBlueGreen(raw: unknown): CanaryStrategy {
+function checkBlueGreen(raw: unknown): BlueGreenStrategy {
   const at = "strategy.blueGreen";
   const obj = objectWith(raw, at, [
     "previewHeader",
@@ -348,6 +372,7 @@ function checkBlueGreen(raw: unknown): CanaryStrategy {
   const post = window(obj.postPromotionAnalysis, "postPromotionAnalysis");
   const promoteAlias = aliasOf(obj.promoteAlias, `${at}.promoteAlias`);
   return {
+    kind: "blueGreen",
     // Weight 0 deploys the new version (loaded, warm) for previews only.
     steps: [
       { setWeight: 0 },

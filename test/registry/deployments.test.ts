@@ -119,6 +119,31 @@ describe("checkDeployment (no database)", () => {
       },
     );
   });
+
+  test("a strategy is kept as declared: checked by the check it is given, else only as an object", () => {
+    const declared = { canary: { steps: [{ setWeight: 10 }] } };
+    assert.deepEqual(
+      checkDeployment({ name: "d", variants: [stable()], strategy: declared }).strategy,
+      declared,
+    );
+    assert.throws(
+      () => checkDeployment({ name: "d", variants: [stable()], strategy: "canary" }),
+      fails("invalid_argument", "strategy"),
+    );
+    const seen: unknown[] = [];
+    const checks = {
+      strategy: (raw: unknown) => {
+        seen.push(raw);
+        throw new Error("not a strategy");
+      },
+    };
+    assert.throws(
+      () => checkDeployment({ name: "d", variants: [stable()], strategy: declared }, checks),
+      /not a strategy/,
+    );
+    assert.deepEqual(seen, [declared]);
+    assert.equal(checkDeployment({ name: "d", variants: [stable()] }, checks).strategy, undefined);
+  });
 });
 
 describeStores("deployments", (c) => {

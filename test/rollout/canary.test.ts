@@ -1,10 +1,12 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { advanceCanary, manual, startCanary, type RolloutState } from "../../src/rollout/canary.js";
-import { checkStrategy, type CanaryStrategy } from "../../src/rollout/strategy.js";
+import { advanceCanary, startCanary } from "../../src/rollout/kinds/canary.js";
+import type { RolloutState } from "../../src/rollout/rollout-state.js";
+import { manual } from "../../src/rollout/transitions.js";
+import { parseStrategy, type CanaryStrategy } from "../../src/rollout/strategy.js";
 import type { VariantMeasurement } from "../../src/rollout/analysis.js";
 
-const strategy = checkStrategy({
+const strategy = parseStrategy({
   canary: {
     steps: [
       { setWeight: 5 },
@@ -21,7 +23,7 @@ const strategy = checkStrategy({
       ],
     },
   },
-})!.canary as CanaryStrategy;
+}) as CanaryStrategy;
 
 const measurement = (requests: number, errors: number, p99 = 20): VariantMeasurement => ({
   requests,
@@ -164,6 +166,6 @@ describe("canary state machine", () => {
         /declare exactly one of canary, blueGreen, abTest/,
       ],
     ];
-    for (const [raw, message] of bad) assert.throws(() => checkStrategy(raw), message);
+    for (const [raw, message] of bad) assert.throws(() => parseStrategy(raw), message);
   });
 });

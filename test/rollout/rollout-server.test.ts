@@ -41,6 +41,8 @@ interface RolloutView {
     step: number;
     message: string;
     canary: { version: number };
+    startedAt: number;
+    conditions?: Array<{ type: string; status: string; reason: string; lastTransitionTime: number }>;
   } | null;
   gates: Array<{ gate: string; decision: string; detail: string }>;
 }
@@ -155,6 +157,9 @@ describe("canary rollout of a good version, declared in YAML", () => {
       s = await status(server);
     }
     assert.equal(s.rollout?.phase, "Succeeded", JSON.stringify(s));
+    const completed = s.rollout?.conditions?.find((c) => c.type === "Completed");
+    assert.deepEqual([completed?.status, completed?.reason], ["True", "Promoted"]);
+    assert.ok((completed?.lastTransitionTime ?? 0) > (s.rollout?.startedAt ?? Infinity));
     const served = server.ballast.endpoints
       .get("shop")
       .variants.map((v) => [v.variant.name, v.version.version, v.variant.weight]);
@@ -241,6 +246,13 @@ describe("canary rollout of a worse version", () => {
     }
     assert.equal(s.rollout?.phase, "Aborted", JSON.stringify(s));
     assert.equal(s.rollout?.abortedBy, "analysis", "an automatic rollback, told apart from an abort");
+    // Kubernetes-style conditions in the view: aborted by its analysis, unhealthy, not progressing.
+    const conditions = Object.fromEntries(
+      (s.rollout?.conditions ?? []).map((c) => [c.type, [c.status, c.reason]]),
+    );
+    assert.deepEqual(conditions.Aborted, ["True", "AnalysisFailed"]);
+    assert.deepEqual(conditions.Healthy, ["False", "AnalysisFailed"]);
+    assert.deepEqual(conditions.Progressing, ["False", "AnalysisFailed"]);
     assert.match(
       s.rollout?.message ?? "",
       /event_rate\(click\): canary .* vs stable .* worse by more than 5\.00%/,

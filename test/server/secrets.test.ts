@@ -15,7 +15,7 @@ import { DEFAULT_SECRET_ENV } from "../../src/domain/secret-access.js";
 import { alertIdentity } from "../../src/alerts/alert-book.js";
 import type { AlertNotification } from "../../src/alerts/notifier.js";
 import type { NotifierConfig } from "../../src/alerts/notifiers/index.js";
-import type { RolloutState } from "../../src/rollout/canary.js";
+import type { RolloutState } from "../../src/rollout/rollout-state.js";
 
 const SECRETS = ["hunter2", "s3cr3t-hook", "XXXXSLACKKEY", "am-t0ken", "inline-k3y"];
 

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { invalid } from "../../domain/errors.js";
 import type { RolloutView } from "../../rollout/rollouts.js";
-import type { RolloutState } from "../../rollout/canary.js";
+import type { RolloutState } from "../../rollout/rollout-state.js";
 import { clientFor, serverOptions, type ServerFlags } from "../client.js";
 import { parsePositiveInt } from "../options.js";
 import { formatTable, printJson } from "../table.js";
@@ -129,7 +129,10 @@ function printView(view: RolloutView): void {
     `deployment ${view.deployment}: ${r.phase}${phaseDetail(r)} — ` +
       `${r.canary.model} v${r.canary.version} over v${r.stable.version}\n` +
       `  canary ${bar} ${r.weight}%   step ${Math.min(r.step + 1, view.steps)}/${view.steps}\n` +
-      `  ${r.message}\n`,
+      `  ${r.message}\n` +
+      (r.conditions === undefined || r.conditions.length === 0
+        ? ""
+        : `  conditions: ${r.conditions.map((c) => `${c.type}=${c.status}`).join(" ")}\n`),
   );
   if (view.experiment !== undefined) process.stdout.write(`  A/B: ${view.experiment.verdict}\n`);
   if (view.gates.length > 0) {

@@ -7,7 +7,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Ballast } from "../../ballast.js";
 import { invalid } from "../../domain/errors.js";
 import { isPlainObject } from "../../domain/json-value.js";
-import type { ManualAction } from "../../rollout/canary.js";
+import type { ManualAction } from "../../rollout/rollout-state.js";
 import { parseDuration } from "../../domain/duration.js";
 
 const ACTIONS: readonly ManualAction[] = ["pause", "resume", "abort", "promote"];

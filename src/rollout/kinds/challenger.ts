@@ -3,10 +3,12 @@
  * are logged under their own name with the live request's id) is scored against the champion
  * on the same labelled requests. Classifiers are compared with McNemar's test on which of the
  * two got each request right; regressions with a paired t-test on per-request squared errors.
- * Read from the prediction log and its joined labels, so late labels always count.
+ * Read from the prediction log and its joined labels, so late labels always count. A challenger
+ * significantly better than the champion is not rolled out here: it goes out through the
+ * deployment's canary (rollouts.ts starts it; kinds/canary.ts steps it).
  */
-import { isPlainObject } from "../domain/json-value.js";
-import { binaryLabel, type PerformanceLog } from "../monitoring/log-performance.js";
+import { isPlainObject } from "../../domain/json-value.js";
+import { binaryLabel, type PerformanceLog } from "../../monitoring/log-performance.js";
 import {
   addLossPair,
   addPairedOutcome,
@@ -17,8 +19,47 @@ import {
   type McNemarOutcome,
   type PairedOutcomes,
   type PairedTOutcome,
-} from "./stats/index.js";
-import type { Moments } from "./stats/moments.js";
+} from "../stats/index.js";
+import type { Moments } from "../stats/moments.js";
+import type { VersionPin } from "../rollout-state.js";
+import type { ChallengerStrategy } from "../strategy.js";
+
+/** Champion/challenger settings when a deployment declares none (`rollout challengers` asks anyway). */
+export const DEFAULT_CHALLENGERS: ChallengerStrategy = {
+  evaluateEveryMs: 600_000,
+  windowMs: 86_400_000,
+  alpha: 0.01,
+  score: "probability",
+  threshold: 0.5,
+  regression: false,
+};
+
+/** The declared settings over the defaults, a request's overrides over both. */
+export function challengerSettings(
+  declared: ChallengerStrategy | undefined,
+  overrides: Partial<ChallengerStrategy> = {},
+): ChallengerStrategy {
+  return { ...DEFAULT_CHALLENGERS, ...declared, ...overrides };
+}
+
+/** Whether the challengers are judged again: never yet, or `evaluateEvery` ago. */
+export function challengersDue(
+  lastCheckedAt: number | undefined,
+  settings: ChallengerStrategy,
+  now: number,
+): boolean {
+  return lastCheckedAt === undefined || now - lastCheckedAt >= settings.evaluateEveryMs;
+}
+
+/** The challenger to roll out: the first significantly better one that is not the champion's version. */
+export function challengerToPromote(
+  reports: readonly ChallengerReport[],
+  champion: VersionPin,
+): ChallengerReport | undefined {
+  const better = reports.find((r) => r.significantlyBetter);
+  if (better === undefined) return undefined;
+  return better.model === champion.model && better.version === champion.version ? undefined : better;
+}
 
 export interface ChallengerQuery {
   readonly deployment: string;

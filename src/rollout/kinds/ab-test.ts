@@ -5,31 +5,20 @@
  * the false-winner rate. With `autoPromote`, a winning B is promoted and a winning A ends the
  * test with B's traffic removed; otherwise the verdict waits for a person (promote or abort).
  */
-import { AB_TEST_START, mixingVarianceFromMde, updateAbTestRates, type AbTestState } from "./stats/index.js";
-import type { VariantMeasurement } from "./analysis.js";
-import type { RolloutAction, RolloutState, Transition } from "./canary.js";
-import { isFinished } from "./canary.js";
-import type { AbTestStrategy } from "./strategy.js";
-
-/** AbTestState with NaN and infinities as null, so it survives JSON. */
-export interface ExperimentState {
-  readonly looks: number;
-  readonly effect: number | null;
-  readonly relativeEffect: number | null;
-  readonly standardError: number | null;
-  readonly pValue: number;
-  readonly interval: { readonly lower: number | null; readonly upper: number | null } | null;
-  readonly winner: "A" | "B" | null;
-  readonly decidedAtLook: number | null;
-  /** Exposures and events per arm at the latest look. */
-  readonly arms: { readonly A: ArmCounts; readonly B: ArmCounts };
-}
-
-interface ArmCounts {
-  readonly exposures: number;
-  readonly events: number;
-  readonly rate: number | null;
-}
+import { AB_TEST_START, mixingVarianceFromMde, updateAbTestRates, type AbTestState } from "../stats/index.js";
+import type { VariantMeasurement } from "../analysis.js";
+import type { RolloutKind } from "../kind.js";
+import { RolloutReason } from "../reasons.js";
+import {
+  isFinished,
+  type ExperimentState,
+  type Measure,
+  type RolloutAction,
+  type RolloutState,
+  type Transition,
+} from "../rollout-state.js";
+import type { AbTestStrategy } from "../strategy.js";
+import { firstState, manual } from "../transitions.js";
 
 export function startExperiment(): ExperimentState {
   return toStored(AB_TEST_START, { exposures: 0, events: 0 }, { exposures: 0, events: 0 });
@@ -45,7 +34,7 @@ export function advanceAbTest(
   state: RolloutState,
   strategy: AbTestStrategy,
   now: number,
-  measure: () => { stable: VariantMeasurement; canary: VariantMeasurement },
+  measure: Measure,
 ): Transition {
   if (isFinished(state)) return { state, actions: [], notes: [] };
   if (state.weight === 0) {
@@ -55,7 +44,7 @@ export function advanceAbTest(
       actions: [{ type: "setWeight", weight: strategy.weight }],
       notes: [
         {
-          reason: "ExperimentStarted",
+          reason: RolloutReason.ExperimentStarted,
           message: `A/B test on ${strategy.event} rate: v${state.canary.version} (B) at ${strategy.weight}% against v${state.stable.version} (A)`,
         },
       ],
@@ -96,7 +85,7 @@ export function advanceAbTest(
     return {
       state: s,
       actions: [],
-      notes: [{ reason: "ExperimentDecided", message: verdict, details: { experiment } }],
+      notes: [{ reason: RolloutReason.ExperimentDecided, message: verdict, details: { experiment } }],
     };
   }
   const actions: RolloutAction[] =
@@ -115,7 +104,7 @@ export function advanceAbTest(
     actions,
     notes: [
       {
-        reason: after.winner === "B" ? "Promoted" : "RolledBack",
+        reason: after.winner === "B" ? RolloutReason.Promoted : RolloutReason.RolledBack,
         warning: after.winner === "A",
         message: `${verdict}: v${after.winner === "B" ? s.canary.version : s.stable.version} keeps all traffic`,
         details: { experiment },
@@ -172,3 +161,36 @@ function fromStored(e: ExperimentState): AbTestState {
     decidedAtLook: e.decidedAtLook,
   };
 }
+
+export const abTest: RolloutKind<AbTestStrategy> = {
+  start: (rollout, stable, canary, _strategy, now) =>
+    firstState(
+      rollout,
+      stable,
+      canary,
+      [],
+      `A/B test of ${canary.model} v${canary.version} against v${stable.version} started`,
+      now,
+    ),
+  due: abTestDue,
+  next: advanceAbTest,
+  act: (state, action, _strategy, now) => manual(state, action, now, 0),
+  previewHeader: () => undefined,
+  // The winner of an A/B test becomes the champion.
+  promoteAlias: () => "champion",
+  needs: (strategy) => ({ events: [strategy.event], monitors: [], labels: null }),
+  describe: (state, strategy) => ({
+    steps: 0,
+    gates: [],
+    ...(state.experiment === undefined
+      ? {}
+      : {
+          experiment: {
+            ...state.experiment,
+            event: strategy.event,
+            alpha: strategy.alpha,
+            verdict: describeVerdict(state.experiment, strategy),
+          },
+        }),
+  }),
+};
