@@ -45,7 +45,6 @@ const SKIP =
   ADMIN_URL === ""
     ? "BALLAST_TEST_POSTGRES_URL is unset: replicas need one PostgreSQL database to share"
     : false;
-const TODO = "needs replica wiring (issue 9)";
 
 /** The requirement: every replica serves a change within this. */
 const SYNC_BOUND_MS = 2_000;
@@ -344,7 +343,7 @@ else
 
     test(
       "a version change through one replica is served by every replica within 2 s",
-      { todo: TODO, timeout: 120_000 },
+      { timeout: 120_000 },
       logged(async () => {
         // v1 through replica 0; its artifact was uploaded to replica 0's data dir only.
         await putDeployment(r.url(0), { model: "fraud", version: 1 }, true);
@@ -357,7 +356,7 @@ else
 
     test(
       "a canary through the proxy: each step served everywhere within 2 s; its lease holder killed mid-canary, another takes over within 15 s; promoted once",
-      { todo: TODO, timeout: 240_000 },
+      { timeout: 240_000 },
       logged(async () => {
         await restartStopped();
         // v2 stable, the canary strategy declared (no version change: nothing rolls out yet).
@@ -461,7 +460,7 @@ else
 
     test(
       "a canary whose gate fails rolls back once, and every replica serves the stable version",
-      { todo: TODO, timeout: 180_000 },
+      { timeout: 180_000 },
       logged(async () => {
         await restartStopped();
         // Whatever the test before left running, stop it: this one starts from v3, stable.
