@@ -28,13 +28,8 @@ export interface PredictionQuery {
   readonly limit: number;
 }
 
-export interface JoinedFeedback {
-  readonly row: number;
-  readonly kind: string;
-  readonly label: unknown;
-  readonly value: number | null;
-  readonly createdAt: number;
-}
+import type { JoinedFeedback } from "../domain/prediction.js";
+export type { JoinedFeedback };
 
 export interface LoggedPrediction extends PredictionRecord {
   /** Outcomes joined by request id, ordered by row then kind. */
