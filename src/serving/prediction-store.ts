@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from "kysely";
 import {
   UnwritableBatch,
   type FeedbackRecord,
+  type JoinedFeedback,
   type PredictionRecord,
   type PredictionSink,
   type WriteOutcome,
@@ -28,7 +29,6 @@ export interface PredictionQuery {
   readonly limit: number;
 }
 
-import type { JoinedFeedback } from "../domain/prediction.js";
 export type { JoinedFeedback };
 
 export interface LoggedPrediction extends PredictionRecord {
