@@ -22,6 +22,9 @@ import {
 import { PredictionStore } from "./serving/prediction-store.js";
 import { SqlitePredictionWriter } from "./store/sqlite-prediction-writer.js";
 import { InferenceService } from "./serving/inference.js";
+import { predictionLogTap } from "./serving/taps.js";
+import { ShadowBook } from "./monitoring/shadow-book.js";
+import { monitorsTap } from "./monitoring/inference-tap.js";
 import { RetentionSweeper } from "./serving/retention.js";
 import { createMetrics, type Metrics } from "./server/metrics.js";
 import { AlertService } from "./alerts/alerting.js";
@@ -103,6 +106,8 @@ export interface Ballast {
   readonly predictionLog: PredictionLog;
   readonly predictions: PredictionStore;
   readonly inference: InferenceService;
+  /** Shadow variants' answers compared with the live ones. */
+  readonly shadows: ShadowBook;
   readonly metrics: Metrics;
   readonly monitors: Monitors;
   readonly references: VersionReferences;
@@ -165,7 +170,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const metrics = createMetrics({
     predictionLog: () => predictionLog.stats(),
     // Read at scrape time, once the inference service below exists.
-    shadows: () => inference.shadows.reports(),
+    shadows: () => shadows.reports(),
     alerts: () => alerts.stats(),
     defaultMetrics: options.defaultMetrics,
   });
@@ -231,16 +236,22 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     onFlushError: () => metrics.rolloutTickFailed(),
   });
   meter.start();
-  const observer = {
-    observe: (outcome: Parameters<TrafficMeter["observe"]>[0]) => {
-      metrics.observe(outcome);
-      meter.observe(outcome);
+  const shadows = new ShadowBook();
+  const inference = new InferenceService(endpoints, pool, clock, {
+    taps: [
+      predictionLogTap(predictionLog),
+      monitorsTap(monitors),
+      shadows,
+      { finished: (outcome) => metrics.observe(outcome) },
+      { finished: (outcome) => meter.observe(outcome) },
+    ],
+    events: {
+      fallbackAnswered: metrics.fallbackAnswered,
+      requestShed: metrics.requestShed,
+      circuitChanged: metrics.circuitChanged,
     },
-    fallbackAnswered: metrics.fallbackAnswered,
-    requestShed: metrics.requestShed,
-    circuitChanged: metrics.circuitChanged,
-  };
-  const inference = new InferenceService(endpoints, pool, predictionLog, clock, observer, monitors);
+    random: Math.random,
+  });
   // Time windows close on their own when traffic stops.
   const ticker = setInterval(() => monitors.tick(clock.now()), MONITOR_TICK_MS);
   ticker.unref();
@@ -369,6 +380,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     predictionLog,
     predictions,
     inference,
+    shadows,
     metrics,
     monitors,
     references,

@@ -90,7 +90,7 @@ export async function measureRouting(): Promise<boolean> {
     }
     const best = (xs: number[]) => Math.min(...xs);
     const routing = best(splitOnly) - best(single);
-    const mirrored = ballast.inference.shadows.reports("split")[0]?.comparison;
+    const mirrored = ballast.shadows.reports("split")[0]?.comparison;
     console.log(
       `\n(3) Serving path per request, in process (${n} requests × 3 alternating rounds, best round)`,
     );

@@ -75,3 +75,12 @@ export interface FeedbackRecord {
   readonly value?: number | null;
   readonly createdAt: number;
 }
+
+/** One outcome joined to a logged prediction by request id (the store's scan gives them). */
+export interface JoinedFeedback {
+  readonly row: number;
+  readonly kind: string;
+  readonly label: unknown;
+  readonly value: number | null;
+  readonly createdAt: number;
+}

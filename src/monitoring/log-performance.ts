@@ -7,7 +7,7 @@
 import { invalid } from "../domain/errors.js";
 import { isPlainObject } from "../domain/json-value.js";
 import type { PredictionRecord } from "../domain/prediction.js";
-import type { JoinedFeedback } from "../serving/prediction-store.js";
+import type { JoinedFeedback } from "../domain/prediction.js";
 import { ClassificationAccumulator, type ClassificationMetrics } from "./performance/classification.js";
 import { EventRateAccumulator, type EventRates } from "./performance/events.js";
 import { RegressionAccumulator, type RegressionMetrics } from "./performance/regression.js";

@@ -16,7 +16,7 @@ import type { PerformanceEvaluation, PerformanceObserver } from "../monitoring/p
 import type { AlertPhase } from "../alerts/lifecycle.js";
 import { segmentLabel } from "../monitoring/segments.js";
 import { statusFor } from "./errors.js";
-import type { ShadowReport } from "../serving/shadows.js";
+import type { ShadowReport } from "../monitoring/shadow-book.js";
 import type { AlertServiceStats } from "../alerts/alerting.js";
 
 const MODEL_STATES: ReadonlyArray<ModelState> = ["loading", "ready", "failed"];

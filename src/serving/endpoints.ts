@@ -13,7 +13,8 @@ import type {
   VersionRef,
 } from "../domain/model.js";
 import type { ModelPool } from "./model-pool.js";
-import { route, type RequestAttributes } from "./routing.js";
+import type { RequestAttributes } from "./routing.js";
+import { pickVariant } from "./plan.js";
 import { versionKey } from "./model-pool.js";
 
 export interface VersionResolver {
@@ -134,30 +135,7 @@ export class Endpoints {
    * when it has one, else a live (non-shadow) variant at random by weight.
    */
   pick(served: ServedDeployment, request?: RequestAttributes): ServedVariant {
-    const routing = served.deployment.routing;
-    const live = served.variants.filter((v) => v.variant.shadow !== true);
-    if (routing !== undefined) {
-      const stable = live.some((v) => v.variant.name === "stable") ? "stable" : live[0]?.variant.name;
-      const chosen = route(
-        live.map((v) => ({
-          name: v.variant.name,
-          weight: v.variant.weight,
-          stable: v.variant.name === stable,
-        })),
-        routing,
-        request ?? { headers: {} },
-        this.random(),
-      );
-      // A rule may name a variant with weight 0 (a preview); never a shadow.
-      return live.find((v) => v.variant.name === chosen.variant) ?? (live[0] as ServedVariant);
-    }
-    if (live.length === 1) return live[0] as ServedVariant;
-    let point = this.random() * live.reduce((sum, v) => sum + v.variant.weight, 0);
-    for (const v of live) {
-      point -= v.variant.weight;
-      if (point < 0) return v;
-    }
-    return live[live.length - 1] as ServedVariant;
+    return pickVariant(served, request, this.random);
   }
 
   /**

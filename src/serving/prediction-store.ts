@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from "kysely";
 import {
   UnwritableBatch,
   type FeedbackRecord,
+  type JoinedFeedback,
   type PredictionRecord,
   type PredictionSink,
   type WriteOutcome,
@@ -28,13 +29,7 @@ export interface PredictionQuery {
   readonly limit: number;
 }
 
-export interface JoinedFeedback {
-  readonly row: number;
-  readonly kind: string;
-  readonly label: unknown;
-  readonly value: number | null;
-  readonly createdAt: number;
-}
+export type { JoinedFeedback };
 
 export interface LoggedPrediction extends PredictionRecord {
   /** Outcomes joined by request id, ordered by row then kind. */

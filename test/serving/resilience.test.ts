@@ -9,6 +9,7 @@ import { Endpoints } from "../../src/serving/endpoints.js";
 import { InferenceService } from "../../src/serving/inference.js";
 import { PredictionLog } from "../../src/serving/prediction-log.js";
 import { IGNORE_RESILIENCE_EVENTS } from "../../src/serving/resilience.js";
+import { predictionLogTap } from "../../src/serving/taps.js";
 
 const SIGNATURE: Signature = {
   inputs: [{ name: "x", datatype: "FP32", shape: [-1] }],
@@ -85,12 +86,17 @@ async function setup(resilience: Resilience) {
   const service = new InferenceService(
     endpoints,
     pool,
-    log,
     { now: () => 0 },
     {
-      observe: (o) => void outcomes.push({ variant: o.variant, code: o.code, fallback: o.fallback }),
-      ...IGNORE_RESILIENCE_EVENTS,
-      fallbackAnswered: (d, reason) => void fallbacks.push(`${d}:${reason}`),
+      taps: [
+        predictionLogTap(log),
+        { finished: (o) => void outcomes.push({ variant: o.variant, code: o.code, fallback: o.fallback }) },
+      ],
+      events: {
+        ...IGNORE_RESILIENCE_EVENTS,
+        fallbackAnswered: (d, reason) => void fallbacks.push(`${d}:${reason}`),
+      },
+      random: () => 0,
     },
   );
   return { service, log, rows, fallbacks, outcomes };

@@ -170,7 +170,8 @@ test("a call past the deployment's deadline is answered with a timeout; the mode
   const { runtime, pool, endpoints, point } = setup();
   await endpoints.sync();
   const log = new PredictionLog({ write: async () => {} });
-  const service = new InferenceService(endpoints, pool, log, { now: () => 0 });
+  const { predictionLogTap } = await import("../../src/serving/taps.js");
+  const service = new InferenceService(endpoints, pool, { now: () => 0 }, { taps: [predictionLogTap(log)] });
   const body = { inputs: [{ name: "x", datatype: "FP32", shape: [1], data: [1] }] };
   const answer = service.infer("d", undefined, body, "r-1");
   t.mock.timers.tick(999);

@@ -24,13 +24,13 @@ function tellLoggedId(reply: FastifyReply, id: RequestId): void {
 }
 
 /**
- * A large answer (a maximal batch's outputs) is written a slice at a time between turns of the
- * event loop, the same text Fastify's JSON.stringify would give; a small one is returned for
- * Fastify to serialise as before.
+ * The answer's JSON text, sent as is: Fastify's generic serialisation and preSerialization hooks
+ * are skipped (no inference route is one whose replies are redacted, see redaction.ts). A large
+ * answer (a maximal batch's outputs) is written a slice at a time between turns of the event
+ * loop; the text is the same JSON.stringify would give.
  */
 async function sendAnswer(reply: FastifyReply, response: object): Promise<unknown> {
-  if (!needsChunks(response)) return response;
-  const text = await stringifyInChunks(response);
+  const text = needsChunks(response) ? await stringifyInChunks(response) : JSON.stringify(response);
   return reply.type("application/json; charset=utf-8").send(text);
 }
 

@@ -18,7 +18,7 @@ export function rolloutRoutes(ballast: Ballast): FastifyPluginAsync {
     // How each shadow variant's answers compare with the live ones.
     app.get<{ Params: { name: string } }>("/api/v1/deployments/:name/shadows", async (request) => {
       await ballast.deployments.get(request.params.name); // 404 for an unknown deployment
-      return { shadows: ballast.inference.shadows.reports(request.params.name) };
+      return { shadows: ballast.shadows.reports(request.params.name) };
     });
 
     // Champion/challenger: every other variant (shadows included) against the champion on labels.

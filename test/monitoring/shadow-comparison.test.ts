@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ShadowComparison } from "../../src/serving/shadow-comparison.js";
+import { ShadowComparison } from "../../src/monitoring/shadow-comparison.js";
 
 describe("shadow comparison", () => {
   test("agreement by threshold for single scores, by argmax for several, by equality for labels", () => {
