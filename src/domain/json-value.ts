@@ -62,3 +62,7 @@ export function previewJson(value: unknown): string {
   if (typeof value === "string") return `${JSON.stringify(value.slice(0, PREVIEW.maxBytes))}…`;
   return Array.isArray(value) ? "an array too large to show" : "an object too large to show";
 }
+
+/** A value JSON can carry, as stored and sent (pipeline specs, step summaries, lineage). */
+export type JsonValue =
+  null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
