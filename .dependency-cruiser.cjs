@@ -13,6 +13,8 @@ const LAYERS = [
   ["monitoring"],
   ["serving"],
   ["rollout"],
+  ["pipelines"],
+  ["observability"],
   ["application"],
   ["resources"],
   ["ballast.ts"],

@@ -26,7 +26,7 @@ import { predictionLogTap } from "./serving/taps.js";
 import { ShadowBook } from "./monitoring/shadow-book.js";
 import { monitorsTap } from "./monitoring/inference-tap.js";
 import { RetentionSweeper } from "./serving/retention.js";
-import { createMetrics, type Metrics } from "./server/metrics.js";
+import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { AlertService } from "./alerts/alerting.js";
 import { Monitors } from "./monitoring/monitors.js";
 import { MonitorStore, monitorAlertStates, savedMonitorAlerts } from "./monitoring/monitor-store.js";

@@ -13,7 +13,7 @@ import {
   type SegmentSpec,
 } from "../../monitoring/segments.js";
 import { parseDuration } from "../../domain/duration.js";
-import type { Correction } from "../../monitoring/stats/dataset-drift.js";
+import type { Correction } from "../../math/stats/dataset-drift.js";
 import { invalid } from "../../domain/errors.js";
 import { instant } from "./predictions.js";
 

@@ -37,10 +37,10 @@
  *
  * The Gaussian form is exact for normal data with known variance; with the variance estimated
  * from the data (rates, continuous metrics) it holds asymptotically, which the seeded
- * simulations in test/rollout/stats check at the sample sizes a rollout sees.
+ * simulations in test/math/experiments check at the sample sizes a rollout sees.
  */
 import { invalid } from "../../domain/errors.js";
-import { normalSf } from "../../monitoring/stats/normal.js";
+import { normalSf } from "../stats/normal.js";
 
 /** τ² for a mixture centred on effects the size of the minimum detectable effect (τ = MDE). */
 export function mixingVarianceFromMde(minimumDetectableEffect: number): number {

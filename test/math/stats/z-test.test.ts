@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { normalSf } from "../../../src/monitoring/stats/normal.js";
-import { twoProportionZTest, zTest } from "../../../src/monitoring/stats/z-test.js";
+import { normalSf } from "../../../src/math/stats/normal.js";
+import { twoProportionZTest, zTest } from "../../../src/math/stats/z-test.js";
 import { assertClose, reference } from "./reference.js";
 
 describe("normal tail against scipy.stats.norm.sf", () => {

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { benjaminiHochberg, bonferroni, datasetDrift } from "../../../src/monitoring/stats/dataset-drift.js";
-import type { StatResult } from "../../../src/monitoring/stats/test.js";
+import { benjaminiHochberg, bonferroni, datasetDrift } from "../../../src/math/stats/dataset-drift.js";
+import type { StatResult } from "../../../src/math/stats/test.js";
 import { assertClose, reference } from "./reference.js";
 
 const pResult = (score: number, threshold = 0.05): StatResult => ({

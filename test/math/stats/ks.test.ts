@@ -1,13 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  ksOutcome,
-  ksPValue,
-  ksStatisticFromCdfs,
-  ksTest,
-  ksTwoSample,
-} from "../../../src/monitoring/stats/ks.js";
-import { kstwoSf } from "../../../src/monitoring/stats/kolmogorov.js";
+import { ksOutcome, ksPValue, ksStatisticFromCdfs, ksTest, ksTwoSample } from "../../../src/math/stats/ks.js";
+import { kstwoSf } from "../../../src/math/stats/kolmogorov.js";
 import { isBallastError } from "../../../src/domain/errors.js";
 import { assertClose, reference } from "./reference.js";
 

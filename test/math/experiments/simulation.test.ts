@@ -8,15 +8,15 @@ import {
   updateAbTestMeans,
   updateAbTestRates,
   type AbTestState,
-} from "../../../src/rollout/stats/ab-test.js";
+} from "../../../src/math/experiments/ab-test.js";
 import {
   CANARY_GATE_START,
   updateCanaryGate,
   type CanaryGateOptions,
-} from "../../../src/rollout/stats/canary-gate.js";
-import { addObservation, EMPTY_MOMENTS } from "../../../src/rollout/stats/moments.js";
-import { mixingVarianceFromMde } from "../../../src/rollout/stats/msprt.js";
-import { twoProportionTest } from "../../../src/rollout/stats/two-proportion.js";
+} from "../../../src/math/experiments/canary-gate.js";
+import { addObservation, EMPTY_MOMENTS } from "../../../src/math/experiments/moments.js";
+import { mixingVarianceFromMde } from "../../../src/math/experiments/msprt.js";
+import { twoProportionTest } from "../../../src/math/experiments/two-proportion.js";
 import { createRandom, deriveSeed } from "../../../src/sim/random.js";
 import { binomial, median } from "./simulate.js";
 

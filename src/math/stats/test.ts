@@ -3,12 +3,12 @@
  * kind and default threshold (Evidently's stattests folder is the precedent).
  */
 import { invalid } from "../../domain/errors.js";
-import type { FeatureKind } from "../profile/reference-profile.js";
 
 /** A p-value test reports drift when the p-value falls below the threshold; a distance when it reaches it. */
 export type StatKind = "distance" | "p_value";
 /** The kinds a reference profile assigns to features; tests declare which they apply to. */
-export type { FeatureKind } from "../profile/reference-profile.js";
+export const FEATURE_KINDS = ["numerical", "categorical", "binary"] as const;
+export type FeatureKind = (typeof FEATURE_KINDS)[number];
 
 /**
  * Two aligned histograms: counts per bin, same bins, same order (bins may include below-range,

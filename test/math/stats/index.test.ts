@@ -1,11 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { STAT_TESTS, statTest } from "../../../src/monitoring/stats/index.js";
-import {
-  chooseStatTest,
-  DEFAULT_RULE_TEXT,
-  describeRule,
-} from "../../../src/monitoring/stats/default-rule.js";
+import { STAT_TESTS, statTest } from "../../../src/math/stats/index.js";
+import { chooseStatTest, DEFAULT_RULE_TEXT, describeRule } from "../../../src/math/stats/default-rule.js";
 import { isBallastError } from "../../../src/domain/errors.js";
 
 describe("the table of drift tests", () => {

@@ -15,7 +15,7 @@ import type { EvaluatedWindow, MonitorObserver } from "../monitoring/monitors.js
 import type { PerformanceEvaluation, PerformanceObserver } from "../monitoring/performance-monitors.js";
 import type { AlertPhase } from "../alerts/lifecycle.js";
 import { segmentLabel } from "../monitoring/segments.js";
-import { statusFor } from "./errors.js";
+import { statusFor } from "../domain/http-status.js";
 import type { ShadowReport } from "../monitoring/shadow-book.js";
 import type { AlertServiceStats } from "../alerts/alerting.js";
 

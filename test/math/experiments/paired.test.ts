@@ -6,17 +6,17 @@ import {
   mergePairedOutcomes,
   NO_PAIRED_OUTCOMES,
   type PairedOutcomes,
-} from "../../../src/rollout/stats/mcnemar.js";
+} from "../../../src/math/experiments/mcnemar.js";
 import {
   addObservation,
   EMPTY_MOMENTS,
   mergeMoments,
   momentsOf,
-} from "../../../src/rollout/stats/moments.js";
-import { addLossPair, pairedTTest } from "../../../src/rollout/stats/paired-t.js";
-import { regularizedIncompleteBeta, studentTTwoSided } from "../../../src/rollout/stats/student-t.js";
-import { twoProportionTest } from "../../../src/rollout/stats/two-proportion.js";
-import { twoProportionZTest } from "../../../src/monitoring/stats/z-test.js";
+} from "../../../src/math/experiments/moments.js";
+import { addLossPair, pairedTTest } from "../../../src/math/experiments/paired-t.js";
+import { regularizedIncompleteBeta, studentTTwoSided } from "../../../src/math/experiments/student-t.js";
+import { twoProportionTest } from "../../../src/math/experiments/two-proportion.js";
+import { twoProportionZTest } from "../../../src/math/stats/z-test.js";
 import { assertClose, reference, type McNemarCase } from "./reference.js";
 
 function table(c: McNemarCase): PairedOutcomes {

@@ -6,7 +6,7 @@
  * I_x(a, b) = 1 - I_{1-x}(b, a). Both x and 1 - x are passed in so a tiny t² does not lose its
  * digits in 1 - ν/(ν + t²).
  */
-import { logGamma } from "../../monitoring/stats/gamma.js";
+import { logGamma } from "../stats/gamma.js";
 
 const EPS = 2 ** -53;
 const TINY = 1e-300;

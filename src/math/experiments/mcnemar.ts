@@ -12,7 +12,7 @@
  *   statistic past zero (as scipy's Yates correction is), keeping p monotone in |b - c|.
  */
 import { invalid } from "../../domain/errors.js";
-import { logGamma, upperRegularizedGamma } from "../../monitoring/stats/gamma.js";
+import { logGamma, upperRegularizedGamma } from "../stats/gamma.js";
 
 export const EXACT_BELOW = 25;
 

@@ -6,7 +6,7 @@ import {
   wassersteinDistance,
   wassersteinFromQuantiles,
   wassersteinTest,
-} from "../../../src/monitoring/stats/wasserstein.js";
+} from "../../../src/math/stats/wasserstein.js";
 import { assertClose, reference } from "./reference.js";
 
 describe("wasserstein against scipy", () => {

@@ -5,13 +5,13 @@ import {
   updateAbTestMeans,
   updateAbTestRates,
   type AbTestState,
-} from "../../../src/rollout/stats/ab-test.js";
+} from "../../../src/math/experiments/ab-test.js";
 import {
   CANARY_GATE_START,
   updateCanaryGate,
   type CanaryGateState,
-} from "../../../src/rollout/stats/canary-gate.js";
-import { momentsOf } from "../../../src/rollout/stats/moments.js";
+} from "../../../src/math/experiments/canary-gate.js";
+import { momentsOf } from "../../../src/math/experiments/moments.js";
 import { assertClose, reference, type AbLook } from "./reference.js";
 
 function checkAbLook(got: AbTestState, want: AbLook, what: string, rtol = 1e-9): void {

@@ -1,11 +1,11 @@
 // PSI, chi-square, Jensen–Shannon and Hellinger on the same scipy/numpy histogram fixtures.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { chiSquareHomogeneity, chiSquareTest } from "../../../src/monitoring/stats/chi-square.js";
-import { upperRegularizedGamma, logGamma } from "../../../src/monitoring/stats/gamma.js";
-import { hellingerDistance, hellingerTest } from "../../../src/monitoring/stats/hellinger.js";
-import { jensenShannonDistance, jensenShannonTest } from "../../../src/monitoring/stats/jensen-shannon.js";
-import { populationStabilityIndex, psiTest } from "../../../src/monitoring/stats/psi.js";
+import { chiSquareHomogeneity, chiSquareTest } from "../../../src/math/stats/chi-square.js";
+import { upperRegularizedGamma, logGamma } from "../../../src/math/stats/gamma.js";
+import { hellingerDistance, hellingerTest } from "../../../src/math/stats/hellinger.js";
+import { jensenShannonDistance, jensenShannonTest } from "../../../src/math/stats/jensen-shannon.js";
+import { populationStabilityIndex, psiTest } from "../../../src/math/stats/psi.js";
 import { assertClose, reference } from "./reference.js";
 
 describe("binned tests against the fixtures", () => {
