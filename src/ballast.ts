@@ -9,7 +9,7 @@ import { ArtifactCopies } from "./registry/artifact-copies.js";
 import { ArtifactStore } from "./registry/artifacts.js";
 import { Registry } from "./registry/registry.js";
 import { DeploymentStore } from "./registry/deployments.js";
-import { runtimesWith } from "./runtimes/index.js";
+import { runtimesWith } from "./runtimes/table.js";
 import { ANYWHERE, type RemoteAccess } from "./domain/remote-access.js";
 import type { SecretAccess } from "./domain/secret-access.js";
 import { ModelPool } from "./serving/model-pool.js";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FLAVORS, type Flavor } from "../../src/domain/model.js";
-import { RUNTIMES, runtimeFor } from "../../src/runtimes/index.js";
+import { RUNTIMES, runtimeFor } from "../../src/runtimes/table.js";
 
 test("every flavor has a runtime that says it serves that flavor", () => {
   assert.deepEqual(Object.keys(RUNTIMES).sort(), [...FLAVORS].sort());
