@@ -326,15 +326,16 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     : undefined;
   const evaluateShared = async (): Promise<boolean> =>
     evaluator === undefined ? false : (await leases.run(LEASE.monitors, () => evaluator.tick())).ran;
-  // A replica taking the monitors lease over starts from the store: windows evaluated and alert
-  // states saved by the last holder.
+  // A replica taking a monitors lease over starts from the store: windows evaluated and alert
+  // states saved by the last holder (so a firing alert is not fired again).
   leases.onChange((name, held) => {
-    if (name !== LEASE.monitors || !held) return;
-    evaluator?.reset();
+    const kind = name === LEASE.monitors ? "drift" : name === LEASE.performance ? "performance" : undefined;
+    if (kind === undefined || !held) return;
+    if (kind === "drift") evaluator?.reset();
     void monitorStore
       .alertStates()
       .then((saved) =>
-        alerts.restore(monitorAlertStates(saved, monitors.specs()).filter((s) => s.source.kind === "drift")),
+        alerts.restore(monitorAlertStates(saved, monitors.specs()).filter((s) => s.source.kind === kind)),
       )
       .catch(() => metrics.monitorPersistFailed());
   });

@@ -140,6 +140,8 @@ interface ActiveMonitor {
   readonly spec: MonitorSpec;
   readonly source: AlertSource;
   readonly variants: Map<string, VariantWatch>;
+  /** Shared time windows: the last window boundary a tick saw. */
+  boundary?: number;
   loading: Promise<unknown>[];
   rowsObserved: number;
   rowsUnwatched: number;
@@ -362,13 +364,29 @@ export class Monitors {
   /** Closes time windows that have ended without new rows (called from a timer). */
   tick(now: number): void {
     this.performance?.tick(now);
+    let boundaryPassed = false;
     for (const monitor of this.active.values()) {
       for (const [variant, watch] of monitor.variants) {
         watch.windower?.tick(now);
         for (const w of watch.segments?.values() ?? []) w.tick(now);
         this.evaluateClosed(monitor, variant, watch, now);
       }
+      boundaryPassed = this.passedBoundary(monitor, now) || boundaryPassed;
     }
+    // A replica that closed nothing (no rows in the window) still says so by saving after the
+    // boundary, so the evaluator need not wait out its share.
+    if (boundaryPassed) this.options.shareClosed?.();
+  }
+
+  /** Shared time windows: whether a window boundary passed since the last tick. */
+  private passedBoundary(monitor: ActiveMonitor, now: number): boolean {
+    const window = monitor.spec.window;
+    if (this.options.shareWindows !== true || window.by !== "time") return false;
+    const step = window.kind === "tumbling" ? window.durationMs : window.stepMs;
+    const boundary = Math.floor(now / step) * step;
+    const passed = monitor.boundary !== undefined && boundary > monitor.boundary;
+    monitor.boundary = boundary;
+    return passed;
   }
 
   /** Resolves once the references requested so far have loaded (tests, start-up). */
