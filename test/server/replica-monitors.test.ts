@@ -114,6 +114,13 @@ test(
       // heartbeat looks old once the clock jumps.
       for (const s of servers) await s.ballast.sharedWindows!.save();
       assert.equal((await a.ballast.monitorStore.shares(MONITOR)).length, 3);
+      // One replica (not the evaluator) stops before the hour is over: no heartbeat any more, its
+      // share stays as last saved and is merged as such.
+      const gone = servers.filter((s) => s !== evaluator).pop() as TestServer;
+      servers.splice(servers.indexOf(gone), 1);
+      await gone.close();
+      const live = new Set((await a.ballast.replica.heartbeat.list()).map((r) => r.id));
+      assert.equal(live.has(gone.ballast.replica.id), false);
 
       clock.t = Date.parse("2026-11-25T13:00:05Z");
       for (const s of servers) {
@@ -128,6 +135,11 @@ test(
         "only the lease holder evaluates",
       );
       await evaluator.ballast.sharedWindows!.evaluate(); // again: nothing more to do
+      // The dead replica's share is deleted once its windows are evaluated; the live ones stay.
+      assert.deepEqual(
+        (await a.ballast.monitorStore.shares(MONITOR)).map((s) => s.replica).sort(),
+        servers.map((s) => s.ballast.replica.id).sort(),
+      );
       for (const s of servers) await s.ballast.monitors.settled();
 
       const windows = await waitFor(
@@ -168,12 +180,14 @@ test(
           );
         else assert.deepEqual(alerts, []);
       }
-      assert.equal(evaluator.ballast.sharedWindows!.evaluator.stats().evaluated, 1);
+      const stats = evaluator.ballast.sharedWindows!.evaluator.stats();
+      assert.deepEqual([stats.evaluated, stats.lateShares, stats.errors], [1, 0, 0]);
 
-      // Deleted through b: gone from a and c too.
-      const deleted = await b.app.inject({ method: "DELETE", url: `/api/v1/monitors/${MONITOR}` });
+      // Deleted through one replica: gone from the other too.
+      const [first, second] = servers as [TestServer, TestServer];
+      const deleted = await second.app.inject({ method: "DELETE", url: `/api/v1/monitors/${MONITOR}` });
       assert.equal(deleted.statusCode, 200, deleted.body);
-      for (const s of [a, c]) {
+      for (const s of [first]) {
         await waitFor(
           `${s.ballast.replica.id} to stop the monitor`,
           () => s.ballast.monitors.specs().length === 0,
