@@ -500,8 +500,9 @@ export class Monitors {
       segments: null,
       segmentLatest: watch?.segmentLatest ?? new Map(),
       segmentProblem: null,
-      // What it closed under the old version still waits for the evaluator.
-      closed: watch?.closed ?? [],
+      // What it closed under the old version was written when it closed; the share's rows name
+      // one version, so those windows do not ride on under the new one.
+      closed: [],
     };
     monitor.variants.set(variant, fresh);
     this.load(monitor, fresh);

@@ -49,6 +49,8 @@ export interface SharedWindowStats {
   readonly lateShares: number;
   /** Passes that found a window whose shares were still being written (and waited). */
   readonly waits: number;
+  /** Share parts left out of a merge because their sketch did not read against the reference. */
+  readonly unreadable: number;
   readonly errors: number;
   readonly lastError: string | null;
 }
@@ -64,6 +66,7 @@ export class SharedWindowEvaluator {
   private evaluated = 0;
   private lateShares = 0;
   private waits = 0;
+  private unreadable = 0;
   private errors = 0;
   private lastError: string | null = null;
 
@@ -80,6 +83,7 @@ export class SharedWindowEvaluator {
       evaluated: this.evaluated,
       lateShares: this.lateShares,
       waits: this.waits,
+      unreadable: this.unreadable,
       errors: this.errors,
       lastError: this.lastError,
     };
@@ -166,7 +170,17 @@ export class SharedWindowEvaluator {
         create: () => new WindowSketch(profile, { role: "input" }),
         mergeInto: (into: WindowSketch, from: WindowSketch) => void into.merge(from),
       };
-      const fromJSON = (json: WindowSketchJSON) => WindowSketch.fromJSON(profile, json, { role: "input" });
+      // A share that does not read against this reference is left out and counted, so one bad row
+      // cannot hold the monitor's windows back for ever.
+      const fromJSON = (json: WindowSketchJSON): WindowSketch | null => {
+        try {
+          return WindowSketch.fromJSON(profile, json, { role: "input" });
+        } catch (error) {
+          this.unreadable++;
+          this.lastError = `${spec.name}: a share of ${variant} does not read: ${error instanceof Error ? error.message : String(error)}`;
+          return null;
+        }
+      };
       const overall = mergeParts(window, parts, ops, fromJSON);
       if (overall === null) continue;
       const on = { variant, model, version, profile };

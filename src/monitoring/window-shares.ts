@@ -160,13 +160,14 @@ export function readiness(
 
 /**
  * Merges the parts into one window with these bounds (rows summed, sketches merged, times
- * spanned); null when they hold no rows, as a window with no rows is never evaluated.
+ * spanned); null when they hold no rows, as a window with no rows is never evaluated. A part
+ * whose sketch `fromJSON` cannot read (null: saved against another reference) is left out.
  */
 export function mergeParts<J, S>(
   window: WindowBounds,
   parts: ReadonlyArray<SharePart<J>>,
   ops: SketchOps<S>,
-  fromJSON: (json: J) => S,
+  fromJSON: (json: J) => S | null,
 ): ClosedWindow<S> | null {
   let rows = 0;
   let firstAt = Infinity;
@@ -174,7 +175,9 @@ export function mergeParts<J, S>(
   const sketch = ops.create();
   for (const part of parts) {
     if (part.rows === 0) continue;
-    ops.mergeInto(sketch, fromJSON(part.sketch));
+    const from = fromJSON(part.sketch);
+    if (from === null) continue;
+    ops.mergeInto(sketch, from);
     rows += part.rows;
     if (part.firstAt !== undefined) firstAt = Math.min(firstAt, part.firstAt);
     if (part.lastAt !== undefined) lastAt = Math.max(lastAt, part.lastAt);

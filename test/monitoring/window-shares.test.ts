@@ -156,6 +156,25 @@ describe("merging shares", () => {
     assert.equal(many.features.find((f) => f.feature === "amount")?.drifted, true);
   });
 
+  test("a part whose sketch does not read is left out, the others still merge", () => {
+    const good = new WindowSketch(profile, { role: "input" });
+    good.updateRow({ amount: 10, hour: 3, night: 1 });
+    const parts = [
+      { replica: "a", rows: 1, sketch: good.toJSON() },
+      { replica: "b", rows: 5, sketch: { rows: 5, features: [] } as WindowSketchJSON },
+    ];
+    const lenient = (json: WindowSketchJSON) => {
+      try {
+        return fromJSON(json);
+      } catch {
+        return null;
+      }
+    };
+    const merged = mergeParts({ start: 0, end: 1 }, parts, ops, lenient);
+    assert.equal(merged?.rows, 1);
+    assert.throws(() => fromJSON(parts[1]!.sketch), /window\.features/);
+  });
+
   test("a window with no rows in any share merges to nothing", () => {
     assert.equal(mergeParts({ start: 0, end: 1 }, [], ops, fromJSON), null);
   });
