@@ -183,6 +183,39 @@ test(
       const stats = evaluator.ballast.sharedWindows!.evaluator.stats();
       assert.deepEqual([stats.evaluated, stats.lateShares, stats.errors], [1, 0, 0]);
 
+      // A performance monitor reads the shared log: it is evaluated by the lease holder only.
+      const perf = await a.app.inject({
+        method: "PUT",
+        url: "/api/v1/monitors/accuracy",
+        payload: {
+          type: "performance",
+          deployment: "fraud",
+          metric: "accuracy",
+          condition: { below: 0.8 },
+          window: { bucket: "1h", buckets: 2 },
+          evaluateEvery: "1m",
+        },
+      });
+      assert.equal(perf.statusCode, 200, perf.body);
+      for (const s of servers)
+        await waitFor(
+          `${s.ballast.replica.id} to run the performance monitor`,
+          () => s.ballast.monitors.specs().length === 2,
+          {
+            timeoutMs: FEED_TIMEOUT_MS,
+          },
+        );
+      clock.advance(60_000);
+      for (const s of servers) {
+        s.ballast.monitors.tick(clock.now());
+        await s.ballast.monitors.settled();
+      }
+      const performanceHolder = holders(LEASE.performance)[0] as TestServer;
+      assert.deepEqual(
+        servers.map((s) => (s.ballast.monitors.statusOf("accuracy") as { evaluations: number }).evaluations),
+        servers.map((s) => (s === performanceHolder ? 1 : 0)),
+      );
+
       // Deleted through one replica: gone from the other too.
       const [first, second] = servers as [TestServer, TestServer];
       const deleted = await second.app.inject({ method: "DELETE", url: `/api/v1/monitors/${MONITOR}` });
@@ -190,7 +223,7 @@ test(
       for (const s of [first]) {
         await waitFor(
           `${s.ballast.replica.id} to stop the monitor`,
-          () => s.ballast.monitors.specs().length === 0,
+          () => s.ballast.monitors.specs().every((x) => x.name !== MONITOR),
           {
             timeoutMs: FEED_TIMEOUT_MS,
           },
