@@ -89,8 +89,11 @@ export function pendingWindowEnds(
       for (let k = 1; k <= panes; k++) ends.add(p.start + k * pane);
     }
   };
+  // A closed window of another spec (the monitor was changed) has other bounds: not one of these.
+  const length = pane * panes;
+  const ours = (c: ClosedShare<unknown>) => c.end - c.start === length && c.end % pane === 0;
   for (const share of shares) {
-    for (const c of share.closed) if (c.rows > 0) ends.add(c.end);
+    for (const c of share.closed) if (c.rows > 0 && ours(c)) ends.add(c.end);
     if (sameSpec(share.state.spec, spec)) fromPanes(share.state);
   }
   return [...ends].filter((end) => end > done && end <= now).sort((a, b) => a - b);

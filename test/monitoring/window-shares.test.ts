@@ -231,6 +231,9 @@ describe("what belongs to a window", () => {
     const s = share("a", T0, [{ start: T0, rows: 3 }], [], other);
     assert.deepEqual(partOf(s, tumbling, window), []);
     assert.deepEqual(pendingWindowEnds(tumbling, [s], -Infinity, Infinity), []);
+    // Nor do windows it closed under that spec.
+    const closed = share("a", T0, [], [{ start: T0, end: T0 + 2 * HOUR, rows: 3 }]);
+    assert.deepEqual(pendingWindowEnds(tumbling, [closed], -Infinity, Infinity), []);
   });
 
   test("segments: a value's closed window or panes; the values of every share", () => {
