@@ -508,6 +508,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       clearInterval(rolloutTicker);
       await controller.serialized(async () => {});
       clearInterval(ticker);
+      await evaluator?.idle();
       clearInterval(checkpointer);
       await checkpoint().catch(() => metrics.monitorPersistFailed());
       monitors.close();

@@ -95,6 +95,11 @@ export class SharedWindowEvaluator {
     return this.running;
   }
 
+  /** Resolves once a pass under way is over (shutdown). */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => {});
+  }
+
   private async pass(now: number): Promise<void> {
     let alive: ReadonlySet<string> | undefined;
     for (const spec of this.parts.monitors.driftSpecs()) {
