@@ -29,7 +29,14 @@ import { RetentionSweeper } from "./serving/retention.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { AlertService } from "./alerts/alerting.js";
 import { Monitors } from "./monitoring/monitors.js";
-import { MonitorStore, monitorAlertStates, savedMonitorAlerts } from "./monitoring/monitor-store.js";
+import {
+  LOCAL_REPLICA,
+  MonitorStore,
+  monitorAlertStates,
+  savedMonitorAlerts,
+} from "./monitoring/monitor-store.js";
+import { SharedWindowEvaluator } from "./monitoring/shared-windows.js";
+import { MonitorChanges } from "./application/monitor-changes.js";
 import { PerformanceMonitors } from "./monitoring/performance-monitors.js";
 import { profileFormat } from "./monitoring/profile/profile-format.js";
 import { validateProfile } from "./monitoring/profile/reference-profile.js";
@@ -89,6 +96,8 @@ export interface BallastOptions {
 const MONITOR_TICK_MS = 1000;
 /** The change-feed topic of what deployments serve (deployments, aliases). */
 const DEPLOYMENTS_TOPIC = "deployments";
+/** The change-feed topic of monitor specs (created, changed, deleted). */
+const MONITORS_TOPIC = "monitors";
 /** How often rollouts step; their analyses run at the interval each strategy declares. */
 const ROLLOUT_TICK_MS = 1000;
 /** How often open monitor windows are saved: what a crash can lose at most. */
@@ -132,6 +141,20 @@ export interface Ballast {
   readonly alerts: AlertService;
   /** Points a deployment's monitors at the versions it serves now (after it or they change). */
   prepareMonitors(deployment: string): void;
+  /** The one way to change a monitor: stored, run here, announced to the other replicas. */
+  readonly monitorChanges: MonitorChanges;
+  /**
+   * Monitor windows shared between replicas (PostgreSQL; undefined on SQLite): `save` writes
+   * this replica's share now, `evaluate` runs one evaluator pass if this replica holds the
+   * monitors lease (false when it does not). Both also run on their own timers.
+   */
+  readonly sharedWindows:
+    | {
+        readonly evaluator: SharedWindowEvaluator;
+        save(): Promise<void>;
+        evaluate(): Promise<boolean>;
+      }
+    | undefined;
   close(): Promise<void>;
 }
 
@@ -144,6 +167,10 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   // On SQLite there is one node: a restarted process holds its predecessor's leases at once.
   const leases = new LeaseKeeper(store, { holder: store.dialect === "sqlite" ? "local" : replica });
   const heartbeat = new ReplicaHeartbeat(store.db, { id: replica, clock });
+  // With replicas each saves its share of the monitors' windows under its id, and one evaluates
+  // them merged; a single process saves (and resumes) its own windows as before.
+  const shareWindows = store.dialect === "postgres";
+  const windowsSavedAs = shareWindows ? replica : LOCAL_REPLICA;
   const feed = new ChangeFeed(store);
   const remoteAccess = options.remoteAccess ?? ANYWHERE;
   const runtimeFor = runtimesWith(remoteAccess);
@@ -152,6 +179,9 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     dataDir,
     store.dialect === "postgres" ? new ArtifactCopies(store.db, store.dialect, { clock }) : undefined,
   );
+  // Artifacts this data dir holds from before the database kept copies (or from a replica that
+  // died before copying) go into it now, so every replica can load every version.
+  await artifacts.shareLocal();
   const registry = new Registry(store, artifacts, {
     profiles: profileFormat,
     clock,
@@ -197,6 +227,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     alerts,
     metrics,
     options.publicUrl,
+    // They read the shared log: one evaluator, the lease holder, sees every replica's rows.
+    () => leases.holds(LEASE.performance),
   );
   const monitors = new Monitors(
     references,
@@ -209,20 +241,50 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
         void monitorStore.saveWindow(window, sketch, clock.now()).catch(() => metrics.monitorPersistFailed()),
     },
     performance,
+    // What closed here is written at once, so the evaluator does not wait for the next checkpoint.
+    { shareWindows, shareClosed: () => void saveShares().catch(() => metrics.monitorPersistFailed()) },
   );
   const specs = await monitorStore.listAll();
   for (const spec of specs) monitors.put(spec);
   // Open windows resume where the last checkpoint left them; requests served after it are counted.
   const deploymentOf = new Map(specs.map((s) => [s.name, s.deployment]));
-  for (const c of await monitorStore.checkpoints()) {
+  // With replicas a new process is a new replica: what its predecessor saved is a dead replica's
+  // share, merged by the evaluator as it was last saved, not resumed here.
+  for (const c of shareWindows ? [] : await monitorStore.checkpoints(windowsSavedAs)) {
     const deployment = deploymentOf.get(c.monitor);
     if (deployment === undefined) continue;
     monitors.restore(c, await predictions.countSince(deployment, c.variant, c.takenAt));
   }
   alerts.restore(monitorAlertStates(await monitorStore.alertStates(), specs));
+  // One write of this replica's windows at a time; a request meanwhile is folded into one more.
+  let sharing: Promise<void> | undefined;
+  let shareAgain = false;
+  const saveShares = async (): Promise<void> => {
+    if (sharing !== undefined) {
+      shareAgain = true;
+      return sharing;
+    }
+    sharing = (async () => {
+      try {
+        do {
+          shareAgain = false;
+          await monitorStore.saveCheckpoints(monitors.checkpoints(clock.now()), clock.now(), windowsSavedAs);
+        } while (shareAgain);
+      } finally {
+        sharing = undefined;
+      }
+    })();
+    return sharing;
+  };
+  // Each kind's alert states are saved by the replica evaluating it (both, on one node).
+  const alertsKeptHere = (): string[] =>
+    monitors
+      .specs()
+      .filter((s) => leases.holds(s.type === "performance" ? LEASE.performance : LEASE.monitors))
+      .map((s) => s.name);
   const checkpoint = async () => {
-    await monitorStore.saveCheckpoints(monitors.checkpoints(), clock.now());
-    await monitorStore.saveAlertStates(savedMonitorAlerts(alerts.states()), clock.now());
+    await saveShares();
+    await monitorStore.saveAlertStates(savedMonitorAlerts(alerts.states()), clock.now(), alertsKeptHere());
   };
   const checkpointer = setInterval(
     () => void checkpoint().catch(() => metrics.monitorPersistFailed()),
@@ -252,8 +314,36 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     },
     random: Math.random,
   });
-  // Time windows close on their own when traffic stops.
-  const ticker = setInterval(() => monitors.tick(clock.now()), MONITOR_TICK_MS);
+  const evaluator = shareWindows
+    ? new SharedWindowEvaluator({
+        monitors,
+        store: monitorStore,
+        references,
+        alive: async () => new Set((await heartbeat.list()).filter((r) => r.alive).map((r) => r.id)),
+        self: replica,
+        clock,
+      })
+    : undefined;
+  const evaluateShared = async (): Promise<boolean> =>
+    evaluator === undefined ? false : (await leases.run(LEASE.monitors, () => evaluator.tick())).ran;
+  // A replica taking a monitors lease over starts from the store: windows evaluated and alert
+  // states saved by the last holder (so a firing alert is not fired again).
+  leases.onChange((name, held) => {
+    const kind = name === LEASE.monitors ? "drift" : name === LEASE.performance ? "performance" : undefined;
+    if (kind === undefined || !held) return;
+    if (kind === "drift") evaluator?.reset();
+    void monitorStore
+      .alertStates()
+      .then((saved) =>
+        alerts.restore(monitorAlertStates(saved, monitors.specs()).filter((s) => s.source.kind === kind)),
+      )
+      .catch(() => metrics.monitorPersistFailed());
+  });
+  // Time windows close on their own when traffic stops; merged ones are judged by one replica.
+  const ticker = setInterval(() => {
+    monitors.tick(clock.now());
+    void evaluateShared().catch(() => metrics.monitorPersistFailed());
+  }, MONITOR_TICK_MS);
   ticker.unref();
   const retention =
     options.retentionMs === undefined
@@ -284,6 +374,13 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       start: (deployment, to) => rollouts.startPinned(deployment, to),
     }),
   });
+  const monitorChanges = new MonitorChanges({
+    store: monitorStore,
+    monitors,
+    pointMonitors: prepareMonitors,
+    announce: async () => void (await feed.publish(MONITORS_TOPIC)),
+    forgetWindows: (monitor) => monitorStore.forgetShares(monitor, windowsSavedAs),
+  });
   const events = new EventLog(store.db, clock);
   const resourceStore = new ResourceStore(store.db);
   const resources = new ResourceService(
@@ -294,6 +391,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       changes,
       monitors,
       monitorStore,
+      monitorChanges,
       resources: resourceStore,
       prepareMonitors,
       remoteAccess,
@@ -360,7 +458,13 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   await feed.subscribe(DEPLOYMENTS_TOPIC, (change) =>
     change.cause === "local" ? undefined : changes.heard(),
   );
+  await feed.subscribe(MONITORS_TOPIC, (change) =>
+    change.cause === "local" ? undefined : monitorChanges.heard(),
+  );
   await feed.start();
+  // Taken (or not) before the first tick, so the first evaluations run where they belong.
+  await leases.contend(LEASE.performance);
+  await leases.contend(LEASE.monitors);
   leases.start();
   heartbeat.start();
   await endpoints.sync();
@@ -395,12 +499,16 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     feed,
     alerts,
     prepareMonitors,
+    monitorChanges,
+    sharedWindows:
+      evaluator === undefined ? undefined : { evaluator, save: saveShares, evaluate: evaluateShared },
     async close() {
       await sourceSync?.stop();
       await feed.close();
       clearInterval(rolloutTicker);
       await controller.serialized(async () => {});
       clearInterval(ticker);
+      await evaluator?.idle();
       clearInterval(checkpointer);
       await checkpoint().catch(() => metrics.monitorPersistFailed());
       monitors.close();
