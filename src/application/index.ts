@@ -6,5 +6,6 @@
  */
 export { strategyChoice } from "./change-plan.js";
 export { DeploymentChanges } from "./deployment-changes.js";
+export { MonitorChanges } from "./monitor-changes.js";
 export { LEASE, leased, resumeRollouts, rolloutTick } from "./reconcilers.js";
 export { rolloutTargets } from "./rollout-targets.js";

@@ -11,7 +11,7 @@ export { monitorsTap } from "./inference-tap.js";
 export { driftFromLog, type LogDrift, type VersionSource } from "./log-drift.js";
 export { binaryLabel, performanceBySegment, type PerformanceLog } from "./log-performance.js";
 export { type AnyMonitorSpec, parseAnyMonitorSpec } from "./monitor-spec.js";
-export { monitorAlertStates, MonitorStore, savedMonitorAlerts } from "./monitor-store.js";
+export { LOCAL_REPLICA, monitorAlertStates, MonitorStore, savedMonitorAlerts } from "./monitor-store.js";
 export { type EvaluatedWindow, type MonitorObserver, Monitors } from "./monitors.js";
 export {
   type PerformanceEvaluation,
@@ -37,3 +37,4 @@ export {
   type SegmentSpec,
 } from "./segments.js";
 export { ShadowBook, type ShadowReport } from "./shadow-book.js";
+export { SharedWindowEvaluator } from "./shared-windows.js";

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js";
 import { WindowSketch, type WindowSketchJSON } from "../../src/monitoring/sketches/feature-window.js";
-import { rankErrorBound } from "../../src/monitoring/sketches/quantile-sketch.js";
+import { rankErrorBound } from "../../src/math/sketches/quantile-sketch.js";
 import { evaluateDrift } from "../../src/monitoring/drift.js";
 import { Windower, type WindowSpec } from "../../src/monitoring/windows.js";
 import {
