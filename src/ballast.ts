@@ -29,15 +29,10 @@ import { RetentionSweeper } from "./serving/retention.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { AlertService } from "./alerts/alerting.js";
 import { Monitors } from "./monitoring/monitors.js";
-import {
-  LOCAL_REPLICA,
-  MonitorStore,
-  monitorAlertStates,
-  savedMonitorAlerts,
-} from "./monitoring/monitor-store.js";
+import { MonitorStore } from "./monitoring/monitor-store.js";
 import { SharedWindowEvaluator } from "./monitoring/shared-windows.js";
 import { MonitorChanges } from "./application/monitor-changes.js";
-import { PerformanceMonitors } from "./monitoring/performance-monitors.js";
+import { MonitoringService } from "./application/monitoring-service.js";
 import { profileFormat } from "./monitoring/profile/profile-format.js";
 import { validateProfile } from "./monitoring/profile/reference-profile.js";
 import type { VersionSource as VersionReferences } from "./monitoring/log-drift.js";
@@ -93,15 +88,12 @@ export interface BallastOptions {
   readonly secretAccess?: SecretAccess;
 }
 
-const MONITOR_TICK_MS = 1000;
 /** The change-feed topic of what deployments serve (deployments, aliases). */
 const DEPLOYMENTS_TOPIC = "deployments";
 /** The change-feed topic of monitor specs (created, changed, deleted). */
 const MONITORS_TOPIC = "monitors";
 /** How often rollouts step; their analyses run at the interval each strategy declares. */
 const ROLLOUT_TICK_MS = 1000;
-/** How often open monitor windows are saved: what a crash can lose at most. */
-const CHECKPOINT_MS = 30_000;
 
 export interface Ballast {
   readonly dataDir: string;
@@ -170,7 +162,6 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   // With replicas each saves its share of the monitors' windows under its id, and one evaluates
   // them merged; a single process saves (and resumes) its own windows as before.
   const shareWindows = store.dialect === "postgres";
-  const windowsSavedAs = shareWindows ? replica : LOCAL_REPLICA;
   const feed = new ChangeFeed(store);
   const remoteAccess = options.remoteAccess ?? ANYWHERE;
   const runtimeFor = runtimesWith(remoteAccess);
@@ -217,80 +208,27 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   };
   // One alerting service: monitors and rollouts publish, notifiers and subscribers hear.
   const alerts = new AlertService({ remoteAccess, secretAccess: options.secretAccess });
-  const performance = new PerformanceMonitors(
-    {
+  const monitoring = await MonitoringService.open({
+    store: monitorStore,
+    log: {
       scan: (deployment, since, until) => predictions.scan(deployment, since, until),
       feedbackFor: (ids) => predictions.feedbackFor(ids),
       flush: () => predictionLog.flush(),
+      countSince: (deployment, variant, at) => predictions.countSince(deployment, variant, at),
     },
     references,
     alerts,
     metrics,
-    options.publicUrl,
-    // They read the shared log: one evaluator, the lease holder, sees every replica's rows.
-    () => leases.holds(LEASE.performance),
-  );
-  const monitors = new Monitors(
-    references,
-    alerts,
-    metrics,
-    options.publicUrl,
-    {
-      // Off the request path; a failed write is counted, and the window's numbers stay in memory.
-      windowClosed: (window, sketch) =>
-        void monitorStore.saveWindow(window, sketch, clock.now()).catch(() => metrics.monitorPersistFailed()),
-    },
-    performance,
-    // What closed here is written at once, so the evaluator does not wait for the next checkpoint.
-    { shareWindows, shareClosed: () => void saveShares().catch(() => metrics.monitorPersistFailed()) },
-  );
-  const specs = await monitorStore.listAll();
-  for (const spec of specs) monitors.put(spec);
-  // Open windows resume where the last checkpoint left them; requests served after it are counted.
-  const deploymentOf = new Map(specs.map((s) => [s.name, s.deployment]));
-  // With replicas a new process is a new replica: what its predecessor saved is a dead replica's
-  // share, merged by the evaluator as it was last saved, not resumed here.
-  for (const c of shareWindows ? [] : await monitorStore.checkpoints(windowsSavedAs)) {
-    const deployment = deploymentOf.get(c.monitor);
-    if (deployment === undefined) continue;
-    monitors.restore(c, await predictions.countSince(deployment, c.variant, c.takenAt));
-  }
-  alerts.restore(monitorAlertStates(await monitorStore.alertStates(), specs));
-  // One write of this replica's windows at a time; a request meanwhile is folded into one more.
-  let sharing: Promise<void> | undefined;
-  let shareAgain = false;
-  const saveShares = async (): Promise<void> => {
-    if (sharing !== undefined) {
-      shareAgain = true;
-      return sharing;
-    }
-    sharing = (async () => {
-      try {
-        do {
-          shareAgain = false;
-          await monitorStore.saveCheckpoints(monitors.checkpoints(clock.now()), clock.now(), windowsSavedAs);
-        } while (shareAgain);
-      } finally {
-        sharing = undefined;
-      }
-    })();
-    return sharing;
-  };
-  // Each kind's alert states are saved by the replica evaluating it (both, on one node).
-  const alertsKeptHere = (): string[] =>
-    monitors
-      .specs()
-      .filter((s) => leases.holds(s.type === "performance" ? LEASE.performance : LEASE.monitors))
-      .map((s) => s.name);
-  const checkpoint = async () => {
-    await saveShares();
-    await monitorStore.saveAlertStates(savedMonitorAlerts(alerts.states()), clock.now(), alertsKeptHere());
-  };
-  const checkpointer = setInterval(
-    () => void checkpoint().catch(() => metrics.monitorPersistFailed()),
-    options.checkpointMs ?? CHECKPOINT_MS,
-  );
-  checkpointer.unref();
+    publicUrl: options.publicUrl,
+    leases,
+    heartbeat,
+    replica,
+    shareWindows,
+    served: () => endpoints.list(),
+    clock,
+    checkpointMs: options.checkpointMs,
+  });
+  const { monitors } = monitoring;
   // Rollouts count requests, errors and latency per variant of the deployments they watch.
   // Each replica counts its share; whoever judges a canary sums every replica's rows (PostgreSQL).
   const meter = new TrafficMeter({
@@ -314,54 +252,12 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     },
     random: Math.random,
   });
-  const evaluator = shareWindows
-    ? new SharedWindowEvaluator({
-        monitors,
-        store: monitorStore,
-        references,
-        alive: async () => new Set((await heartbeat.list()).filter((r) => r.alive).map((r) => r.id)),
-        self: replica,
-        clock,
-      })
-    : undefined;
-  const evaluateShared = async (): Promise<boolean> =>
-    evaluator === undefined ? false : (await leases.run(LEASE.monitors, () => evaluator.tick())).ran;
-  // A replica taking a monitors lease over starts from the store: windows evaluated and alert
-  // states saved by the last holder (so a firing alert is not fired again).
-  leases.onChange((name, held) => {
-    const kind = name === LEASE.monitors ? "drift" : name === LEASE.performance ? "performance" : undefined;
-    if (kind === undefined || !held) return;
-    if (kind === "drift") evaluator?.reset();
-    void monitorStore
-      .alertStates()
-      .then((saved) =>
-        alerts.restore(monitorAlertStates(saved, monitors.specs()).filter((s) => s.source.kind === kind)),
-      )
-      .catch(() => metrics.monitorPersistFailed());
-  });
-  // Time windows close on their own when traffic stops; merged ones are judged by one replica.
-  const ticker = setInterval(() => {
-    monitors.tick(clock.now());
-    void evaluateShared().catch(() => metrics.monitorPersistFailed());
-  }, MONITOR_TICK_MS);
-  ticker.unref();
   const retention =
     options.retentionMs === undefined
       ? undefined
       : new RetentionSweeper(predictions, clock, options.retentionMs, leased(leases, LEASE.retention));
 
-  const prepareMonitors = (deployment: string): void => {
-    const served = endpoints.list().find((d) => d.deployment.name === deployment);
-    if (served === undefined) return;
-    monitors.prepare(
-      deployment,
-      served.variants.map((v) => ({
-        variant: v.variant.name,
-        model: v.version.model,
-        version: v.version.version,
-      })),
-    );
-  };
+  const prepareMonitors = (deployment: string): void => monitoring.prepare(deployment);
   const changes = new DeploymentChanges({
     deployments,
     registry,
@@ -379,7 +275,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     monitors,
     pointMonitors: prepareMonitors,
     announce: async () => void (await feed.publish(MONITORS_TOPIC)),
-    forgetWindows: (monitor) => monitorStore.forgetShares(monitor, windowsSavedAs),
+    forgetWindows: (monitor) => monitorStore.forgetShares(monitor, monitoring.savedAs),
   });
   const events = new EventLog(store.db, clock);
   const resourceStore = new ResourceStore(store.db);
@@ -462,9 +358,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     change.cause === "local" ? undefined : monitorChanges.heard(),
   );
   await feed.start();
-  // Taken (or not) before the first tick, so the first evaluations run where they belong.
-  await leases.contend(LEASE.performance);
-  await leases.contend(LEASE.monitors);
+  // Leases taken (or not) before the first tick, so the first evaluations run where they belong.
+  await monitoring.start();
   leases.start();
   heartbeat.start();
   await endpoints.sync();
@@ -501,17 +396,19 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     prepareMonitors,
     monitorChanges,
     sharedWindows:
-      evaluator === undefined ? undefined : { evaluator, save: saveShares, evaluate: evaluateShared },
+      monitoring.evaluator === undefined
+        ? undefined
+        : {
+            evaluator: monitoring.evaluator,
+            save: () => monitoring.saveShares(),
+            evaluate: () => monitoring.evaluateShared(),
+          },
     async close() {
       await sourceSync?.stop();
       await feed.close();
       clearInterval(rolloutTicker);
       await controller.serialized(async () => {});
-      clearInterval(ticker);
-      await evaluator?.idle();
-      clearInterval(checkpointer);
-      await checkpoint().catch(() => metrics.monitorPersistFailed());
-      monitors.close();
+      await monitoring.close();
       alerts.close();
       retention?.stop();
       await predictionLog.stop();

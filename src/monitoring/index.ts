@@ -17,6 +17,7 @@ export {
   type PerformanceEvaluation,
   PerformanceMonitors,
   type PerformanceObserver,
+  type PerformanceSource,
 } from "./performance-monitors.js";
 export { profileFormat } from "./profile/profile-format.js";
 export {
