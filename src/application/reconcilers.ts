@@ -1,6 +1,6 @@
 /**
  * The reconcilers that must run on one replica at a time, each under its lease: rollouts (their
- * steps and analyses), the watched source, retention, performance monitors. Every replica
+ * steps and analyses), the watched source, retention, performance monitors, pipeline runs. Every replica
  * serves; the one holding a lease also reconciles, and another takes over within the lease's
  * expiry when it dies. A replica without the rollouts lease follows the rollouts in the store.
  */
@@ -12,6 +12,7 @@ export const LEASE = {
   sourceSync: "source-sync",
   retention: "retention",
   performance: "performance-monitors",
+  pipelines: "pipelines",
 } as const;
 
 export type LeaseName = (typeof LEASE)[keyof typeof LEASE];
@@ -38,4 +39,11 @@ export function rolloutTick(leases: LeaseKeeper, rollouts: Rollouts): () => Prom
 export async function resumeRollouts(leases: LeaseKeeper, rollouts: Rollouts): Promise<void> {
   if (await leases.contend(LEASE.rollouts)) await rollouts.resume();
   else await rollouts.follow();
+}
+
+/** One pipelines tick, on the holder of the pipelines lease only (the others serve reads). */
+export function pipelineTick(leases: LeaseKeeper, pipelines: { tick(): Promise<void> }): () => Promise<void> {
+  return async () => {
+    await leases.run(LEASE.pipelines, () => pipelines.tick());
+  };
 }
