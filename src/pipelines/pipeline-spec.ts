@@ -296,7 +296,8 @@ function unknownFields(
 
 /** A step kind's parse may throw plain errors; they become field errors here. */
 function asInvalid(error: unknown, field: string): unknown {
-  if (isBallastError(error)) return error;
+  if (isBallastError(error) && typeof error.details?.field === "string") return error;
+  if (isBallastError(error) && error.code !== "invalid_argument") return error;
   const message = error instanceof Error ? error.message : String(error);
   return message.startsWith(field) ? invalid(message, { field }) : invalidField(field, message);
 }
