@@ -387,7 +387,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const pipelineTicker =
     options.pipelineTicker === false
       ? undefined
-      : setInterval(() => void tickPipelines().catch(() => undefined), PIPELINE_TICK_MS);
+      : // A failed tick changes nothing it has not recorded; the next one tries again.
+        setInterval(() => void tickPipelines().catch(() => undefined), PIPELINE_TICK_MS);
   pipelineTicker?.unref();
   if (pipelineTicker !== undefined) {
     // One tick soon after an attempt ends, rather than one per attempt or a second later.

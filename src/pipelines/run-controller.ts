@@ -152,6 +152,7 @@ export class RunController implements RunStarter {
             logDropped: 0,
           })),
         });
+        this.options.kick?.();
         return { started: true as const, runId: id };
       }),
     );
@@ -208,7 +209,14 @@ export class RunController implements RunStarter {
       // Attempts of runs that ended elsewhere (cancelled through another replica) stop here too.
       for (const [key, flight] of this.inFlight)
         if (!active.has(key.slice(0, key.indexOf("/")))) flight.abort.abort(new Error("the run has ended"));
-      for (const run of runs) await this.advance(run);
+      // One run's trouble (its store rows, a kind's hook) must not hold the others back.
+      let first: unknown;
+      for (const run of runs) {
+        await this.advance(run).catch((error: unknown) => {
+          first ??= error;
+        });
+      }
+      if (first !== undefined) throw first;
     });
   }
 
