@@ -99,4 +99,17 @@ describe("ballast pipeline", () => {
     assert.equal(missing.status, 3);
     assert.match(missing.stderr, /Pipeline nope does not exist/);
   });
+
+  test("get pipelines lists them like any resource; delete removes one, its runs stay readable", async () => {
+    const get = await cli("get", "pipelines");
+    assert.equal(get.status, 0, get.stderr);
+    assert.match(get.stdout, /^Pipeline\s+bad\s+Synced/m);
+    assert.match(get.stdout, /^Pipeline\s+good\s+Synced/m);
+    const del = await cli("delete", "pipeline", "bad");
+    assert.equal(del.status, 0, del.stderr);
+    assert.doesNotMatch((await cli("get", "pipelines")).stdout, /bad/);
+    const runs = await cli("pipeline", "runs", "bad");
+    assert.equal(runs.status, 0, runs.stderr);
+    assert.match(runs.stdout, /Failed/);
+  });
 });
