@@ -92,6 +92,7 @@ export class RunController implements RunStarter {
   private readonly logBuffers = new Map<string, LogBuffer>();
   private readonly newId: () => string;
   private closing = false;
+  private readonly finishedListeners = new Set<(run: PipelineRun) => void>();
 
   constructor(private readonly options: RunControllerOptions) {
     this.kinds = options.kinds ?? stepKinds;
@@ -158,6 +159,15 @@ export class RunController implements RunStarter {
     );
   }
 
+  /**
+   * Hears every run that finishes (Succeeded, Failed, Cancelled) on this process, as well as
+   * the `runFinished` option: for registry events and notifiers. Returns the unsubscribe.
+   */
+  subscribe(listener: (run: PipelineRun) => void): () => void {
+    this.finishedListeners.add(listener);
+    return () => this.finishedListeners.delete(listener);
+  }
+
   get(runId: string): Promise<PipelineRun | null> {
     return this.options.store.get(runId);
   }
@@ -194,7 +204,7 @@ export class RunController implements RunStarter {
       for (const [key, flight] of this.inFlight)
         if (key.startsWith(`${runId}/`)) flight.abort.abort(new Error(reason));
       const after = await this.mustGet(runId);
-      this.options.runFinished?.(after);
+      this.announce(after);
       return after;
     });
   }
@@ -300,7 +310,7 @@ export class RunController implements RunStarter {
           },
           now,
         );
-        if (finished) this.options.runFinished?.((await store.get(run.id)) as PipelineRun);
+        if (finished) this.announce((await store.get(run.id)) as PipelineRun);
         return;
       }
     }
@@ -540,6 +550,17 @@ export class RunController implements RunStarter {
         : `attempt ${attempt} failed: ${error}`,
     );
     await this.flushLogs();
+  }
+
+  /** A listener's failure is its own: it must not stop the tick or the others. */
+  private announce(run: PipelineRun): void {
+    for (const listener of [this.options.runFinished, ...this.finishedListeners]) {
+      try {
+        listener?.(run);
+      } catch {
+        // ignored on purpose (see above)
+      }
+    }
   }
 
   // ------------------------------------------------------------------ logs

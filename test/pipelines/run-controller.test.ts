@@ -154,9 +154,12 @@ describeStores("pipeline runs", (storeCase) => {
       ],
     });
     const c = controller();
+    const heard: Array<[string, string | undefined]> = [];
+    c.subscribe((r) => heard.push([r.state, r.reason]));
     const id = await started(c, "p");
     const run = await drive(c, id, 10, 1000);
     assert.equal(run.state, "Failed");
+    assert.deepEqual(heard, [["Failed", run.reason]], "subscribers hear the run finish once");
     assert.equal(run.reason, "step data failed after 2 attempts: emit failed on purpose (call 2)");
     assert.equal(step(run, "twice").state, "Skipped");
     assert.equal(step(run, "effect").state, "Skipped");
