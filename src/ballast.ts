@@ -47,7 +47,11 @@ import { RolloutController } from "./rollout/controller.js";
 import { RolloutStore } from "./rollout/rollout-store.js";
 import { rolloutTargets } from "./application/rollout-targets.js";
 import { DeploymentChanges } from "./application/deployment-changes.js";
-import { LEASE, leased, resumeRollouts, rolloutTick } from "./application/reconcilers.js";
+import { LEASE, leased, pipelineTick, resumeRollouts, rolloutTick } from "./application/reconcilers.js";
+import { RunController } from "./pipelines/run-controller.js";
+import { RunStore } from "./pipelines/run-store.js";
+import { parsePipelineSpec } from "./pipelines/pipeline-spec.js";
+import type { PipelineServer, StepExecutor } from "./pipelines/step.js";
 import { ChangeFeed } from "./store/change-feed.js";
 import { LeaseKeeper } from "./store/leases.js";
 import { ReplicaHeartbeat, replicaId } from "./store/replicas.js";
@@ -80,6 +84,12 @@ export interface BallastOptions {
    * `rollouts.tick()` themselves, so nothing happens between their steps.
    */
   readonly rolloutTicker?: boolean;
+  /** Move pipeline runs along on a timer (default); tests turn it off and call `pipelines.tick()`. */
+  readonly pipelineTicker?: boolean;
+  /** Where pipeline steps placed `anywhere` run (a queue); in this process when absent. */
+  readonly pipelineExecutor?: StepExecutor;
+  /** What server-placed pipeline steps may use (registry, prediction log, deployment changes). */
+  readonly pipelineServer?: PipelineServer;
   /** A folder or git repository whose manifests are the desired state (started by the caller). */
   readonly source?: ManifestSource;
   /** Where remote models and alert receivers may point (`--allow-remote`); anywhere by default. */
@@ -94,6 +104,8 @@ const DEPLOYMENTS_TOPIC = "deployments";
 const MONITORS_TOPIC = "monitors";
 /** How often rollouts step; their analyses run at the interval each strategy declares. */
 const ROLLOUT_TICK_MS = 1000;
+/** How often pipeline runs are looked at (an attempt that ends also asks for a tick at once). */
+const PIPELINE_TICK_MS = 1000;
 
 export interface Ballast {
   readonly dataDir: string;
@@ -119,6 +131,8 @@ export interface Ballast {
   readonly sourceSync: SourceSync | undefined;
   readonly rollouts: Rollouts;
   readonly rolloutAlerts: RolloutAlerts;
+  /** The pipeline orchestrator: starts runs (also for triggers), cancels them, reads them. */
+  readonly pipelines: RunController;
   /** The one way to change what a deployment serves (HTTP, manifests, aliases, rollouts). */
   readonly changes: DeploymentChanges;
   /** This process among the replicas sharing the store: its id, leases and heartbeat. */
@@ -348,6 +362,39 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       : setInterval(() => void tickRollouts().catch(() => metrics.rolloutTickFailed()), ROLLOUT_TICK_MS);
   rolloutTicker?.unref();
 
+  let tickPipelinesSoon = (): void => {};
+  const pipelines = new RunController({
+    store: new RunStore(store.db),
+    pipelines: async (name) => {
+      const declared = await resourceStore.get("Pipeline", name);
+      return declared === null ? null : parsePipelineSpec(declared.manifest.spec);
+    },
+    artifacts,
+    dataDir,
+    clock,
+    ...(options.pipelineExecutor === undefined ? {} : { executor: options.pipelineExecutor }),
+    ...(options.pipelineServer === undefined ? {} : { server: options.pipelineServer }),
+    exclusive: exclusiveSection(store, "ballast.pipelines.start"),
+    kick: () => tickPipelinesSoon(),
+  });
+  const tickPipelines = pipelineTick(leases, pipelines);
+  const pipelineTicker =
+    options.pipelineTicker === false
+      ? undefined
+      : // A failed tick changes nothing it has not recorded; the next one tries again.
+        setInterval(() => void tickPipelines().catch(() => undefined), PIPELINE_TICK_MS);
+  pipelineTicker?.unref();
+  if (pipelineTicker !== undefined) {
+    // One tick soon after an attempt ends, rather than one per attempt or a second later.
+    let soon: NodeJS.Immediate | undefined;
+    tickPipelinesSoon = () => {
+      soon ??= setImmediate(() => {
+        soon = undefined;
+        void tickPipelines().catch(() => undefined);
+      });
+    };
+  }
+
   predictionLog.start();
   retention?.start();
   // Changes made through other replicas (or missed while the connection was down) are served here.
@@ -389,6 +436,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     sourceSync,
     rollouts,
     rolloutAlerts,
+    pipelines,
     changes,
     replica: { id: replica, leases, heartbeat },
     feed,
@@ -407,6 +455,9 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       await sourceSync?.stop();
       await feed.close();
       clearInterval(rolloutTicker);
+      clearInterval(pipelineTicker);
+      tickPipelinesSoon = () => {};
+      await pipelines.close();
       await controller.serialized(async () => {});
       await monitoring.close();
       alerts.close();

@@ -8,5 +8,5 @@ export { strategyChoice } from "./change-plan.js";
 export { DeploymentChanges } from "./deployment-changes.js";
 export { MonitorChanges } from "./monitor-changes.js";
 export { MonitoringService } from "./monitoring-service.js";
-export { LEASE, leased, resumeRollouts, rolloutTick } from "./reconcilers.js";
+export { LEASE, leased, pipelineTick, resumeRollouts, rolloutTick } from "./reconcilers.js";
 export { rolloutTargets } from "./rollout-targets.js";

@@ -1,7 +1,7 @@
 /**
  * The reconcilers that must run on one replica at a time, each under its lease: rollouts (their
- * steps and analyses), the watched source, retention, performance monitors, and the evaluation
- * of drift monitors' windows merged from every replica's share. Every replica
+ * steps and analyses), the watched source, retention, performance monitors, the evaluation of
+ * drift monitors' windows merged from every replica's share, and pipeline runs. Every replica
  * serves; the one holding a lease also reconciles, and another takes over within the lease's
  * expiry when it dies. A replica without the rollouts lease follows the rollouts in the store.
  */
@@ -15,6 +15,7 @@ export const LEASE = {
   performance: "performance-monitors",
   /** Drift monitors' time windows, merged from every replica's share and judged once. */
   monitors: "monitors",
+  pipelines: "pipelines",
 } as const;
 
 export type LeaseName = (typeof LEASE)[keyof typeof LEASE];
@@ -41,4 +42,11 @@ export function rolloutTick(leases: LeaseKeeper, rollouts: Rollouts): () => Prom
 export async function resumeRollouts(leases: LeaseKeeper, rollouts: Rollouts): Promise<void> {
   if (await leases.contend(LEASE.rollouts)) await rollouts.resume();
   else await rollouts.follow();
+}
+
+/** One pipelines tick, on the holder of the pipelines lease only (the others serve reads). */
+export function pipelineTick(leases: LeaseKeeper, pipelines: { tick(): Promise<void> }): () => Promise<void> {
+  return async () => {
+    await leases.run(LEASE.pipelines, () => pipelines.tick());
+  };
 }

@@ -10,6 +10,7 @@ import { checkDeployment, variantsFromDocs, type DeploymentInput } from "../regi
 import { parseStrategy } from "../rollout/strategy.js";
 import { invalidField, shown } from "../registry/field.js";
 import { parseAnyMonitorSpec, type AnyMonitorSpec } from "../monitoring/monitor-spec.js";
+import { parsePipelineSpec } from "../pipelines/pipeline-spec.js";
 import type { Kind, Manifest } from "./manifest.js";
 
 export type Spec = Readonly<Record<string, unknown>>;
@@ -223,16 +224,33 @@ export function monitorSpecOf(spec: AnyMonitorSpec): Spec {
   return rest;
 }
 
+// ---------------------------------------------------------------- Pipeline
+
+/**
+ * A retraining pipeline: its declaration is its state (the orchestrator reads it when a run
+ * starts). Kept as written, once its steps, graph and every step kind's spec are checked.
+ */
+const pipelineRules: KindRules = {
+  kind: "Pipeline",
+  names: ["pipeline", "pipelines", "pipe"],
+  canonical(_name, spec) {
+    parsePipelineSpec(spec);
+    return spec;
+  },
+  references: () => [],
+};
+
 // ---------------------------------------------------------------- the table
 
 export const KIND_RULES: Readonly<Record<Kind, KindRules>> = {
   Deployment: deploymentRules,
   Monitor: monitorRules,
   Notifier: notifierRules,
+  Pipeline: pipelineRules,
 };
 
 /** Applied in this order (what is referenced first), deleted in the reverse. */
-export const APPLY_ORDER: readonly Kind[] = ["Notifier", "Deployment", "Monitor"];
+export const APPLY_ORDER: readonly Kind[] = ["Notifier", "Deployment", "Monitor", "Pipeline"];
 
 /** The kind a user typed (`deployments`, `Monitor`, `mon`). */
 export function kindNamed(raw: string): Kind | undefined {

@@ -1,7 +1,7 @@
 /**
  * The actual state behind each kind: what is stored and served now. Deployments and monitors
  * have their own stores (they can also be changed through their HTTP routes and `ballast
- * deploy`); a Notifier exists only as declared, so its live state is its declaration.
+ * deploy`); a Notifier or a Pipeline exists only as declared, so its live state is its declaration.
  */
 import { checkOneNotifier, type NotifierConfig } from "../alerts/notifiers/index.js";
 import { isBallastError } from "../domain/errors.js";
@@ -81,7 +81,8 @@ export function liveState(parts: LiveParts): LiveState {
           return spec === undefined ? null : monitorSpecOf(spec);
         }
         case "Notifier":
-          return (await resources.get("Notifier", name))?.manifest.spec ?? null;
+        case "Pipeline":
+          return (await resources.get(kind, name))?.manifest.spec ?? null;
       }
     },
 
@@ -92,7 +93,8 @@ export function liveState(parts: LiveParts): LiveState {
         case "Monitor":
           return (await monitorStore.listAll()).map((s) => s.name);
         case "Notifier":
-          return (await resources.list("Notifier")).map((r) => r.manifest.metadata.name);
+        case "Pipeline":
+          return (await resources.list(kind)).map((r) => r.manifest.metadata.name);
       }
     },
 
@@ -132,6 +134,8 @@ export function liveState(parts: LiveParts): LiveState {
         }
         case "Notifier":
           return; // its declaration is its state; monitors using it are re-applied by the caller
+        case "Pipeline":
+          return; // its declaration is its state; a run reads it when it starts
       }
     },
 
@@ -145,7 +149,8 @@ export function liveState(parts: LiveParts): LiveState {
           await parts.monitorChanges.remove(name);
           return;
         case "Notifier":
-          return;
+        case "Pipeline":
+          return; // runs already started keep the spec they started with
       }
     },
   };

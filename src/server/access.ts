@@ -9,7 +9,7 @@
  * - `infer`: inference; open unless an `inference` token is configured.
  * - `read`: reads under /api/v1.
  * - `feedback`: POST /v1/feedback (an operator action: labels steer rollouts and monitors).
- * - `operate`: deploy and act on rollouts.
+ * - `operate`: deploy, act on rollouts, start and cancel pipeline runs.
  * - `admin`: everything else that changes state (models, artifacts, aliases, monitors, resources).
  */
 export type Access = "open" | "infer" | "read" | "feedback" | "operate" | "admin";
@@ -34,8 +34,10 @@ export function rolesFor(access: Access): Role[] {
   return ROLES.filter((r) => grants(r, access));
 }
 
-/** Deploy and rollout actions: what an operator changes. */
+/** Deploy, rollout and pipeline-run actions: what an operator changes. */
 const OPERATE: ReadonlyArray<readonly [string, string]> = [
+  ["POST", "/api/v1/pipelines/:name/runs"],
+  ["POST", "/api/v1/pipelines/:name/runs/:id/cancel"],
   ["PUT", "/api/v1/deployments/:name"],
   ["DELETE", "/api/v1/deployments/:name"],
   ["POST", "/api/v1/deployments/:name/rollout"],

@@ -24,6 +24,7 @@ import { monitorRoutes } from "./routes/monitors.js";
 import { resourceRoutes } from "./routes/resources.js";
 import { replicaRoutes } from "./routes/replicas.js";
 import { rolloutRoutes } from "./routes/rollouts.js";
+import { pipelineRoutes } from "./routes/pipelines.js";
 
 export interface AppOptions {
   /** Largest JSON body accepted, in bytes (413 beyond it). */
@@ -137,5 +138,6 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   await app.register(resourceRoutes(ballast));
   await app.register(rolloutRoutes(ballast));
   await app.register(replicaRoutes(ballast));
+  await app.register(pipelineRoutes(ballast));
   return app;
 }

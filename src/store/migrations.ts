@@ -459,6 +459,86 @@ const monitorWindowShares: Migration = {
   },
 };
 
+/**
+ * Pipeline runs (issue 10): a run with its spec snapshot and trigger, one row per step with its
+ * attempt, fingerprint, input and output artifacts, and each step's log lines (bounded per step,
+ * the overflow counted on the step). A step is marked Running with its attempt before it runs,
+ * so a restart finds what was under way. Finished steps are found by fingerprint for the cache.
+ */
+const pipelines: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable("pipeline_runs")
+      .addColumn("id", "text", (c) => c.primaryKey().notNull())
+      .addColumn("pipeline", "text", (c) => c.notNull())
+      .addColumn("state", "text", (c) => c.notNull())
+      .addColumn("params", "text", (c) => c.notNull()) // JSON
+      .addColumn("trigger", "text", (c) => c.notNull()) // JSON {kind, reason, details}
+      .addColumn("spec", "text", (c) => c.notNull()) // JSON PipelineSpec as it was when the run started
+      .addColumn("reason", "text")
+      .addColumn("registered", "text") // JSON: what the register step made
+      .addColumn("deployed", "text") // JSON: what the deploy step started
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("started_at", "bigint")
+      .addColumn("finished_at", "bigint")
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex("pipeline_runs_pipeline_idx")
+      .on("pipeline_runs")
+      .columns(["pipeline", "created_at"])
+      .execute();
+    await db.schema.createIndex("pipeline_runs_state_idx").on("pipeline_runs").column("state").execute();
+
+    await db.schema
+      .createTable("pipeline_steps")
+      .addColumn("run_id", "text", (c) => c.notNull())
+      .addColumn("step", "text", (c) => c.notNull())
+      .addColumn("position", "integer", (c) => c.notNull()) // in the run's order (upstream first)
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("state", "text", (c) => c.notNull())
+      .addColumn("attempt", "integer", (c) => c.notNull())
+      .addColumn("cached", "integer", (c) => c.notNull())
+      .addColumn("cached_from", "text")
+      .addColumn("fingerprint", "text")
+      .addColumn("not_before", "bigint")
+      .addColumn("started_at", "bigint")
+      .addColumn("deadline_at", "bigint")
+      .addColumn("finished_at", "bigint")
+      .addColumn("inputs", "text", (c) => c.notNull()) // JSON {name: ArtifactRef}
+      .addColumn("outputs", "text", (c) => c.notNull()) // JSON {name: ArtifactRef}
+      .addColumn("summary", "text") // JSON
+      .addColumn("error", "text")
+      .addColumn("log_lines", "integer", (c) => c.notNull())
+      .addColumn("log_dropped", "integer", (c) => c.notNull())
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("pipeline_steps_pk", ["run_id", "step"])
+      .execute();
+    await db.schema
+      .createIndex("pipeline_steps_fingerprint_idx")
+      .on("pipeline_steps")
+      .columns(["fingerprint", "state"])
+      .execute();
+
+    await db.schema
+      .createTable("pipeline_step_logs")
+      .addColumn("run_id", "text", (c) => c.notNull())
+      .addColumn("step", "text", (c) => c.notNull())
+      .addColumn("seq", "integer", (c) => c.notNull())
+      .addColumn("attempt", "integer", (c) => c.notNull())
+      .addColumn("at", "bigint", (c) => c.notNull())
+      .addColumn("line", "text", (c) => c.notNull())
+      .addPrimaryKeyConstraint("pipeline_step_logs_pk", ["run_id", "step", "seq"])
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    for (const table of ["pipeline_step_logs", "pipeline_steps", "pipeline_runs"]) {
+      await db.schema.dropTable(table).execute();
+    }
+  },
+};
+
 /** In order; append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_init": init,
@@ -472,6 +552,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0009_replicas": replicas,
   "0010_traffic_counts": trafficCounts,
   "0011_monitor_window_shares": monitorWindowShares,
+  "0012_pipelines": pipelines,
 };
 
 const provider: MigrationProvider = {

@@ -191,6 +191,57 @@ export interface TrafficCountsTable {
   updated_at: number;
 }
 
+/** Migration 0012: a pipeline run. JSON columns are text. */
+export interface PipelineRunsTable {
+  id: string;
+  pipeline: string;
+  state: string;
+  params: string;
+  trigger: string;
+  spec: string;
+  reason: string | null;
+  registered: string | null;
+  deployed: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
+}
+
+/** Migration 0012: one step of a pipeline run, as of its latest attempt. */
+export interface PipelineStepsTable {
+  run_id: string;
+  step: string;
+  position: number;
+  kind: string;
+  state: string;
+  attempt: number;
+  cached: number;
+  cached_from: string | null;
+  fingerprint: string | null;
+  not_before: number | null;
+  started_at: number | null;
+  deadline_at: number | null;
+  finished_at: number | null;
+  inputs: string;
+  outputs: string;
+  summary: string | null;
+  error: string | null;
+  log_lines: number;
+  log_dropped: number;
+  updated_at: number;
+}
+
+/** Migration 0012: one log line of a pipeline step. */
+export interface PipelineStepLogsTable {
+  run_id: string;
+  step: string;
+  seq: number;
+  attempt: number;
+  at: number;
+  line: string;
+}
+
 export interface Database {
   registered_models: RegisteredModelsTable;
   model_versions: ModelVersionsTable;
@@ -211,4 +262,7 @@ export interface Database {
   leases: LeasesTable;
   replicas: ReplicasTable;
   traffic_counts: TrafficCountsTable;
+  pipeline_runs: PipelineRunsTable;
+  pipeline_steps: PipelineStepsTable;
+  pipeline_step_logs: PipelineStepLogsTable;
 }

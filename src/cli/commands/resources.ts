@@ -55,7 +55,7 @@ export function register(program: Command): void {
   serverOptions(
     program
       .command("apply")
-      .description("Create or update resources from YAML files (Deployment, Monitor, Notifier)")
+      .description("Create or update resources from YAML files (Deployment, Monitor, Notifier, Pipeline)")
       .requiredOption("-f, --filename <path...>", "a file, a folder (read recursively) or - for stdin")
       .option("--dry-run", "check everything and print what would change, change nothing")
       .option("--prune", "delete resources applied from this folder before that are no longer in it"),
