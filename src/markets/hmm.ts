@@ -122,8 +122,8 @@ export function fitHmm(values: ArrayLike<number>, states: number, options: HmmFi
     minimum: HMM_MIN_POINTS_PER_STATE * states,
     ...(options.rowName === undefined ? {} : { rowName: options.rowName }),
   });
-  const maxIterations = options.maxIterations ?? 1000;
-  const tolerance = options.tolerance ?? 1e-8;
+  const maxIterations = options.maxIterations ?? 5000;
+  const tolerance = options.tolerance ?? 1e-7;
   const sampleVariance = variance(y);
   let best: { params: HmmParams; loglik: number; iterations: number } | undefined;
   for (const start of startingPoints(y, states)) {

@@ -158,7 +158,7 @@ export function hamiltonFilter(
         r -= (params.ar[i - 1] as number) * (dev[(t - i) * k + (Math.floor(b / k ** i) % k)] as number);
       const ld = (logNorm[sNow] as number) - (0.5 * r * r) / (params.variances[sNow] as number);
       logDens[b] = ld;
-      if (pred[b] > 0 && ld > maxLog) maxLog = ld;
+      if (sum > 0 && ld > maxLog) maxLog = ld;
     }
     const next = new Float64Array(K);
     let lik = 0;
