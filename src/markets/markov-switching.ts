@@ -102,6 +102,8 @@ export function hamiltonFilter(
   y: ArrayLike<number>,
   params: MarkovSwitchingParams,
   exog?: ReadonlyArray<ReadonlyArray<number>>,
+  /** false: the log-likelihood alone, in two reused buffers (what the optimizer calls, many times). */
+  store = true,
 ): RegimeFilterResult {
   const k = params.means.length;
   const p = params.ar.length;
@@ -121,10 +123,10 @@ export function hamiltonFilter(
       dev[t * k + s] = (y[t] as number) - m;
     }
   }
-  const P = params.transition;
+  const P = Float64Array.from(params.transition.flat()); // P[i * k + j]
   const logNorm = params.variances.map((v) => -0.5 * Math.log(2 * Math.PI * v));
   // Stationary joint distribution of (S_{t-1}, …, S_{t-1-p}) as the prior.
-  const pi = stationaryDistribution(P);
+  const pi = stationaryDistribution(params.transition);
   let filt = new Float64Array(K);
   for (let a = 0; a < K; a++) {
     // a = s_{t-1} + k s_{t-2} + … + k^p s_{t-1-p}
@@ -132,7 +134,7 @@ export function hamiltonFilter(
     for (let i = p; i >= 1; i--) {
       const older = Math.floor(a / k ** i) % k;
       const newer = Math.floor(a / k ** (i - 1)) % k;
-      prob *= P[older]?.[newer] as number;
+      prob *= P[older * k + newer] as number;
     }
     filt[a] = prob;
   }
@@ -140,9 +142,11 @@ export function hamiltonFilter(
   const jointPredicted: Float64Array[] = [];
   const jointFiltered: Float64Array[] = [];
   const logDens = new Float64Array(K);
+  let spare = new Float64Array(K);
+  let spareNext = new Float64Array(K);
   let loglik = 0;
   for (let t = p; t < N; t++) {
-    const pred = new Float64Array(K);
+    const pred = store ? new Float64Array(K) : spare;
     let maxLog = Number.NEGATIVE_INFINITY;
     for (let b = 0; b < K; b++) {
       const sNow = b % k;
@@ -150,7 +154,7 @@ export function hamiltonFilter(
       let sum = 0;
       for (let sOld = 0; sOld < k; sOld++) {
         const a = rest + tail * sOld; // its newest regime, s_{t-1}, is a % k (sOld itself when p = 0)
-        sum += (filt[a] as number) * (P[a % k]?.[sNow] as number);
+        sum += (filt[a] as number) * (P[(a % k) * k + sNow] as number);
       }
       pred[b] = sum;
       let r = dev[t * k + sNow] as number;
@@ -160,7 +164,7 @@ export function hamiltonFilter(
       logDens[b] = ld;
       if (sum > 0 && ld > maxLog) maxLog = ld;
     }
-    const next = new Float64Array(K);
+    const next = store ? new Float64Array(K) : spareNext;
     let lik = 0;
     for (let b = 0; b < K; b++) {
       const v = (pred[b] as number) * Math.exp((logDens[b] as number) - maxLog);
@@ -172,11 +176,17 @@ export function hamiltonFilter(
     }
     for (let b = 0; b < K; b++) next[b] = (next[b] as number) / lik;
     loglik += Math.log(lik) + maxLog;
-    const marginal = new Float64Array(k);
-    for (let b = 0; b < K; b++) marginal[b % k] = (marginal[b % k] as number) + (next[b] as number);
-    filtered.push(marginal);
-    jointPredicted.push(pred);
-    jointFiltered.push(next);
+    if (store) {
+      const marginal = new Float64Array(k);
+      for (let b = 0; b < K; b++) marginal[b % k] = (marginal[b % k] as number) + (next[b] as number);
+      filtered.push(marginal);
+      jointPredicted.push(pred);
+      jointFiltered.push(next);
+    } else {
+      // the buffer filt held becomes the next step's spare
+      spareNext = filt;
+      spare = pred;
+    }
     filt = next;
   }
   return { loglik, filtered, jointPredicted, jointFiltered };
@@ -249,22 +259,32 @@ export function fitMarkovSwitching(
   const sampleVariance = variance(y.subarray(order));
   const scale = Math.sqrt(sampleVariance);
   const objective = (theta: Float64Array): number => {
-    const loglik = hamiltonFilter(y, fromTheta(theta, layout, scale), exog).loglik;
+    const loglik = hamiltonFilter(y, fromTheta(theta, layout, scale), exog, false).loglik;
     return Number.isFinite(loglik) ? -loglik : Number.POSITIVE_INFINITY;
   };
+  // Every start gets a short search; the two best go on to convergence (most of a fit's time
+  // is the long tail of a search, so it is spent only where it can win).
+  const starts = startingPoints(y, layout, exog);
+  const scouted = starts
+    .map((start) =>
+      minimizeBfgs(objective, toTheta(start, layout, scale), { maxIterations: 30, gradientTolerance: 1e-5 }),
+    )
+    .sort((a, b) => a.f - b.f)
+    .slice(0, 2);
   let best:
     { theta: Float64Array; f: number; iterations: number; reason: string; converged: boolean } | undefined;
-  const starts = startingPoints(y, layout, exog);
-  for (const start of starts) {
-    const result = minimizeBfgs(objective, toTheta(start, layout, scale), {
-      maxIterations: options.maxIterations ?? 1000,
-      gradientTolerance: 1e-5,
-    });
+  for (const scout of scouted) {
+    const result = scout.converged
+      ? scout
+      : minimizeBfgs(objective, scout.x, {
+          maxIterations: options.maxIterations ?? 1000,
+          gradientTolerance: 1e-5,
+        });
     if (best === undefined || result.f < best.f) {
       best = {
         theta: result.x,
         f: result.f,
-        iterations: result.iterations,
+        iterations: scout.iterations + (result === scout ? 0 : result.iterations),
         reason: result.reason,
         converged: result.converged,
       };
