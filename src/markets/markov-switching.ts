@@ -104,6 +104,8 @@ export function hamiltonFilter(
   exog?: ReadonlyArray<ReadonlyArray<number>>,
   /** false: the log-likelihood alone, in two reused buffers (what the optimizer calls, many times). */
   store = true,
+  /** The joint filtered probabilities before y's first modelled row; the stationary ones when absent. */
+  prior?: ArrayLike<number>,
 ): RegimeFilterResult {
   const k = params.means.length;
   const p = params.ar.length;
@@ -128,16 +130,18 @@ export function hamiltonFilter(
   // Stationary joint distribution of (S_{t-1}, …, S_{t-1-p}) as the prior.
   const pi = stationaryDistribution(params.transition);
   let filt = new Float64Array(K);
-  for (let a = 0; a < K; a++) {
-    // a = s_{t-1} + k s_{t-2} + … + k^p s_{t-1-p}
-    let prob = pi[Math.floor(a / tail) % k] as number;
-    for (let i = p; i >= 1; i--) {
-      const older = Math.floor(a / k ** i) % k;
-      const newer = Math.floor(a / k ** (i - 1)) % k;
-      prob *= P[older * k + newer] as number;
+  if (prior !== undefined) filt = Float64Array.from(prior);
+  else
+    for (let a = 0; a < K; a++) {
+      // a = s_{t-1} + k s_{t-2} + … + k^p s_{t-1-p}
+      let prob = pi[Math.floor(a / tail) % k] as number;
+      for (let i = p; i >= 1; i--) {
+        const older = Math.floor(a / k ** i) % k;
+        const newer = Math.floor(a / k ** (i - 1)) % k;
+        prob *= P[older * k + newer] as number;
+      }
+      filt[a] = prob;
     }
-    filt[a] = prob;
-  }
   const filtered: Float64Array[] = [];
   const jointPredicted: Float64Array[] = [];
   const jointFiltered: Float64Array[] = [];
@@ -499,4 +503,54 @@ export function canonicalOrder(p: MarkovSwitchingParams, byVariance: boolean): M
 
 function fmt(values: number[]): string {
   return `[${values.map((v) => v.toPrecision(5)).join(", ")}]`;
+}
+
+/**
+ * A fitted Markov switching model as a version: parameters plus the state the live filter
+ * needs (the joint filtered probabilities of the last p+1 regimes and the last p values), plain
+ * JSON. Live filtering has no regressors: a model with exog columns is refused.
+ */
+export interface MarkovSwitchingModel {
+  readonly params: MarkovSwitchingParams;
+  readonly state: { readonly joint: number[]; readonly recent: number[] };
+}
+
+/** The model version at the end of the series it was fitted on. */
+export function markovSwitchingModel(
+  params: MarkovSwitchingParams,
+  y: ArrayLike<number>,
+): MarkovSwitchingModel {
+  if (params.exog.some((row) => row.length > 0))
+    throw invalid(
+      "a Markov switching model with regressors cannot filter live: its regressors are not in the stream",
+    );
+  const filter = hamiltonFilter(y, params);
+  const last = filter.jointFiltered[filter.jointFiltered.length - 1];
+  if (last === undefined) throw invalid("no observation to start the live filter from");
+  const p = params.ar.length;
+  return {
+    params,
+    state: {
+      joint: Array.from(last),
+      recent: Array.from({ length: p }, (_, i) => y[y.length - p + i] as number),
+    },
+  };
+}
+
+/** One more observation through Hamilton's filter: P(S_t | y up to t), and the model moved on. O(k^(p+2)). */
+export function filterNext(
+  model: MarkovSwitchingModel,
+  value: number,
+): { model: MarkovSwitchingModel; filtered: number[]; loglik: number } {
+  if (!Number.isFinite(value)) throw invalid(`observation ${String(value)} is not a finite number`);
+  const window = [...model.state.recent, value];
+  const step = hamiltonFilter(window, model.params, undefined, true, model.state.joint);
+  const joint = step.jointFiltered[0];
+  if (joint === undefined || !Number.isFinite(step.loglik))
+    throw invalid(`observation ${value} has zero likelihood under every regime`);
+  return {
+    model: { params: model.params, state: { joint: Array.from(joint), recent: window.slice(1) } },
+    filtered: Array.from(step.filtered[0] as Float64Array),
+    loglik: step.loglik,
+  };
 }

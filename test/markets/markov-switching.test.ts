@@ -7,6 +7,8 @@ import {
   hamiltonFilter,
   kimSmoother,
   expectedDurations,
+  filterNext,
+  markovSwitchingModel,
   type MarkovSwitchingParams,
   type MarkovSwitchingSpec,
 } from "../../src/markets/markov-switching.js";
@@ -113,6 +115,33 @@ for (const c of CASES) {
     });
   });
 }
+
+describe("Markov switching: live filtering, one observation at a time", () => {
+  for (const name of ["hamilton-gnp", "fedfunds"]) {
+    test(`${name}: a model version from the first rows, then one step per row, gives the batch filter's probabilities`, () => {
+      const c = CASES.find((x) => x.name === name) as MsFixture;
+      const params = paramsOf(c, c.published.params);
+      const y = c.data.endog;
+      const cut = y.length - 40;
+      let model = JSON.parse(JSON.stringify(markovSwitchingModel(params, y.slice(0, cut)))) as ReturnType<
+        typeof markovSwitchingModel
+      >;
+      let loglik = hamiltonFilter(y.slice(0, cut), params).loglik;
+      for (let t = cut; t < y.length; t++) {
+        const step = filterNext(model, y[t] as number);
+        model = step.model;
+        loglik += step.loglik;
+        const row = c.at_published.filtered[t - c.model.order] as number[];
+        row.forEach((p, s) => assertAbsolute(step.filtered[s] as number, p, 1e-9, `filtered at ${t}`));
+      }
+      assertAbsolute(loglik, c.at_published.loglik, 1e-8, "log-likelihood summed step by step");
+    });
+  }
+  test("a model with regressors is refused for live filtering", () => {
+    const c = CASES.find((x) => x.name === "areturns") as MsFixture;
+    assert.throws(() => markovSwitchingModel(paramsOf(c, c.published.params), c.data.endog), /regressors/);
+  });
+});
 
 describe("Markov switching: bad input", () => {
   test("too few points names the minimum", () => {
