@@ -5,6 +5,6 @@
  * their imports (`npm run layers:index` rewrites it, `npm run lint` checks it).
  */
 export { fitGarch, GARCH_KINDS, type GarchKind } from "./garch.js";
-export { fitHmm } from "./hmm.js";
-export { fitMarkovSwitching } from "./markov-switching.js";
+export { fitHmm, type HmmFit } from "./hmm.js";
+export { fitMarkovSwitching, type MarkovSwitchingFit } from "./markov-switching.js";
 export { readSeriesFile, RETURN_KINDS, type ReturnKind } from "./series-file.js";

@@ -107,6 +107,35 @@ describe("ballast fit", () => {
     assertAbsolute(first[4] as number, c.at_published.filtered[0]?.[0] as number, 1e-3, "filtered at row 1");
   });
 
+  test("fit regimes --ar 4 is Hamilton's GNP model: the first 4 rows are conditioned on", async () => {
+    const c = fixture<MsFixture>("markov-switching-hamilton-gnp.json");
+    const file = join(dir, "gnp.csv");
+    await writeFile(file, `growth\n${c.data.endog.join("\n")}\n`);
+    const probabilities = join(dir, "gnp-probs.csv");
+    const r = await run(
+      "fit",
+      "regimes",
+      "-f",
+      file,
+      "--column",
+      "growth",
+      "--ar",
+      "4",
+      "--probabilities",
+      probabilities,
+      "-o",
+      "json",
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { n: number; loglik: number; params: { ar: number[] } };
+    assert.equal(out.n, 131);
+    assertAbsolute(out.loglik, c.published.loglik, 1e-4, "loglik");
+    assert.equal(out.params.ar.length, 4);
+    const lines = (await readFile(probabilities, "utf8")).trim().split("\n");
+    assert.equal(lines.length, 132);
+    assert.deepEqual((lines[1] as string).split(",").slice(0, 2), ["5", "6"]); // row 5, file line 6
+  });
+
   test("--returns log derives returns from prices", async () => {
     const file = join(dir, "prices.csv");
     // a seeded random walk whose volatility doubles in the middle third

@@ -7,8 +7,8 @@ import { basename } from "node:path";
 import type { Command } from "commander";
 import { invalid } from "../../domain/errors.js";
 import { fitGarch, GARCH_KINDS, type GarchKind } from "../../markets/garch.js";
-import { fitHmm } from "../../markets/hmm.js";
-import { fitMarkovSwitching } from "../../markets/markov-switching.js";
+import { fitHmm, type HmmFit } from "../../markets/hmm.js";
+import { fitMarkovSwitching, type MarkovSwitchingFit } from "../../markets/markov-switching.js";
 import { readSeriesFile, RETURN_KINDS, type ReturnKind } from "../../markets/series-file.js";
 import { parsePositiveInt } from "../options.js";
 import { formatTable } from "../table.js";
@@ -98,30 +98,8 @@ export function register(program: Command): void {
       const rowName = (i: number): string => `${basename(options.file)} line ${series.lines[i]}`;
       const fitted =
         options.method === "hmm"
-          ? ((f) => ({
-              n: f.n,
-              loglik: f.loglik,
-              params: { means: f.params.means, variances: f.params.variances, initial: f.params.initial },
-              transition: f.params.transition,
-              expected_durations: f.expectedDurations,
-              first: 0,
-              filtered: f.filtered,
-              smoothed: f.smoothed,
-            }))(fitHmm(series.values, regimes, { rowName }))
-          : ((f) => ({
-              n: f.n,
-              loglik: f.loglik,
-              params: {
-                means: f.params.means,
-                variances: f.params.variances,
-                ...(order > 0 ? { ar: f.params.ar } : {}),
-              },
-              transition: f.params.transition,
-              expected_durations: f.expectedDurations,
-              first: order,
-              filtered: f.filtered,
-              smoothed: f.smoothed,
-            }))(
+          ? fromHmm(fitHmm(series.values, regimes, { rowName }))
+          : fromMarkovSwitching(
               fitMarkovSwitching(
                 series.values,
                 { regimes, order, switchingVariance: options.switchingVariance === true },
@@ -171,6 +149,49 @@ export function register(program: Command): void {
       );
     },
   );
+}
+
+/** What `fit regimes` prints and writes, whichever method made it. */
+interface RegimesFitted {
+  readonly n: number;
+  readonly loglik: number;
+  readonly params: { means: number[]; variances: number[]; ar?: number[]; initial?: number[] };
+  readonly transition: number[][];
+  readonly expected_durations: number[];
+  /** The series' row of the first modelled observation (an AR model conditions on the first p). */
+  readonly first: number;
+  readonly filtered: Float64Array[];
+  readonly smoothed: Float64Array[];
+}
+
+function fromHmm(f: HmmFit): RegimesFitted {
+  return {
+    n: f.n,
+    loglik: f.loglik,
+    params: { means: f.params.means, variances: f.params.variances, initial: f.params.initial },
+    transition: f.params.transition,
+    expected_durations: f.expectedDurations,
+    first: 0,
+    filtered: f.filtered,
+    smoothed: f.smoothed,
+  };
+}
+
+function fromMarkovSwitching(f: MarkovSwitchingFit): RegimesFitted {
+  return {
+    n: f.n,
+    loglik: f.loglik,
+    params: {
+      means: f.params.means,
+      variances: f.params.variances,
+      ...(f.spec.order > 0 ? { ar: f.params.ar } : {}),
+    },
+    transition: f.params.transition,
+    expected_durations: f.expectedDurations,
+    first: f.spec.order,
+    filtered: f.filtered,
+    smoothed: f.smoothed,
+  };
 }
 
 function withSeriesFlags(command: Command): Command {
