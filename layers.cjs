@@ -14,6 +14,7 @@ const LAYERS = [
   ["serving"],
   ["rollout"],
   ["pipelines"],
+  ["markets"],
   ["observability"],
   ["application"],
   ["resources"],
@@ -26,7 +27,7 @@ const LAYERS = [
 const LAYER_PURPOSE = {
   domain:
     "types and rules every layer shares: tensors, models, errors, clock, ids, access to remotes and secrets.",
-  math: "special functions, drift tests, sequential experiment statistics and quantile sketches; pure.",
+  math: "special functions, drift tests, sequential experiment statistics, quantile sketches and an optimizer (BFGS); pure.",
   store: "the database (SQLite or PostgreSQL through Kysely), migrations, change feed, leases, replicas.",
   events: "the event log: every change with its reason and numbers.",
   io: "reading CSV and JSON Lines files in batches.",
@@ -38,6 +39,8 @@ const LAYER_PURPOSE = {
   serving: "the request path: codecs, plan, executor, taps, the prediction log.",
   rollout: "progressive delivery: strategies, rollout kinds, analysis, the controller.",
   pipelines: "retraining pipelines: steps, runs, triggers, executors.",
+  markets:
+    "volatility and regime models for market series: GARCH, Markov switching, HMM, streaming indicators.",
   observability: "Prometheus metrics for every layer.",
   application: "the services that change what is served, and the reconcilers under leases.",
   resources: "declared state: manifests, kinds, apply, source sync.",
