@@ -23,15 +23,18 @@ export function requestIdGenerator(now: () => number = Date.now): () => string {
   const prefix = Array.from(randomBytes(8), (b) => ALPHABET[b % 32]).join("");
   let lastTime = -1;
   let counter = 0;
+  // The time and the prefix change at most once a millisecond: written once, not per id.
+  let head = base32(lastTime, 10) + prefix;
   return () => {
     const time = now();
     if (time > lastTime) {
       lastTime = time;
       counter = 0;
+      head = base32(lastTime, 10) + prefix;
     } else {
       counter++; // same millisecond (or a clock step back): the counter keeps ids increasing
     }
     // 8 characters of counter: 2^40 ids per millisecond before it would wrap.
-    return base32(lastTime, 10) + prefix + base32(counter, 8);
+    return head + base32(counter, 8);
   };
 }

@@ -3,7 +3,7 @@
  * apps in one process — as in tests — do not share counters. Names follow Prometheus
  * conventions: base units (seconds), `_total` on counters, labels for the dimensions.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { ErrorCode } from "../domain/errors.js";
 import type { InferenceObserver, InferenceOutcome } from "../serving/inference.js";
 import type { ModelState, PoolEvents } from "../serving/model-pool.js";
@@ -16,6 +16,7 @@ import type { PerformanceEvaluation, PerformanceObserver } from "../monitoring/p
 import type { AlertPhase } from "../alerts/lifecycle.js";
 import { segmentLabel } from "../monitoring/segments.js";
 import { statusFor } from "../domain/http-status.js";
+import { InferenceSeries } from "./inference-series.js";
 import type { ShadowReport } from "../monitoring/shadow-book.js";
 import type { AlertServiceStats } from "../alerts/alerting.js";
 
@@ -58,19 +59,7 @@ export function createMetrics(options: {
     }
   }
 
-  const requests = new Counter({
-    name: "ballast_inference_requests_total",
-    help: "Inference requests by deployment, model, version, variant and HTTP status code.",
-    labelNames: ["deployment", "model", "version", "variant", "status"] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: "ballast_inference_duration_seconds",
-    help: "Time to answer an inference request, from routing to encoded response, in seconds.",
-    labelNames: ["deployment", "model", "version", "variant"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  });
+  const inferenceSeries = new InferenceSeries(registry);
   const modelState = new Gauge({
     name: "ballast_model_state",
     help: "1 for the state a model version is in (loading, ready, failed); unloaded versions have no series.",
@@ -176,38 +165,6 @@ export function createMetrics(options: {
     registers: [registry],
     collect: stat((s) => s.writeFailures),
   });
-
-  // Children per label set, looked up once: prom-client validates labels on every labelled call,
-  // which the request path should not pay for.
-  type Series = { count: (status: number) => void; time: (seconds: number) => void };
-  const series = new Map<string, Series>();
-  const seriesFor = (o: InferenceOutcome): Series => {
-    const key = `${o.deployment}\u0000${o.model}\u0000${o.version}\u0000${o.variant}`;
-    let found = series.get(key);
-    if (found === undefined) {
-      const labels = {
-        deployment: o.deployment,
-        model: o.model,
-        version: String(o.version),
-        variant: o.variant,
-      };
-      const byStatus = new Map<number, ReturnType<typeof requests.labels>>();
-      const timer = duration.labels(labels);
-      found = {
-        count: (status) => {
-          let child = byStatus.get(status);
-          if (child === undefined) {
-            child = requests.labels({ ...labels, status: String(status) });
-            byStatus.set(status, child);
-          }
-          child.inc();
-        },
-        time: (seconds) => timer.observe(seconds),
-      };
-      series.set(key, found);
-    }
-    return found;
-  };
 
   const driftScore = new Gauge({
     name: "ballast_feature_drift_score",
@@ -404,9 +361,8 @@ export function createMetrics(options: {
       }
     },
     observe(o: InferenceOutcome): void {
-      const s = seriesFor(o);
-      s.count(o.code === "ok" ? 200 : statusFor(o.code as ErrorCode));
-      s.time(o.seconds);
+      const status = o.code === "ok" ? 200 : statusFor(o.code as ErrorCode);
+      inferenceSeries.observe(o.deployment, o.model, o.version, o.variant, status, o.seconds);
     },
     fallbackAnswered(deployment, reason): void {
       fallbacks.inc({ deployment, reason });

@@ -61,6 +61,7 @@ export function checkInputs(signature: Signature, inputs: readonly Tensor[]): vo
       );
     }
   }
+  if (seen.size === signature.inputs.length) return;
   const missing = signature.inputs.filter((s) => !seen.has(s.name));
   if (missing.length > 0) {
     throw invalid(`missing input ${names(missing)}; the model takes ${names(signature.inputs)}`, {

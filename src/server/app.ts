@@ -15,6 +15,7 @@ import { redactReplies } from "./redaction.js";
 import { isBallastError } from "../domain/errors.js";
 import { healthRoutes } from "./routes/health.js";
 import { inferenceRoutes } from "./routes/inference.js";
+import type { HotPathStats } from "./routes/inference-hot-path.js";
 import { feedbackRoutes } from "./routes/feedback.js";
 import { predictionRoutes } from "./routes/predictions.js";
 import { modelRoutes } from "./routes/models.js";
@@ -57,6 +58,13 @@ import {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const newRequestId = requestIdGenerator();
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** How many inference requests the routes' hot path answered, and how many it left to them. */
+    readonly inferenceHotPath: HotPathStats;
+  }
+}
 
 export async function buildApp(ballast: Ballast, options: AppOptions = {}): Promise<FastifyInstance> {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
@@ -126,7 +134,15 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   );
 
   await app.register(healthRoutes(ballast));
-  await app.register(inferenceRoutes(ballast));
+  const hotPath: HotPathStats = { taken: 0, passed: 0 };
+  app.decorate("inferenceHotPath", { getter: () => hotPath });
+  await app.register(
+    inferenceRoutes(ballast, {
+      parseBody: (text) => parseJson(undefined, text),
+      bodyLimit: app.initialConfig.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      hotPath,
+    }),
+  );
   await app.register(feedbackRoutes(ballast));
   await app.register(predictionRoutes(ballast));
   await app.register(

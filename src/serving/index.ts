@@ -12,7 +12,9 @@ export {
   fallbackReasonOf,
   type InferenceObserver,
   type InferenceOutcome,
+  type InferenceResponse,
   InferenceService,
+  type NamedPredictionResponse,
 } from "./inference.js";
 export { ModelPool, type ModelState, type PoolEvents } from "./model-pool.js";
 export {

@@ -26,10 +26,12 @@ export function decodeInferenceRequest(body: unknown): InferenceRequest {
   if (!Array.isArray(inputs) || inputs.length === 0)
     throw invalid("inputs must be a non-empty array of tensors");
   const tensors = inputs.map((input, i) => decodeTensor(input, { where: `inputs[${i}]`, role: "input" }));
-  const seen = new Set<string>();
-  for (const t of tensors) {
-    if (seen.has(t.name)) throw invalid(`input '${t.name}' is given twice`);
-    seen.add(t.name);
+  if (tensors.length > 1) {
+    const seen = new Set<string>();
+    for (const t of tensors) {
+      if (seen.has(t.name)) throw invalid(`input '${t.name}' is given twice`);
+      seen.add(t.name);
+    }
   }
   let wanted: string[] | undefined;
   if (outputs !== undefined) {
@@ -54,9 +56,8 @@ export function decodeInferenceRequest(body: unknown): InferenceRequest {
 
 /** Throws a 400 naming the first way the request does not fit the signature. */
 export function checkAgainstSignature(request: InferenceRequest, signature: Signature): void {
-  const specs = new Map(signature.inputs.map((s) => [s.name, s]));
   for (const tensor of request.inputs) {
-    const spec = specs.get(tensor.name);
+    const spec = signature.inputs.find((s) => s.name === tensor.name);
     if (spec === undefined) {
       throw invalid(
         `input '${tensor.name}' is not an input of this model; it takes ${names(signature.inputs)}`,

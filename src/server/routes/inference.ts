@@ -5,37 +5,67 @@ import { invalid, notFound } from "../../domain/errors.js";
 import { needsChunks, stringifyInChunks } from "../../domain/json-chunks.js";
 import type { Flavor } from "../../domain/model.js";
 import type { ServedDeployment, ServedVariant } from "../../serving/endpoints.js";
-import { fallbackReasonOf } from "../../serving/inference.js";
+import {
+  fallbackReasonOf,
+  type InferenceResponse,
+  type NamedPredictionResponse,
+} from "../../serving/inference.js";
 import { RequestId } from "../../serving/request-ids.js";
+import {
+  hotPath,
+  type BodyParser,
+  type HotPathStats,
+  type InferenceAnswer,
+  type InferenceCall,
+} from "./inference-hot-path.js";
+
+export type { InferenceAnswer } from "./inference-hot-path.js";
 
 /** Names the client's id when it had been used before and the prediction was logged under a new one. */
 const REUSED_HEADER = "x-ballast-request-id-reused";
+
+/** Set when a fallback answered, so proxies and clients see it without parsing the body. */
+const FALLBACK_HEADER = "x-ballast-fallback";
 
 /** The request's id, and whether the client chose it (the app keeps a client's id when it looks like one). */
 function requestIdOf(request: FastifyRequest): RequestId {
   return new RequestId(request.id, request.id === request.headers["x-request-id"]);
 }
 
-/** x-request-id says the id the prediction was logged under: the one feedback must name. */
-function tellLoggedId(reply: FastifyReply, id: RequestId): void {
-  if (!id.reused) return;
-  void reply.header("x-request-id", id.logged);
-  void reply.header(REUSED_HEADER, id.given);
-}
+const NO_HEADERS: Readonly<Record<string, string>> = {};
 
 /**
- * The answer's JSON text, sent as is: Fastify's generic serialisation and preSerialization hooks
- * are skipped (no inference route is one whose replies are redacted, see redaction.ts). A large
- * answer (a maximal batch's outputs) is written a slice at a time between turns of the event
- * loop; the text is the same JSON.stringify would give.
+ * The answer's JSON text and headers. The text is sent as is: Fastify's generic serialisation
+ * and preSerialization hooks are skipped (no inference route is one whose replies are redacted,
+ * see redaction.ts). A large answer (a maximal batch's outputs) is written a slice at a time
+ * between turns of the event loop; the text is the same JSON.stringify would give. x-request-id
+ * says the id the prediction was logged under (the one feedback must name) when the client's
+ * was used before.
  */
-async function sendAnswer(reply: FastifyReply, response: object): Promise<unknown> {
+async function answerOf(
+  response: InferenceResponse | NamedPredictionResponse,
+  id: RequestId,
+): Promise<InferenceAnswer> {
   const text = needsChunks(response) ? await stringifyInChunks(response) : JSON.stringify(response);
-  return reply.type("application/json; charset=utf-8").send(text);
+  const reason = fallbackReasonOf(response);
+  if (reason === undefined && !id.reused) return { text: text as string, headers: NO_HEADERS };
+  const headers: Record<string, string> = {};
+  if (reason !== undefined) headers[FALLBACK_HEADER] = reason;
+  if (id.reused) {
+    headers["x-request-id"] = id.logged;
+    headers[REUSED_HEADER] = id.given;
+  }
+  return { text: text as string, headers };
 }
 
-/** Set when a fallback answered, so proxies and clients see it without parsing the body. */
-const FALLBACK_HEADER = "x-ballast-fallback";
+/** What the inference routes need from the app besides Ballast. */
+export interface InferenceRouteOptions {
+  /** The app's JSON body parser, for the hot path to read bodies exactly as the routes do. */
+  readonly parseBody: BodyParser;
+  readonly bodyLimit: number;
+  /** Counts of requests the hot path answered and left to the routes. */
+  readonly hotPath: HotPathStats;
+}
 
 interface ModelParams {
   name: string;
@@ -48,7 +78,7 @@ const PLATFORMS: Record<Flavor, string> = {
   http: "ballast_remote_v2",
 };
 
-export function inferenceRoutes(ballast: Ballast): FastifyPluginAsync {
+export function inferenceRoutes(ballast: Ballast, options: InferenceRouteOptions): FastifyPluginAsync {
   const { endpoints, pool, inference } = ballast;
 
   /** The variant a metadata or ready call is about: the named version, else the stable one. */
@@ -85,6 +115,34 @@ export function inferenceRoutes(ballast: Ballast): FastifyPluginAsync {
     return { name: params.name, ready: notReady.length === 0, notReady };
   }
 
+  /** `POST /v2/models/{name}[/versions/{v}]/infer`. */
+  const infer: InferenceCall = async (request, body) => {
+    const params = request.params as ModelParams;
+    const id = requestIdOf(request);
+    const response = await inference.infer(params.name, params.version, body, id, request.headers);
+    return answerOf(response, id);
+  };
+
+  /** `/v1/models/{name}:predict`: the colon is part of the last path segment. */
+  const predict: InferenceCall = async (request, body) => {
+    const raw = (request.params as { nameAndVerb: string }).nameAndVerb;
+    const cut = raw.lastIndexOf(":");
+    const verb = cut < 0 ? "" : raw.slice(cut + 1);
+    if (verb !== "predict") throw notFound(`use POST /v1/models/{name}:predict (got '${raw}')`);
+    const id = requestIdOf(request);
+    const response = await inference.predict(raw.slice(0, cut), body, id, request.headers);
+    return answerOf(response, id);
+  };
+
+  const hot = { parse: options.parseBody, bodyLimit: options.bodyLimit, stats: options.hotPath };
+
+  /** The route's own way, for what the hot path leaves to it. */
+  const handler = (call: InferenceCall) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const answer = await call(request, request.body);
+    for (const name in answer.headers) void reply.header(name, answer.headers[name]);
+    return reply.type("application/json; charset=utf-8").send(answer.text);
+  };
+
   return async (app) => {
     for (const prefix of ["/v2/models/:name", "/v2/models/:name/versions/:version"]) {
       app.get<{ Params: ModelParams }>(prefix, async (request) => metadata(request.params));
@@ -96,34 +154,9 @@ export function inferenceRoutes(ballast: Ballast): FastifyPluginAsync {
         return reply.status(503).send({ name, ready: false, error: `${which} of '${name}' not loaded yet` });
       });
 
-      app.post<{ Params: ModelParams }>(`${prefix}/infer`, async (request, reply) => {
-        const id = requestIdOf(request);
-        const response = await inference.infer(
-          request.params.name,
-          request.params.version,
-          request.body,
-          id,
-          request.headers,
-        );
-        const reason = fallbackReasonOf(response);
-        if (reason !== undefined) void reply.header(FALLBACK_HEADER, reason);
-        tellLoggedId(reply, id);
-        return sendAnswer(reply, response);
-      });
+      app.post(`${prefix}/infer`, { onRequest: hotPath(infer, hot) }, handler(infer));
     }
 
-    // `/v1/models/{name}:predict` — the colon is part of the last path segment.
-    app.post<{ Params: { nameAndVerb: string } }>("/v1/models/:nameAndVerb", async (request, reply) => {
-      const raw = request.params.nameAndVerb;
-      const cut = raw.lastIndexOf(":");
-      const verb = cut < 0 ? "" : raw.slice(cut + 1);
-      if (verb !== "predict") throw notFound(`use POST /v1/models/{name}:predict (got '${raw}')`);
-      const id = requestIdOf(request);
-      const response = await inference.predict(raw.slice(0, cut), request.body, id, request.headers);
-      const reason = fallbackReasonOf(response);
-      if (reason !== undefined) void reply.header(FALLBACK_HEADER, reason);
-      tellLoggedId(reply, id);
-      return sendAnswer(reply, response);
-    });
+    app.post("/v1/models/:nameAndVerb", { onRequest: hotPath(predict, hot) }, handler(predict));
   };
 }
