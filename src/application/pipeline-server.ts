@@ -85,7 +85,10 @@ export function pipelineServer(parts: PipelineServerParts): PipelineServer {
   };
 }
 
-async function* labelledRows(parts: PipelineServerParts, query: LabelledLogQuery): AsyncIterable<LabelledRow[]> {
+async function* labelledRows(
+  parts: PipelineServerParts,
+  query: LabelledLogQuery,
+): AsyncIterable<LabelledRow[]> {
   if (!(query.since < query.until)) throw invalid("since must be before until");
   await parts.flush?.();
   const deployment = await parts.deployments.get(query.deployment).catch(() => null);
@@ -248,12 +251,17 @@ async function handOff(parts: PipelineServerParts, r: HandOffRequest): Promise<H
     // A crash after the change and before its event: what is in place says it was done.
     const served = await parts.registry.resolve(primary.model, primary.ref);
     const rolling = await parts.rollingTo(r.deployment);
-    if ((rolling !== undefined && samePin(rolling, pin)) || samePin({ model: served.model, version: served.version }, pin)) {
+    if (
+      (rolling !== undefined && samePin(rolling, pin)) ||
+      samePin({ model: served.model, version: served.version }, pin)
+    ) {
       return { mode: "canary", started: false, outcome: rolling === undefined ? "switched" : "rollout" };
     }
     const input = {
       ...declared,
-      variants: deployment.variants.map((v) => (v === primary ? { ...v, model: r.model, ref: { version: r.version } } : v)),
+      variants: deployment.variants.map((v) =>
+        v === primary ? { ...v, model: r.model, ref: { version: r.version } } : v,
+      ),
     } as DeploymentInput;
     const change = await parts.changes.apply(input, { strategy: "follow" });
     result =
@@ -262,7 +270,12 @@ async function handOff(parts: PipelineServerParts, r: HandOffRequest): Promise<H
         : { mode: "canary", started: true, outcome: "rollout", rolloutId: change.rollout.id };
   } else {
     const existing = deployment.variants.find((v) => v.name === CHALLENGER_VARIANT);
-    if (existing !== undefined && existing.model === r.model && "version" in existing.ref && existing.ref.version === r.version)
+    if (
+      existing !== undefined &&
+      existing.model === r.model &&
+      "version" in existing.ref &&
+      existing.ref.version === r.version
+    )
       return { mode: "shadow", started: false, outcome: "shadow" };
     const challenger: Variant = {
       name: CHALLENGER_VARIANT,

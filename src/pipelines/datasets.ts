@@ -110,7 +110,8 @@ export async function* readDataset(
   try {
     for await (const text of lines) {
       line += 1;
-      if (text.length > MAX_LINE_BYTES) throw invalid(`${path}:${line}: line longer than ${MAX_LINE_BYTES} bytes`);
+      if (text.length > MAX_LINE_BYTES)
+        throw invalid(`${path}:${line}: line longer than ${MAX_LINE_BYTES} bytes`);
       if (text.trim() === "") continue;
       let value: unknown;
       try {
@@ -134,7 +135,10 @@ export async function* readDataset(
 }
 
 /** The dataset meta an ArtifactRef carries, read back (rows, columns). */
-export function datasetMetaOf(meta: Readonly<Record<string, JsonValue>>): { rows: number; columns: string[] } {
+export function datasetMetaOf(meta: Readonly<Record<string, JsonValue>>): {
+  rows: number;
+  columns: string[];
+} {
   const rows = typeof meta.rows === "number" ? meta.rows : 0;
   const columns = Array.isArray(meta.columns)
     ? meta.columns.filter((c): c is string => typeof c === "string")

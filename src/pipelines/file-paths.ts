@@ -35,9 +35,12 @@ export function checkPattern(pattern: string, field: string): string {
   }
   if (decoded.includes("\0")) throw invalid(`${field}: a path cannot contain NUL`, { field });
   if (decoded.split(/[\\/]/).includes(".."))
-    throw invalid(`${field}: ${JSON.stringify(pattern)} has a '..' segment; paths stay inside the allowed roots`, {
-      field,
-    });
+    throw invalid(
+      `${field}: ${JSON.stringify(pattern)} has a '..' segment; paths stay inside the allowed roots`,
+      {
+        field,
+      },
+    );
   return decoded;
 }
 
@@ -45,11 +48,17 @@ export function checkPattern(pattern: string, field: string): string {
  * The files matching `pattern` (a path or a glob) under one of `roots`, sorted by name. An
  * absolute pattern must lie inside a root; a relative one resolves against the first root.
  */
-export async function matchFiles(pattern: string, roots: readonly string[], field: string): Promise<MatchedFile[]> {
+export async function matchFiles(
+  pattern: string,
+  roots: readonly string[],
+  field: string,
+): Promise<MatchedFile[]> {
   const decoded = checkPattern(pattern, field);
   if (roots.length === 0) throw invalid(`${field}: this server allows no file sources (no roots)`, { field });
   const absolute = isAbsolute(decoded);
-  const root = absolute ? roots.map((r) => resolve(r)).find((r) => inside(r, resolve(decoded))) : resolve(roots[0] as string);
+  const root = absolute
+    ? roots.map((r) => resolve(r)).find((r) => inside(r, resolve(decoded)))
+    : resolve(roots[0] as string);
   if (root === undefined)
     throw invalid(`${field}: ${decoded} is outside the allowed roots (${roots.join(", ")})`, { field });
   const realRoot = await realpath(root).catch(() => {
@@ -64,7 +73,9 @@ export async function matchFiles(pattern: string, roots: readonly string[], fiel
     expandDirectories: false,
   });
   if (names.length > MAX_MATCHED_FILES)
-    throw invalid(`${field}: ${decoded} matches ${names.length} files; at most ${MAX_MATCHED_FILES}`, { field });
+    throw invalid(`${field}: ${decoded} matches ${names.length} files; at most ${MAX_MATCHED_FILES}`, {
+      field,
+    });
   const files: MatchedFile[] = [];
   for (const name of names.sort()) {
     const path = resolve(root, name);

@@ -12,13 +12,15 @@ export type Raw = Record<string, unknown>;
 export function specObject(raw: unknown, field: string, keys: readonly string[]): Raw {
   if (!isPlainObject(raw)) throw invalidField(field, `expected an object, got ${shown(raw)}`);
   const extra = Object.keys(raw).find((k) => !keys.includes(k));
-  if (extra !== undefined) throw invalidField(`${field}.${extra}`, `unknown field; expected ${keys.join(", ")}`);
+  if (extra !== undefined)
+    throw invalidField(`${field}.${extra}`, `unknown field; expected ${keys.join(", ")}`);
   return raw;
 }
 
 export function text(raw: Raw, key: string, field: string): string {
   const v = raw[key];
-  if (typeof v !== "string" || v === "") throw invalidField(`${field}.${key}`, `expected a non-empty string, got ${shown(v)}`);
+  if (typeof v !== "string" || v === "")
+    throw invalidField(`${field}.${key}`, `expected a non-empty string, got ${shown(v)}`);
   return v;
 }
 
@@ -26,7 +28,13 @@ export function optionalText(raw: Raw, key: string, field: string): string | und
   return raw[key] === undefined ? undefined : text(raw, key, field);
 }
 
-export function oneOf<T extends string>(raw: Raw, key: string, field: string, values: readonly T[], fallback?: T): T {
+export function oneOf<T extends string>(
+  raw: Raw,
+  key: string,
+  field: string,
+  values: readonly T[],
+  fallback?: T,
+): T {
   const v = raw[key] ?? fallback;
   if (typeof v !== "string" || !(values as readonly string[]).includes(v))
     throw invalidField(`${field}.${key}`, `expected one of ${values.join(", ")}, got ${shown(v)}`);
@@ -47,7 +55,10 @@ export function number(
     (range.min === undefined || v >= range.min) &&
     (range.max === undefined || v <= range.max);
   if (!ok) {
-    const bounds = [range.min === undefined ? "" : `>= ${range.min}`, range.max === undefined ? "" : `<= ${range.max}`]
+    const bounds = [
+      range.min === undefined ? "" : `>= ${range.min}`,
+      range.max === undefined ? "" : `<= ${range.max}`,
+    ]
       .filter((b) => b !== "")
       .join(" and ");
     throw invalidField(
@@ -69,7 +80,8 @@ export function optionalNumber(
 
 export function bool(raw: Raw, key: string, field: string, fallback: boolean): boolean {
   const v = raw[key] ?? fallback;
-  if (typeof v !== "boolean") throw invalidField(`${field}.${key}`, `expected true or false, got ${shown(v)}`);
+  if (typeof v !== "boolean")
+    throw invalidField(`${field}.${key}`, `expected true or false, got ${shown(v)}`);
   return v;
 }
 
@@ -84,7 +96,8 @@ export function texts(raw: Raw, key: string, field: string, options: { optional?
 export function duration(raw: Raw, key: string, field: string, fallback?: number): number {
   const v = raw[key];
   if (v === undefined && fallback !== undefined) return fallback;
-  if (typeof v !== "string") throw invalidField(`${field}.${key}`, `expected a duration like 10m, got ${shown(v)}`);
+  if (typeof v !== "string")
+    throw invalidField(`${field}.${key}`, `expected a duration like 10m, got ${shown(v)}`);
   return parseDuration(v, `${field}.${key}`);
 }
 
@@ -104,9 +117,11 @@ export function scalarMap(raw: Raw, key: string, field: string): Record<string, 
 export function stringMap(raw: Raw, key: string, field: string): Record<string, string> {
   const v = raw[key];
   if (v === undefined) return {};
-  if (!isPlainObject(v)) throw invalidField(`${field}.${key}`, `expected a map of names to strings, got ${shown(v)}`);
+  if (!isPlainObject(v))
+    throw invalidField(`${field}.${key}`, `expected a map of names to strings, got ${shown(v)}`);
   for (const [k, value] of Object.entries(v)) {
-    if (typeof value !== "string") throw invalidField(`${field}.${key}.${k}`, `expected a string, got ${shown(value)}`);
+    if (typeof value !== "string")
+      throw invalidField(`${field}.${key}.${k}`, `expected a string, got ${shown(value)}`);
   }
   return v as Record<string, string>;
 }

@@ -20,15 +20,7 @@ import { invalidField } from "../../registry/field.js";
 import { DatasetWriter, metaJson, type DatasetRow } from "../datasets.js";
 import { matchFiles, type MatchedFile } from "../file-paths.js";
 import type { PipelineServer, StepContext, StepKind, StepResult } from "../step.js";
-import {
-  duration,
-  number,
-  oneOf,
-  optionalText,
-  scalarMap,
-  specObject,
-  text,
-} from "./fields.js";
+import { duration, number, oneOf, optionalText, scalarMap, specObject, text } from "./fields.js";
 
 const BATCH = 2000;
 /** Rows a SQL source may return before the step fails (a forgotten WHERE is not a dataset). */
@@ -46,7 +38,12 @@ export type SourceSpec =
       readonly labelColumn: string;
       readonly timeColumn: string;
     }
-  | { readonly type: "files"; readonly path: string; readonly format?: FileFormat; readonly timeColumn?: string }
+  | {
+      readonly type: "files";
+      readonly path: string;
+      readonly format?: FileFormat;
+      readonly timeColumn?: string;
+    }
   | {
       readonly type: "sql";
       readonly url?: string;
@@ -62,7 +59,14 @@ function parseSource(raw: unknown, field: string): SourceSpec {
   if (kinds.length !== 1) throw invalidField(field, "expected exactly one of log, files, sql");
   const at = `${field}.${kinds[0]}`;
   if (spec.log !== undefined) {
-    const log = specObject(spec.log, at, ["deployment", "window", "label", "segment", "labelColumn", "timeColumn"]);
+    const log = specObject(spec.log, at, [
+      "deployment",
+      "window",
+      "label",
+      "segment",
+      "labelColumn",
+      "timeColumn",
+    ]);
     return {
       type: "log",
       deployment: text(log, "deployment", at),
@@ -75,7 +79,8 @@ function parseSource(raw: unknown, field: string): SourceSpec {
   }
   if (spec.files !== undefined) {
     const files = specObject(spec.files, at, ["path", "format", "timeColumn"]);
-    const format = files.format === undefined ? undefined : oneOf(files, "format", at, ["csv", "jsonl", "parquet"]);
+    const format =
+      files.format === undefined ? undefined : oneOf(files, "format", at, ["csv", "jsonl", "parquet"]);
     const timeColumn = optionalText(files, "timeColumn", at);
     return {
       type: "files",
@@ -87,7 +92,8 @@ function parseSource(raw: unknown, field: string): SourceSpec {
   const sql = specObject(spec.sql, at, ["url", "urlFrom", "query", "maxRows", "timeColumn"]);
   const url = optionalText(sql, "url", at);
   const urlFrom = sql.urlFrom === undefined ? undefined : parseSecretRef(sql.urlFrom, `${at}.urlFrom`);
-  if ((url === undefined) === (urlFrom === undefined)) throw invalidField(at, "expected exactly one of url, urlFrom");
+  if ((url === undefined) === (urlFrom === undefined))
+    throw invalidField(at, "expected exactly one of url, urlFrom");
   if (url !== undefined) checkSqlUrl(url, `${at}.url`);
   const timeColumn = optionalText(sql, "timeColumn", at);
   return {
@@ -220,7 +226,9 @@ async function fromFiles(
       if (ctx.signal.aborted) throw ctx.signal.reason;
       const rows = batch.rows.map((row, i) => {
         if (Array.isArray(row))
-          throw invalid(`${file.name}:${batch.lines[i] ?? 0}: a dataset row must be an object keyed by column`);
+          throw invalid(
+            `${file.name}:${batch.lines[i] ?? 0}: a dataset row must be an object keyed by column`,
+          );
         return row as DatasetRow;
       });
       await writer.write(rows);
@@ -234,7 +242,9 @@ function formatOf(file: MatchedFile, field: string): FileFormat {
   if (lower.endsWith(".csv")) return "csv";
   if (lower.endsWith(".jsonl") || lower.endsWith(".ndjson")) return "jsonl";
   if (lower.endsWith(".parquet")) return "parquet";
-  throw invalid(`${field}: cannot tell the format of ${file.name}; give format: csv, jsonl or parquet`, { field });
+  throw invalid(`${field}: cannot tell the format of ${file.name}; give format: csv, jsonl or parquet`, {
+    field,
+  });
 }
 
 /** A Parquet file's rows a slice at a time (hyparquet reads only the row groups a slice needs). */
@@ -268,7 +278,9 @@ function plainValue(value: unknown): JsonValue {
   if (typeof value === "number") return Number.isFinite(value) ? value : null;
   if (typeof value === "string" || typeof value === "boolean") return value;
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
-  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v))) as JsonValue;
+  return JSON.parse(
+    JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v)),
+  ) as JsonValue;
 }
 
 async function fromSql(
@@ -280,12 +292,18 @@ async function fromSql(
   const server = serverOf(ctx);
   const url =
     spec.url ??
-    (await resolveSecret(spec.urlFrom as SecretRef, `source ${ctx.step}`, `${field}.urlFrom`, server.secretAccess ?? DEFAULT_SECRET_ACCESS));
+    (await resolveSecret(
+      spec.urlFrom as SecretRef,
+      `source ${ctx.step}`,
+      `${field}.urlFrom`,
+      server.secretAccess ?? DEFAULT_SECRET_ACCESS,
+    ));
   checkSqlUrl(url, `${field}.url`);
   let count = 0;
   const take = async (rows: Record<string, unknown>[]) => {
     count += rows.length;
-    if (count > spec.maxRows) throw invalid(`${field}: the query returned more than maxRows (${spec.maxRows}) rows`);
+    if (count > spec.maxRows)
+      throw invalid(`${field}: the query returned more than maxRows (${spec.maxRows}) rows`);
     if (ctx.signal.aborted) throw ctx.signal.reason;
     await writer.write(rows.map(plainRow));
   };
@@ -333,4 +351,3 @@ async function fromSql(
   }
   return { sql: "postgres", host: new URL(url).host };
 }
-
