@@ -68,7 +68,8 @@ export async function matchFiles(
   const names = await glob(relativePattern.split(sep).join("/"), {
     cwd: root,
     onlyFiles: true,
-    followSymbolicLinks: false,
+    // Links are listed (and then refused below when they lead out), not silently skipped.
+    followSymbolicLinks: true,
     dot: false,
     expandDirectories: false,
   });

@@ -23,6 +23,9 @@ import type { PipelineServer, StepContext, StepKind, StepResult } from "../step.
 import { duration, number, oneOf, optionalText, scalarMap, specObject, text } from "./fields.js";
 
 const BATCH = 2000;
+/** PostgreSQL type oids of int8 and numeric. */
+const PG_INT8 = 20;
+const PG_NUMERIC = 1700;
 /** Rows a SQL source may return before the step fails (a forgotten WHERE is not a dataset). */
 export const DEFAULT_MAX_SQL_ROWS = 50_000_000;
 
@@ -338,6 +341,13 @@ async function fromSql(
     for (;;) {
       const page = await client.query<Record<string, unknown>>(`FETCH ${BATCH} FROM ballast_source`);
       if (page.rows.length === 0) break;
+      // pg gives int8 and numeric as text (they may not fit a double); a dataset wants numbers.
+      const numeric = page.fields
+        .filter((f) => f.dataTypeID === PG_INT8 || f.dataTypeID === PG_NUMERIC)
+        .map((f) => f.name);
+      if (numeric.length > 0)
+        for (const row of page.rows)
+          for (const name of numeric) if (typeof row[name] === "string") row[name] = Number(row[name]);
       await take(page.rows);
       if (page.rows.length < BATCH) break;
     }
