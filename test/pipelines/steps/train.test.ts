@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -272,5 +273,39 @@ describe("train step: command", () => {
         ),
       /builtin\.kind/,
     );
+  });
+});
+
+const NO_PYTHON = spawnSync("python3", ["--version"]).status !== 0 ? "python3 is not installed" : false;
+
+describe("train step: the Python example (stdlib)", { skip: NO_PYTHON }, () => {
+  test("examples/fraud/train_stdlib.py trains a model the builtin runtime serves", async () => {
+    const rows = fraudRows(400, 9);
+    const data = await dataset(rows);
+    const script = new URL("../../../examples/fraud/train_stdlib.py", import.meta.url).pathname;
+    const { ctx, lines } = await contextFor(
+      trainStep,
+      {
+        input: "data",
+        command: {
+          run: ["python3", script],
+          output: "model.json",
+          flavor: "builtin",
+          timeout: "2m",
+          params: { features: ["amount", "hour"], label: "is_fraud", epochs: 100 },
+        },
+      },
+      { inputs: { data } },
+    );
+    const result = await trainStep.run(ctx);
+    assert.ok(
+      lines.some((l) => l.startsWith("400 rows; weights")),
+      lines.join("\n"),
+    );
+    const p = await servedProbabilities(result.outputs.model?.file as string, rows, ["amount", "hour"]);
+    // Fraud rises with the amount in this data: the model must have learnt that direction.
+    const big = p.filter((_, i) => (rows[i]?.amount as number) > 400);
+    const small = p.filter((_, i) => (rows[i]?.amount as number) < 100);
+    assert.ok(big.reduce((s, v) => s + v, 0) / big.length > small.reduce((s, v) => s + v, 0) / small.length);
   });
 });
