@@ -354,3 +354,36 @@ describe("source step: the production log", () => {
     );
   });
 });
+
+describe("source step: the log read in pages", () => {
+  test("rows sharing one millisecond across page boundaries are each read once, oldest first", async () => {
+    const t = await fraudServer();
+    try {
+      const T = t.clock.now();
+      const at = (i: number) => (i < 1500 ? T - 3_600_000 + i : i < 6000 ? T - 1_800_000 : T - 60_000 + i);
+      const rows = Array.from({ length: 6500 }, (_, i) => ({
+        requestId: `q${String(i).padStart(5, "0")}`,
+        deployment: "fraud",
+        model: "fraud",
+        modelVersion: 1,
+        variant: "stable",
+        inputs: { instances: [{ amount: i, hour: 1, night: 0 }] },
+        outputs: [],
+        latencyMs: 1,
+        createdAt: at(i),
+      }));
+      for (let i = 0; i < rows.length; i += 1000) await t.ballast.predictions.write(rows.slice(i, i + 1000));
+      const { ctx } = await contextFor(
+        sourceStep,
+        { log: { deployment: "fraud", window: "1d", label: "any" } },
+        { server: serverFor(t), clock: t.clock },
+      );
+      const read = await rowsOf((await sourceStep.run(ctx)).outputs.data?.file as string);
+      assert.equal(read.length, 6500);
+      assert.equal(new Set(read.map((r) => r.amount)).size, 6500);
+      assert.ok(read.every((r, i) => i === 0 || (read[i - 1]?.ts as number) <= (r.ts as number)));
+    } finally {
+      await t.close();
+    }
+  });
+});
