@@ -102,9 +102,25 @@ export async function trainGradientBoosting(design: DesignFile, options: GbtOpti
   const h = new Float64Array(n);
   const order = new Uint32Array(n);
   const width = bins + 1;
-  const histG = new Float64Array(d * width);
-  const histH = new Float64Array(d * width);
-  const histN = new Float64Array(d * width);
+  /** Per-bin sums of gradients, hessians and rows, [feature × (bins + 1)] each, in one array. */
+  const histogramOf = (start: number, end: number): Float64Array => {
+    const hist = new Float64Array(3 * d * width);
+    const gOff = 0;
+    const hOff = d * width;
+    const nOff = 2 * d * width;
+    for (let k = start; k < end; k++) {
+      const i = order[k] as number;
+      const gi = g[i] as number;
+      const hi = h[i] as number;
+      for (let j = 0; j < d; j++) {
+        const b = j * width + (codes[i * d + j] as number);
+        hist[gOff + b] = (hist[gOff + b] as number) + gi;
+        hist[hOff + b] = (hist[hOff + b] as number) + hi;
+        hist[nOff + b] = (hist[nOff + b] as number) + 1;
+      }
+    }
+    return hist;
+  };
   const built: Tree[] = [];
 
   for (let t = 0; t < trees; t++) {
@@ -125,8 +141,11 @@ export async function trainGradientBoosting(design: DesignFile, options: GbtOpti
     const left: number[] = [];
     const right: number[] = [];
     const value: number[] = [];
+    /** Each leaf's rows (a range of `order`) and value, to move the scores without a traversal. */
+    const leaves: Array<[number, number, number]> = [];
     /** Grows the node over order[start, end); returns its index. */
-    const grow = (start: number, end: number, level: number): number => {
+    /** `given`: the node's histogram when its parent had it (the larger child: parent − sibling). */
+    const grow = (start: number, end: number, level: number, given?: Float64Array): number => {
       const node = feature.length;
       feature.push(-1);
       threshold.push(0);
@@ -143,23 +162,12 @@ export async function trainGradientBoosting(design: DesignFile, options: GbtOpti
       const count = end - start;
       const leaf = () => {
         value[node] = (-G / (H + lambda)) * rate;
+        leaves.push([start, end, value[node] as number]);
         return node;
       };
       if (level >= depth || count < 2 * minLeaf) return leaf();
-      histG.fill(0);
-      histH.fill(0);
-      histN.fill(0);
-      for (let k = start; k < end; k++) {
-        const i = order[k] as number;
-        const gi = g[i] as number;
-        const hi = h[i] as number;
-        for (let j = 0; j < d; j++) {
-          const b = j * width + (codes[i * d + j] as number);
-          histG[b] = (histG[b] as number) + gi;
-          histH[b] = (histH[b] as number) + hi;
-          histN[b] = (histN[b] as number) + 1;
-        }
-      }
+      // Histogram subtraction (LightGBM's trick): only the smaller child is summed row by row.
+      const hist = given ?? histogramOf(start, end);
       const parent = (G * G) / (H + lambda);
       let best = 0;
       let bestFeature = -1;
@@ -170,9 +178,9 @@ export async function trainGradientBoosting(design: DesignFile, options: GbtOpti
         let hl = 0;
         let nl = 0;
         for (let b = 0; b < cuts; b++) {
-          gl += histG[j * width + b] as number;
-          hl += histH[j * width + b] as number;
-          nl += histN[j * width + b] as number;
+          gl += hist[j * width + b] as number;
+          hl += hist[d * width + j * width + b] as number;
+          nl += hist[2 * d * width + j * width + b] as number;
           if (nl < minLeaf) continue;
           if (count - nl < minLeaf) break;
           const gr = G - gl;
@@ -200,24 +208,25 @@ export async function trainGradientBoosting(design: DesignFile, options: GbtOpti
       }
       feature[node] = bestFeature;
       threshold[node] = (edges[bestFeature] as Float64Array)[bestBin] as number;
-      left[node] = grow(start, lo, level + 1);
-      right[node] = grow(lo, end, level + 1);
+      let leftHist: Float64Array | undefined;
+      let rightHist: Float64Array | undefined;
+      if (level + 1 < depth) {
+        const smallerIsLeft = lo - start <= end - lo;
+        const smaller = smallerIsLeft ? histogramOf(start, lo) : histogramOf(lo, end);
+        const larger = hist.map((v, k) => v - (smaller[k] as number));
+        [leftHist, rightHist] = smallerIsLeft ? [smaller, larger] : [larger, smaller];
+      }
+      left[node] = grow(start, lo, level + 1, leftHist);
+      right[node] = grow(lo, end, level + 1, rightHist);
       return node;
     };
     grow(0, n, 0);
-    // Scores move by the tree just grown (leaves found through the bin codes, as in training).
-    for (let i = 0; i < n; i++) {
-      let node = 0;
-      while (feature[node] !== -1) {
-        const f = feature[node] as number;
-        const x = (edges[f] as Float64Array)[codes[i * d + f] as number];
-        // A code past the last edge is above every threshold of that feature.
-        node =
-          x !== undefined && x <= (threshold[node] as number)
-            ? (left[node] as number)
-            : (right[node] as number);
+    // Scores move by the tree just grown: each row by the leaf whose range of `order` holds it.
+    for (const [start, end, v] of leaves) {
+      for (let k = start; k < end; k++) {
+        const row = order[k] as number;
+        score[row] = (score[row] as number) + v;
       }
-      score[i] = (score[i] as number) + (value[node] as number);
     }
     built.push({ feature, threshold, left, right, value });
   }
