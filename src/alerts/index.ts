@@ -15,3 +15,4 @@ export {
 export { type DispatcherStats } from "./dispatcher.js";
 export { type AlertPhase, alertRule, type AlertRule, type AlertState } from "./lifecycle.js";
 export { checkOneNotifier, type NotifierConfig, parseNotifierConfig } from "./notifiers/index.js";
+export { parseSecretRef, resolveSecret, type SecretRef } from "./notifiers/secret-ref.js";

@@ -7,4 +7,15 @@
 export { parsePipelineSpec } from "./pipeline-spec.js";
 export { RunController } from "./run-controller.js";
 export { type PipelineRun, RunStore, type StepRun } from "./run-store.js";
-export { type PipelineServer, type StepExecutor } from "./step.js";
+export {
+  type CandidateRegistration,
+  type Champion,
+  type HandOffRequest,
+  type HandOffResult,
+  type LabelledLogQuery,
+  type LabelledRow,
+  type LogExtent,
+  type PipelineServer,
+  type RegisteredCandidate,
+  type StepExecutor,
+} from "./step.js";
