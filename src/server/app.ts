@@ -24,6 +24,7 @@ import { monitorRoutes } from "./routes/monitors.js";
 import { resourceRoutes } from "./routes/resources.js";
 import { replicaRoutes } from "./routes/replicas.js";
 import { rolloutRoutes } from "./routes/rollouts.js";
+import { artifactRoutes } from "./routes/artifacts.js";
 
 export interface AppOptions {
   /** Largest JSON body accepted, in bytes (413 beyond it). */
@@ -137,5 +138,8 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   await app.register(resourceRoutes(ballast));
   await app.register(rolloutRoutes(ballast));
   await app.register(replicaRoutes(ballast));
+  await app.register(
+    artifactRoutes(ballast, { artifactLimit: options.artifactLimit ?? DEFAULT_ARTIFACT_LIMIT }),
+  );
   return app;
 }

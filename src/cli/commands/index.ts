@@ -9,6 +9,7 @@ import { register as report } from "./report.js";
 import { register as resources } from "./resources.js";
 import { register as rollout } from "./rollout.js";
 import { register as token } from "./token.js";
+import { register as worker } from "./worker.js";
 
 /** Adding a command is one file in this folder and one line here. */
 export const commands: Array<(program: Command) => void> = [
@@ -22,4 +23,5 @@ export const commands: Array<(program: Command) => void> = [
   resources,
   rollout,
   token,
+  worker,
 ];
