@@ -54,6 +54,14 @@ import { measurementSource } from "./rollout/measurements.js";
 import { Rollouts } from "./rollout/rollouts.js";
 import { RolloutAlerts } from "./rollout/rollout-alerts.js";
 import { parseStrategy } from "./rollout/strategy.js";
+import { Announcements, subscribedNotifiers } from "./application/announcements.js";
+import { pipelineTriggersFrom } from "./application/pipeline-triggers.js";
+import type { RunStarter } from "./pipelines/run-starter.js";
+import type { StepExecutor } from "./pipelines/step.js";
+import { QueueExecutor } from "./pipelines/queue/bullmq.js";
+import { monitorKpis } from "./pipelines/triggers/kpi-source.js";
+import { TriggerService } from "./pipelines/triggers/trigger-service.js";
+import { TriggerStore } from "./pipelines/triggers/trigger-store.js";
 
 export interface BallastOptions {
   /** Where the SQLite file and the artifacts live. */
@@ -84,6 +92,15 @@ export interface BallastOptions {
   readonly remoteAccess?: RemoteAccess;
   /** What notifiers may read as secrets (`--secrets-dir`, `--secret-env`); /run/secrets and BALLAST_SECRET_* by default. */
   readonly secretAccess?: SecretAccess;
+  /**
+   * `--queue redis://…` or `postgres://…`: pipeline steps that may run anywhere go to `ballast
+   * worker`s through BullMQ; absent, they run in this process.
+   */
+  readonly queue?: string;
+  /** Judge pipeline triggers (KPIs, schedules, files) on a timer (default); tests call `pipelineTriggers.tick()`. */
+  readonly triggerTicker?: boolean;
+  /** Where `files` triggers' globs are rooted (default: the working directory). */
+  readonly triggerFilesRoot?: string;
 }
 
 const MONITOR_TICK_MS = 1000;
@@ -93,6 +110,8 @@ const DEPLOYMENTS_TOPIC = "deployments";
 const ROLLOUT_TICK_MS = 1000;
 /** How often open monitor windows are saved: what a crash can lose at most. */
 const CHECKPOINT_MS = 30_000;
+/** How often pipeline triggers judge KPIs, schedules (minute-grained cron) and file arrivals. */
+const TRIGGER_TICK_MS = 15_000;
 
 export interface Ballast {
   readonly dataDir: string;
@@ -132,6 +151,12 @@ export interface Ballast {
   readonly alerts: AlertService;
   /** Points a deployment's monitors at the versions it serves now (after it or they change). */
   prepareMonitors(deployment: string): void;
+  /** Registry and pipeline events into the event log and subscribed Notifiers (recordRunEvent's Announcer). */
+  readonly announcements: Announcements;
+  /** Alerts, KPIs, schedules, files and manual starts of pipeline runs. */
+  readonly pipelineTriggers: TriggerService;
+  /** With `--queue`: where `anywhere` steps are executed (BullMQ); undefined runs them embedded. */
+  readonly stepQueue: StepExecutor | undefined;
   close(): Promise<void>;
 }
 
@@ -152,10 +177,16 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     dataDir,
     store.dialect === "postgres" ? new ArtifactCopies(store.db, store.dialect, { clock }) : undefined,
   );
+  // Versions registered and aliases moved, by any door, are announced once the parts exist.
+  let announcements: Announcements | undefined = undefined;
   const registry = new Registry(store, artifacts, {
     profiles: profileFormat,
     clock,
     inspect: (flavor, path) => runtimeFor(flavor).inspect(path),
+    observer: {
+      versionRegistered: (version) => announcements?.versionRegistered(version),
+      aliasMoved: (change) => announcements?.aliasMoved(change),
+    },
   });
   // The registry keeps a deployment's strategy as declared; rollout/ says what is a strategy.
   const deployments = new DeploymentStore(store, registry, clock, { strategy: parseStrategy });
@@ -347,6 +378,29 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     },
     clock,
   );
+  announcements = new Announcements(events, alerts, subscribedNotifiers(resourceStore), options.publicUrl);
+  // Pipeline triggers: the Pipelines' declared triggers, judged on the pipelines lease's holder.
+  // The orchestrator (pipe-core's run controller) is the RunStarter; until it is wired, starts are refused.
+  const runStarter: RunStarter = {
+    start: async () => ({ started: false, reason: "no pipeline orchestrator is wired in this build" }),
+  };
+  const pipelineTriggers = new TriggerService({
+    starter: runStarter,
+    pipelines: pipelineTriggersFrom(resourceStore),
+    alerts,
+    kpis: monitorKpis(() => performance.list()),
+    store: new TriggerStore(store.db),
+    events,
+    clock,
+    filesRoot: resolve(options.triggerFilesRoot ?? process.cwd()),
+    guard: leased(leases, LEASE.pipelines),
+  });
+  const triggerTicker =
+    options.triggerTicker === false
+      ? undefined
+      : setInterval(() => void pipelineTriggers.tick().catch(() => undefined), TRIGGER_TICK_MS);
+  triggerTicker?.unref();
+  const stepQueue = options.queue === undefined ? undefined : new QueueExecutor(options.queue);
   const tickRollouts = rolloutTick(leases, rollouts);
   const rolloutTicker =
     options.rolloutTicker === false
@@ -367,6 +421,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   for (const d of endpoints.list()) prepareMonitors(d.deployment.name);
   // A rollout interrupted by a restart continues from its last saved state.
   await resumeRollouts(leases, rollouts);
+  await pipelineTriggers.start();
 
   return {
     dataDir,
@@ -395,6 +450,9 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     feed,
     alerts,
     prepareMonitors,
+    announcements,
+    pipelineTriggers,
+    stepQueue,
     async close() {
       await sourceSync?.stop();
       await feed.close();
@@ -403,6 +461,10 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       clearInterval(ticker);
       clearInterval(checkpointer);
       await checkpoint().catch(() => metrics.monitorPersistFailed());
+      clearInterval(triggerTicker);
+      await pipelineTriggers.close();
+      await stepQueue?.close();
+      await announcements?.settled();
       monitors.close();
       alerts.close();
       retention?.stop();

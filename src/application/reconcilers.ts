@@ -12,6 +12,7 @@ export const LEASE = {
   sourceSync: "source-sync",
   retention: "retention",
   performance: "performance-monitors",
+  pipelines: "pipelines",
 } as const;
 
 export type LeaseName = (typeof LEASE)[keyof typeof LEASE];

@@ -50,13 +50,13 @@ export function decide(firing: TriggerFiring, facts: RunFacts): TriggerDecision 
   return { action: "start", reason: firing.reason };
 }
 
-/** Whether an alert transition is one the trigger starts on: a firing that matches every field named. */
+/** Whether an alert transition is one the trigger starts on: a monitor's firing matching every field named. */
 export function alertMatches(trigger: AlertTrigger, transition: AlertTransition): boolean {
   if (transition.type !== "fired") return false;
+  // Monitors' alerts only: a rollout's or the registry's events are not what retraining answers.
+  if (transition.source.kind !== "drift" && transition.source.kind !== "performance") return false;
   const labels = transition.notification.labels;
-  // Monitors publish as themselves; a rollout publishes under its deployment's name.
-  const monitor = transition.source.kind === "rollout" ? undefined : transition.source.name;
-  if (trigger.monitor !== undefined && trigger.monitor !== monitor) return false;
+  if (trigger.monitor !== undefined && trigger.monitor !== transition.source.name) return false;
   if (trigger.severity !== undefined && trigger.severity !== labels.severity) return false;
   if (trigger.deployment !== undefined && trigger.deployment !== labels.deployment) return false;
   return true;
@@ -65,8 +65,7 @@ export function alertMatches(trigger: AlertTrigger, transition: AlertTransition)
 /** "alert fraud-drift firing (critical) on deployment fraud: 3 of 5 features drifted …". */
 export function alertFiring(transition: AlertTransition): TriggerFiring {
   const { labels, annotations } = transition.notification;
-  const who =
-    transition.source.kind === "rollout" ? `rollout of ${transition.source.name}` : transition.source.name;
+  const who = transition.source.name;
   const where = labels.deployment === undefined ? "" : ` on deployment ${labels.deployment}`;
   const what = annotations.summary ?? labels.alertname ?? transition.identity;
   const score =
