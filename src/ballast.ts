@@ -378,6 +378,15 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     },
     clock,
   );
+  const tickRollouts = rolloutTick(leases, rollouts);
+  const rolloutTicker =
+    options.rolloutTicker === false
+      ? undefined
+      : setInterval(() => void tickRollouts().catch(() => metrics.rolloutTickFailed()), ROLLOUT_TICK_MS);
+  rolloutTicker?.unref();
+
+  predictionLog.start();
+  retention?.start();
   announcements = new Announcements(events, alerts, subscribedNotifiers(resourceStore), options.publicUrl);
   // Pipeline triggers: the Pipelines' declared triggers, judged on the pipelines lease's holder.
   // The orchestrator (pipe-core's run controller) is the RunStarter; until it is wired, starts are refused.
@@ -401,15 +410,6 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       : setInterval(() => void pipelineTriggers.tick().catch(() => undefined), TRIGGER_TICK_MS);
   triggerTicker?.unref();
   const stepQueue = options.queue === undefined ? undefined : new QueueExecutor(options.queue);
-  const tickRollouts = rolloutTick(leases, rollouts);
-  const rolloutTicker =
-    options.rolloutTicker === false
-      ? undefined
-      : setInterval(() => void tickRollouts().catch(() => metrics.rolloutTickFailed()), ROLLOUT_TICK_MS);
-  rolloutTicker?.unref();
-
-  predictionLog.start();
-  retention?.start();
   // Changes made through other replicas (or missed while the connection was down) are served here.
   await feed.subscribe(DEPLOYMENTS_TOPIC, (change) =>
     change.cause === "local" ? undefined : changes.heard(),

@@ -19,6 +19,7 @@ import { readingOf, type KpiAnswer, type KpiSource } from "../../src/pipelines/t
 import { parseTriggers, type KpiTrigger } from "../../src/pipelines/triggers/trigger-spec.js";
 import { TriggerService, type PipelineTriggers } from "../../src/pipelines/triggers/trigger-service.js";
 import { TriggerStore } from "../../src/pipelines/triggers/trigger-store.js";
+import { pipelineTriggersFrom } from "../../src/application/pipeline-triggers.js";
 import { ManualClock } from "../helpers/app.js";
 
 const HOUR = 3_600_000;
@@ -399,5 +400,35 @@ describe("trigger service", () => {
     assert.deepEqual(starter.starts[1]?.params, { window: "3d" });
     await s.close();
     alerts.close();
+  });
+});
+
+describe("pipelines' triggers from the declared resources", () => {
+  test("each Pipeline's triggers and cooldown; other kinds and Pipelines without triggers left out", async () => {
+    const resource = (kind: string, name: string, spec: Record<string, unknown>) => ({
+      manifest: { apiVersion: "ballast/v1", kind, metadata: { name }, spec },
+      generation: 1,
+      source: { via: "cli" as const },
+      appliedAt: 0,
+    });
+    const read = pipelineTriggersFrom({
+      list: async () =>
+        [
+          resource("Notifier", "hook", { kind: "webhook", url: "http://127.0.0.1:9" }),
+          resource("Pipeline", "fraud-retrain", {
+            cooldown: "1h",
+            steps: [],
+            triggers: [{ alert: { monitor: "fraud-drift" } }, "manual"],
+          }),
+          resource("Pipeline", "by-hand-only", { steps: [] }),
+        ] as never,
+    });
+    assert.deepEqual(await read(), [
+      {
+        pipeline: "fraud-retrain",
+        cooldownMs: HOUR,
+        triggers: [{ kind: "alert", monitor: "fraud-drift" }, { kind: "manual" }],
+      },
+    ]);
   });
 });
