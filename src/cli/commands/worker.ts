@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { parseDuration } from "../../domain/duration.js";
+import { invalid } from "../../domain/errors.js";
 import { httpArtifactClient } from "../../pipelines/queue/artifact-client.js";
 import { stepQueueWorker } from "../../pipelines/queue/bullmq.js";
 import { parseQueueUrl } from "../../pipelines/queue/queue-url.js";
@@ -44,8 +45,7 @@ export function register(program: Command): void {
     .option("--quiet", "no line per step")
     .action(async (options: WorkerOptions) => {
       const queueUrl = options.queue ?? process.env.BALLAST_QUEUE;
-      if (queueUrl === undefined || queueUrl === "")
-        throw new Error("--queue is required (or $BALLAST_QUEUE)");
+      if (queueUrl === undefined || queueUrl === "") throw invalid("--queue is required (or $BALLAST_QUEUE)");
       const q = parseQueueUrl(queueUrl);
       const concurrency = parsePositiveInt(options.concurrency, "--concurrency");
       const lockDurationMs = parseDuration(options.lockDuration, "--lock-duration");

@@ -67,6 +67,8 @@ export class QueueExecutor implements StepExecutor {
     this.#queue.on("error", () => undefined);
     this.#events.on("error", () => undefined);
     this.#ready = Promise.all([this.#queue.waitUntilReady(), this.#events.waitUntilReady()]);
+    // Seen by the first execute; a server that never queues a step must not die of it unheard.
+    this.#ready.catch(() => undefined);
   }
 
   async execute(task: StepTask, signal: AbortSignal): Promise<StepTaskResult> {
