@@ -12,7 +12,7 @@ const LAYERS = [
   ["alerts"],
   ["monitoring"],
   ["serving"],
-  ["rollout"],
+  ["rollout", "pipelines"],
   ["application"],
   ["resources"],
   ["ballast.ts"],

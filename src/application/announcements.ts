@@ -13,7 +13,7 @@ import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/in
 import type { EventRecorder, NewEvent } from "../events/event-log.js";
 import { isPlainObject } from "../domain/json-value.js";
 import type { Announcer } from "../pipelines/run-events.js";
-import type { ResourceStore } from "../resources/resource-store.js";
+import type { DeclaredSpecs } from "./pipeline-triggers.js";
 import { RegistryReason, type RegistryObserver } from "../registry/registry-events.js";
 import type { ModelVersion } from "../domain/model.js";
 
@@ -124,14 +124,14 @@ export class Announcements implements Announcer, RegistryObserver {
 }
 
 /** The Notifier resources whose `events` name `reason`, as notifier configurations. */
-export function subscribedNotifiers(resources: Pick<ResourceStore, "list">) {
+export function subscribedNotifiers(resources: DeclaredSpecs) {
   return async (reason: string): Promise<NotifierConfig[]> => {
-    const declared = await resources.list("Notifier");
+    const declared = (await resources.list()).filter((r) => r.manifest.kind === "Notifier");
     return declared.flatMap((r) => {
       const spec = r.manifest.spec;
-      const events = isPlainObject(spec) ? spec.events : undefined;
+      if (!isPlainObject(spec)) return [];
+      const { events, ...config } = spec;
       if (!Array.isArray(events) || !events.includes(reason)) return [];
-      const { events: _events, ...config } = spec;
       return [
         parseNotifierConfig(
           { ...config, name: r.manifest.metadata.name },

@@ -5,16 +5,27 @@
  */
 import { parseDuration } from "../domain/duration.js";
 import { isPlainObject } from "../domain/json-value.js";
-import type { ResourceStore } from "../resources/resource-store.js";
+
+/** What is read of the declared resources (the resource store; resources/ sits above this layer). */
+export interface DeclaredSpecs {
+  list(): Promise<
+    ReadonlyArray<{
+      readonly manifest: {
+        readonly kind: string;
+        readonly metadata: { readonly name: string };
+        readonly spec: unknown;
+      };
+    }>
+  >;
+}
 import type { PipelineTriggers } from "../pipelines/triggers/trigger-service.js";
 import { parseTriggers } from "../pipelines/triggers/trigger-spec.js";
 
 const PIPELINE_KIND = "Pipeline";
 
-export function pipelineTriggersFrom(resources: Pick<ResourceStore, "list">) {
+export function pipelineTriggersFrom(resources: DeclaredSpecs) {
   return async (): Promise<PipelineTriggers[]> => {
-    // Compared as a string: the Pipeline kind is declared beside the orchestrator (resources/kinds.ts).
-    const declared = (await resources.list()).filter((r) => (r.manifest.kind as string) === PIPELINE_KIND);
+    const declared = (await resources.list()).filter((r) => r.manifest.kind === PIPELINE_KIND);
     return declared.flatMap((r) => {
       const spec = r.manifest.spec;
       if (!isPlainObject(spec)) return [];
