@@ -21,6 +21,7 @@ import { TriggerService, type PipelineTriggers } from "../../src/pipelines/trigg
 import { TriggerStore } from "../../src/pipelines/triggers/trigger-store.js";
 import { pipelineTriggersFrom } from "../../src/application/pipeline-triggers.js";
 import { ManualClock } from "../helpers/app.js";
+import { describeStores } from "../helpers/stores.js";
 
 const HOUR = 3_600_000;
 
@@ -430,5 +431,47 @@ describe("pipelines' triggers from the declared resources", () => {
         triggers: [{ kind: "alert", monitor: "fraud-drift" }, { kind: "manual" }],
       },
     ]);
+  });
+});
+
+describeStores("trigger memory", (c) => {
+  test("states merge, the last start is the newest of a pipeline's triggers, seen files are replaced", async () => {
+    const opened = await c.open();
+    try {
+      const store = new TriggerStore(opened.store.db);
+      const a = { pipeline: "p", trigger: '{"kind":"manual"}', kind: "manual" };
+      const b = {
+        pipeline: "p",
+        trigger: '{"cron":"0 3 * * *","kind":"schedule","timezone":"UTC"}',
+        kind: "schedule",
+      };
+      assert.equal(await store.get(a), null);
+      assert.equal(await store.lastStarted("p"), null);
+      await store.update(a, { lastFiredAt: 5, lastStartedAt: 5, lastRunId: "r1" });
+      await store.update(b, { evaluatedAt: 9, state: { breached: true } });
+      await store.update(b, { lastStartedAt: 7 });
+      assert.deepEqual(await store.get(b), {
+        lastFiredAt: null,
+        lastStartedAt: 7,
+        lastRunId: null,
+        evaluatedAt: 9,
+        state: { breached: true },
+      });
+      assert.equal(await store.lastStarted("p"), 7);
+      const files = Array.from({ length: 1201 }, (_, i) => ({
+        name: `in/${i}.csv`,
+        size: i,
+        mtimeMs: 1_700_000_000_000 + i,
+      }));
+      await store.replaceSeenFiles(b, files);
+      assert.equal((await store.seenFiles(b)).length, 1201);
+      await store.replaceSeenFiles(b, files.slice(0, 2));
+      assert.deepEqual(
+        (await store.seenFiles(b)).sort((x, y) => x.size - y.size),
+        files.slice(0, 2),
+      );
+    } finally {
+      await opened.cleanup();
+    }
   });
 });
