@@ -9,7 +9,7 @@ import { ArtifactCopies } from "./registry/artifact-copies.js";
 import { ArtifactStore } from "./registry/artifacts.js";
 import { Registry } from "./registry/registry.js";
 import { DeploymentStore } from "./registry/deployments.js";
-import { runtimesWith } from "./runtimes/index.js";
+import { runtimesWith } from "./runtimes/table.js";
 import { ANYWHERE, type RemoteAccess } from "./domain/remote-access.js";
 import type { SecretAccess } from "./domain/secret-access.js";
 import { ModelPool } from "./serving/model-pool.js";
@@ -26,11 +26,13 @@ import { predictionLogTap } from "./serving/taps.js";
 import { ShadowBook } from "./monitoring/shadow-book.js";
 import { monitorsTap } from "./monitoring/inference-tap.js";
 import { RetentionSweeper } from "./serving/retention.js";
-import { createMetrics, type Metrics } from "./server/metrics.js";
+import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { AlertService } from "./alerts/alerting.js";
 import { Monitors } from "./monitoring/monitors.js";
-import { MonitorStore, monitorAlertStates, savedMonitorAlerts } from "./monitoring/monitor-store.js";
-import { PerformanceMonitors } from "./monitoring/performance-monitors.js";
+import { MonitorStore } from "./monitoring/monitor-store.js";
+import { SharedWindowEvaluator } from "./monitoring/shared-windows.js";
+import { MonitorChanges } from "./application/monitor-changes.js";
+import { MonitoringService } from "./application/monitoring-service.js";
 import { profileFormat } from "./monitoring/profile/profile-format.js";
 import { validateProfile } from "./monitoring/profile/reference-profile.js";
 import type { VersionSource as VersionReferences } from "./monitoring/log-drift.js";
@@ -103,13 +105,12 @@ export interface BallastOptions {
   readonly triggerFilesRoot?: string;
 }
 
-const MONITOR_TICK_MS = 1000;
 /** The change-feed topic of what deployments serve (deployments, aliases). */
 const DEPLOYMENTS_TOPIC = "deployments";
+/** The change-feed topic of monitor specs (created, changed, deleted). */
+const MONITORS_TOPIC = "monitors";
 /** How often rollouts step; their analyses run at the interval each strategy declares. */
 const ROLLOUT_TICK_MS = 1000;
-/** How often open monitor windows are saved: what a crash can lose at most. */
-const CHECKPOINT_MS = 30_000;
 /** How often pipeline triggers judge KPIs, schedules (minute-grained cron) and file arrivals. */
 const TRIGGER_TICK_MS = 15_000;
 
@@ -157,6 +158,20 @@ export interface Ballast {
   readonly pipelineTriggers: TriggerService;
   /** With `--queue`: where `anywhere` steps are executed (BullMQ); undefined runs them embedded. */
   readonly stepQueue: StepExecutor | undefined;
+  /** The one way to change a monitor: stored, run here, announced to the other replicas. */
+  readonly monitorChanges: MonitorChanges;
+  /**
+   * Monitor windows shared between replicas (PostgreSQL; undefined on SQLite): `save` writes
+   * this replica's share now, `evaluate` runs one evaluator pass if this replica holds the
+   * monitors lease (false when it does not). Both also run on their own timers.
+   */
+  readonly sharedWindows:
+    | {
+        readonly evaluator: SharedWindowEvaluator;
+        save(): Promise<void>;
+        evaluate(): Promise<boolean>;
+      }
+    | undefined;
   close(): Promise<void>;
 }
 
@@ -169,6 +184,9 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   // On SQLite there is one node: a restarted process holds its predecessor's leases at once.
   const leases = new LeaseKeeper(store, { holder: store.dialect === "sqlite" ? "local" : replica });
   const heartbeat = new ReplicaHeartbeat(store.db, { id: replica, clock });
+  // With replicas each saves its share of the monitors' windows under its id, and one evaluates
+  // them merged; a single process saves (and resumes) its own windows as before.
+  const shareWindows = store.dialect === "postgres";
   const feed = new ChangeFeed(store);
   const remoteAccess = options.remoteAccess ?? ANYWHERE;
   const runtimeFor = runtimesWith(remoteAccess);
@@ -177,6 +195,9 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     dataDir,
     store.dialect === "postgres" ? new ArtifactCopies(store.db, store.dialect, { clock }) : undefined,
   );
+  // Artifacts this data dir holds from before the database kept copies (or from a replica that
+  // died before copying) go into it now, so every replica can load every version.
+  await artifacts.shareLocal();
   // Versions registered and aliases moved, by any door, are announced once the parts exist.
   let announcements: Announcements | undefined = undefined;
   const registry = new Registry(store, artifacts, {
@@ -218,48 +239,27 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   };
   // One alerting service: monitors and rollouts publish, notifiers and subscribers hear.
   const alerts = new AlertService({ remoteAccess, secretAccess: options.secretAccess });
-  const performance = new PerformanceMonitors(
-    {
+  const monitoring = await MonitoringService.open({
+    store: monitorStore,
+    log: {
       scan: (deployment, since, until) => predictions.scan(deployment, since, until),
       feedbackFor: (ids) => predictions.feedbackFor(ids),
       flush: () => predictionLog.flush(),
+      countSince: (deployment, variant, at) => predictions.countSince(deployment, variant, at),
     },
     references,
     alerts,
     metrics,
-    options.publicUrl,
-  );
-  const monitors = new Monitors(
-    references,
-    alerts,
-    metrics,
-    options.publicUrl,
-    {
-      // Off the request path; a failed write is counted, and the window's numbers stay in memory.
-      windowClosed: (window, sketch) =>
-        void monitorStore.saveWindow(window, sketch, clock.now()).catch(() => metrics.monitorPersistFailed()),
-    },
-    performance,
-  );
-  const specs = await monitorStore.listAll();
-  for (const spec of specs) monitors.put(spec);
-  // Open windows resume where the last checkpoint left them; requests served after it are counted.
-  const deploymentOf = new Map(specs.map((s) => [s.name, s.deployment]));
-  for (const c of await monitorStore.checkpoints()) {
-    const deployment = deploymentOf.get(c.monitor);
-    if (deployment === undefined) continue;
-    monitors.restore(c, await predictions.countSince(deployment, c.variant, c.takenAt));
-  }
-  alerts.restore(monitorAlertStates(await monitorStore.alertStates(), specs));
-  const checkpoint = async () => {
-    await monitorStore.saveCheckpoints(monitors.checkpoints(), clock.now());
-    await monitorStore.saveAlertStates(savedMonitorAlerts(alerts.states()), clock.now());
-  };
-  const checkpointer = setInterval(
-    () => void checkpoint().catch(() => metrics.monitorPersistFailed()),
-    options.checkpointMs ?? CHECKPOINT_MS,
-  );
-  checkpointer.unref();
+    publicUrl: options.publicUrl,
+    leases,
+    heartbeat,
+    replica,
+    shareWindows,
+    served: () => endpoints.list(),
+    clock,
+    checkpointMs: options.checkpointMs,
+  });
+  const { monitors } = monitoring;
   // Rollouts count requests, errors and latency per variant of the deployments they watch.
   // Each replica counts its share; whoever judges a canary sums every replica's rows (PostgreSQL).
   const meter = new TrafficMeter({
@@ -283,26 +283,12 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     },
     random: Math.random,
   });
-  // Time windows close on their own when traffic stops.
-  const ticker = setInterval(() => monitors.tick(clock.now()), MONITOR_TICK_MS);
-  ticker.unref();
   const retention =
     options.retentionMs === undefined
       ? undefined
       : new RetentionSweeper(predictions, clock, options.retentionMs, leased(leases, LEASE.retention));
 
-  const prepareMonitors = (deployment: string): void => {
-    const served = endpoints.list().find((d) => d.deployment.name === deployment);
-    if (served === undefined) return;
-    monitors.prepare(
-      deployment,
-      served.variants.map((v) => ({
-        variant: v.variant.name,
-        model: v.version.model,
-        version: v.version.version,
-      })),
-    );
-  };
+  const prepareMonitors = (deployment: string): void => monitoring.prepare(deployment);
   const changes = new DeploymentChanges({
     deployments,
     registry,
@@ -315,6 +301,13 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       start: (deployment, to) => rollouts.startPinned(deployment, to),
     }),
   });
+  const monitorChanges = new MonitorChanges({
+    store: monitorStore,
+    monitors,
+    pointMonitors: prepareMonitors,
+    announce: async () => void (await feed.publish(MONITORS_TOPIC)),
+    forgetWindows: (monitor) => monitorStore.forgetShares(monitor, monitoring.savedAs),
+  });
   const events = new EventLog(store.db, clock);
   const resourceStore = new ResourceStore(store.db);
   const resources = new ResourceService(
@@ -325,6 +318,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       changes,
       monitors,
       monitorStore,
+      monitorChanges,
       resources: resourceStore,
       prepareMonitors,
       remoteAccess,
@@ -397,7 +391,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     starter: runStarter,
     pipelines: pipelineTriggersFrom(resourceStore),
     alerts,
-    kpis: monitorKpis(() => performance.list()),
+    kpis: monitorKpis(() => monitoring.performance.list()),
     store: new TriggerStore(store.db),
     events,
     clock,
@@ -414,7 +408,12 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   await feed.subscribe(DEPLOYMENTS_TOPIC, (change) =>
     change.cause === "local" ? undefined : changes.heard(),
   );
+  await feed.subscribe(MONITORS_TOPIC, (change) =>
+    change.cause === "local" ? undefined : monitorChanges.heard(),
+  );
   await feed.start();
+  // Leases taken (or not) before the first tick, so the first evaluations run where they belong.
+  await monitoring.start();
   leases.start();
   heartbeat.start();
   await endpoints.sync();
@@ -453,19 +452,25 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     announcements,
     pipelineTriggers,
     stepQueue,
+    monitorChanges,
+    sharedWindows:
+      monitoring.evaluator === undefined
+        ? undefined
+        : {
+            evaluator: monitoring.evaluator,
+            save: () => monitoring.saveShares(),
+            evaluate: () => monitoring.evaluateShared(),
+          },
     async close() {
       await sourceSync?.stop();
       await feed.close();
       clearInterval(rolloutTicker);
       await controller.serialized(async () => {});
-      clearInterval(ticker);
-      clearInterval(checkpointer);
-      await checkpoint().catch(() => metrics.monitorPersistFailed());
       clearInterval(triggerTicker);
       await pipelineTriggers.close();
       await stepQueue?.close();
       await announcements?.settled();
-      monitors.close();
+      await monitoring.close();
       alerts.close();
       retention?.stop();
       await predictionLog.stop();

@@ -12,7 +12,7 @@
 import { Worker } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
 import type { FeatureDriftResult } from "../../src/monitoring/drift.js";
-import { datasetDrift, type DatasetDrift } from "../../src/monitoring/stats/dataset-drift.js";
+import { datasetDrift, type DatasetDrift } from "../../src/math/stats/dataset-drift.js";
 import { isShifted } from "./data.js";
 import type { WidePhase, WidePhaseReport, WideWorkerInit } from "./wide-worker.js";
 

@@ -15,7 +15,7 @@ import { evaluateDrift } from "../../src/monitoring/drift.js";
 import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js";
 import type { FeatureKind } from "../../src/monitoring/profile/reference-profile.js";
 import { WindowSketch } from "../../src/monitoring/sketches/feature-window.js";
-import { STAT_TESTS } from "../../src/monitoring/stats/index.js";
+import { STAT_TESTS } from "../../src/math/stats/index.js";
 import { featureNames, fillChunk, isShifted, Random, rowMajor, rowObjects } from "./data.js";
 
 export interface TestTiming {

@@ -1,6 +1,7 @@
 /**
  * The reconcilers that must run on one replica at a time, each under its lease: rollouts (their
- * steps and analyses), the watched source, retention, performance monitors. Every replica
+ * steps and analyses), the watched source, retention, performance monitors, and the evaluation
+ * of drift monitors' windows merged from every replica's share. Every replica
  * serves; the one holding a lease also reconciles, and another takes over within the lease's
  * expiry when it dies. A replica without the rollouts lease follows the rollouts in the store.
  */
@@ -12,6 +13,8 @@ export const LEASE = {
   sourceSync: "source-sync",
   retention: "retention",
   performance: "performance-monitors",
+  /** Drift monitors' time windows, merged from every replica's share and judged once. */
+  monitors: "monitors",
   pipelines: "pipelines",
 } as const;
 

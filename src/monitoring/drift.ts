@@ -23,15 +23,15 @@
  */
 import { invalid } from "../domain/errors.js";
 import type { FeatureProfile, ReferenceProfile } from "./profile/reference-profile.js";
-import { QuantileSketch, rankErrorBound, DEFAULT_K } from "./sketches/quantile-sketch.js";
+import { QuantileSketch, rankErrorBound, DEFAULT_K } from "../math/sketches/quantile-sketch.js";
 import type { FeatureWindow, WindowSketch } from "./sketches/feature-window.js";
-import { STAT_TESTS, statTest } from "./stats/index.js";
-import { chooseStatTest } from "./stats/default-rule.js";
-import { ksPValue, ksStatisticFromCdfs } from "./stats/ks.js";
-import { wassersteinFromQuantiles } from "./stats/wasserstein.js";
+import { STAT_TESTS, statTest } from "../math/stats/index.js";
+import { chooseStatTest } from "../math/stats/default-rule.js";
+import { ksPValue, ksStatisticFromCdfs } from "../math/stats/ks.js";
+import { wassersteinFromQuantiles } from "../math/stats/wasserstein.js";
 import type { RawValueSource } from "./raw-values.js";
-import { statResult, type StatResult, type StatTest } from "./stats/test.js";
-import { datasetDrift, type Correction, type DatasetDrift } from "./stats/dataset-drift.js";
+import { statResult, type StatResult, type StatTest } from "../math/stats/test.js";
+import { datasetDrift, type Correction, type DatasetDrift } from "../math/stats/dataset-drift.js";
 
 /** Quantile steps for the Wasserstein integral: finer than a k = 200 sketch can resolve. */
 const WASSERSTEIN_STEPS = 2000;

@@ -4,17 +4,18 @@
  */
 import { invalid } from "../domain/errors.js";
 import { isPlainObject } from "../domain/json-value.js";
-import { alertRule, type AlertRule } from "../alerts/lifecycle.js";
-import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
-import { STAT_TESTS } from "./stats/index.js";
+import type { AlertRule } from "../alerts/lifecycle.js";
+import type { NotifierConfig } from "../alerts/notifiers/index.js";
+import { STAT_TESTS } from "../math/stats/index.js";
 import { MISSING_POLICIES, type MissingPolicy } from "./drift.js";
-import type { Correction } from "./stats/dataset-drift.js";
+import type { Correction } from "../math/stats/dataset-drift.js";
 import { windowShape, type WindowSpec } from "./windows.js";
 import { parsePerformanceMonitorSpec, type PerformanceMonitorSpec } from "./performance-monitor-spec.js";
 import { parseSegmentSpec, type SegmentSpec } from "./segments.js";
 
-export const SEVERITIES = ["info", "warning", "critical"] as const;
-export type Severity = (typeof SEVERITIES)[number];
+import { parseAlerting, parseMonitorTarget, type Severity } from "./monitor-common-spec.js";
+
+export { SEVERITIES, parseAlerting, parseMonitorTarget, type Severity } from "./monitor-common-spec.js";
 
 /** A drift monitor (`type: drift`, the default, left out of the parsed spec). */
 export interface MonitorSpec {
@@ -45,7 +46,6 @@ export interface MonitorSpec {
   readonly missing: MissingPolicy;
 }
 
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 const CORRECTIONS: readonly Correction[] = ["none", "bonferroni", "benjamini-hochberg"];
 const FIELDS = [
   "type",
@@ -144,51 +144,6 @@ export function parseMonitorSpec(raw: unknown, name?: string): MonitorSpec {
     ...(segment === undefined ? {} : { segment }),
     missing: missing as MissingPolicy,
   };
-}
-
-/** The monitor's name (from the URL or the body, which must agree) and its deployment. */
-export function parseMonitorTarget(
-  raw: Record<string, unknown>,
-  name: string | undefined,
-): { name: string; deployment: string } {
-  const monitorName = name ?? raw.name;
-  if (typeof monitorName !== "string" || !NAME.test(monitorName)) {
-    throw invalid(
-      "name must be letters, digits, '.', '_' or '-' (at most 63), starting with a letter or digit",
-    );
-  }
-  if (raw.name !== undefined && raw.name !== monitorName)
-    throw invalid(`name '${String(raw.name)}' does not match '${monitorName}'`);
-  const deployment = raw.deployment;
-  if (typeof deployment !== "string" || deployment.length === 0)
-    throw invalid("deployment must name a deployment");
-  return { name: monitorName, deployment };
-}
-
-/** Fields every monitor type shares: how loud its alerts are, their lifecycle, whom to tell. */
-export function parseAlerting(raw: Record<string, unknown>): {
-  severity: Severity;
-  alert: AlertRule;
-  notifiers: NotifierConfig[];
-} {
-  const severity = raw.severity ?? "warning";
-  if (!(SEVERITIES as readonly unknown[]).includes(severity))
-    throw invalid(`severity must be one of ${SEVERITIES.join(", ")}`);
-  if (raw.alert !== undefined && !isPlainObject(raw.alert)) throw invalid("alert must be an object");
-  const alert = alertRule((raw.alert ?? {}) as Partial<AlertRule>);
-  const notifiers = raw.notifiers ?? [];
-  if (!Array.isArray(notifiers)) throw invalid("notifiers must be a list");
-  const parsed = notifiers.map((n, i) => parseNotifierConfig(n, `notifiers[${i}]`));
-  // Receivers are told apart by name (delivery counters, failures).
-  const names = new Set<string>();
-  parsed.forEach(({ name }, i) => {
-    if (names.has(name))
-      throw invalid(`notifiers[${i}].name: another notifier is already named "${name}"`, {
-        field: `notifiers[${i}].name`,
-      });
-    names.add(name);
-  });
-  return { severity: severity as Severity, alert, notifiers: parsed };
 }
 
 function parseWindow(raw: unknown): WindowSpec {

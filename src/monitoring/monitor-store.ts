@@ -8,6 +8,11 @@ import type { Database } from "../store/schema.js";
 import { parseAnyMonitorSpec, type AnyMonitorSpec, type MonitorSpec } from "./monitor-spec.js";
 import type { EvaluatedWindow, MonitorCheckpoint, SegmentCheckpoint } from "./monitors.js";
 import type { SegmentRef } from "./segments.js";
+import type { WindowSketchJSON } from "./sketches/feature-window.js";
+import type { ClosedShare, WindowShare } from "./window-shares.js";
+
+/** The name a single process (SQLite) saves its open windows under. */
+export const LOCAL_REPLICA = "local";
 
 /** Which closed windows to read: the overall ones (default), one segment's, or all ("*"). */
 export interface WindowFilter {
@@ -142,10 +147,20 @@ export class MonitorStore {
     }));
   }
 
-  /** Replaces the saved alert states of every monitor with these. */
-  async saveAlertStates(states: readonly SavedAlertState[], savedAt: number): Promise<void> {
+  /**
+   * Replaces the saved alert states with these: of every monitor, or with `of`, of those
+   * monitors only (with replicas each kind's alerts are kept by the replica evaluating it).
+   */
+  async saveAlertStates(
+    states: readonly SavedAlertState[],
+    savedAt: number,
+    of?: readonly string[],
+  ): Promise<void> {
+    if (of !== undefined && of.length === 0) return;
     await this.db.transaction().execute(async (tx) => {
-      await tx.deleteFrom("monitor_alert_states").execute();
+      let clear = tx.deleteFrom("monitor_alert_states");
+      if (of !== undefined) clear = clear.where("monitor", "in", of);
+      await clear.execute();
       for (const s of states) {
         await tx
           .insertInto("monitor_alert_states")
@@ -169,20 +184,28 @@ export class MonitorStore {
     }));
   }
 
-  async saveCheckpoints(checkpoints: readonly MonitorCheckpoint[], takenAt: number): Promise<void> {
+  /** Saves `replica`'s open windows (its share of each, with replicas), one row per variant. */
+  async saveCheckpoints(
+    checkpoints: readonly MonitorCheckpoint[],
+    takenAt: number,
+    replica: string = LOCAL_REPLICA,
+  ): Promise<void> {
     if (checkpoints.length === 0) return;
     await this.db.transaction().execute(async (tx) => {
       for (const c of checkpoints) {
-        // Segment windows ride in the same row (its key is the variant): the windower reads only
-        // the fields it knows, so a checkpoint without segments reads as before.
-        const state = JSON.stringify(
-          c.segments === undefined ? c.state : { ...c.state, segments: c.segments },
-        );
+        // Segment windows and closed windows ride in the same row (its key is the variant): the
+        // windower reads only the fields it knows, so a checkpoint without them reads as before.
+        const state = JSON.stringify({
+          ...c.state,
+          ...(c.segments === undefined ? {} : { segments: c.segments }),
+          ...(c.closed === undefined ? {} : { closed: c.closed }),
+        });
         await tx
           .insertInto("monitor_checkpoints")
           .values({
             monitor: c.monitor,
             variant: c.variant,
+            replica,
             model: c.model,
             version: c.version,
             taken_at: takenAt,
@@ -190,7 +213,7 @@ export class MonitorStore {
           })
           .onConflict((oc) =>
             oc
-              .columns(["monitor", "variant"])
+              .columns(["monitor", "variant", "replica"])
               .doUpdateSet({ model: c.model, version: c.version, taken_at: takenAt, state }),
           )
           .execute();
@@ -198,23 +221,99 @@ export class MonitorStore {
     });
   }
 
-  async checkpoints(): Promise<Array<MonitorCheckpoint & { takenAt: number }>> {
-    const rows = await this.db.selectFrom("monitor_checkpoints").selectAll().execute();
+  /** The open windows `replica` saved (a restarted single process resumes its own). */
+  async checkpoints(
+    replica: string = LOCAL_REPLICA,
+  ): Promise<Array<MonitorCheckpoint & { takenAt: number }>> {
+    const rows = await this.db
+      .selectFrom("monitor_checkpoints")
+      .selectAll()
+      .where("replica", "=", replica)
+      .execute();
+    return rows.map(checkpointOf);
+  }
+
+  /** Every replica's share of a monitor's windows, for the replica that evaluates them. */
+  async shares(monitor: string): Promise<Array<WindowShare<WindowSketchJSON>>> {
+    const rows = await this.db
+      .selectFrom("monitor_checkpoints")
+      .selectAll()
+      .where("monitor", "=", monitor)
+      .execute();
     return rows.map((r) => {
-      const { segments, ...state } = JSON.parse(r.state) as MonitorCheckpoint["state"] & {
-        segments?: SegmentCheckpoint;
-      };
+      const c = checkpointOf(r);
       return {
-        monitor: r.monitor,
-        variant: r.variant,
-        model: r.model,
-        version: Number(r.version),
-        state,
-        ...(segments === undefined ? {} : { segments }),
-        takenAt: Number(r.taken_at),
+        replica: r.replica,
+        variant: c.variant,
+        model: c.model,
+        version: c.version,
+        takenAt: c.takenAt,
+        state: c.state,
+        ...(c.segments === undefined ? {} : { segments: c.segments }),
+        closed: c.closed ?? [],
       };
     });
   }
+
+  /** Deletes shares nobody needs (those of replicas gone, every window of them evaluated). */
+  async deleteShares(
+    monitor: string,
+    shares: ReadonlyArray<{ readonly variant: string; readonly replica: string }>,
+  ): Promise<void> {
+    for (const s of shares) {
+      await this.db
+        .deleteFrom("monitor_checkpoints")
+        .where("monitor", "=", monitor)
+        .where("variant", "=", s.variant)
+        .where("replica", "=", s.replica)
+        .execute();
+    }
+  }
+
+  /** Deletes one replica's shares of a monitor (it stopped running the monitor). */
+  async forgetShares(monitor: string, replica: string): Promise<void> {
+    await this.db
+      .deleteFrom("monitor_checkpoints")
+      .where("monitor", "=", monitor)
+      .where("replica", "=", replica)
+      .execute();
+  }
+
+  /** Per variant, the end of the latest overall window evaluated (windows up to it are done). */
+  async evaluatedThrough(monitor: string): Promise<Map<string, number>> {
+    const rows = await this.db
+      .selectFrom("monitor_windows")
+      .select(["variant", (eb) => eb.fn.max("window_end").as("end")])
+      .where("monitor", "=", monitor)
+      .where("segment", "=", "")
+      .groupBy("variant")
+      .execute();
+    return new Map(rows.map((r) => [r.variant, Number(r.end)]));
+  }
+}
+
+function checkpointOf(r: {
+  monitor: string;
+  variant: string;
+  model: string;
+  version: number;
+  taken_at: number;
+  state: string;
+}): MonitorCheckpoint & { takenAt: number } {
+  const { segments, closed, ...state } = JSON.parse(r.state) as MonitorCheckpoint["state"] & {
+    segments?: SegmentCheckpoint;
+    closed?: Array<ClosedShare<WindowSketchJSON>>;
+  };
+  return {
+    monitor: r.monitor,
+    variant: r.variant,
+    model: r.model,
+    version: Number(r.version),
+    state,
+    ...(segments === undefined ? {} : { segments }),
+    ...(closed === undefined ? {} : { closed }),
+    takenAt: Number(r.taken_at),
+  };
 }
 
 function segmentColumn(segment: SegmentRef | undefined): string {

@@ -14,6 +14,8 @@ import { WindowSketch, type WindowSketchJSON } from "./sketches/feature-window.j
 import { Windower, type ClosedWindow, type WindowerCheckpoint } from "./windows.js";
 import { evaluateDrift, type DriftResult } from "./drift.js";
 import type { AnyMonitorSpec, MonitorSpec } from "./monitor-spec.js";
+import { monitorLink, publishMonitorAlert } from "./monitor-alerts.js";
+import { retainedClosed, type ClosedShare } from "./window-shares.js";
 import type { PerformanceMonitors, PerformanceMonitorStatus } from "./performance-monitors.js";
 import {
   MISSING_SEGMENT,
@@ -75,7 +77,34 @@ export interface MonitorCheckpoint {
   readonly version: number;
   readonly state: WindowerCheckpoint<WindowSketchJSON>;
   readonly segments?: SegmentCheckpoint;
+  /**
+   * With shared windows: the time windows this replica closed lately and left for the
+   * evaluator (window-shares.ts); absent otherwise.
+   */
+  readonly closed?: ReadonlyArray<ClosedShare<WindowSketchJSON>>;
 }
+
+/** How windows are evaluated when several replicas share the traffic. */
+export interface MonitorsOptions {
+  /**
+   * Time windows are evaluated from every replica's share by the monitors' lease holder
+   * (`evaluateMerged`), not where they close: each replica keeps what it closed for the
+   * evaluator and calls `shareClosed` so it is written at once. Count windows are judged where
+   * they close either way (their bounds are ordinals of one replica's stream).
+   */
+  readonly shareWindows?: boolean;
+  /** Told that windows closed here and wait in the share (write it now). */
+  readonly shareClosed?: () => void;
+  /** How long a closed window is kept for the evaluator (default 10 min). */
+  readonly closedRetentionMs?: number;
+}
+
+/** Closed windows a share keeps at most, by distinct window end (their segments go with them). */
+const CLOSED_SHARE_WINDOWS = 8;
+const CLOSED_RETENTION_MS = 10 * 60_000;
+
+/** One closed window kept for the evaluator: the overall one, or a segment value's. */
+type KeptWindow = ClosedWindow<WindowSketch> & { readonly segment?: string };
 
 /** Where closed windows go (the store); called off the decision, errors are the caller's to count. */
 export interface WindowSink {
@@ -103,12 +132,16 @@ interface VariantWatch {
   segmentLatest: Map<string, EvaluatedWindow>;
   /** Why segments are not watched for this variant (the feature is not in its reference). */
   segmentProblem: string | null;
+  /** With shared windows: time windows closed here, kept for the evaluator. */
+  closed: KeptWindow[];
 }
 
 interface ActiveMonitor {
   readonly spec: MonitorSpec;
   readonly source: AlertSource;
   readonly variants: Map<string, VariantWatch>;
+  /** Shared time windows: the last window boundary a tick saw. */
+  boundary?: number;
   loading: Promise<unknown>[];
   rowsObserved: number;
   rowsUnwatched: number;
@@ -173,6 +206,7 @@ export class Monitors {
     private readonly sink?: WindowSink,
     /** Performance monitors (`type: performance`): one API, evaluated on the same ticker. */
     private readonly performance?: PerformanceMonitors,
+    private readonly options: MonitorsOptions = {},
   ) {}
 
   /**
@@ -183,24 +217,67 @@ export class Monitors {
     this.alerts.checkAccess(spec.notifiers);
   }
 
-  /** The open windows of every monitor, for a checkpoint. */
-  checkpoints(): MonitorCheckpoint[] {
-    return [...this.active.values()].flatMap((m) =>
-      [...m.variants].flatMap(([variant, w]) =>
-        w.windower === null
-          ? []
-          : [
-              {
-                monitor: m.spec.name,
-                variant,
-                model: w.model,
-                version: w.version,
-                state: w.windower.checkpoint((s) => s.toJSON()),
-                ...segmentCheckpoint(m, w),
-              },
-            ],
-      ),
+  /**
+   * The open windows of every monitor, for a checkpoint; with shared windows also the windows
+   * closed here that the evaluator may still need (those older than the retention are let go).
+   */
+  checkpoints(now?: number, only?: string): MonitorCheckpoint[] {
+    const retention = this.options.closedRetentionMs ?? CLOSED_RETENTION_MS;
+    const monitors = [...this.active.values()].filter((m) => only === undefined || m.spec.name === only);
+    return monitors.flatMap((m) =>
+      [...m.variants].flatMap(([variant, w]) => {
+        if (w.windower === null) return [];
+        if (now !== undefined) w.closed = retainedClosed(w.closed, now, retention, CLOSED_SHARE_WINDOWS);
+        return [
+          {
+            monitor: m.spec.name,
+            variant,
+            model: w.model,
+            version: w.version,
+            state: w.windower.checkpoint((s) => s.toJSON()),
+            ...segmentCheckpoint(m, w),
+            ...(this.options.shareWindows === true ? { closed: w.closed.map(closedShare) } : {}),
+          },
+        ];
+      }),
     );
+  }
+
+  /** The drift monitors' specs (the evaluator of shared windows goes through them). */
+  driftSpecs(): MonitorSpec[] {
+    return [...this.active.values()].map((m) => m.spec);
+  }
+
+  /** Every monitor's spec, of any type (to tell what changed in the store). */
+  specs(): AnyMonitorSpec[] {
+    return [...this.driftSpecs(), ...(this.performance?.specs() ?? [])];
+  }
+
+  /**
+   * Evaluates a window merged from every replica's share (the lease holder calls this): drift,
+   * the window's record and alerts, exactly as a window closed here would be. False when the
+   * monitor is no longer active here.
+   */
+  evaluateMerged(
+    name: string,
+    merged: {
+      readonly variant: string;
+      readonly model: string;
+      readonly version: number;
+      readonly profile: ReferenceProfile;
+      readonly window: ClosedWindow<WindowSketch>;
+      readonly segment?: string;
+    },
+    at: number,
+  ): boolean {
+    const monitor = this.active.get(name);
+    if (monitor === undefined) return false;
+    const feature = monitor.spec.segment?.feature;
+    if (merged.segment !== undefined && feature === undefined) return false;
+    const segment =
+      merged.segment === undefined ? undefined : { feature: feature as string, value: merged.segment };
+    this.evaluate(monitor, merged.variant, merged, merged.window, segment, at);
+    return true;
   }
 
   /**
@@ -287,13 +364,29 @@ export class Monitors {
   /** Closes time windows that have ended without new rows (called from a timer). */
   tick(now: number): void {
     this.performance?.tick(now);
+    let boundaryPassed = false;
     for (const monitor of this.active.values()) {
       for (const [variant, watch] of monitor.variants) {
         watch.windower?.tick(now);
         for (const w of watch.segments?.values() ?? []) w.tick(now);
         this.evaluateClosed(monitor, variant, watch, now);
       }
+      boundaryPassed = this.passedBoundary(monitor, now) || boundaryPassed;
     }
+    // A replica that closed nothing (no rows in the window) still says so by saving after the
+    // boundary, so the evaluator need not wait out its share.
+    if (boundaryPassed) this.options.shareClosed?.();
+  }
+
+  /** Shared time windows: whether a window boundary passed since the last tick. */
+  private passedBoundary(monitor: ActiveMonitor, now: number): boolean {
+    const window = monitor.spec.window;
+    if (this.options.shareWindows !== true || window.by !== "time") return false;
+    const step = window.kind === "tumbling" ? window.durationMs : window.stepMs;
+    const boundary = Math.floor(now / step) * step;
+    const passed = monitor.boundary !== undefined && boundary > monitor.boundary;
+    monitor.boundary = boundary;
+    return passed;
   }
 
   /** Resolves once the references requested so far have loaded (tests, start-up). */
@@ -407,6 +500,9 @@ export class Monitors {
       segments: null,
       segmentLatest: watch?.segmentLatest ?? new Map(),
       segmentProblem: null,
+      // What it closed under the old version was written when it closed; the share's rows name
+      // one version, so those windows do not ride on under the new one.
+      closed: [],
     };
     monitor.variants.set(variant, fresh);
     this.load(monitor, fresh);
@@ -478,26 +574,51 @@ export class Monitors {
   /** `at`: when the row (or tick) that closed the windows arrived; alerts are timed by it. */
   private evaluateClosed(monitor: ActiveMonitor, variant: string, watch: VariantWatch, at: number): void {
     if (watch.windower === null || watch.profile === null) return;
-    for (const closed of watch.windower.drain())
-      this.evaluate(monitor, variant, watch, closed, undefined, at);
+    if (this.options.shareWindows === true && monitor.spec.window.by === "time") {
+      this.keepClosed(monitor, watch);
+      return;
+    }
+    const on = { model: watch.model, version: watch.version, profile: watch.profile, watch };
+    for (const closed of watch.windower.drain()) this.evaluate(monitor, variant, on, closed, undefined, at);
     const feature = monitor.spec.segment?.feature;
     if (watch.segments === null || feature === undefined) return;
     for (const [value, windower] of watch.segments) {
       if (!windower.pending()) continue;
       for (const closed of windower.drain())
-        this.evaluate(monitor, variant, watch, closed, { feature, value }, at);
+        this.evaluate(monitor, variant, on, closed, { feature, value }, at);
     }
   }
 
+  /** Shared windows: what closed here waits in the share for the evaluator, written at once. */
+  private keepClosed(monitor: ActiveMonitor, watch: VariantWatch): void {
+    const windower = watch.windower as Windower<WindowSketch>;
+    let kept = false;
+    if (windower.pending()) {
+      watch.closed.push(...windower.drain());
+      kept = true;
+    }
+    for (const [value, segment] of watch.segments ?? []) {
+      if (!segment.pending()) continue;
+      watch.closed.push(...segment.drain().map((w) => ({ ...w, segment: value })));
+      kept = true;
+    }
+    if (!kept) return;
+    // Bounded here too, not only when a checkpoint is taken.
+    const last = watch.closed[watch.closed.length - 1] as KeptWindow;
+    watch.closed = retainedClosed(watch.closed, last.end, Infinity, CLOSED_SHARE_WINDOWS);
+    this.options.shareClosed?.();
+  }
+
+  /** `on`: the version the window was sketched against; its watch, when this replica has one. */
   private evaluate(
     monitor: ActiveMonitor,
     variant: string,
-    watch: VariantWatch,
+    on: { model: string; version: number; profile: ReferenceProfile; watch?: VariantWatch },
     closed: ClosedWindow<WindowSketch>,
     segment: SegmentRef | undefined,
     at: number,
   ): void {
-    const profile = watch.profile as ReferenceProfile;
+    const profile = on.profile;
     const spec = monitor.spec;
     let drift: DriftResult | null = null;
     if (closed.rows >= spec.minSamples) {
@@ -520,8 +641,8 @@ export class Monitors {
       monitor: spec.name,
       deployment: spec.deployment,
       variant,
-      model: watch.model,
-      version: watch.version,
+      model: on.model,
+      version: on.version,
       start: closed.start,
       end: closed.end,
       rows: closed.rows,
@@ -530,8 +651,12 @@ export class Monitors {
       drift,
       ...(segment === undefined ? {} : { segment }),
     };
-    if (segment === undefined) watch.latest = evaluated;
-    else watch.segmentLatest.set(segment.value, evaluated);
+    // A merged window of a version this replica no longer (or never) served leaves its status be.
+    const watch = on.watch ?? monitor.variants.get(variant);
+    if (watch !== undefined && watch.model === on.model && watch.version === on.version) {
+      if (segment === undefined) watch.latest = evaluated;
+      else watch.segmentLatest.set(segment.value, evaluated);
+    }
     this.observer.windowEvaluated(evaluated);
     this.sink?.windowClosed(evaluated, closed.sketch.toJSON());
     if (drift !== null) this.alert(monitor, evaluated, drift, at);
@@ -546,10 +671,7 @@ export class Monitors {
       ...(window.segment === undefined ? {} : { segment: segmentLabel(window.segment) }),
     };
     const where = `${spec.deployment}/${window.variant}${window.segment === undefined ? "" : ` (${segmentLabel(window.segment)})`}`;
-    const link: Record<string, string> =
-      this.generatorUrl === undefined
-        ? {}
-        : { link: `${this.generatorUrl}/api/v1/monitors/${encodeURIComponent(spec.name)}` };
+    const link = monitorLink(this.generatorUrl, spec.name);
     const verdicts = new Map(drift.dataset?.features.map((f) => [f.feature, f]) ?? []);
     for (const f of drift.features) {
       if (f.skipped !== undefined) continue;
@@ -597,20 +719,8 @@ export class Monitors {
     observation: { breached: boolean; value: number; threshold: number; at: number },
     annotations: Record<string, string>,
   ): void {
-    const spec = monitor.spec;
-    const { breached, value, threshold, at } = observation;
-    const published = this.alerts.publish({
-      source: monitor.source,
-      severity: spec.severity,
-      labels,
-      annotations,
-      ...(this.generatorUrl === undefined ? {} : { generatorUrl: this.generatorUrl }),
-      at,
-      condition: { breached, value, threshold, rule: spec.alert },
-      notifiers: spec.notifiers,
-    });
-    if (published.changed && published.phase !== null)
-      this.observer.alertChanged(spec.name, published.identity, published.phase);
+    const to = { alerts: this.alerts, observer: this.observer, generatorUrl: this.generatorUrl };
+    publishMonitorAlert(to, monitor.spec, monitor.source, { labels, annotations, ...observation });
   }
 }
 
@@ -654,4 +764,17 @@ function segmentStatuses(watch: VariantWatch): SegmentStatus[] {
       openWindowRows: watch.segments?.get(value)?.current()?.rows ?? 0,
       latest: watch.segmentLatest.get(value) ?? null,
     }));
+}
+
+/** A kept window as the share saves it. */
+function closedShare(w: KeptWindow): ClosedShare<WindowSketchJSON> {
+  return {
+    start: w.start,
+    end: w.end,
+    rows: w.rows,
+    sketch: w.sketch.toJSON(),
+    ...(w.firstAt === undefined ? {} : { firstAt: w.firstAt }),
+    ...(w.lastAt === undefined ? {} : { lastAt: w.lastAt }),
+    ...(w.segment === undefined ? {} : { segment: w.segment }),
+  };
 }

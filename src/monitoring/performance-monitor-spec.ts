@@ -9,7 +9,7 @@ import { parseDuration } from "../domain/duration.js";
 import { isPlainObject } from "../domain/json-value.js";
 import type { AlertRule } from "../alerts/lifecycle.js";
 import type { NotifierConfig } from "../alerts/notifiers/index.js";
-import { parseAlerting, parseMonitorTarget, type Severity } from "./monitor-spec.js";
+import { parseAlerting, parseMonitorTarget, type Severity } from "./monitor-common-spec.js";
 import { parseSegmentSpec, type SegmentSpec } from "./segments.js";
 import { MAX_SEGMENTED_BUCKETS } from "./log-performance.js";
 

@@ -23,6 +23,7 @@ import {
 } from "./log-performance.js";
 import type { VersionSource } from "./log-drift.js";
 import { SegmentKeys, segmentLabel } from "./segments.js";
+import { monitorLink, publishMonitorAlert } from "./monitor-alerts.js";
 import type { IsotonicCalibration } from "./performance/isotonic.js";
 import type { CbpeEstimate } from "./performance/cbpe.js";
 import {
@@ -126,10 +127,19 @@ export class PerformanceMonitors {
     private readonly alerts: AlertSink,
     private readonly observer: PerformanceObserver = silent,
     private readonly generatorUrl?: string,
+    /**
+     * Whether evaluations run in this process now: with replicas, only on the holder of the
+     * performance lease (they read the shared log, so one evaluator sees every replica's rows).
+     */
+    private readonly runsHere: () => boolean = () => true,
   ) {}
 
   has(name: string): boolean {
     return this.active.has(name);
+  }
+
+  specs(): PerformanceMonitorSpec[] {
+    return [...this.active.values()].map((m) => m.spec);
   }
 
   /** Starts (or replaces) a monitor; it is evaluated at the next tick. */
@@ -158,6 +168,7 @@ export class PerformanceMonitors {
 
   /** Starts the evaluations that are due (an evaluation still running is not started twice). */
   tick(now: number): void {
+    if (!this.runsHere()) return;
     for (const monitor of this.active.values()) {
       if (monitor.running !== null) continue;
       if (monitor.lastRun !== null && now - monitor.lastRun < monitor.everyMs) continue;
@@ -296,22 +307,17 @@ export class PerformanceMonitors {
       description: `${spec.metric} ${value.toPrecision(4)} over predictions made ${period}: ${judged.predictions} predictions, ${judged.labelled} labelled (coverage ${judged.coverage === null ? "n/a" : judged.coverage.toFixed(3)})${estimated ? "; estimated by CBPE from calibrated confidence, labels too few" : ""}`,
       coverage: judged.coverage === null ? "" : String(judged.coverage),
       estimated: String(estimated),
-      ...(this.generatorUrl === undefined
-        ? {}
-        : { link: `${this.generatorUrl}/api/v1/monitors/${encodeURIComponent(spec.name)}` }),
+      ...monitorLink(this.generatorUrl, spec.name),
     };
-    const published = this.alerts.publish({
-      source: monitor.source,
-      severity: spec.severity,
+    const to = { alerts: this.alerts, observer: this.observer, generatorUrl: this.generatorUrl };
+    publishMonitorAlert(to, spec, monitor.source, {
       labels,
       annotations,
-      ...(this.generatorUrl === undefined ? {} : { generatorUrl: this.generatorUrl }),
+      breached: v.breached,
+      value,
+      threshold: v.threshold,
       at,
-      condition: { breached: v.breached, value, threshold: v.threshold, rule: spec.alert },
-      notifiers: spec.notifiers,
     });
-    if (published.changed && published.phase !== null)
-      this.observer.alertChanged(spec.name, published.identity, published.phase);
   }
 }
 

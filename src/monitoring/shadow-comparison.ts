@@ -7,7 +7,7 @@
  * both pick the same class; for one score, both fall on the same side of `threshold` (0.5,
  * a probability); for labels (strings, integers), they are equal.
  */
-import { QuantileSketch } from "./sketches/quantile-sketch.js";
+import { QuantileSketch } from "../math/sketches/quantile-sketch.js";
 
 export interface ShadowSnapshot {
   /** Requests mirrored and answered by the shadow. */

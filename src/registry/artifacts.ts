@@ -129,38 +129,38 @@ export class ArtifactStore {
     // A file already stored here (an upload being registered) is its own hash: no second copy.
     const stored = await this.alreadyStored(sourcePath);
     if (stored !== undefined) return stored;
-    const temp = await this.openTemp();
     const hash = createHash("sha256");
     let size = 0;
-    try {
+    const temp = await this.writeTemp(async (handle) => {
       for await (const chunk of createReadStream(sourcePath) as AsyncIterable<Buffer>) {
         hash.update(chunk);
         size += chunk.length;
-        await temp.handle.write(chunk);
+        await handle.write(chunk);
       }
-      await temp.handle.sync();
-    } catch (error) {
-      await temp.discard();
-      throw error;
-    }
-    await temp.handle.close();
-    return this.commit(temp.path, hash.digest("hex"), size);
+    });
+    return this.commit(temp, hash.digest("hex"), size);
   }
 
   private async putBytesLocal(bytes: Uint8Array): Promise<StoredArtifact> {
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const existing = await this.existing(sha256, bytes.length);
     if (existing !== undefined) return existing;
+    const temp = await this.writeTemp((handle) => handle.write(bytes));
+    return this.commit(temp, sha256, bytes.length);
+  }
+
+  /** A temp file written by `write` and synced (removed again if writing fails); its path. */
+  private async writeTemp(write: (handle: FileHandle) => Promise<unknown>): Promise<string> {
     const temp = await this.openTemp();
     try {
-      await temp.handle.write(bytes);
+      await write(temp.handle);
       await temp.handle.sync();
     } catch (error) {
       await temp.discard();
       throw error;
     }
     await temp.handle.close();
-    return this.commit(temp.path, sha256, bytes.length);
+    return temp.path;
   }
 
   pathFor(sha256: string): string {

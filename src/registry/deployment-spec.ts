@@ -6,7 +6,7 @@ import type { Variant, VersionRef } from "../domain/model.js";
 import { isPlainObject } from "../domain/json-value.js";
 import { invalidField, shown } from "./field.js";
 import { checkResilience } from "./resilience-spec.js";
-import { checkRouting } from "../serving/routing.js";
+import { checkRouting } from "./routing-spec.js";
 import {
   checkAliasName,
   checkModelName,

@@ -13,6 +13,7 @@ import type { Rollouts } from "../rollout/rollouts.js";
 import type { DeploymentStore } from "../registry/deployments.js";
 import type { Registry } from "../registry/registry.js";
 import type { DeploymentChanges } from "../application/deployment-changes.js";
+import type { MonitorChanges } from "../application/monitor-changes.js";
 import type { Monitors } from "../monitoring/monitors.js";
 import type { MonitorStore } from "../monitoring/monitor-store.js";
 import { parseAnyMonitorSpec, type AnyMonitorSpec } from "../monitoring/monitor-spec.js";
@@ -43,6 +44,8 @@ export interface LiveParts {
   readonly changes: DeploymentChanges;
   readonly monitors: Monitors;
   readonly monitorStore: MonitorStore;
+  /** Stores, runs and announces monitor changes. */
+  readonly monitorChanges: MonitorChanges;
   readonly resources: ResourceStore;
   /** Points a deployment's monitors at what it serves now. */
   readonly prepareMonitors: (deployment: string) => void;
@@ -54,7 +57,7 @@ export interface LiveParts {
 }
 
 export function liveState(parts: LiveParts): LiveState {
-  const { deployments, monitors, monitorStore, resources } = parts;
+  const { deployments, monitorStore, resources } = parts;
   const storedMonitor = async (name: string): Promise<AnyMonitorSpec | undefined> =>
     (await monitorStore.listAll()).find((s) => s.name === name);
 
@@ -124,12 +127,7 @@ export function liveState(parts: LiveParts): LiveState {
           return;
         }
         case "Monitor": {
-          const monitor = parseAnyMonitorSpec(spec, name);
-          monitors.checkAccess(monitor);
-          await monitorStore.put(monitor);
-          monitors.put(monitor);
-          parts.prepareMonitors(monitor.deployment);
-          await monitors.settled();
+          await parts.monitorChanges.put(parseAnyMonitorSpec(spec, name));
           return;
         }
         case "Notifier":
@@ -144,8 +142,7 @@ export function liveState(parts: LiveParts): LiveState {
           return;
         case "Monitor":
           if ((await storedMonitor(name)) === undefined) return;
-          monitors.delete(name);
-          await monitorStore.delete(name);
+          await parts.monitorChanges.remove(name);
           return;
         case "Notifier":
           return;

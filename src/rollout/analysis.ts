@@ -10,7 +10,7 @@ import {
   mixingVarianceFromMde,
   updateCanaryGate,
   type CanaryGateState,
-} from "./stats/index.js";
+} from "../math/experiments/index.js";
 import type { AnalysisSpec, Gate } from "./strategy.js";
 
 /** What one variant served since the rollout began. */

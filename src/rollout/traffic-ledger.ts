@@ -16,7 +16,7 @@
  * upserted every second there would buy nothing a single process needs.
  */
 import { systemClock, type Clock } from "../domain/clock.js";
-import { QuantileSketch, type QuantileSketchJSON } from "../monitoring/sketches/quantile-sketch.js";
+import { QuantileSketch, type QuantileSketchJSON } from "../math/sketches/quantile-sketch.js";
 import type { Store } from "../store/db.js";
 import { TrafficCountStore, type TrafficCountRow } from "../store/traffic-counts.js";
 

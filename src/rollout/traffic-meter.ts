@@ -11,7 +11,7 @@
  * evidence gathered so far. No request waits for the database either way.
  */
 import { systemClock, type Clock } from "../domain/clock.js";
-import { QuantileSketch } from "../monitoring/sketches/quantile-sketch.js";
+import { QuantileSketch } from "../math/sketches/quantile-sketch.js";
 import type { InferenceObserver, InferenceOutcome } from "../serving/inference.js";
 import {
   TRAFFIC_MAX_AGE_MS,

@@ -1,6 +1,6 @@
 /**
  * The extension point for model formats: one Runtime per flavor, registered in
- * runtimes/index.ts. A runtime turns an artifact into a LoadedModel; the serving layer owns
+ * runtimes/table.ts. A runtime turns an artifact into a LoadedModel; the serving layer owns
  * when that happens (load, warm, swap, unload).
  */
 import type { Flavor, Signature } from "../domain/model.js";

@@ -7,24 +7,9 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { isBallastError, type ErrorCode } from "../domain/errors.js";
+import { STATUS, statusFor } from "../domain/http-status.js";
 
-const STATUS: Record<ErrorCode, number> = {
-  invalid_argument: 400,
-  unauthenticated: 401,
-  permission_denied: 403,
-  rate_limited: 429,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  unavailable: 503,
-  timeout: 504,
-  upstream: 502,
-  internal: 500,
-};
-
-export function statusFor(code: ErrorCode): number {
-  return STATUS[code];
-}
+export { statusFor };
 
 /** What an error answer carries besides the message. */
 export interface ErrorBody {

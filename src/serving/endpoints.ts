@@ -3,18 +3,19 @@
  * loaded versions. `sync` loads whatever a deployment newly needs *before* switching to it and
  * retires what it no longer needs afterwards, so a version swap never drops a request.
  */
+export { FALLBACK_VERSION, STATIC_FALLBACK } from "./served.js";
+export type { ServedDeployment, ServedFallback, ServedVariant } from "./served.js";
 import { notFound, unavailable } from "../domain/errors.js";
-import type {
-  Deployment,
-  ModelVersion,
-  Signature,
-  StaticValue,
-  Variant,
-  VersionRef,
-} from "../domain/model.js";
+import type { Deployment, ModelVersion, Variant, VersionRef } from "../domain/model.js";
 import type { ModelPool } from "./model-pool.js";
 import type { RequestAttributes } from "./routing.js";
 import { pickVariant } from "./plan.js";
+import {
+  FALLBACK_VERSION,
+  type ServedDeployment,
+  type ServedFallback,
+  type ServedVariant,
+} from "./served.js";
 import { versionKey } from "./model-pool.js";
 
 export interface VersionResolver {
@@ -23,36 +24,6 @@ export interface VersionResolver {
 
 export interface DeploymentSource {
   list(): Promise<Deployment[]>;
-}
-
-export interface ServedVariant {
-  readonly variant: Variant;
-  readonly version: ModelVersion;
-  /** The registered signature (it carries feature names), else what the runtime read. */
-  readonly signature: Signature;
-}
-
-/**
- * Who answers when a variant fails: a loaded version (another variant, or a version named only
- * as the fallback, served under the label FALLBACK_VERSION), or a fixed answer.
- */
-export type ServedFallback =
-  | { readonly kind: "model"; readonly target: ServedVariant }
-  | { readonly kind: "static"; readonly outputs: Readonly<Record<string, StaticValue>> };
-
-/**
- * Labels (in responses' `served_by` and the log's variant column) for answers that no variant
- * gave. They cannot clash with variant names, which never contain '@'.
- */
-export const FALLBACK_VERSION = "@fallback";
-export const STATIC_FALLBACK = "@static";
-
-export interface ServedDeployment {
-  readonly deployment: Deployment;
-  readonly variants: readonly ServedVariant[];
-  readonly fallback?: ServedFallback;
-  /** Some variant mirrors traffic (checked once here rather than on every request). */
-  readonly hasShadows?: true;
 }
 
 export interface SyncProblem {

@@ -15,6 +15,9 @@ import type { ServedDeployment, ServedVariant } from "./endpoints.js";
 import type { ModelPool } from "./model-pool.js";
 import type { InferencePlan } from "./plan.js";
 import type { DecodedRequest, Prepared } from "./codecs/codec.js";
+import type { Answer } from "./answer.js";
+
+export type { Answer } from "./answer.js";
 import {
   Breakers,
   IGNORE_RESILIENCE_EVENTS,
@@ -24,13 +27,6 @@ import {
   type ResilienceEvents,
 } from "./resilience.js";
 import { staticOutputs } from "./static-response.js";
-
-/** What the model run gave, and who gave it when not the chosen variant. */
-export interface Answer {
-  readonly outputs: JsonTensor[];
-  readonly latencyMs: number;
-  readonly fallback?: { readonly reason: FallbackReason; readonly by: ServedVariant | null };
-}
 
 const NO_SLOT = (): void => {};
 

@@ -8,7 +8,7 @@
  * (each sync gives a new ServedDeployment), not on every request.
  */
 import { invalid, notFound } from "../domain/errors.js";
-import type { ServedDeployment, ServedFallback, ServedVariant } from "./endpoints.js";
+import type { ServedDeployment, ServedFallback, ServedVariant } from "./served.js";
 import { route, type RequestAttributes, type WeightedVariant } from "./routing.js";
 
 /** Merges the members' answers of an ensemble (the ensemble issue; no combiner exists yet). */

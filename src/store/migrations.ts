@@ -411,6 +411,55 @@ const trafficCounts: Migration = {
 };
 
 /**
+ * Open monitor windows saved per replica: each replica's checkpoint row is its share of the
+ * windows (window-shares.ts), so replicas no longer overwrite each other's, and the one that
+ * evaluates merges them. `replica` joins the key; rows from before are the single process's
+ * ('local', the name a SQLite node saves under). The table is rebuilt, as SQLite cannot change
+ * a primary key in place.
+ */
+const monitorWindowShares: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable("monitor_checkpoints").renameTo("monitor_checkpoints_0011").execute();
+    await db.schema
+      .createTable("monitor_checkpoints")
+      .addColumn("monitor", "text", (c) => c.notNull())
+      .addColumn("variant", "text", (c) => c.notNull())
+      .addColumn("replica", "text", (c) => c.notNull())
+      .addColumn("model", "text", (c) => c.notNull())
+      .addColumn("version", "integer", (c) => c.notNull())
+      .addColumn("taken_at", "bigint", (c) => c.notNull())
+      .addColumn("state", "text", (c) => c.notNull()) // JSON WindowerCheckpoint (+ segments, closed)
+      // A new constraint name: on PostgreSQL the old one lives on until its table is dropped.
+      .addPrimaryKeyConstraint("monitor_checkpoints_share_pk", ["monitor", "variant", "replica"])
+      .execute();
+    await sql`insert into monitor_checkpoints (monitor, variant, replica, model, version, taken_at, state)
+      select monitor, variant, 'local', model, version, taken_at, state from monitor_checkpoints_0011`.execute(
+      db,
+    );
+    await db.schema.dropTable("monitor_checkpoints_0011").execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    // One share per (monitor, variant) survives: the single process's if there is one.
+    await sql`delete from monitor_checkpoints where replica <> 'local'`.execute(db);
+    await db.schema.alterTable("monitor_checkpoints").renameTo("monitor_checkpoints_0011").execute();
+    await db.schema
+      .createTable("monitor_checkpoints")
+      .addColumn("monitor", "text", (c) => c.notNull())
+      .addColumn("variant", "text", (c) => c.notNull())
+      .addColumn("model", "text", (c) => c.notNull())
+      .addColumn("version", "integer", (c) => c.notNull())
+      .addColumn("taken_at", "bigint", (c) => c.notNull())
+      .addColumn("state", "text", (c) => c.notNull())
+      .addPrimaryKeyConstraint("monitor_checkpoints_pk", ["monitor", "variant"])
+      .execute();
+    await sql`insert into monitor_checkpoints (monitor, variant, model, version, taken_at, state)
+      select monitor, variant, model, version, taken_at, state from monitor_checkpoints_0011`.execute(db);
+    await db.schema.dropTable("monitor_checkpoints_0011").execute();
+  },
+};
+
+/**
  * Pipeline triggers' memory, so a restart neither refires nor forgets: per trigger (a pipeline
  * and the trigger's canonical spec) when it last fired and started a run, when a schedule was
  * last evaluated, whether a KPI was in breach; and the files a `files` trigger has seen (name,
@@ -459,6 +508,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0008_monitor_alert_states": monitorAlertStates,
   "0009_replicas": replicas,
   "0010_traffic_counts": trafficCounts,
+  "0011_monitor_window_shares": monitorWindowShares,
   "0013_pipeline_triggers": pipelineTriggers,
 };
 

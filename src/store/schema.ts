@@ -93,9 +93,11 @@ export interface MonitorWindowsTable {
   closed_at: number;
 }
 
+/** Migration 0011: one row per replica, its share of the (monitor, variant)'s windows. */
 export interface MonitorCheckpointsTable {
   monitor: string;
   variant: string;
+  replica: string;
   model: string;
   version: number;
   taken_at: number;

@@ -10,14 +10,13 @@
  * look for stray `ballast serve` processes after an interrupted debugging session).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
+import { scratchDatabase } from "./stores.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = ["--import", "tsx", join(ROOT, "src/cli/main.ts")];
@@ -237,11 +236,8 @@ export async function startReplicas(
   options: { adminUrl: string; args?: readonly string[] },
 ): Promise<Replicas> {
   hookExit();
-  const database = `ballast_replicas_${randomBytes(5).toString("hex")}`;
-  await withAdmin(options.adminUrl, (c) => c.query(`CREATE DATABASE ${database}`));
-  const dbUrl = new URL(options.adminUrl);
-  dbUrl.pathname = `/${database}`;
-  const databaseUrl = dbUrl.toString();
+  const database = await scratchDatabase(options.adminUrl, "ballast_replicas");
+  const databaseUrl = database.url;
 
   const slots: Slot[] = [];
   const proxyCounts: number[] = [];
@@ -401,9 +397,7 @@ export async function startReplicas(
       closed = true;
       await Promise.all(slots.map((s) => replicas.kill(s.index)));
       await proxy?.close();
-      await withAdmin(options.adminUrl, (c) =>
-        c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
-      ).catch(() => {});
+      await database.drop().catch(() => {});
       await Promise.all(slots.map((s) => rm(s.dataDir, { recursive: true, force: true })));
     },
   };
@@ -466,16 +460,6 @@ async function replicasAnswer(base: string, i: number): Promise<{ self: string; 
 export async function get(url: string): Promise<{ status: number; text: string }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
   return { status: res.status, text: await res.text() };
-}
-
-async function withAdmin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -61,28 +61,42 @@ async function openSqliteCase(): Promise<OpenedStore> {
   };
 }
 
-async function openPostgresCase(adminUrl: string): Promise<OpenedStore & { url: string }> {
-  const database = `ballast_test_${randomBytes(6).toString("hex")}`;
+/** A fresh, empty database on the server `adminUrl` points at, and the way to drop it again. */
+export async function scratchDatabase(
+  adminUrl: string,
+  prefix = "ballast_test",
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  const database = `${prefix}_${randomBytes(6).toString("hex")}`;
   await withAdmin(adminUrl, (client) => client.query(`CREATE DATABASE ${database}`));
   const url = new URL(adminUrl);
   url.pathname = `/${database}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await withAdmin(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    },
+  };
+}
+
+async function openPostgresCase(adminUrl: string): Promise<OpenedStore & { url: string }> {
+  const database = await scratchDatabase(adminUrl);
   const dir = await tempDir();
   let store: Store;
   try {
-    store = await openStore({ dataDir: dir.path, url: url.toString() });
+    store = await openStore({ dataDir: dir.path, url: database.url });
   } catch (error) {
     await dir.remove();
-    await withAdmin(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    await database.drop();
     throw error;
   }
   return {
     store,
     dataDir: dir.path,
-    url: url.toString(),
+    url: database.url,
     cleanup: async () => {
       await store.close();
       await dir.remove();
-      await withAdmin(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+      await database.drop();
     },
   };
 }

@@ -6,8 +6,8 @@ import { driftBetweenFiles, profileFile } from "../../src/monitoring/file-drift.
 import { evaluateDrift } from "../../src/monitoring/drift.js";
 import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js";
 import { WindowSketch } from "../../src/monitoring/sketches/feature-window.js";
-import { ksTwoSample } from "../../src/monitoring/stats/ks.js";
-import { normedWasserstein } from "../../src/monitoring/stats/wasserstein.js";
+import { ksTwoSample } from "../../src/math/stats/ks.js";
+import { normedWasserstein } from "../../src/math/stats/wasserstein.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 const scratch = scratchDir("ballast-drift-");

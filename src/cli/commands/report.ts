@@ -16,8 +16,8 @@ import {
   type MissingPolicy,
 } from "../../monitoring/drift.js";
 import { DEFAULT_MAX_EXACT_ROWS } from "../../monitoring/raw-values.js";
-import type { Correction } from "../../monitoring/stats/dataset-drift.js";
-import { DEFAULT_RULE_TEXT } from "../../monitoring/stats/default-rule.js";
+import type { Correction } from "../../math/stats/dataset-drift.js";
+import { DEFAULT_RULE_TEXT } from "../../math/stats/default-rule.js";
 import { renderDriftReport } from "../../monitoring/report/html.js";
 import { startProgress } from "../progress.js";
 import { collect, pairs } from "../options.js";

@@ -28,7 +28,7 @@
  */
 import { invalid } from "../../domain/errors.js";
 import { systemClock, type Clock } from "../../domain/clock.js";
-import { DEFAULT_K, QuantileSketch } from "../sketches/quantile-sketch.js";
+import { DEFAULT_K, QuantileSketch } from "../../math/sketches/quantile-sketch.js";
 import { CategoryFrequencies } from "./category-frequencies.js";
 import { isMissing } from "./feature-value.js";
 import { binCountFor, edgesFromQuantiles, numericBin } from "./numeric-bins.js";

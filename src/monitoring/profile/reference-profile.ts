@@ -17,11 +17,11 @@
  */
 import { invalid } from "../../domain/errors.js";
 import { isPlainObject } from "../../domain/json-value.js";
-import { QuantileSketch, type QuantileSketchJSON } from "../sketches/quantile-sketch.js";
+import { QuantileSketch, type QuantileSketchJSON } from "../../math/sketches/quantile-sketch.js";
 import { parseProfileCalibration, type ProfileCalibration } from "./calibration.js";
 
-export const FEATURE_KINDS = ["numerical", "categorical", "binary"] as const;
-export type FeatureKind = (typeof FEATURE_KINDS)[number];
+import { FEATURE_KINDS, type FeatureKind } from "../../math/stats/test.js";
+export { FEATURE_KINDS, type FeatureKind };
 
 /** Inputs the model reads, or outputs it produced (for prediction drift). */
 export const FEATURE_ROLES = ["input", "output"] as const;

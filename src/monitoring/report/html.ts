@@ -17,9 +17,9 @@ import { invalid } from "../../domain/errors.js";
 import { methodLabel, type DriftResult, type FeatureDriftResult } from "../drift.js";
 import { EXTRA_BINS } from "../sketches/feature-window.js";
 import { OTHER_CATEGORY } from "../profile/reference-profile.js";
-import { DEFAULT_RULE_TEXT } from "../stats/default-rule.js";
-import type { Correction, FeatureDrift } from "../stats/dataset-drift.js";
-import { STAT_TESTS } from "../stats/index.js";
+import { DEFAULT_RULE_TEXT } from "../../math/stats/default-rule.js";
+import type { Correction, FeatureDrift } from "../../math/stats/dataset-drift.js";
+import { STAT_TESTS } from "../../math/stats/index.js";
 
 export interface DriftReportContext {
   readonly title: string;

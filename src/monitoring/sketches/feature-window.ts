@@ -34,7 +34,7 @@ import {
   type FeatureRole,
   type ReferenceProfile,
 } from "../profile/reference-profile.js";
-import { QuantileSketch, type QuantileSketchJSON } from "./quantile-sketch.js";
+import { QuantileSketch, type QuantileSketchJSON } from "../../math/sketches/quantile-sketch.js";
 
 export const EXTRA_BINS = ["__below__", "__above__", "__unseen__", "__missing__"] as const;
 

@@ -5,7 +5,12 @@
  * the false-winner rate. With `autoPromote`, a winning B is promoted and a winning A ends the
  * test with B's traffic removed; otherwise the verdict waits for a person (promote or abort).
  */
-import { AB_TEST_START, mixingVarianceFromMde, updateAbTestRates, type AbTestState } from "../stats/index.js";
+import {
+  AB_TEST_START,
+  mixingVarianceFromMde,
+  updateAbTestRates,
+  type AbTestState,
+} from "../../math/experiments/index.js";
 import type { VariantMeasurement } from "../analysis.js";
 import type { RolloutKind } from "../kind.js";
 import { RolloutReason } from "../reasons.js";

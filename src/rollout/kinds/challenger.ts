@@ -19,8 +19,8 @@ import {
   type McNemarOutcome,
   type PairedOutcomes,
   type PairedTOutcome,
-} from "../stats/index.js";
-import type { Moments } from "../stats/moments.js";
+} from "../../math/experiments/index.js";
+import type { Moments } from "../../math/experiments/moments.js";
 import type { VersionPin } from "../rollout-state.js";
 import type { ChallengerStrategy } from "../strategy.js";
 

@@ -13,7 +13,7 @@ import {
   type SegmentSpec,
 } from "../../monitoring/segments.js";
 import { parseDuration } from "../../domain/duration.js";
-import type { Correction } from "../../monitoring/stats/dataset-drift.js";
+import type { Correction } from "../../math/stats/dataset-drift.js";
 import { invalid } from "../../domain/errors.js";
 import { instant } from "./predictions.js";
 
@@ -128,17 +128,12 @@ export function monitorRoutes(ballast: Ballast): FastifyPluginAsync {
 
     app.put<{ Params: { name: string } }>("/api/v1/monitors/:name", async (request) => {
       const spec = parseAnyMonitorSpec(request.body, request.params.name);
-      monitors.checkAccess(spec);
-      await ballast.monitorStore.put(spec);
-      monitors.put(spec);
-      ballast.prepareMonitors(spec.deployment);
-      await monitors.settled();
+      await ballast.monitorChanges.put(spec);
       return monitors.statusOf(spec.name);
     });
 
     app.delete<{ Params: { name: string } }>("/api/v1/monitors/:name", async (request) => {
-      monitors.delete(request.params.name);
-      await ballast.monitorStore.delete(request.params.name);
+      await ballast.monitorChanges.remove(request.params.name);
       return { deleted: request.params.name };
     });
   };

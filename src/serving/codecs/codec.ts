@@ -6,7 +6,7 @@
 import type { Signature } from "../../domain/model.js";
 import type { Tensor } from "../../domain/tensor.js";
 import { STATIC_FALLBACK } from "../endpoints.js";
-import type { Answer } from "../executor.js";
+import type { Answer } from "../answer.js";
 import type { LoggedInputs } from "../logged-inputs.js";
 import type { Instance } from "../named-features.js";
 import type { FallbackReason } from "../resilience.js";

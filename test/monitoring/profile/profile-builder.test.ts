@@ -11,7 +11,7 @@ import {
   type FeatureProfile,
   type ReferenceProfile,
 } from "../../../src/monitoring/profile/reference-profile.js";
-import { rankErrorBound } from "../../../src/monitoring/sketches/quantile-sketch.js";
+import { rankErrorBound } from "../../../src/math/sketches/quantile-sketch.js";
 
 const clock = { now: () => 1_700_000_000_000 };
 

@@ -4,7 +4,7 @@ import type { DriftResult, FeatureDriftResult } from "../../../src/monitoring/dr
 import { evaluateDrift } from "../../../src/monitoring/drift.js";
 import { ProfileBuilder } from "../../../src/monitoring/profile/profile-builder.js";
 import { WindowSketch } from "../../../src/monitoring/sketches/feature-window.js";
-import { DEFAULT_RULE_TEXT } from "../../../src/monitoring/stats/default-rule.js";
+import { DEFAULT_RULE_TEXT } from "../../../src/math/stats/default-rule.js";
 import { escapeHtml, formatNumber, renderDriftReport } from "../../../src/monitoring/report/html.js";
 
 const EXTRA = ["__below__", "__above__", "__unseen__", "__missing__"];

@@ -1,7 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { QuantileSketch, rankErrorBound } from "../../../src/monitoring/sketches/quantile-sketch.js";
-import { sortFloat64 } from "../../../src/monitoring/sketches/sort-float64.js";
+import { QuantileSketch, rankErrorBound } from "../../../src/math/sketches/quantile-sketch.js";
+import { sortFloat64 } from "../../../src/math/sketches/sort-float64.js";
 import { WindowSketch } from "../../../src/monitoring/sketches/feature-window.js";
 import { ProfileBuilder } from "../../../src/monitoring/profile/profile-builder.js";
 import { ExactBinCounts } from "../../../src/monitoring/profile/exact-bins.js";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { ProfileBuilder } from "../../../src/monitoring/profile/profile-builder.js";
 import type { FeatureProfile, ReferenceProfile } from "../../../src/monitoring/profile/reference-profile.js";
 import { FeatureWindow, WindowSketch } from "../../../src/monitoring/sketches/feature-window.js";
-import { rankErrorBound } from "../../../src/monitoring/sketches/quantile-sketch.js";
+import { rankErrorBound } from "../../../src/math/sketches/quantile-sketch.js";
 import { createRandom } from "../../../src/sim/random.js";
 
 function profileOf(rows: Record<string, unknown>[], k = 1000): ReferenceProfile {

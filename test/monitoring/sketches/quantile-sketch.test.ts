@@ -1,6 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { QuantileSketch, rankErrorBound } from "../../../src/monitoring/sketches/quantile-sketch.js";
+import { QuantileSketch, rankErrorBound } from "../../../src/math/sketches/quantile-sketch.js";
 import { createRandom } from "../../../src/sim/random.js";
 import { BallastError } from "../../../src/domain/errors.js";
 
