@@ -9,7 +9,9 @@ export {
   type AlertServiceStats,
   type AlertSink,
   type AlertSource,
+  type AlertSubscriber,
   type AlertSummary,
+  type AlertTransition,
   type SourcedAlertState,
 } from "./alerting.js";
 export { type DispatcherStats } from "./dispatcher.js";

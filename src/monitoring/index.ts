@@ -13,9 +13,11 @@ export { binaryLabel, performanceBySegment, type PerformanceLog } from "./log-pe
 export { type AnyMonitorSpec, parseAnyMonitorSpec } from "./monitor-spec.js";
 export { LOCAL_REPLICA, monitorAlertStates, MonitorStore, savedMonitorAlerts } from "./monitor-store.js";
 export { type EvaluatedWindow, type MonitorObserver, Monitors } from "./monitors.js";
+export { PERFORMANCE_METRICS, type PerformanceMetric } from "./performance-monitor-spec.js";
 export {
   type PerformanceEvaluation,
   PerformanceMonitors,
+  type PerformanceMonitorStatus,
   type PerformanceObserver,
   type PerformanceSource,
 } from "./performance-monitors.js";

@@ -5,7 +5,13 @@
  * their imports (`npm run layers:index` rewrites it, `npm run lint` checks it).
  */
 export { parsePipelineSpec } from "./pipeline-spec.js";
+export { httpArtifactClient } from "./queue/artifact-client.js";
+export { QueueExecutor, stepQueueWorker } from "./queue/bullmq.js";
+export { parseQueueUrl } from "./queue/queue-url.js";
+export { runStepTask } from "./queue/step-worker.js";
 export { RunController } from "./run-controller.js";
+export { type Announcer, recordRunEvent } from "./run-events.js";
+export { type RunStarter } from "./run-starter.js";
 export { type PipelineRun, RunStore, type StepRun } from "./run-store.js";
 export {
   type CandidateRegistration,
@@ -19,3 +25,8 @@ export {
   type RegisteredCandidate,
   type StepExecutor,
 } from "./step.js";
+export { stepKinds } from "./steps/index.js";
+export { monitorKpis } from "./triggers/kpi-source.js";
+export { type PipelineTriggers, TriggerService } from "./triggers/trigger-service.js";
+export { parseTriggers } from "./triggers/trigger-spec.js";
+export { TriggerStore } from "./triggers/trigger-store.js";

@@ -10,6 +10,7 @@ import { register as resources } from "./resources.js";
 import { register as rollout } from "./rollout.js";
 import { register as token } from "./token.js";
 import { register as pipeline } from "./pipeline.js";
+import { register as worker } from "./worker.js";
 
 /** Adding a command is one file in this folder and one line here. */
 export const commands: Array<(program: Command) => void> = [
@@ -24,4 +25,5 @@ export const commands: Array<(program: Command) => void> = [
   rollout,
   token,
   pipeline,
+  worker,
 ];
