@@ -51,10 +51,12 @@ const world = createWorld(seed, 2000, 500, { holidayFatigue: 0.6 });
 const rng = createRandom(seed + 1);
 let sent = 0;
 
-/** Impressions: the top-scored of five candidates is shown; clicked or not is its label. */
+/**
+ * Impressions: the top-scored of five candidates is shown; clicked or not is its label, sent at
+ * once (the monitor and the canary count clicks as they arrive).
+ */
 async function impressions(n: number, holiday: boolean): Promise<number> {
   let clicks = 0;
-  const feedback: Array<Record<string, unknown>> = [];
   for (let i = 0; i < n; i++) {
     const { user, candidates } = world.impression(rng, holiday);
     const id = `rec-${process.pid}-${++sent}`;
@@ -67,11 +69,10 @@ async function impressions(n: number, holiday: boolean): Promise<number> {
     const shown = shownIndex(res.predictions.map((p) => p.probability ?? 0));
     const clicked = rng.bernoulli(world.clickProbability(user, candidates[shown]!.item, holiday));
     clicks += clicked;
-    feedback.push({ request_id: id, row: shown, label: clicked });
+    const feedback: Array<Record<string, unknown>> = [{ request_id: id, row: shown, label: clicked }];
     if (clicked === 1) feedback.push({ request_id: id, row: shown, event: "click" });
+    await client.request("POST", "/v1/feedback", { feedback });
   }
-  for (let i = 0; i < feedback.length; i += 500)
-    await client.request("POST", "/v1/feedback", { feedback: feedback.slice(i, i + 500) });
   return clicks / n;
 }
 

@@ -12,6 +12,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { FRAUD_FEATURES, generateFraudWeek, type FraudTransaction } from "../../src/sim/fraud.js";
 import type { TestServer } from "../helpers/app.js";
+
+/** sha256 of nothing: what a fingerprint over no datasets would be. */
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 import {
   applyFile,
   driveRun,
@@ -37,7 +40,7 @@ function request(t: FraudTransaction): Record<string, unknown> {
 /** One week: requests in the first seconds of the week's bucket, every row labelled. */
 async function sendWeek(s: TestServer, week: number, rows = ROWS): Promise<void> {
   const weekStart = Math.ceil(s.clock.now() / WEEK_MS) * WEEK_MS;
-  s.clock.t = weekStart + 1000;
+  s.clock.t = weekStart + 40_000;
   const txns = generateFraudWeek({ seed: SEED, week, rows });
   for (let i = 0; i < txns.length; i += 250) {
     const batch = txns.slice(i, i + 250);
@@ -130,6 +133,8 @@ describe("the fraud loop", () => {
     assert.equal(v2.lineage.runId, run.id);
     assert.equal(v2.lineage.parentVersion, 1);
     assert.match(String(v2.lineage.dataFingerprint), /^[0-9a-f]{64}$/);
+    assert.notEqual(v2.lineage.dataFingerprint, EMPTY_SHA256, "the fingerprint covers the training data");
+    assert.match(JSON.stringify(v2.lineage.parameters), /"source":\{"log":"fraud"/);
     assert.equal(v2.tags["ballast.pipeline"], "fraud-retrain");
     assert.ok((v2.metrics.auc ?? 0) > 0.7, JSON.stringify(v2.metrics));
 

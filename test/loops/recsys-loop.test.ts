@@ -13,6 +13,9 @@ import { after, before, describe, test } from "node:test";
 import { createRandom } from "../../src/sim/random.js";
 import { createWorld, recsysModel, shownIndex } from "../../src/sim/recsys.js";
 import type { TestServer } from "../helpers/app.js";
+
+/** sha256 of nothing: what a fingerprint over no datasets would be. */
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 import {
   applyFile,
   driveRun,
@@ -55,7 +58,7 @@ async function impressions(s: TestServer, n: number, holiday: boolean): Promise<
 
 async function day(s: TestServer, holiday: boolean): Promise<void> {
   const start = Math.ceil(s.clock.now() / DAY_MS) * DAY_MS;
-  s.clock.t = start + 1000;
+  s.clock.t = start + 40_000;
   await impressions(s, IMPRESSIONS, holiday);
   s.clock.t = start + DAY_MS - 1000;
   await evaluateMonitors(s);
@@ -99,6 +102,8 @@ describe("the recsys loop", () => {
     assert.equal(v2.lineage.runId, run.id);
     assert.equal(v2.lineage.parentVersion, 1);
     assert.match(String(v2.lineage.dataFingerprint), /^[0-9a-f]{64}$/);
+    assert.notEqual(v2.lineage.dataFingerprint, EMPTY_SHA256, "the fingerprint covers the training data");
+    assert.match(JSON.stringify(v2.lineage.parameters), /"source":\{"log":"recsys"/);
     assert.ok((v2.metrics.auc ?? 0) > 0.5, JSON.stringify(v2.metrics));
 
     assert.equal((await rolloutOf(s, "recsys")).rollout?.canary.version, 2);
@@ -114,6 +119,10 @@ describe("the recsys loop", () => {
       view = await rolloutOf(s, "recsys");
     }
     assert.equal(view.rollout?.phase, "Succeeded", JSON.stringify(view));
+    const clicks = view.gates.find((g) => g.gate === "event_rate(click)") as unknown as {
+      observed: { canaryRate: number; stableRate: number };
+    };
+    assert.ok(clicks.observed.canaryRate > clicks.observed.stableRate, JSON.stringify(clicks));
     assert.deepEqual(await servedVersions(s, "recsys"), [2]);
   });
 });
