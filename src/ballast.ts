@@ -60,6 +60,15 @@ import { measurementSource } from "./rollout/measurements.js";
 import { Rollouts } from "./rollout/rollouts.js";
 import { RolloutAlerts } from "./rollout/rollout-alerts.js";
 import { parseStrategy } from "./rollout/strategy.js";
+import { Announcements, subscribedNotifiers } from "./application/announcements.js";
+import { pipelineTriggersFrom } from "./application/pipeline-triggers.js";
+import { pipelineServer } from "./application/pipeline-server.js";
+import { recordRunEvent } from "./pipelines/run-events.js";
+import type { RunStarter } from "./pipelines/run-starter.js";
+import { QueueExecutor } from "./pipelines/queue/bullmq.js";
+import { monitorKpis } from "./pipelines/triggers/kpi-source.js";
+import { TriggerService } from "./pipelines/triggers/trigger-service.js";
+import { TriggerStore } from "./pipelines/triggers/trigger-store.js";
 
 export interface BallastOptions {
   /** Where the SQLite file and the artifacts live. */
@@ -96,6 +105,15 @@ export interface BallastOptions {
   readonly remoteAccess?: RemoteAccess;
   /** What notifiers may read as secrets (`--secrets-dir`, `--secret-env`); /run/secrets and BALLAST_SECRET_* by default. */
   readonly secretAccess?: SecretAccess;
+  /**
+   * `--queue redis://…` or `postgres://…`: pipeline steps that may run anywhere go to `ballast
+   * worker`s through BullMQ; absent, they run in this process.
+   */
+  readonly queue?: string;
+  /** Judge pipeline triggers (KPIs, schedules, files) on a timer (default); tests call `pipelineTriggers.tick()`. */
+  readonly triggerTicker?: boolean;
+  /** Where `files` triggers' globs are rooted (default: the working directory). */
+  readonly triggerFilesRoot?: string;
 }
 
 /** The change-feed topic of what deployments serve (deployments, aliases). */
@@ -106,6 +124,8 @@ const MONITORS_TOPIC = "monitors";
 const ROLLOUT_TICK_MS = 1000;
 /** How often pipeline runs are looked at (an attempt that ends also asks for a tick at once). */
 const PIPELINE_TICK_MS = 1000;
+/** How often pipeline triggers judge KPIs, schedules (minute-grained cron) and file arrivals. */
+const TRIGGER_TICK_MS = 15_000;
 
 export interface Ballast {
   readonly dataDir: string;
@@ -147,6 +167,12 @@ export interface Ballast {
   readonly alerts: AlertService;
   /** Points a deployment's monitors at the versions it serves now (after it or they change). */
   prepareMonitors(deployment: string): void;
+  /** Registry and pipeline events into the event log and subscribed Notifiers (recordRunEvent's Announcer). */
+  readonly announcements: Announcements;
+  /** Alerts, KPIs, schedules, files and manual starts of pipeline runs. */
+  readonly pipelineTriggers: TriggerService;
+  /** With `--queue`: where `anywhere` steps are executed (BullMQ); undefined runs them embedded. */
+  readonly stepQueue: StepExecutor | undefined;
   /** The one way to change a monitor: stored, run here, announced to the other replicas. */
   readonly monitorChanges: MonitorChanges;
   /**
@@ -187,10 +213,16 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   // Artifacts this data dir holds from before the database kept copies (or from a replica that
   // died before copying) go into it now, so every replica can load every version.
   await artifacts.shareLocal();
+  // Versions registered and aliases moved, by any door, are announced once the parts exist.
+  let announcements: Announcements | undefined = undefined;
   const registry = new Registry(store, artifacts, {
     profiles: profileFormat,
     clock,
     inspect: (flavor, path) => runtimeFor(flavor).inspect(path),
+    observer: {
+      versionRegistered: (version) => announcements?.versionRegistered(version),
+      aliasMoved: (change) => announcements?.aliasMoved(change),
+    },
   });
   // The registry keeps a deployment's strategy as declared; rollout/ says what is a strategy.
   const deployments = new DeploymentStore(store, registry, clock, { strategy: parseStrategy });
@@ -362,6 +394,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       : setInterval(() => void tickRollouts().catch(() => metrics.rolloutTickFailed()), ROLLOUT_TICK_MS);
   rolloutTicker?.unref();
 
+  const stepQueue = options.queue === undefined ? undefined : new QueueExecutor(options.queue);
+  const stepExecutor = options.pipelineExecutor ?? stepQueue;
   let tickPipelinesSoon = (): void => {};
   const pipelines = new RunController({
     store: new RunStore(store.db),
@@ -372,8 +406,22 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     artifacts,
     dataDir,
     clock,
-    ...(options.pipelineExecutor === undefined ? {} : { executor: options.pipelineExecutor }),
-    ...(options.pipelineServer === undefined ? {} : { server: options.pipelineServer }),
+    ...(stepExecutor === undefined ? {} : { executor: stepExecutor }),
+    server:
+      options.pipelineServer ??
+      pipelineServer({
+        db: store.db,
+        predictions,
+        flush: () => predictionLog.flush(),
+        registry,
+        artifacts,
+        deployments,
+        changes,
+        rollingTo: (d) => rollouts.rollingTo(d),
+        events,
+        fileRoots: [dataDir, resolve(options.triggerFilesRoot ?? process.cwd())],
+        ...(options.secretAccess === undefined ? {} : { secretAccess: options.secretAccess }),
+      }),
     exclusive: exclusiveSection(store, "ballast.pipelines.start"),
     kick: () => tickPipelinesSoon(),
   });
@@ -397,6 +445,54 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
 
   predictionLog.start();
   retention?.start();
+  announcements = new Announcements(events, alerts, subscribedNotifiers(resourceStore), options.publicUrl);
+  // Pipeline triggers: the Pipelines' declared triggers, judged on the pipelines lease's holder.
+  // The orchestrator is the RunStarter: triggers start runs through it (coalesced by its rules).
+  const runStarter: RunStarter = pipelines;
+  // Every finished run (and a candidate stopped at validation) into the event log and Notifiers.
+  const announcer = announcements;
+  pipelines.subscribe((run) => {
+    const failedStep = run.steps.find((st) => st.state === "Failed");
+    const registered = run.registered as { model?: unknown; version?: unknown } | null | undefined;
+    void (async () => {
+      if (failedStep !== undefined && failedStep.kind === "validate")
+        await recordRunEvent(announcer, {
+          type: "validation-failed",
+          pipeline: run.pipeline,
+          runId: run.id,
+          step: failedStep.step,
+          reasons: (failedStep.error ?? run.reason ?? "validation failed").split("; "),
+        });
+      await recordRunEvent(announcer, {
+        type: "run-finished",
+        pipeline: run.pipeline,
+        runId: run.id,
+        state: run.state as "Succeeded" | "Failed" | "Cancelled",
+        ...(run.reason === null || run.reason === undefined ? {} : { reason: run.reason }),
+        trigger: run.trigger.reason,
+        ...(typeof registered?.model === "string" && typeof registered.version === "number"
+          ? { registered: { model: registered.model, version: registered.version } }
+          : {}),
+        rolloutStarted: run.deployed !== null && run.deployed !== undefined,
+      });
+    })().catch(() => undefined);
+  });
+  const pipelineTriggers = new TriggerService({
+    starter: runStarter,
+    pipelines: pipelineTriggersFrom(resourceStore),
+    alerts,
+    kpis: monitorKpis(() => monitoring.performance.list()),
+    store: new TriggerStore(store.db),
+    events,
+    clock,
+    filesRoot: resolve(options.triggerFilesRoot ?? process.cwd()),
+    guard: leased(leases, LEASE.pipelines),
+  });
+  const triggerTicker =
+    options.triggerTicker === false
+      ? undefined
+      : setInterval(() => void pipelineTriggers.tick().catch(() => undefined), TRIGGER_TICK_MS);
+  triggerTicker?.unref();
   // Changes made through other replicas (or missed while the connection was down) are served here.
   await feed.subscribe(DEPLOYMENTS_TOPIC, (change) =>
     change.cause === "local" ? undefined : changes.heard(),
@@ -413,6 +509,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   for (const d of endpoints.list()) prepareMonitors(d.deployment.name);
   // A rollout interrupted by a restart continues from its last saved state.
   await resumeRollouts(leases, rollouts);
+  await pipelineTriggers.start();
 
   return {
     dataDir,
@@ -442,6 +539,9 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     feed,
     alerts,
     prepareMonitors,
+    announcements,
+    pipelineTriggers,
+    stepQueue,
     monitorChanges,
     sharedWindows:
       monitoring.evaluator === undefined
@@ -459,6 +559,10 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       tickPipelinesSoon = () => {};
       await pipelines.close();
       await controller.serialized(async () => {});
+      clearInterval(triggerTicker);
+      await pipelineTriggers.close();
+      await stepQueue?.close();
+      await announcements?.settled();
       await monitoring.close();
       alerts.close();
       retention?.stop();

@@ -9,9 +9,12 @@ export {
   type AlertServiceStats,
   type AlertSink,
   type AlertSource,
+  type AlertSubscriber,
   type AlertSummary,
+  type AlertTransition,
   type SourcedAlertState,
 } from "./alerting.js";
 export { type DispatcherStats } from "./dispatcher.js";
 export { type AlertPhase, alertRule, type AlertRule, type AlertState } from "./lifecycle.js";
 export { checkOneNotifier, type NotifierConfig, parseNotifierConfig } from "./notifiers/index.js";
+export { parseSecretRef, resolveSecret, type SecretRef } from "./notifiers/secret-ref.js";

@@ -8,17 +8,22 @@ export { type DriftResult, methodLabel, MISSING_POLICIES, type MissingPolicy } f
 export { calibrationFromFile } from "./file-calibration.js";
 export { driftBetweenFiles, profileFile } from "./file-drift.js";
 export { monitorsTap } from "./inference-tap.js";
-export { driftFromLog, type LogDrift, type VersionSource } from "./log-drift.js";
+export { driftFromLog, type LogDrift, loggedRows, type VersionSource } from "./log-drift.js";
 export { binaryLabel, performanceBySegment, type PerformanceLog } from "./log-performance.js";
 export { type AnyMonitorSpec, parseAnyMonitorSpec } from "./monitor-spec.js";
 export { LOCAL_REPLICA, monitorAlertStates, MonitorStore, savedMonitorAlerts } from "./monitor-store.js";
 export { type EvaluatedWindow, type MonitorObserver, Monitors } from "./monitors.js";
+export { PERFORMANCE_METRICS, type PerformanceMetric } from "./performance-monitor-spec.js";
 export {
   type PerformanceEvaluation,
   PerformanceMonitors,
+  type PerformanceMonitorStatus,
   type PerformanceObserver,
   type PerformanceSource,
 } from "./performance-monitors.js";
+export { ClassificationAccumulator } from "./performance/classification.js";
+export { RegressionAccumulator } from "./performance/regression.js";
+export { ProfileBuilder } from "./profile/profile-builder.js";
 export { profileFormat } from "./profile/profile-format.js";
 export {
   FEATURE_KINDS,

@@ -5,6 +5,28 @@
  * their imports (`npm run layers:index` rewrites it, `npm run lint` checks it).
  */
 export { parsePipelineSpec } from "./pipeline-spec.js";
+export { httpArtifactClient } from "./queue/artifact-client.js";
+export { QueueExecutor, stepQueueWorker } from "./queue/bullmq.js";
+export { parseQueueUrl } from "./queue/queue-url.js";
+export { runStepTask } from "./queue/step-worker.js";
 export { RunController } from "./run-controller.js";
+export { type Announcer, recordRunEvent } from "./run-events.js";
+export { type RunStarter } from "./run-starter.js";
 export { type PipelineRun, RunStore, type StepRun } from "./run-store.js";
-export { type PipelineServer, type StepExecutor } from "./step.js";
+export {
+  type CandidateRegistration,
+  type Champion,
+  type HandOffRequest,
+  type HandOffResult,
+  type LabelledLogQuery,
+  type LabelledRow,
+  type LogExtent,
+  type PipelineServer,
+  type RegisteredCandidate,
+  type StepExecutor,
+} from "./step.js";
+export { stepKinds } from "./steps/index.js";
+export { monitorKpis } from "./triggers/kpi-source.js";
+export { type PipelineTriggers, TriggerService } from "./triggers/trigger-service.js";
+export { parseTriggers } from "./triggers/trigger-spec.js";
+export { TriggerStore } from "./triggers/trigger-store.js";

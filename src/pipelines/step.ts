@@ -11,6 +11,8 @@
  */
 import type { Clock } from "../domain/clock.js";
 import type { JsonValue } from "../domain/json-value.js";
+import type { Flavor, Signature } from "../domain/model.js";
+import type { SecretAccess } from "../domain/secret-access.js";
 
 /** What a step produced or consumes. `path` is a local file this process may read. */
 export interface ArtifactRef {
@@ -60,12 +62,147 @@ export interface StepContext<S> {
 }
 
 /**
- * What server-placed steps may use. Defined here so step kinds depend on this interface, not on
- * the composition root; ballast.ts gives the implementation.
+ * What server-placed steps may use. Defined here so step kinds depend on these ports, not on
+ * the composition root; src/application/pipeline-server.ts implements them from a Ballast's
+ * parts (ballast.ts wires it).
  */
 export interface PipelineServer {
-  /** Everything a step may ask of the rest of Ballast, wired in ballast.ts (registry, log, changes). */
-  readonly [capability: string]: unknown;
+  /** Predictions joined with their feedback labels, read from the store. */
+  readonly log: LabelledLog;
+  readonly registry: PipelineRegistry;
+  /** Candidates reach serving only through here (DeploymentChanges, strategy `follow`). */
+  readonly handOff: DeploymentHandOff;
+  readonly events: PipelineEvents;
+  /** Where `files` sources may read: relative paths resolve against the first root. */
+  readonly fileRoots: readonly string[];
+  /** What `urlFrom` secret references may read (--secrets-dir, --secret-env). */
+  readonly secretAccess?: SecretAccess;
+}
+
+/** One labelled production row: the logged inputs by feature name, the label when it came. */
+export interface LabelledRow {
+  /** `<request id>/<row>/<variant>`: unique in the log, stable across reads. */
+  readonly id: string;
+  /** Prediction time, epoch ms. */
+  readonly at: number;
+  readonly deployment: string;
+  readonly variant: string;
+  readonly model: string;
+  readonly version: number;
+  readonly features: Readonly<Record<string, JsonValue>>;
+  /** The `label` feedback of this row, null while none arrived. */
+  readonly label: JsonValue;
+}
+
+export interface LabelledLogQuery {
+  readonly deployment: string;
+  /** Epoch ms, inclusive. */
+  readonly since: number;
+  /** Epoch ms, exclusive. */
+  readonly until: number;
+  /** Only rows whose logged inputs have these values (`{merchant_category: travel}`). */
+  readonly segment?: Readonly<Record<string, JsonValue>>;
+  /** Only rows that have a label. */
+  readonly labelledOnly: boolean;
+  /** Only live variants' rows (shadows' answers are logged under the same inputs); default true. */
+  readonly liveOnly?: boolean;
+}
+
+export interface LabelledLog {
+  /** Matching rows, oldest first, in pages (memory flat in the window's size). */
+  rows(query: LabelledLogQuery): AsyncIterable<readonly LabelledRow[]>;
+  /** What identifies the window's matching predictions cheaply: their count and newest row. */
+  extent(query: Omit<LabelledLogQuery, "labelledOnly" | "segment">): Promise<LogExtent>;
+}
+
+export type LogExtent = {
+  readonly predictions: number;
+  /** Oldest and newest prediction time in the window; null when empty. */
+  readonly oldest: number | null;
+  readonly newest: number | null;
+  /** Feedback rows for the window's predictions and the newest time one was received. */
+  readonly labels: number;
+  readonly newestLabel: number | null;
+};
+
+/** What a deployment's primary (live, non-shadow) variant serves now. */
+export interface Champion {
+  readonly deployment: string;
+  readonly model: string;
+  readonly version: number;
+  readonly flavor: Flavor;
+  /** A local file this process may read. */
+  readonly artifactPath: string;
+  readonly signature: Signature | null;
+}
+
+export interface CandidateRegistration {
+  readonly model: string;
+  readonly artifactPath: string;
+  readonly flavor?: Flavor;
+  /** The pipeline run: a second registration for the same run returns the first version. */
+  readonly runId: string;
+  readonly lineage: {
+    readonly dataFingerprint: string;
+    readonly parameters: Readonly<Record<string, JsonValue>>;
+    readonly parentVersion?: number;
+  };
+  readonly metrics?: Readonly<Record<string, number>>;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly description?: string;
+  readonly referenceProfile?: unknown;
+  /** Moved onto the new version (registry only: deployments following it are not changed). */
+  readonly alias?: string;
+}
+
+export interface RegisteredCandidate {
+  readonly model: string;
+  readonly version: number;
+  /** False when this run had registered it already. */
+  readonly created: boolean;
+}
+
+export interface PipelineRegistry {
+  /** Null when the deployment does not exist or serves nothing live. */
+  champion(deployment: string): Promise<Champion | null>;
+  register(candidate: CandidateRegistration): Promise<RegisteredCandidate>;
+  attachReference(model: string, version: number, profile: unknown): Promise<void>;
+}
+
+export type HandOffMode = "canary" | "shadow";
+
+export interface HandOffRequest {
+  readonly deployment: string;
+  readonly model: string;
+  readonly version: number;
+  readonly mode: HandOffMode;
+  readonly runId: string;
+  /** Shadow only: the percentage of requests mirrored to it (default 100). */
+  readonly shadowWeight?: number;
+}
+
+export interface HandOffResult {
+  readonly mode: HandOffMode;
+  /** False when this run's hand-off had happened already (found, not repeated). */
+  readonly started: boolean;
+  /** canary: a rollout started; switched: the deployment had no strategy and switched at once. */
+  readonly outcome: "rollout" | "switched" | "shadow";
+  readonly rolloutId?: string;
+}
+
+export interface DeploymentHandOff {
+  handOff(request: HandOffRequest): Promise<HandOffResult>;
+}
+
+export interface PipelineEvents {
+  /** Into the event log (kind `Pipeline`, name the pipeline). */
+  record(event: {
+    readonly name: string;
+    readonly reason: string;
+    readonly message: string;
+    readonly type?: "Normal" | "Warning";
+    readonly details?: Record<string, unknown>;
+  }): Promise<void>;
 }
 
 export interface StepResult {

@@ -10,5 +10,6 @@ export { checkDeployment, type DeploymentInput, variantsFromDocs } from "./deplo
 export { DeploymentStore } from "./deployments.js";
 export { invalidField, shown } from "./field.js";
 export { type ProfileFormat } from "./reference.js";
+export { REGISTRY_REASONS, type RegistryObserver, RegistryReason } from "./registry-events.js";
 export { Registry } from "./registry.js";
 export { checkRouting } from "./routing-spec.js";

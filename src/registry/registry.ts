@@ -18,6 +18,7 @@ import {
 } from "../domain/model.js";
 import type { Store } from "../store/db.js";
 import { toJson } from "../store/json.js";
+import type { RegistryObserver } from "./registry-events.js";
 import type { Database } from "../store/schema.js";
 import type { ArtifactStore } from "./artifacts.js";
 import { invalidField } from "./field.js";
@@ -37,6 +38,8 @@ export interface RegistryOptions {
   readonly inspect: InspectArtifact;
   /** How reference profiles are validated and serialized; without it, versions take none. */
   readonly profiles?: ProfileFormat;
+  /** Told of versions registered and aliases moved, after they commit (the event log, notifiers). */
+  readonly observer?: RegistryObserver;
 }
 
 export interface RegisterVersionInput {
@@ -80,6 +83,7 @@ export class Registry {
   private readonly clock: Clock;
   private readonly inspect: InspectArtifact;
   private readonly profiles: ProfileFormat | undefined;
+  private readonly observer: RegistryObserver | undefined;
 
   constructor(
     store: Store,
@@ -90,6 +94,7 @@ export class Registry {
     this.clock = options.clock;
     this.inspect = options.inspect;
     this.profiles = options.profiles;
+    this.observer = options.observer;
   }
 
   async registerVersion(input: RegisterVersionInput): Promise<RegisterVersionResult> {
@@ -122,7 +127,7 @@ export class Registry {
             checkReference(this.profiles, input.referenceProfile, signature),
           );
 
-    return this.db.transaction().execute(async (tx) => {
+    const result = await this.db.transaction().execute(async (tx) => {
       const now = this.clock.now();
       // Creates the model or locks its row: concurrent registrations of one model queue here,
       // so each sees the versions committed before it and gets the next number.
@@ -191,6 +196,8 @@ export class Registry {
       await tx.insertInto("model_versions").values(versionToRow(version)).execute();
       return { version, created: true };
     });
+    if (result.created) this.observer?.versionRegistered(result.version);
+    return result;
   }
 
   async getModel(name: string): Promise<RegisteredModel> {
@@ -251,7 +258,7 @@ export class Registry {
   async setAlias(model: string, alias: string, version: number): Promise<void> {
     checkAliasName(alias);
     checkVersionNumber(version);
-    await this.db.transaction().execute(async (tx) => {
+    const moved = await this.db.transaction().execute(async (tx) => {
       const now = this.clock.now();
       // The lock keeps a concurrent deleteVersion from removing the version between the check
       // and the write.
@@ -259,6 +266,12 @@ export class Registry {
       if ((await findVersion(tx, model, version)) === undefined) {
         throw notFound(`model "${model}" has no version ${version}`, { model, version });
       }
+      const before = await tx
+        .selectFrom("model_aliases")
+        .select("version")
+        .where("model", "=", model)
+        .where("alias", "=", alias)
+        .executeTakeFirst();
       await tx
         .insertInto("model_aliases")
         .values({ model, alias, version, updated_at: now })
@@ -269,7 +282,10 @@ export class Registry {
           })),
         )
         .execute();
+      return { from: before === undefined ? null : Number(before.version), at: now };
     });
+    if (moved.from !== version)
+      this.observer?.aliasMoved({ model, alias, from: moved.from, to: version, at: moved.at });
   }
 
   /** Refused while a deployment routes through the alias: it would stop resolving. */

@@ -9,6 +9,7 @@ import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/in
 import { checkDeployment, variantsFromDocs, type DeploymentInput } from "../registry/deployment-spec.js";
 import { parseStrategy } from "../rollout/strategy.js";
 import { invalidField, shown } from "../registry/field.js";
+import { REGISTRY_REASONS } from "../registry/registry-events.js";
 import { parseAnyMonitorSpec, type AnyMonitorSpec } from "../monitoring/monitor-spec.js";
 import { parsePipelineSpec } from "../pipelines/pipeline-spec.js";
 import type { Kind, Manifest } from "./manifest.js";
@@ -161,10 +162,33 @@ const notifierRules: KindRules = {
   kind: "Notifier",
   names: ["notifier", "notifiers"],
   canonical(name, spec) {
-    return { ...parseNotifierConfig({ name, ...spec }, "spec") } as Spec;
+    // `events`: the registry and pipeline events this receiver is told of, beside the alerts
+    // of the monitors and rollouts that name it.
+    const { events, ...config } = spec;
+    const subscribed = events === undefined ? [] : parseEventSubscriptions(events, "spec.events");
+    return {
+      ...parseNotifierConfig({ name, ...config }, "spec"),
+      ...(subscribed.length === 0 ? {} : { events: subscribed }),
+    } as Spec;
   },
   references: () => [],
 };
+
+function parseEventSubscriptions(raw: unknown, field: string): string[] {
+  if (!Array.isArray(raw)) throw invalidField(field, `expected a list of ${REGISTRY_REASONS.join(", ")}`);
+  return [
+    ...new Set(
+      raw.map((e: unknown, i) => {
+        if (typeof e !== "string" || !(REGISTRY_REASONS as readonly string[]).includes(e))
+          throw invalidField(
+            `${field}[${i}]`,
+            `expected one of ${REGISTRY_REASONS.join(", ")}, got ${shown(e)}`,
+          );
+        return e;
+      }),
+    ),
+  ];
+}
 
 // ---------------------------------------------------------------- Monitor
 

@@ -374,7 +374,9 @@ export class ResourceService {
       const inBatch = batch.find((m) => m.kind === "Notifier" && m.metadata.name === n);
       const spec = inBatch?.spec ?? (await this.live.get("Notifier", n));
       if (spec === null) throw notFound(`Notifier ${n} does not exist`);
-      configs.set(n, spec as unknown as NotifierConfig);
+      // Its `events` subscription is the Notifier's own business, not part of a monitor's receiver.
+      const { events: _events, ...config } = spec as Record<string, unknown>;
+      configs.set(n, config as unknown as NotifierConfig);
     }
     const config = (n: string) => configs.get(n) as NotifierConfig;
     if (manifest.kind === "Deployment") return deploymentSpecWith(manifest.spec, config);

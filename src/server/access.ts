@@ -42,6 +42,9 @@ const OPERATE: ReadonlyArray<readonly [string, string]> = [
   ["DELETE", "/api/v1/deployments/:name"],
   ["POST", "/api/v1/deployments/:name/rollout"],
   ["POST", "/api/v1/deployments/:name/rollout/:action"],
+  // Workers move step artifacts; a download is production data, so it needs operator too.
+  ["PUT", "/api/v1/artifacts"],
+  ["GET", "/api/v1/artifacts/:sha256"],
 ];
 
 const OPEN = new Set(["/v2", "/v2/health/live", "/v2/health/ready", "/metrics"]);
@@ -57,8 +60,9 @@ export function accessFor(method: string, route: string | undefined): Access {
   if (route.startsWith("/v2/models/") || route.startsWith("/v1/models/")) return "infer";
   if (route === "/v1/feedback") return "feedback";
   if (route === "/api/v1" || route.startsWith("/api/")) {
-    if (method === "GET" || method === "HEAD") return "read";
-    return OPERATE.some(([m, r]) => m === method && r === route) ? "operate" : "admin";
+    const operates = OPERATE.some(([m, r]) => m === (method === "HEAD" ? "GET" : method) && r === route);
+    if (method === "GET" || method === "HEAD") return operates ? "operate" : "read";
+    return operates ? "operate" : "admin";
   }
   return "admin";
 }

@@ -41,7 +41,17 @@ export interface World {
   clickProbability(user: User, item: Item, holiday: boolean): number;
 }
 
-export function createWorld(seed: number, users = 2000, items = 500): World {
+export interface WorldOptions {
+  /**
+   * After the holiday, how much of their usual taste users have left for categories other than
+   * gifts (0 keeps it whole, 0.5 halves it): the shift that makes a taste-only ranker's
+   * click-through drop (the retraining loop's story). Default 0.
+   */
+  readonly holidayFatigue?: number;
+}
+
+export function createWorld(seed: number, users = 2000, items = 500, options: WorldOptions = {}): World {
+  const fatigue = options.holidayFatigue ?? 0;
   const rng = createRandom(deriveSeed(seed, 1));
   const allUsers: User[] = Array.from({ length: users }, (_, i) => ({
     id: `user-${i}`,
@@ -55,7 +65,8 @@ export function createWorld(seed: number, users = 2000, items = 500): World {
   const affinity = (user: User, item: Item, holiday: boolean): number => {
     // After the holiday everyone likes gifts a good deal more than their usual taste says.
     const base = user.taste[item.category] ?? 0;
-    return holiday && item.category === GIFTS ? Math.min(1, base + 0.6) : base;
+    if (!holiday) return base;
+    return item.category === GIFTS ? Math.min(1, base + 0.6) : base * (1 - fatigue);
   };
   const clickProbability = (user: User, item: Item, holiday: boolean): number =>
     0.02 + 0.16 * affinity(user, item, holiday) + 0.04 * item.popularity;

@@ -539,6 +539,43 @@ const pipelines: Migration = {
   },
 };
 
+/**
+ * Pipeline triggers' memory, so a restart neither refires nor forgets: per trigger (a pipeline
+ * and the trigger's canonical spec) when it last fired and started a run, when a schedule was
+ * last evaluated, whether a KPI was in breach; and the files a `files` trigger has seen (name,
+ * size, mtime), so a file is new once.
+ */
+const pipelineTriggers: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable("pipeline_trigger_states")
+      .addColumn("pipeline", "text", (c) => c.notNull())
+      .addColumn("trigger", "text", (c) => c.notNull())
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("last_fired_at", "bigint")
+      .addColumn("last_started_at", "bigint")
+      .addColumn("last_run_id", "text")
+      .addColumn("evaluated_at", "bigint")
+      .addColumn("state", "text", (c) => c.notNull()) // JSON: what the kind keeps (a KPI's breach)
+      .addPrimaryKeyConstraint("pipeline_trigger_states_pk", ["pipeline", "trigger"])
+      .execute();
+    await db.schema
+      .createTable("pipeline_trigger_files")
+      .addColumn("pipeline", "text", (c) => c.notNull())
+      .addColumn("trigger", "text", (c) => c.notNull())
+      .addColumn("name", "text", (c) => c.notNull())
+      .addColumn("size", "bigint", (c) => c.notNull())
+      .addColumn("mtime_ms", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("pipeline_trigger_files_pk", ["pipeline", "trigger", "name"])
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable("pipeline_trigger_files").execute();
+    await db.schema.dropTable("pipeline_trigger_states").execute();
+  },
+};
+
 /** In order; append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_init": init,
@@ -553,6 +590,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0010_traffic_counts": trafficCounts,
   "0011_monitor_window_shares": monitorWindowShares,
   "0012_pipelines": pipelines,
+  "0013_pipeline_triggers": pipelineTriggers,
 };
 
 const provider: MigrationProvider = {

@@ -265,4 +265,27 @@ export interface Database {
   pipeline_runs: PipelineRunsTable;
   pipeline_steps: PipelineStepsTable;
   pipeline_step_logs: PipelineStepLogsTable;
+  pipeline_trigger_states: PipelineTriggerStatesTable;
+  pipeline_trigger_files: PipelineTriggerFilesTable;
+}
+
+/** Migration 0013: one pipeline trigger's memory (keyed by its canonical spec). */
+export interface PipelineTriggerStatesTable {
+  pipeline: string;
+  trigger: string;
+  kind: string;
+  last_fired_at: number | null;
+  last_started_at: number | null;
+  last_run_id: string | null;
+  evaluated_at: number | null;
+  state: string; // JSON
+}
+
+/** Migration 0013: a file a `files` trigger has seen, as it was then. */
+export interface PipelineTriggerFilesTable {
+  pipeline: string;
+  trigger: string;
+  name: string;
+  size: number;
+  mtime_ms: number;
 }

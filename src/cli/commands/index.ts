@@ -11,6 +11,7 @@ import { register as rollout } from "./rollout.js";
 import { register as token } from "./token.js";
 import { register as pipeline } from "./pipeline.js";
 import { register as fit } from "./fit.js";
+import { register as worker } from "./worker.js";
 
 /** Adding a command is one file in this folder and one line here. */
 export const commands: Array<(program: Command) => void> = [
@@ -26,4 +27,5 @@ export const commands: Array<(program: Command) => void> = [
   token,
   pipeline,
   fit,
+  worker,
 ];

@@ -18,6 +18,7 @@ import { parseDuration } from "../../domain/duration.js";
 import { parsePort, parsePositiveInt, collect } from "../options.js";
 import { parseTokenFile, plainToken, type ApiToken } from "../../server/tokens.js";
 import { parseAllowList } from "../../domain/remote-access.js";
+import { parseQueueUrl } from "../../pipelines/queue/queue-url.js";
 import { DEFAULT_SECRETS_DIR, DEFAULT_SECRET_ENV, secretAccessOf } from "../../domain/secret-access.js";
 
 export interface ServeOptions {
@@ -47,6 +48,7 @@ export interface ServeOptions {
   allowRemote?: string;
   secretsDir?: string;
   secretEnv?: string;
+  queue?: string;
 }
 
 export function register(program: Command): void {
@@ -142,6 +144,11 @@ export function register(program: Command): void {
       `NAME,PREFIX*,… environment variables notifiers' {env: …} secret references may read ('' for none; default: ${DEFAULT_SECRET_ENV.join(",")}); other BALLAST_* (the server's own: BALLAST_TOKEN, …) and PG* never`,
       process.env.BALLAST_SECRET_ENV,
     )
+    .option(
+      "--queue <url>",
+      "hand pipeline steps to `ballast worker`s through BullMQ: redis://host:port or postgres://… (?queue=NAME); default: run them here",
+      process.env.BALLAST_QUEUE,
+    )
     .action(async (options: ServeOptions) => {
       await serve(options);
     });
@@ -196,6 +203,9 @@ export async function serve(options: ServeOptions): Promise<void> {
           })
         : undefined;
 
+  // Checked before anything opens, so a mistyped URL is one line naming --queue.
+  const queue = options.queue === undefined || options.queue === "" ? undefined : options.queue;
+  if (queue !== undefined) parseQueueUrl(queue);
   const ballast = await openBallast({
     dataDir: options.dataDir,
     storeUrl: options.store,
@@ -207,6 +217,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
     ...(remoteAccess === undefined ? {} : { remoteAccess }),
     secretAccess,
+    ...(queue === undefined ? {} : { queue }),
   });
   try {
     for (const m of quickModels) {

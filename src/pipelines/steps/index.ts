@@ -4,8 +4,21 @@
  * add their own kinds with `injectStepKinds` (and take them out again with what it returns).
  */
 import type { StepKind } from "../step.js";
+import { deployStep } from "./deploy.js";
+import { registerStep } from "./register.js";
+import { sourceStep } from "./source.js";
+import { splitStep } from "./split.js";
+import { trainStep } from "./train.js";
+import { validateStep } from "./validate.js";
 
-export const STEP_KINDS: Record<string, StepKind> = {};
+export const STEP_KINDS: Record<string, StepKind> = {
+  source: sourceStep as StepKind,
+  split: splitStep as StepKind,
+  train: trainStep as StepKind,
+  validate: validateStep as StepKind,
+  register: registerStep as StepKind,
+  deploy: deployStep as StepKind,
+};
 
 /** What the spec parser and the orchestrator look kinds up in: the table, unless told otherwise. */
 export interface StepKinds {

@@ -12,18 +12,35 @@
  *   "classes": [0, 1],                    // logistic only: labels for [negative, positive]
  *   "training": { … }                     // optional, free-form metadata
  * }
+ *
+ * Gradient-boosted trees (`"kind": "gradient_boosted_trees"`) have no weights; `intercept` is
+ * the base score (log-odds for "objective": "binary", the mean for "regression") and `trees`
+ * are added to it: each tree as flat arrays, node 0 the root, `feature[i]` −1 for a leaf,
+ * otherwise rows with x[feature] <= threshold go to `left[i]`, the rest to `right[i]`.
  */
 import { isPlainObject } from "../../domain/json-value.js";
 import { invalid } from "../../domain/errors.js";
 
 export const BUILTIN_FORMAT = "ballast.builtin/v1";
-export const BUILTIN_KINDS = ["logistic_regression", "linear_regression"] as const;
+export const BUILTIN_KINDS = ["logistic_regression", "linear_regression", "gradient_boosted_trees"] as const;
 export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
 
 export interface Scaling {
   readonly mean: readonly number[];
   readonly std: readonly number[];
 }
+
+export interface Tree {
+  readonly feature: readonly number[];
+  readonly threshold: readonly number[];
+  readonly left: readonly number[];
+  readonly right: readonly number[];
+  /** A leaf's contribution (learning rate included); 0 at inner nodes. */
+  readonly value: readonly number[];
+}
+
+export const TREE_OBJECTIVES = ["binary", "regression"] as const;
+export type TreeObjective = (typeof TREE_OBJECTIVES)[number];
 
 export interface BuiltinModel {
   readonly format: typeof BUILTIN_FORMAT;
@@ -35,9 +52,64 @@ export interface BuiltinModel {
   /** [negative, positive]; logistic regression only; [0, 1] when absent. */
   readonly classes?: readonly [number, number];
   readonly training?: Readonly<Record<string, unknown>>;
+  /** gradient_boosted_trees only (weights are then empty). */
+  readonly trees?: readonly Tree[];
+  readonly objective?: TreeObjective;
 }
 
-const FIELDS = ["format", "kind", "features", "weights", "intercept", "scaling", "classes", "training"];
+const FIELDS = [
+  "format",
+  "kind",
+  "features",
+  "weights",
+  "intercept",
+  "scaling",
+  "classes",
+  "training",
+  "trees",
+  "objective",
+];
+
+/** At most this many nodes in one model's trees (a model file stays a few MB). */
+export const MAX_TREE_NODES = 1_000_000;
+
+function parseTrees(value: unknown, features: number): Tree[] {
+  if (!Array.isArray(value) || value.length === 0)
+    throw invalid("trees must be a non-empty array of trees", { field: "trees" });
+  let nodes = 0;
+  return value.map((raw, t) => {
+    const field = `trees[${t}]`;
+    if (!isPlainObject(raw)) throw invalid(`${field} must be an object`, { field });
+    const feature = raw.feature;
+    if (!Array.isArray(feature) || feature.length === 0)
+      throw invalid(`${field}.feature must be a non-empty array`, { field });
+    const n = feature.length;
+    nodes += n;
+    if (nodes > MAX_TREE_NODES)
+      throw invalid(`trees have more than ${MAX_TREE_NODES} nodes`, { field: "trees" });
+    const threshold = finiteNumbers(raw.threshold, `${field}.threshold`, n, `${field}.feature`);
+    const left = finiteNumbers(raw.left, `${field}.left`, n, `${field}.feature`);
+    const right = finiteNumbers(raw.right, `${field}.right`, n, `${field}.feature`);
+    const leafValue = finiteNumbers(raw.value, `${field}.value`, n, `${field}.feature`);
+    for (let i = 0; i < n; i++) {
+      const f = feature[i];
+      if (!Number.isSafeInteger(f) || (f as number) < -1 || (f as number) >= features)
+        throw invalid(`${field}.feature[${i}] must be -1 (leaf) or a feature index below ${features}`, {
+          field,
+        });
+      if (f === -1) continue;
+      // Children come after their parent: scoring always ends, whatever the file says.
+      for (const [side, child] of [
+        ["left", left[i]],
+        ["right", right[i]],
+      ] as const) {
+        if (!Number.isSafeInteger(child) || (child as number) <= i || (child as number) >= n)
+          throw invalid(`${field}.${side}[${i}] must be a node index after ${i} and below ${n}`, { field });
+      }
+    }
+    return { feature: feature as number[], threshold, left, right, value: leafValue };
+  });
+}
 
 function finiteNumbers(value: unknown, field: string, length: number, lengthOf: string): number[] {
   if (!Array.isArray(value)) throw invalid(`${field} must be an array of numbers`, { field });
@@ -125,7 +197,10 @@ export function parseBuiltinModel(source: unknown): BuiltinModel {
     });
   }
   const features = parseFeatures(value.features);
-  const weights = finiteNumbers(value.weights, "weights", features.length, "features");
+  const trees = kind === "gradient_boosted_trees";
+  const weights = trees
+    ? finiteNumbers(value.weights ?? [], "weights", 0, "a tree model's weights (none)")
+    : finiteNumbers(value.weights, "weights", features.length, "features");
   if (typeof value.intercept !== "number" || !Number.isFinite(value.intercept)) {
     throw invalid("intercept must be a finite number", { field: "intercept" });
   }
@@ -138,6 +213,15 @@ export function parseBuiltinModel(source: unknown): BuiltinModel {
       throw invalid("classes is only allowed for logistic_regression", { field: "classes" });
     }
     model.classes = parseClasses(value.classes);
+  }
+  if (trees) {
+    if (value.scaling !== undefined) throw invalid("scaling is not used by trees", { field: "scaling" });
+    model.trees = parseTrees(value.trees, features.length);
+    if (!(TREE_OBJECTIVES as readonly unknown[]).includes(value.objective))
+      throw invalid(`objective must be one of ${TREE_OBJECTIVES.join(", ")}`, { field: "objective" });
+    model.objective = value.objective as TreeObjective;
+  } else if (value.trees !== undefined || value.objective !== undefined) {
+    throw invalid("trees and objective are only allowed for gradient_boosted_trees", { field: "trees" });
   }
   if (value.training !== undefined) {
     if (!isPlainObject(value.training)) throw invalid("training must be an object", { field: "training" });

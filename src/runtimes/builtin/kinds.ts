@@ -1,5 +1,6 @@
 import type { BuiltinKind } from "./format.js";
 import type { BuiltinKindModule } from "./kind.js";
+import { gradientBoostedTrees } from "./gbt.js";
 import { linearRegression } from "./linear.js";
 import { logisticRegression } from "./logistic.js";
 
@@ -7,4 +8,5 @@ import { logisticRegression } from "./logistic.js";
 export const BUILTIN_KIND_MODULES: Readonly<Record<BuiltinKind, BuiltinKindModule>> = {
   logistic_regression: logisticRegression,
   linear_regression: linearRegression,
+  gradient_boosted_trees: gradientBoostedTrees,
 };
