@@ -6,7 +6,7 @@
 const LAYERS = [
   ["domain"],
   ["math"],
-  ["store", "events", "io", "sim"],
+  ["store", "events", "io", "sim", "markets"],
   ["registry"],
   ["runtimes"],
   ["alerts"],
@@ -14,7 +14,6 @@ const LAYERS = [
   ["serving"],
   ["rollout"],
   ["pipelines"],
-  ["markets"],
   ["observability"],
   ["application"],
   ["resources"],

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as prettier from "prettier";
 import { readRowBatches } from "../../src/io/rows.js";
-import { serializeBuiltinModel, type BuiltinModel } from "../../src/runtimes/builtin/format.js";
+import { serializeBuiltinModel, type LinearBuiltinModel } from "../../src/runtimes/builtin/format.js";
 import { linearScores } from "../../src/runtimes/builtin/score.js";
 import { trainLogisticRegression } from "../../src/runtimes/builtin/train.js";
 import { FRAUD_FEATURES } from "../../src/sim/fraud.js";
@@ -83,7 +83,7 @@ interface Evaluation {
   readonly accuracy: number;
 }
 
-function evaluate(model: BuiltinModel, data: LabelledRows): Evaluation {
+function evaluate(model: LinearBuiltinModel, data: LabelledRows): Evaluation {
   const scores = linearScores(model, data.x.flat(), data.x.length);
   let correct = 0;
   scores.forEach((z, i) => {
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   const trainEval = report.find((r) => r.week === trainWeek)?.evaluation;
   const holdoutEval = report.find((r) => r.week === trainWeek + 1)?.evaluation;
   // What the file records about its training: enough to reproduce it and to compare a retrain.
-  const model: BuiltinModel = {
+  const model: LinearBuiltinModel = {
     ...fitted,
     training: {
       ...fitted.training,

@@ -23,6 +23,7 @@ export {
   updateCanaryGate,
 } from "./experiments/index.js";
 export { type Moments } from "./experiments/moments.js";
+export { studentTTwoSided } from "./experiments/student-t.js";
 export { invertSymmetric, minimizeBfgs, numericHessian } from "./optimize/bfgs.js";
 export {
   DEFAULT_K,

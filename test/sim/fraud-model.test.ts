@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { parseBuiltinModel } from "../../src/runtimes/builtin/format.js";
+import { parseBuiltinModel, type LinearBuiltinModel } from "../../src/runtimes/builtin/format.js";
 import { trainLogisticRegression } from "../../src/runtimes/builtin/train.js";
 import { FRAUD_FEATURES, fraudFeatureVector, generateFraudWeek } from "../../src/sim/fraud.js";
 
@@ -10,8 +10,10 @@ const SEED = 42;
 const ROWS = 20_000;
 
 test("the committed fraud model is what training on the seeded week 1 gives", async () => {
-  const committed = parseBuiltinModel(
-    await readFile(new URL("../../examples/fraud/model/fraud-logreg.json", import.meta.url), "utf8"),
+  const committed = <LinearBuiltinModel>(
+    parseBuiltinModel(
+      await readFile(new URL("../../examples/fraud/model/fraud-logreg.json", import.meta.url), "utf8"),
+    )
   );
   const week1 = generateFraudWeek({ seed: SEED, week: 1, rows: ROWS });
   const trained = trainLogisticRegression(

@@ -1,6 +1,8 @@
 /**
  * `ballast fit garch|regimes -f file.csv --column c`: the statistics behind the markets story,
- * on the command line so that anyone can check them against R or statsmodels.
+ * on the command line so that anyone can check them against R or statsmodels. `fit garch|ewma|
+ * har-rv|last-value --save model.json` also writes the fit as a builtin model file (see
+ * runtimes/builtin/volatility-format.ts) that `ballast models register` and `serve --model` take.
  */
 import { writeFile } from "node:fs/promises";
 import { basename } from "node:path";
@@ -10,11 +12,16 @@ import { fitGarch, GARCH_KINDS, type GarchKind } from "../../markets/garch.js";
 import { fitHmm, type HmmFit } from "../../markets/hmm.js";
 import { fitMarkovSwitching, type MarkovSwitchingFit } from "../../markets/markov-switching.js";
 import { readSeriesFile, RETURN_KINDS, type ReturnKind } from "../../markets/series-file.js";
+import { fitHarRv, forecastFromWindow, RISKMETRICS_LAMBDA } from "../../markets/specialists.js";
+import { parseBuiltinModel, serializeBuiltinModel } from "../../runtimes/builtin/format.js";
 import { parsePositiveInt } from "../options.js";
 import { formatTable } from "../table.js";
 
 interface SeriesFlags {
   file: string;
+  save?: string;
+  window?: string;
+  horizon?: string;
   column: string;
   scale?: string;
   returns?: string;
@@ -31,6 +38,7 @@ export function register(program: Command): void {
       .command("garch")
       .description("GARCH(1,1) or GJR-GARCH(1,1) with a constant mean, Gaussian QMLE")
       .option("--model <model>", "garch or gjr", "garch"),
+    250,
   ).action(async (options: SeriesFlags & { model: string }) => {
     if (!(GARCH_KINDS as readonly string[]).includes(options.model))
       throw invalid(`--model must be garch or gjr, got '${options.model}'`);
@@ -49,6 +57,13 @@ export function register(program: Command): void {
       beta: p.beta,
       loglik: result.loglik,
     };
+    await saveSpecialist(
+      options,
+      "garch",
+      250,
+      { garch: result.model },
+      { n: result.n, loglik: result.loglik },
+    );
     if (options.output === "json") {
       process.stdout.write(`${JSON.stringify(out)}\n`);
       return;
@@ -75,6 +90,7 @@ export function register(program: Command): void {
       .option("--switching-variance", "markov-switching: each regime its own variance")
       .option("--ar <p>", "markov-switching: autoregressive order, Hamilton's form (0)", "0")
       .option("--probabilities <file>", "write smoothed and filtered probabilities per row (CSV)"),
+    undefined,
   ).action(
     async (
       options: SeriesFlags & {
@@ -149,6 +165,99 @@ export function register(program: Command): void {
       );
     },
   );
+
+  registerBaselines(fit);
+}
+
+/** The baselines: EWMA (no estimation: lambda given), HAR-RV (OLS), the last value (none). */
+function registerBaselines(fit: Command): void {
+  withSeriesFlags(
+    fit
+      .command("ewma")
+      .description(
+        "EWMA variance (RiskMetrics): nothing to estimate, lambda given; --save writes a servable model",
+      )
+      .option("--lambda <lambda>", "decay, between 0 and 1", String(RISKMETRICS_LAMBDA)),
+    250,
+  ).action(async (options: SeriesFlags & { lambda: string }) => {
+    const lambda = Number(options.lambda);
+    if (options.lambda.trim() === "" || !(lambda > 0 && lambda < 1))
+      throw invalid(`--lambda must be a number strictly between 0 and 1, got '${options.lambda}'`);
+    const series = await readSeries(options);
+    const variance = forecastFromWindow({ kind: "ewma", lambda }, series.values, 1)[0] as number;
+    await saveSpecialist(options, "ewma", 250, { lambda }, { n: series.values.length });
+    printBaseline(options, { n: series.values.length, lambda, next_variance: variance });
+  });
+
+  withSeriesFlags(
+    fit
+      .command("har-rv")
+      .description("HAR-RV (Corsi): next squared return on daily, weekly and monthly realized variance, OLS"),
+    22,
+  ).action(async (options: SeriesFlags) => {
+    const series = await readSeries(options);
+    const result = fitHarRv(series.values, {
+      rowName: (i) => `${basename(options.file)} line ${series.lines[i]}`,
+    });
+    await saveSpecialist(options, "har-rv", 22, { coefficients: result.coefficients }, { n: result.n });
+    printBaseline(options, { n: result.n, ...result.coefficients, r_squared: result.rSquared });
+  });
+
+  withSeriesFlags(
+    fit
+      .command("last-value")
+      .description("The last realized variance (mean squared return over --window) as the forecast"),
+    22,
+  ).action(async (options: SeriesFlags) => {
+    const series = await readSeries(options);
+    const window = parsePositiveInt(options.window ?? "22", "--window");
+    const variance = forecastFromWindow({ kind: "last-value" }, series.values.slice(-window), 1)[0] as number;
+    await saveSpecialist(options, "last-value", 22, {}, { n: series.values.length });
+    printBaseline(options, { n: series.values.length, window, next_variance: variance });
+  });
+}
+
+function printBaseline(options: SeriesFlags, out: Record<string, number>): void {
+  if (options.output === "json") {
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return;
+  }
+  process.stdout.write(
+    formatTable(
+      ["", "VALUE"],
+      Object.entries(out).map(([k, v]) => [k, fmt(v)]),
+    ),
+  );
+}
+
+/**
+ * With --save: the fit as a builtin model file, checked by the same parser the registry uses,
+ * so what is written can be registered and served as it is.
+ */
+async function saveSpecialist(
+  options: SeriesFlags,
+  kind: string,
+  defaultWindow: number,
+  fields: Record<string, unknown>,
+  training: Record<string, unknown>,
+): Promise<void> {
+  if (options.save === undefined) return;
+  const window = parsePositiveInt(options.window ?? String(defaultWindow), "--window");
+  const horizon = parsePositiveInt(options.horizon ?? "1", "--horizon");
+  const model = parseBuiltinModel({
+    format: "ballast.builtin/v1",
+    kind,
+    window,
+    horizon,
+    ...fields,
+    training: {
+      ...training,
+      file: basename(options.file),
+      column: options.column,
+      ...(options.scale === undefined ? {} : { scale: Number(options.scale) }),
+    },
+  });
+  await writeFile(options.save, serializeBuiltinModel(model));
 }
 
 /** What `fit regimes` prints and writes, whichever method made it. */
@@ -194,13 +303,26 @@ function fromMarkovSwitching(f: MarkovSwitchingFit): RegimesFitted {
   };
 }
 
-function withSeriesFlags(command: Command): Command {
-  return command
+/** The series flags; with `servableWindow`, also --save, --window (that default) and --horizon. */
+function withSeriesFlags(command: Command, servableWindow: number | undefined): Command {
+  const withSeries = command
     .requiredOption("-f, --file <file>", "CSV or JSONL file")
     .requiredOption("--column <column>", "the column holding returns (or prices, with --returns)")
     .option("--returns <kind>", "the column holds prices: derive log or simple returns")
     .option("--scale <factor>", "multiply the returns (100 for percent)")
     .option("-o, --output <format>", "json for machine-readable output");
+  if (servableWindow === undefined) return withSeries;
+  return withSeries
+    .option(
+      "--save <file>",
+      "write the fit as a builtin model file (ballast models register / serve --model)",
+    )
+    .option(
+      "--window <n>",
+      "saved model: returns per input row (input `returns` [n, window])",
+      String(servableWindow),
+    )
+    .option("--horizon <h>", "saved model: variances per output row (output `variance` [n, h])", "1");
 }
 
 async function readSeries(options: SeriesFlags): Promise<{ values: number[]; lines: number[] }> {

@@ -20,10 +20,27 @@
  */
 import { isPlainObject } from "../../domain/json-value.js";
 import { invalid } from "../../domain/errors.js";
+import {
+  isVolatilityKind,
+  parseVolatilityModel,
+  VOLATILITY_KINDS,
+  type VolatilityBuiltinModel,
+  type VolatilityKind,
+  volatilityModelJson,
+} from "./volatility-format.js";
 
 export const BUILTIN_FORMAT = "ballast.builtin/v1";
-export const BUILTIN_KINDS = ["logistic_regression", "linear_regression", "gradient_boosted_trees"] as const;
+export const BUILTIN_KINDS = [
+  "logistic_regression",
+  "linear_regression",
+  "gradient_boosted_trees",
+  ...VOLATILITY_KINDS,
+] as const;
 export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
+/** The kinds that are a linear predictor over named features (the fields below). */
+export type LinearKind = Exclude<BuiltinKind, VolatilityKind>;
+/** A builtin model of any kind; the volatility specialists' fields are in volatility-format.ts. */
+export type BuiltinModel = LinearBuiltinModel | VolatilityBuiltinModel;
 
 export interface Scaling {
   readonly mean: readonly number[];
@@ -42,9 +59,9 @@ export interface Tree {
 export const TREE_OBJECTIVES = ["binary", "regression"] as const;
 export type TreeObjective = (typeof TREE_OBJECTIVES)[number];
 
-export interface BuiltinModel {
+export interface LinearBuiltinModel {
   readonly format: typeof BUILTIN_FORMAT;
-  readonly kind: BuiltinKind;
+  readonly kind: LinearKind;
   readonly features: readonly string[];
   readonly weights: readonly number[];
   readonly intercept: number;
@@ -179,6 +196,7 @@ export function parseBuiltinModel(source: unknown): BuiltinModel {
     }
   }
   if (!isPlainObject(value)) throw invalid("a builtin model must be a JSON object");
+  if (isVolatilityKind(value.kind)) return parseVolatilityModel(value);
   const unknown = Object.keys(value).filter((k) => !FIELDS.includes(k));
   if (unknown.length > 0) {
     throw invalid(`unknown field '${unknown[0]}' in builtin model; expected ${FIELDS.join(", ")}`, {
@@ -205,8 +223,8 @@ export function parseBuiltinModel(source: unknown): BuiltinModel {
     throw invalid("intercept must be a finite number", { field: "intercept" });
   }
   const model: {
-    -readonly [K in keyof BuiltinModel]: BuiltinModel[K];
-  } = { format: BUILTIN_FORMAT, kind: kind as BuiltinKind, features, weights, intercept: value.intercept };
+    -readonly [K in keyof LinearBuiltinModel]: LinearBuiltinModel[K];
+  } = { format: BUILTIN_FORMAT, kind: kind as LinearKind, features, weights, intercept: value.intercept };
   if (value.scaling !== undefined) model.scaling = parseScaling(value.scaling, features.length);
   if (value.classes !== undefined) {
     if (kind !== "logistic_regression") {
@@ -232,6 +250,8 @@ export function parseBuiltinModel(source: unknown): BuiltinModel {
 
 /** JSON text for a builtin model (checked first, so what is written can always be read back). */
 export function serializeBuiltinModel(model: BuiltinModel): string {
-  const checked = parseBuiltinModel(JSON.parse(JSON.stringify(model)));
+  const json = "specialist" in model ? volatilityModelJson(model) : model;
+  const checked = parseBuiltinModel(JSON.parse(JSON.stringify(json)));
+  if ("specialist" in checked) return `${JSON.stringify(volatilityModelJson(checked), null, 2)}\n`;
   return `${JSON.stringify(checked, null, 2)}\n`;
 }

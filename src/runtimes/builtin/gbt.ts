@@ -1,5 +1,5 @@
 import type { Tensor } from "../../domain/tensor.js";
-import type { BuiltinModel, Tree } from "./format.js";
+import type { LinearBuiltinModel, Tree } from "./format.js";
 import type { BuiltinKindModule } from "./kind.js";
 
 /** 1 / (1 + e^-z), written so that neither branch overflows. */
@@ -10,7 +10,7 @@ function sigmoid(z: number): number {
 }
 
 /** Base score plus every tree's leaf for each row of the row-major `data`, in float64. */
-export function treeScores(model: BuiltinModel, data: ArrayLike<number>, rows: number): Float64Array {
+export function treeScores(model: LinearBuiltinModel, data: ArrayLike<number>, rows: number): Float64Array {
   const n = model.features.length;
   const trees = model.trees as readonly Tree[];
   const scores = new Float64Array(rows).fill(model.intercept);
@@ -33,7 +33,7 @@ export function treeScores(model: BuiltinModel, data: ArrayLike<number>, rows: n
 }
 
 /** Outputs as the linear kinds name them: probability + label (binary), prediction (regression). */
-export const gradientBoostedTrees: BuiltinKindModule = {
+export const gradientBoostedTrees: BuiltinKindModule<LinearBuiltinModel> = {
   kind: "gradient_boosted_trees",
 
   outputs: (model) =>
@@ -44,7 +44,12 @@ export const gradientBoostedTrees: BuiltinKindModule = {
           { name: "label", datatype: "INT64", shape: [-1] },
         ],
 
-  predict(model: BuiltinModel, data: ArrayLike<number>, rows: number, outputs: readonly string[]): Tensor[] {
+  predict(
+    model: LinearBuiltinModel,
+    data: ArrayLike<number>,
+    rows: number,
+    outputs: readonly string[],
+  ): Tensor[] {
     const scores = treeScores(model, data, rows);
     if (model.objective === "regression") {
       const predictions = new Float32Array(scores);

@@ -5,7 +5,7 @@
  * waiting, the slices finish); there is nothing to warm but the JIT.
  */
 import { readFile } from "node:fs/promises";
-import { invalid, unavailable } from "../../domain/errors.js";
+import { invalid, isBallastError, unavailable } from "../../domain/errors.js";
 import { nextTurn, type Pause } from "../../domain/json-chunks.js";
 import type { Signature } from "../../domain/model.js";
 import type { Tensor, TensorData } from "../../domain/tensor.js";
@@ -16,7 +16,8 @@ import { BUILTIN_KIND_MODULES } from "./kinds.js";
 import type { BuiltinKindModule } from "./kind.js";
 
 export { BUILTIN_FORMAT, BUILTIN_KINDS, parseBuiltinModel, serializeBuiltinModel } from "./format.js";
-export type { BuiltinKind, BuiltinModel, Scaling } from "./format.js";
+export type { BuiltinKind, BuiltinModel, LinearBuiltinModel, Scaling } from "./format.js";
+export type { VolatilityBuiltinModel } from "./volatility-format.js";
 export { trainLinearRegression, trainLogisticRegression, type TrainOptions } from "./train.js";
 
 /**
@@ -34,13 +35,13 @@ export const ROWS_PER_TURN = 16 * 1024;
 export async function predictInSlices(
   kind: BuiltinKindModule,
   model: BuiltinModel,
-  data: Float32Array,
+  data: Float32Array | Float64Array,
   rows: number,
   outputs: readonly string[],
   pause: Pause = nextTurn,
 ): Promise<Tensor[]> {
   if (rows <= ROWS_PER_TURN) return kind.predict(model, data, rows, outputs);
-  const width = model.features.length;
+  const width = data.length / rows;
   const slices: Tensor[][] = [];
   for (let from = 0; from < rows; from += ROWS_PER_TURN) {
     await pause();
@@ -54,17 +55,19 @@ export async function predictInSlices(
   });
 }
 
-/** One typed array of the parts' type holding them end to end (builtin outputs are FP32 or INT64). */
-function joinTyped(parts: ReadonlyArray<TensorData>): Float32Array | BigInt64Array {
+/** One typed array of the parts' type holding them end to end (builtin outputs are FP32, FP64 or INT64). */
+function joinTyped(parts: ReadonlyArray<TensorData>): Float32Array | Float64Array | BigInt64Array {
   let total = 0;
   for (const p of parts) total += p.length;
   const first = parts[0];
   if (first instanceof BigInt64Array) return fill(new BigInt64Array(total), parts as BigInt64Array[]);
-  if (!(first instanceof Float32Array)) throw new Error("builtin outputs are FP32 or INT64 typed arrays");
+  if (first instanceof Float64Array) return fill(new Float64Array(total), parts as Float64Array[]);
+  if (!(first instanceof Float32Array))
+    throw new Error("builtin outputs are FP32, FP64 or INT64 typed arrays");
   return fill(new Float32Array(total), parts as Float32Array[]);
 }
 
-function fill<T extends Float32Array | BigInt64Array>(out: T, parts: readonly T[]): T {
+function fill<T extends Float32Array | Float64Array | BigInt64Array>(out: T, parts: readonly T[]): T {
   let at = 0;
   for (const p of parts) {
     // One of the two array types throughout; TypeScript cannot pair `set`'s overloads with T.
@@ -74,12 +77,15 @@ function fill<T extends Float32Array | BigInt64Array>(out: T, parts: readonly T[
   return out;
 }
 
-/** Input `input` FP32 [-1, features], plus the outputs of the model's kind. */
+/** The kind's inputs (by default `input` FP32 [-1, features]) and outputs. */
 export function builtinSignature(model: BuiltinModel): Signature {
+  const kind = BUILTIN_KIND_MODULES[model.kind];
+  if (kind.inputs !== undefined) return { inputs: kind.inputs(model), outputs: kind.outputs(model) };
+  const features = "features" in model ? model.features : [];
   return {
-    inputs: [{ name: "input", datatype: "FP32", shape: [-1, model.features.length] }],
-    outputs: BUILTIN_KIND_MODULES[model.kind].outputs(model),
-    features: model.features,
+    inputs: [{ name: "input", datatype: "FP32", shape: [-1, features.length] }],
+    outputs: kind.outputs(model),
+    features,
   };
 }
 
@@ -110,14 +116,22 @@ class BuiltinLoadedModel implements LoadedModel {
     return predictInSlices(
       BUILTIN_KIND_MODULES[this.model.kind],
       this.model,
-      input.data as Float32Array,
+      input.data as Float32Array | Float64Array,
       rows,
       outputs,
     );
   }
 
   async warm(): Promise<void> {
-    await this.infer(zeroInputs(this.signature.inputs));
+    try {
+      await this.infer(zeroInputs(this.signature.inputs));
+    } catch (error) {
+      // A volatility specialist may refuse a window of zero returns (a variance of 0, or an
+      // OLS intercept below 0): an answer about that window, not a model that cannot serve.
+      const refused =
+        isBallastError(error) && error.code === "invalid_argument" && "specialist" in this.model;
+      if (!refused) throw error;
+    }
   }
 
   async unload(): Promise<void> {

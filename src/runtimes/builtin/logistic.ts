@@ -1,5 +1,5 @@
 import type { Tensor } from "../../domain/tensor.js";
-import type { BuiltinModel } from "./format.js";
+import type { LinearBuiltinModel } from "./format.js";
 import type { BuiltinKindModule } from "./kind.js";
 import { linearScores } from "./score.js";
 
@@ -10,7 +10,7 @@ function sigmoid(z: number): number {
   return e / (1 + e);
 }
 
-export const logisticRegression: BuiltinKindModule = {
+export const logisticRegression: BuiltinKindModule<LinearBuiltinModel> = {
   kind: "logistic_regression",
 
   outputs: () => [
@@ -18,7 +18,12 @@ export const logisticRegression: BuiltinKindModule = {
     { name: "label", datatype: "INT64", shape: [-1] },
   ],
 
-  predict(model: BuiltinModel, data: ArrayLike<number>, rows: number, outputs: readonly string[]): Tensor[] {
+  predict(
+    model: LinearBuiltinModel,
+    data: ArrayLike<number>,
+    rows: number,
+    outputs: readonly string[],
+  ): Tensor[] {
     const scores = linearScores(model, data, rows);
     const [negative, positive] = model.classes ?? [0, 1];
     return outputs.map((name): Tensor => {

@@ -1,10 +1,10 @@
-import type { BuiltinModel } from "./format.js";
+import type { LinearBuiltinModel } from "./format.js";
 
 /**
  * The linear predictor both kinds share: intercept + Σ weight_j · (x_j − mean_j) / std_j,
  * in float64 whatever the input precision, one value per row of the row-major `data`.
  */
-export function linearScores(model: BuiltinModel, data: ArrayLike<number>, rows: number): Float64Array {
+export function linearScores(model: LinearBuiltinModel, data: ArrayLike<number>, rows: number): Float64Array {
   const { weights, intercept, scaling } = model;
   const n = weights.length;
   // Copied once into typed arrays, and the scaling test hoisted out of the loop; each term is

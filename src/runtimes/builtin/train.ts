@@ -11,7 +11,7 @@
  */
 import { invalid } from "../../domain/errors.js";
 import { solveCholesky } from "./cholesky.js";
-import { BUILTIN_FORMAT, parseBuiltinModel, type BuiltinModel, type Scaling } from "./format.js";
+import { BUILTIN_FORMAT, parseBuiltinModel, type LinearBuiltinModel, type Scaling } from "./format.js";
 
 export interface TrainOptions {
   /** Names of the columns of x, in order. */
@@ -129,7 +129,7 @@ export function trainLogisticRegression(
   x: readonly (readonly number[])[],
   y: readonly number[],
   options: TrainOptions,
-): BuiltinModel {
+): LinearBuiltinModel {
   const { features, standardize = false } = options;
   checkData(x, y, features);
   const l2 = checkL2(options.l2 ?? 1);
@@ -213,7 +213,8 @@ export function trainLogisticRegression(
     );
   }
 
-  return parseBuiltinModel({
+  // A linear kind parses to a linear model.
+  return <LinearBuiltinModel>parseBuiltinModel({
     format: BUILTIN_FORMAT,
     kind: "logistic_regression",
     features: [...features],
@@ -232,7 +233,7 @@ export function trainLinearRegression(
   x: readonly (readonly number[])[],
   y: readonly number[],
   options: TrainOptions,
-): BuiltinModel {
+): LinearBuiltinModel {
   const { features, standardize = false } = options;
   checkData(x, y, features);
   const l2 = checkL2(options.l2 ?? 0);
@@ -279,7 +280,8 @@ export function trainLinearRegression(
     squares += ((y[i] as number) - prediction) ** 2;
   }
 
-  return parseBuiltinModel({
+  // A linear kind parses to a linear model.
+  return <LinearBuiltinModel>parseBuiltinModel({
     format: BUILTIN_FORMAT,
     kind: "linear_regression",
     features: [...features],

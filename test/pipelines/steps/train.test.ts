@@ -11,7 +11,7 @@ import {
   trainLinearRegression,
   trainLogisticRegression,
 } from "../../../src/runtimes/builtin/index.js";
-import { parseBuiltinModel } from "../../../src/runtimes/builtin/format.js";
+import { parseBuiltinModel, type LinearBuiltinModel } from "../../../src/runtimes/builtin/format.js";
 import { asInput, contextFor, seeded, type Input } from "./context.js";
 
 async function dataset(rows: Record<string, number>[]): Promise<Input> {
@@ -62,7 +62,9 @@ describe("train step: builtin", () => {
     };
     const { ctx } = await contextFor(trainStep, spec, { inputs: { data } });
     const result = await trainStep.run(ctx);
-    const streamed = parseBuiltinModel(await readFile(result.outputs.model?.file as string, "utf8"));
+    const streamed = parseBuiltinModel(
+      await readFile(result.outputs.model?.file as string, "utf8"),
+    ) as LinearBuiltinModel;
     const exact = trainLogisticRegression(
       rows.map((r) => [r.amount as number, r.hour as number]),
       rows.map((r) => r.is_fraud as number),
@@ -90,7 +92,9 @@ describe("train step: builtin", () => {
       { inputs: { data } },
     );
     const result = await trainStep.run(ctx);
-    const streamed = parseBuiltinModel(await readFile(result.outputs.model?.file as string, "utf8"));
+    const streamed = parseBuiltinModel(
+      await readFile(result.outputs.model?.file as string, "utf8"),
+    ) as LinearBuiltinModel;
     const exact = trainLinearRegression(
       rows.map((r) => [r.a as number, r.b as number]),
       rows.map((r) => r.y as number),
