@@ -34,14 +34,14 @@ import {
   type RunTrigger,
   type StepRun,
 } from "./run-store.js";
-import type {
-  ArtifactRef,
-  PipelineServer,
-  StepContext,
-  StepExecutor,
-  StepLog,
-  StepTask,
-  StepTaskResult,
+import {
+  stepContext,
+  type ArtifactRef,
+  type PipelineServer,
+  type StepExecutor,
+  type StepLog,
+  type StepTask,
+  type StepTaskResult,
 } from "./step.js";
 import { stepKinds, type StepKinds } from "./steps/index.js";
 
@@ -461,20 +461,14 @@ export class RunController implements RunStarter {
     const inputs: Record<string, ArtifactRef & { path: string }> = {};
     for (const [name, ref] of Object.entries(task.inputs))
       inputs[name] = { ...ref, path: await this.options.artifacts.ensureLocal(ref.sha256) };
-    const ctx: StepContext<unknown> = {
-      runId: task.runId,
-      pipeline: task.pipeline,
-      step: task.step,
-      attempt: task.attempt,
-      spec: kind.parse(task.spec, `steps.${task.step}.${task.kind}`),
-      params: task.params,
+    const ctx = stepContext(kind, task, {
       inputs,
       workDir: this.embedded.workDir(task),
       log: this.logFor(task.runId, task.step, task.attempt),
       signal,
       clock: this.options.clock,
-      ...(this.options.server === undefined ? {} : { server: this.options.server }),
-    };
+      server: this.options.server,
+    });
     return kind.volatility(ctx);
   }
 

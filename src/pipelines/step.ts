@@ -259,3 +259,31 @@ export interface StepExecutor {
   execute(task: StepTask, signal: AbortSignal): Promise<StepTaskResult>;
   close(): Promise<void>;
 }
+
+/** Where and how one attempt runs: what differs between the server, a worker and a cache check. */
+export interface AttemptPlace {
+  readonly inputs: StepContext<unknown>["inputs"];
+  readonly workDir: string;
+  readonly log: StepLog;
+  readonly signal: AbortSignal;
+  readonly clock: Clock;
+  readonly server?: PipelineServer;
+}
+
+/**
+ * The context a step kind gets for one attempt of `task`: the task's identity and parameters,
+ * its spec checked by the kind (errors name `steps.<step>.<kind>`), and the place it runs in.
+ */
+export function stepContext(kind: StepKind, task: StepTask, place: AttemptPlace): StepContext<unknown> {
+  const { server, ...where } = place;
+  return {
+    runId: task.runId,
+    pipeline: task.pipeline,
+    step: task.step,
+    attempt: task.attempt,
+    spec: kind.parse(task.spec, `steps.${task.step}.${task.kind}`),
+    params: task.params,
+    ...where,
+    ...(server === undefined ? {} : { server }),
+  };
+}

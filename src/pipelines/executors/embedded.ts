@@ -8,16 +8,17 @@ import { mkdir, rm } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import type { Clock } from "../../domain/clock.js";
 import type { JsonValue } from "../../domain/json-value.js";
-import type {
-  ArtifactRef,
-  PipelineServer,
-  StepContext,
-  StepExecutor,
-  StepKind,
-  StepLog,
-  StepResult,
-  StepTask,
-  StepTaskResult,
+import {
+  stepContext,
+  type ArtifactRef,
+  type PipelineServer,
+  type StepContext,
+  type StepExecutor,
+  type StepKind,
+  type StepLog,
+  type StepResult,
+  type StepTask,
+  type StepTaskResult,
 } from "../step.js";
 import { stepKinds, type StepKinds } from "../steps/index.js";
 
@@ -100,7 +101,6 @@ export class EmbeddedExecutor implements StepExecutor {
     work: (kind: StepKind, ctx: StepContext<unknown>) => Promise<StepResult>,
   ): Promise<StepTaskResult> {
     const kind = this.kind(task);
-    const spec = kind.parse(task.spec, `steps.${task.step}.${task.kind}`);
     const inputs: Record<string, ArtifactRef & { path: string }> = {};
     for (const [name, ref] of Object.entries(task.inputs)) {
       inputs[name] = { ...ref, path: await this.options.artifacts.ensureLocal(ref.sha256) };
@@ -111,20 +111,14 @@ export class EmbeddedExecutor implements StepExecutor {
     // The step's own deadline (wall time), on top of whatever the orchestrator aborts for.
     const timeout = AbortSignal.timeout(task.timeoutMs);
     const combined = AbortSignal.any([signal, timeout]);
-    const ctx: StepContext<unknown> = {
-      runId: task.runId,
-      pipeline: task.pipeline,
-      step: task.step,
-      attempt: task.attempt,
-      spec,
-      params: task.params,
+    const ctx = stepContext(kind, task, {
       inputs,
       workDir,
       log: this.options.log?.(task) ?? { line: () => {} },
       signal: combined,
       clock: this.options.clock,
-      ...(this.options.server === undefined ? {} : { server: this.options.server }),
-    };
+      server: this.options.server,
+    });
     const result = await untilAborted(work(kind, ctx), combined, task.timeoutMs);
     const outputs: Record<string, ArtifactRef> = {};
     for (const [name, output] of Object.entries(result.outputs)) {

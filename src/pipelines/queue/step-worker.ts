@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { systemClock, type Clock } from "../../domain/clock.js";
-import type { ArtifactRef, StepContext, StepKind, StepTask, StepTaskResult } from "../step.js";
+import { stepContext, type ArtifactRef, type StepKind, type StepTask, type StepTaskResult } from "../step.js";
 import type { StepKinds } from "../steps/index.js";
 import type { ArtifactClient } from "./artifact-client.js";
 
@@ -51,13 +51,7 @@ export async function runStepTask(
         await deps.artifacts.download(ref.sha256, path, both);
       inputs[name] = { ...ref, path };
     }
-    const ctx: StepContext<unknown> = {
-      runId: task.runId,
-      pipeline: task.pipeline,
-      step: task.step,
-      attempt: task.attempt,
-      spec: kind.parse(task.spec, `steps.${task.step}.${task.kind}`),
-      params: task.params,
+    const ctx = stepContext(kind, task, {
       inputs,
       workDir,
       log: {
@@ -70,7 +64,7 @@ export async function runStepTask(
       },
       signal: both,
       clock: deps.clock ?? systemClock,
-    };
+    });
     const result = await kind.run(ctx);
     if (timeout.aborted) throw new Error(`step ${task.step} ran past its timeout of ${task.timeoutMs} ms`);
     const outputs: Record<string, ArtifactRef> = {};
