@@ -68,8 +68,13 @@ export async function measurePredictionLogWrites(
   const writer = via === "worker" ? new SqlitePredictionWriter(store.sqliteFile as string) : undefined;
   try {
     const sink: PredictionSink = writer ?? new PredictionStore(store.db);
-    // Room for every row, so what is measured is writing, not the overflow policy.
-    const log = new PredictionLog(sink, { ...DEFAULT_PREDICTION_LOG, capacity: rows });
+    // Room for every row, in count and in bytes (the default byte bound, 64 MiB, holds about
+    // 65k of these rows), so what is measured is writing, not the overflow policy.
+    const log = new PredictionLog(sink, {
+      ...DEFAULT_PREDICTION_LOG,
+      capacity: rows,
+      capacityBytes: Number.POSITIVE_INFINITY,
+    });
     // Built beforehand so the timing covers the log and the store, not making test data.
     const now = Date.now();
     const records = Array.from({ length: rows }, (_, i) => record(i, now));
