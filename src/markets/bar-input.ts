@@ -62,7 +62,16 @@ export function parseBars(raw: unknown, limit = MAX_BATCH_BARS): ReceivedBar[] {
         field: "bars",
       },
     );
-  return raw.map((item, row) => ({ bar: parseBar(item, `bars[${row}]`), row }));
+  return raw.map((item, row) => {
+    try {
+      return { bar: parseBar(item, `bars[${row}]`), row };
+    } catch (error) {
+      // The row as a detail too, so a client can name the bar its own way (a file line).
+      if (error instanceof BallastError)
+        throw new BallastError(error.code, error.message, { ...error.details, row });
+      throw error;
+    }
+  });
 }
 
 function parseBar(item: unknown, where: string): MarketBar {
