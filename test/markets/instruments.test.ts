@@ -67,11 +67,10 @@ describeStores("instruments", (storeCase) => {
     stop();
 
     // A restart: a new store connection and a new service resume from the stored state.
-    if (storeCase.name === "sqlite") {
-      await opened.store.close();
-      const reopened = await openStore({ dataDir: opened.dataDir });
-      opened = { ...opened, store: reopened, cleanup: async () => reopened.close() };
-    }
+    await opened.store.close();
+    const reopened = await openStore({ dataDir: opened.dataDir, url: opened.url });
+    const cleanup = opened.cleanup;
+    opened = { ...opened, store: reopened, cleanup: async () => (await reopened.close(), await cleanup()) };
     instruments = new Instruments(new InstrumentStore(opened.store), clock);
     // Overlapping the stored bars by 10 and reaching to the end, in chunks of 400.
     for (let start = 690; start < bars.length; start += 400)
