@@ -69,6 +69,9 @@ import { QueueExecutor } from "./pipelines/queue/bullmq.js";
 import { monitorKpis } from "./pipelines/triggers/kpi-source.js";
 import { TriggerService } from "./pipelines/triggers/trigger-service.js";
 import { TriggerStore } from "./pipelines/triggers/trigger-store.js";
+import { Instruments } from "./application/instruments.js";
+import { InstrumentStore } from "./markets/instrument-store.js";
+import { instrumentSeries } from "./observability/instrument-series.js";
 
 export interface BallastOptions {
   /** Where the SQLite file and the artifacts live. */
@@ -175,6 +178,8 @@ export interface Ballast {
   readonly stepQueue: StepExecutor | undefined;
   /** The one way to change a monitor: stored, run here, announced to the other replicas. */
   readonly monitorChanges: MonitorChanges;
+  /** Market data: instruments, their bars and indicators; `onBars` hears accepted bars. */
+  readonly instruments: Instruments;
   /**
    * Monitor windows shared between replicas (PostgreSQL; undefined on SQLite): `save` writes
    * this replica's share now, `evaluate` runs one evaluator pass if this replica holds the
@@ -493,6 +498,9 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       ? undefined
       : setInterval(() => void pipelineTriggers.tick().catch(() => undefined), TRIGGER_TICK_MS);
   triggerTicker?.unref();
+  const instrumentStore = new InstrumentStore(store);
+  const instruments = new Instruments(instrumentStore, clock);
+  instrumentSeries(metrics.registry, instrumentStore, () => instruments.stats());
   // Changes made through other replicas (or missed while the connection was down) are served here.
   await feed.subscribe(DEPLOYMENTS_TOPIC, (change) =>
     change.cause === "local" ? undefined : changes.heard(),
@@ -543,6 +551,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     pipelineTriggers,
     stepQueue,
     monitorChanges,
+    instruments,
     sharedWindows:
       monitoring.evaluator === undefined
         ? undefined

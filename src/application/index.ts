@@ -7,6 +7,7 @@
 export { Announcements, subscribedNotifiers } from "./announcements.js";
 export { strategyChoice } from "./change-plan.js";
 export { DeploymentChanges } from "./deployment-changes.js";
+export { Instruments, MAX_BARS_READ } from "./instruments.js";
 export { MonitorChanges } from "./monitor-changes.js";
 export { MonitoringService } from "./monitoring-service.js";
 export { pipelineServer } from "./pipeline-server.js";

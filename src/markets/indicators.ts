@@ -79,6 +79,14 @@ export interface RingState {
   readonly size: number;
   /** Oldest first. */
   readonly values: number[];
+  /**
+   * The running sum and the pushes since it was last re-added, so a restored window continues
+   * bit for bit where it stopped (absent in older states: the sum is then re-added from values).
+   */
+  readonly sum?: number;
+  readonly sinceResum?: number;
+  /** Where the next value goes in the buffer (a full window re-adds its sum in buffer order). */
+  readonly head?: number;
 }
 
 /** The window with its running sum (re-added every `size` pushes, so rounding does not pile up). */
@@ -128,13 +136,33 @@ class Ring {
   }
 
   toJSON(): RingState {
-    return { size: this.size, values: Array.from({ length: this.count }, (_, i) => this.at(i)) };
+    return {
+      size: this.size,
+      values: Array.from({ length: this.count }, (_, i) => this.at(i)),
+      sum: this.total,
+      sinceResum: this.sinceResum,
+      head: this.head,
+    };
+  }
+
+  /** Refills from a state; its sum and count since re-adding when it has them (exact resume). */
+  load(state: RingState): this {
+    const { sum, sinceResum, head, values } = state;
+    if (sum === undefined || sinceResum === undefined || head === undefined || values.length > this.size) {
+      for (const v of values.slice(-this.size)) this.push(v);
+      return this;
+    }
+    this.count = values.length;
+    this.head = head;
+    const start = this.count === this.size ? head : 0;
+    values.forEach((v, i) => (this.buffer[(start + i) % this.size] = v));
+    this.total = sum;
+    this.sinceResum = sinceResum;
+    return this;
   }
 
   static from(state: RingState): Ring {
-    const ring = new Ring(state.size);
-    for (const v of state.values.slice(-state.size)) ring.push(v);
-    return ring;
+    return new Ring(state.size).load(state);
   }
 }
 
@@ -288,14 +316,12 @@ export class IndicatorSet {
     set.bars = state.bars;
     set.lastTime = state.lastTime ?? undefined;
     set.lastClose = state.lastClose ?? undefined;
-    state.realized.forEach((r, i) => {
-      for (const v of r.values) set.realized[i]?.push(v);
-    });
+    state.realized.forEach((r, i) => set.realized[i]?.load(r));
     set.ewmaVariance = state.ewmaVariance ?? undefined;
     set.atrValue = state.atr.value ?? undefined;
     set.atrSeed = [...state.atr.seed];
-    for (const v of state.closes.values) set.closes.push(v);
-    for (const v of state.absChanges.values) set.absChanges.push(v);
+    set.closes.load(state.closes);
+    set.absChanges.load(state.absChanges);
     set.peak = state.peak ?? undefined;
     set.maxDrawdown = state.maxDrawdown;
     return set;

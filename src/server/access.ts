@@ -9,7 +9,7 @@
  * - `infer`: inference; open unless an `inference` token is configured.
  * - `read`: reads under /api/v1.
  * - `feedback`: POST /v1/feedback (an operator action: labels steer rollouts and monitors).
- * - `operate`: deploy, act on rollouts, start and cancel pipeline runs.
+ * - `operate`: deploy, act on rollouts, start and cancel pipeline runs, send market data.
  * - `admin`: everything else that changes state (models, artifacts, aliases, monitors, resources).
  */
 export type Access = "open" | "infer" | "read" | "feedback" | "operate" | "admin";
@@ -44,6 +44,9 @@ const OPERATE: ReadonlyArray<readonly [string, string]> = [
   ["POST", "/api/v1/deployments/:name/rollout/:action"],
   // Workers move step artifacts; a download is production data, so it needs operator too.
   ["PUT", "/api/v1/artifacts"],
+  // Market data: bars arrive from feeds and backfills an operator runs.
+  ["PUT", "/api/v1/instruments/:id"],
+  ["POST", "/api/v1/instruments/:id/bars"],
   ["GET", "/api/v1/artifacts/:sha256"],
 ];
 

@@ -576,6 +576,55 @@ const pipelineTriggers: Migration = {
   },
 };
 
+/**
+ * Market data (issue 11): instruments with their configuration, their bars (one per time, the
+ * indicators computed after each kept with it), and per instrument the streaming indicators'
+ * state after the newest bar plus a checkpoint a few bars behind it, from which late bars are
+ * replayed. The state row carries a revision: appends compare and set it, so two replicas
+ * appending to one instrument take turns. Times are `double precision`: epoch ms, or whatever
+ * numbers a series uses (fractional years).
+ */
+const instruments: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable("instruments")
+      .addColumn("id", "text", (c) => c.primaryKey().notNull())
+      .addColumn("config", "text", (c) => c.notNull()) // JSON InstrumentConfig
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable("instrument_bars")
+      .addColumn("instrument", "text", (c) => c.notNull())
+      .addColumn("time", "double precision", (c) => c.notNull())
+      .addColumn("open", "double precision")
+      .addColumn("high", "double precision")
+      .addColumn("low", "double precision")
+      .addColumn("close", "double precision", (c) => c.notNull())
+      .addColumn("volume", "double precision")
+      .addColumn("indicators", "text", (c) => c.notNull()) // JSON: the values after this bar
+      .addPrimaryKeyConstraint("instrument_bars_pk", ["instrument", "time"])
+      .execute();
+    await db.schema
+      .createTable("instrument_states")
+      .addColumn("instrument", "text", (c) => c.primaryKey().notNull())
+      .addColumn("state", "text", (c) => c.notNull()) // JSON IndicatorState after the newest bar
+      .addColumn("checkpoint", "text", (c) => c.notNull()) // JSON IndicatorState a few bars behind
+      .addColumn("bars", "bigint", (c) => c.notNull())
+      .addColumn("last_time", "double precision")
+      .addColumn("last_bar", "text") // JSON: the newest bar with its indicators
+      .addColumn("revision", "bigint", (c) => c.notNull())
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    for (const table of ["instrument_states", "instrument_bars", "instruments"]) {
+      await db.schema.dropTable(table).execute();
+    }
+  },
+};
+
 /** In order; append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_init": init,
@@ -591,6 +640,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0011_monitor_window_shares": monitorWindowShares,
   "0012_pipelines": pipelines,
   "0013_pipeline_triggers": pipelineTriggers,
+  "0014_instruments": instruments,
 };
 
 const provider: MigrationProvider = {

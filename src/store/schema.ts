@@ -267,6 +267,9 @@ export interface Database {
   pipeline_step_logs: PipelineStepLogsTable;
   pipeline_trigger_states: PipelineTriggerStatesTable;
   pipeline_trigger_files: PipelineTriggerFilesTable;
+  instruments: InstrumentsTable;
+  instrument_bars: InstrumentBarsTable;
+  instrument_states: InstrumentStatesTable;
 }
 
 /** Migration 0013: one pipeline trigger's memory (keyed by its canonical spec). */
@@ -288,4 +291,36 @@ export interface PipelineTriggerFilesTable {
   name: string;
   size: number;
   mtime_ms: number;
+}
+
+/** Migration 0014: an instrument and its configuration. */
+export interface InstrumentsTable {
+  id: string;
+  config: string; // JSON
+  created_at: number;
+  updated_at: number;
+}
+
+/** Migration 0014: one bar of an instrument, with the indicators after it. */
+export interface InstrumentBarsTable {
+  instrument: string;
+  time: number;
+  open: number | null;
+  high: number | null;
+  low: number | null;
+  close: number;
+  volume: number | null;
+  indicators: string; // JSON
+}
+
+/** Migration 0014: an instrument's indicator state (newest bar, and a checkpoint behind it). */
+export interface InstrumentStatesTable {
+  instrument: string;
+  state: string; // JSON
+  checkpoint: string; // JSON
+  bars: number;
+  last_time: number | null;
+  last_bar: string | null; // JSON
+  revision: number;
+  updated_at: number;
 }
