@@ -50,7 +50,7 @@ export interface VolatilityTrainSpec {
   readonly horizon: number;
   readonly lambda?: number;
   readonly maxIterations?: number;
-  /** Fit on the last this many training rows only (a rolling estimation window). */
+  /** Fit on the last this many training rows only (a rolling estimation window); 0 or absent: all. */
   readonly last?: number;
 }
 
@@ -85,7 +85,8 @@ export function parseVolatilityTrain(raw: unknown, field: string): VolatilityTra
   if (lambda !== undefined && kind !== "ewma")
     throw invalidField(`${field}.lambda`, "only ewma has a lambda");
   const maxIterations = count(b, "maxIterations", field, 1, 100_000);
-  const last = count(b, "last", field, 1, Number.MAX_SAFE_INTEGER);
+  // 0: every row (a parameter's default can then leave the fit on the whole training set).
+  const last = count(b, "last", field, 0, Number.MAX_SAFE_INTEGER) || undefined;
   return {
     kind,
     column: optionalText(b, "column", field) ?? "ret",
