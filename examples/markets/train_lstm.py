@@ -65,9 +65,12 @@ DEFAULTS = {
 
 
 def read_returns(path, column, rows):
-    """The column as floats, in file order: JSON Lines (.jsonl/.json) or CSV (a header row)."""
+    """The column as floats, in file order: JSON Lines (what the pipeline hands over; its artifact
+    paths have no extension, so the first byte decides) or CSV with a header row."""
     values = []
-    if path.endswith(".jsonl") or path.endswith(".json"):
+    with open(path, encoding="utf-8") as f:
+        jsonl = f.read(1) == "{"
+    if jsonl:
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
                 if not line.strip():
