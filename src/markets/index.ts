@@ -6,9 +6,11 @@
  */
 export { type AppendPlan, planAppend } from "./bar-append.js";
 export { type MarketBar, parseBars, parseTime } from "./bar-input.js";
+export { dieboldMariano, qlike } from "./evaluation.js";
 export {
   fitGarch,
   GARCH_KINDS,
+  type GarchFit,
   type GarchKind,
   type GarchModel,
   parseGarchModel,
@@ -27,10 +29,12 @@ export {
 } from "./instrument.js";
 export { fitMarkovSwitching, type MarkovSwitchingFit } from "./markov-switching.js";
 export { readSeriesFile, RETURN_KINDS, type ReturnKind } from "./series-file.js";
+export { checkSeries } from "./series.js";
 export {
   fitHarRv,
   forecastFromWindow,
   type HarRvCoefficients,
+  type HarRvFit,
   minimumWindow,
   RISKMETRICS_LAMBDA,
   type Specialist,

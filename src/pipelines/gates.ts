@@ -35,8 +35,30 @@ export interface GateFailure {
 }
 
 /** Metrics everyone knows the direction of; other metrics must say greaterIsBetter. */
-const LOWER_IS_BETTER = new Set(["logloss", "rmse", "mae", "latencyMs"]);
-const HIGHER_IS_BETTER = new Set(["auc", "accuracy", "precision", "recall", "f1", "r2"]);
+const LOWER_IS_BETTER = new Set([
+  "logloss",
+  "rmse",
+  "mae",
+  "latencyMs",
+  // Volatility forecasts (volatility-validation.ts): losses, candidate/champion loss ratios,
+  // the DM statistic (negative: the candidate's loss is lower) and its one-sided p-value.
+  "qlike",
+  "mse",
+  "qlike_ratio",
+  "mse_ratio",
+  "dm_statistic",
+  "dm_p_value",
+]);
+const HIGHER_IS_BETTER = new Set([
+  "auc",
+  "accuracy",
+  "precision",
+  "recall",
+  "f1",
+  "r2",
+  // Small: the candidate is significantly worse than the champion.
+  "dm_p_value_worse",
+]);
 
 export function parseGates(raw: unknown, field: string): Gate[] {
   if (raw === undefined) return [];

@@ -12,5 +12,13 @@ export {
   serializeBuiltinModel,
   type Tree,
 } from "./builtin/format.js";
+export {
+  fitVolatilityModel,
+  isVolatilityFitKind,
+  VOLATILITY_FIT_KINDS,
+  type VolatilityFit,
+  type VolatilityFitKind,
+} from "./builtin/volatility-fit.js";
+export { MAX_HORIZON, MAX_WINDOW } from "./builtin/volatility-format.js";
 export { type LoadedModel, type Runtime } from "./runtime.js";
 export { runtimeFor, runtimesWith } from "./table.js";

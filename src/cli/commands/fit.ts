@@ -8,12 +8,13 @@ import { writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { invalid } from "../../domain/errors.js";
-import { fitGarch, GARCH_KINDS, type GarchKind } from "../../markets/garch.js";
+import { GARCH_KINDS, type GarchFit, type GarchKind } from "../../markets/garch.js";
 import { fitHmm, type HmmFit } from "../../markets/hmm.js";
 import { fitMarkovSwitching, type MarkovSwitchingFit } from "../../markets/markov-switching.js";
 import { readSeriesFile, RETURN_KINDS, type ReturnKind } from "../../markets/series-file.js";
-import { fitHarRv, forecastFromWindow, RISKMETRICS_LAMBDA } from "../../markets/specialists.js";
-import { parseBuiltinModel, serializeBuiltinModel } from "../../runtimes/builtin/format.js";
+import { forecastFromWindow, RISKMETRICS_LAMBDA, type HarRvFit } from "../../markets/specialists.js";
+import { serializeBuiltinModel } from "../../runtimes/builtin/format.js";
+import { fitVolatilityModel, type VolatilityFit } from "../../runtimes/builtin/volatility-fit.js";
 import { parsePositiveInt } from "../options.js";
 import { formatTable } from "../table.js";
 
@@ -43,10 +44,15 @@ export function register(program: Command): void {
     if (!(GARCH_KINDS as readonly string[]).includes(options.model))
       throw invalid(`--model must be garch or gjr, got '${options.model}'`);
     const series = await readSeries(options);
-    const result = fitGarch(series.values, {
+    const fitted = fitVolatilityModel(series.values, {
       kind: options.model as GarchKind,
+      window: windowOf(options, 250),
+      horizon: horizonOf(options),
+      standardErrors: true,
       rowName: (i) => `${basename(options.file)} line ${series.lines[i]}`,
+      training: trainingOf(options),
     });
+    const result = fitted.garch as GarchFit;
     const p = result.model.params;
     const out = {
       n: result.n,
@@ -57,13 +63,7 @@ export function register(program: Command): void {
       beta: p.beta,
       loglik: result.loglik,
     };
-    await saveSpecialist(
-      options,
-      "garch",
-      250,
-      { garch: result.model },
-      { n: result.n, loglik: result.loglik },
-    );
+    await saveSpecialist(options, fitted);
     if (options.output === "json") {
       process.stdout.write(`${JSON.stringify(out)}\n`);
       return;
@@ -185,7 +185,7 @@ function registerBaselines(fit: Command): void {
       throw invalid(`--lambda must be a number strictly between 0 and 1, got '${options.lambda}'`);
     const series = await readSeries(options);
     const variance = forecastFromWindow({ kind: "ewma", lambda }, series.values, 1)[0] as number;
-    await saveSpecialist(options, "ewma", 250, { lambda }, { n: series.values.length });
+    await saveSpecialist(options, fitSaved(options, series, "ewma", 250, { lambda }));
     printBaseline(options, { n: series.values.length, lambda, next_variance: variance });
   });
 
@@ -196,10 +196,9 @@ function registerBaselines(fit: Command): void {
     22,
   ).action(async (options: SeriesFlags) => {
     const series = await readSeries(options);
-    const result = fitHarRv(series.values, {
-      rowName: (i) => `${basename(options.file)} line ${series.lines[i]}`,
-    });
-    await saveSpecialist(options, "har-rv", 22, { coefficients: result.coefficients }, { n: result.n });
+    const fitted = fitSaved(options, series, "har-rv", 22);
+    const result = fitted.harRv as HarRvFit;
+    await saveSpecialist(options, fitted);
     printBaseline(options, { n: result.n, ...result.coefficients, r_squared: result.rSquared });
   });
 
@@ -212,7 +211,7 @@ function registerBaselines(fit: Command): void {
     const series = await readSeries(options);
     const window = parsePositiveInt(options.window ?? "22", "--window");
     const variance = forecastFromWindow({ kind: "last-value" }, series.values.slice(-window), 1)[0] as number;
-    await saveSpecialist(options, "last-value", 22, {}, { n: series.values.length });
+    await saveSpecialist(options, fitSaved(options, series, "last-value", 22));
     printBaseline(options, { n: series.values.length, window, next_variance: variance });
   });
 }
@@ -230,34 +229,47 @@ function printBaseline(options: SeriesFlags, out: Record<string, number>): void 
   );
 }
 
-/**
- * With --save: the fit as a builtin model file, checked by the same parser the registry uses,
- * so what is written can be registered and served as it is.
- */
-async function saveSpecialist(
+/** The fit as volatility-fit.ts makes it (the pipelines' train step makes the same file). */
+function fitSaved(
   options: SeriesFlags,
-  kind: string,
+  series: { values: number[]; lines: number[] },
+  kind: "ewma" | "har-rv" | "last-value",
   defaultWindow: number,
-  fields: Record<string, unknown>,
-  training: Record<string, unknown>,
-): Promise<void> {
-  if (options.save === undefined) return;
-  const window = parsePositiveInt(options.window ?? String(defaultWindow), "--window");
-  const horizon = parsePositiveInt(options.horizon ?? "1", "--horizon");
-  const model = parseBuiltinModel({
-    format: "ballast.builtin/v1",
+  extra: { lambda?: number } = {},
+): VolatilityFit {
+  return fitVolatilityModel(series.values, {
     kind,
-    window,
-    horizon,
-    ...fields,
-    training: {
-      ...training,
-      file: basename(options.file),
-      column: options.column,
-      ...(options.scale === undefined ? {} : { scale: Number(options.scale) }),
-    },
+    window: windowOf(options, defaultWindow),
+    horizon: horizonOf(options),
+    ...extra,
+    rowName: (i) => `${basename(options.file)} line ${series.lines[i]}`,
+    training: trainingOf(options),
   });
-  await writeFile(options.save, serializeBuiltinModel(model));
+}
+
+function windowOf(options: SeriesFlags, fallback: number): number {
+  return parsePositiveInt(options.window ?? String(fallback), "--window");
+}
+
+function horizonOf(options: SeriesFlags): number {
+  return parsePositiveInt(options.horizon ?? "1", "--horizon");
+}
+
+function trainingOf(options: SeriesFlags): Record<string, unknown> {
+  return {
+    file: basename(options.file),
+    column: options.column,
+    ...(options.scale === undefined ? {} : { scale: Number(options.scale) }),
+  };
+}
+
+/**
+ * With --save: the fit as a builtin model file, checked by the same parser the registry uses
+ * (in fitVolatilityModel), so what is written can be registered and served as it is.
+ */
+async function saveSpecialist(options: SeriesFlags, fitted: VolatilityFit): Promise<void> {
+  if (options.save === undefined) return;
+  await writeFile(options.save, serializeBuiltinModel(fitted.model));
 }
 
 /** What `fit regimes` prints and writes, whichever method made it. */

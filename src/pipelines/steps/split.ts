@@ -6,6 +6,8 @@
  * - time: rows before the cut train, rows at or after it are held out, so a model is never
  *   trained on the future of the rows it is judged on. The cut is `cut` when given, else the
  *   time below which (1 − holdout) of the rows fall, from a quantile sketch of a first pass.
+ * - order: the file's order is time order (a returns series with no time column): the first
+ *   ⌊(1 − holdout) n⌋ rows train, the rest are held out (n counted in a first pass).
  */
 import { unitHash } from "../../math/unit-hash.js";
 import { join } from "node:path";
@@ -20,7 +22,7 @@ import { inputOf, number, oneOf, optionalText, reference, specObject } from "./f
 export interface SplitSpec {
   readonly input: string;
   readonly holdout: number;
-  readonly by: "random" | "time";
+  readonly by: "random" | "time" | "order";
   readonly seed: number;
   readonly timeColumn?: string;
   /** Rows whose id column decides the random draw (stable when rows are reordered). */
@@ -31,7 +33,7 @@ export interface SplitSpec {
 
 function parseSplit(raw: unknown, field: string): SplitSpec {
   const spec = specObject(raw, field, ["input", "holdout", "by", "seed", "timeColumn", "idColumn", "cut"]);
-  const by = oneOf(spec, "by", field, ["random", "time"], "random");
+  const by = oneOf(spec, "by", field, ["random", "time", "order"], "random");
   const timeColumn = optionalText(spec, "timeColumn", field);
   if (by === "time" && timeColumn === undefined)
     throw invalidField(`${field}.timeColumn`, "a time split needs the column holding each row's time");
@@ -84,6 +86,14 @@ export const splitStep: StepKind<SplitSpec> = {
       return t;
     };
     let cut = spec.cut;
+    // by order: the index of the first held-out row.
+    let firstHeld = Number.POSITIVE_INFINITY;
+    if (spec.by === "order") {
+      let n = 0;
+      for await (const batch of readDataset(input.path, { signal: ctx.signal })) n += batch.length;
+      if (n === 0) throw invalid(`split ${ctx.step}: the input has no rows`);
+      firstHeld = Math.floor(n * (1 - spec.holdout));
+    }
     if (spec.by === "time" && cut === undefined) {
       const sketch = new QuantileSketch();
       let index = 0;
@@ -110,10 +120,12 @@ export const splitStep: StepKind<SplitSpec> = {
           const held =
             spec.by === "time"
               ? rowTime(row, index) >= (cut as number)
-              : unitHash(
-                  spec.idColumn === undefined ? String(index) : JSON.stringify(row[spec.idColumn] ?? null),
-                  spec.seed,
-                ) < spec.holdout;
+              : spec.by === "order"
+                ? index >= firstHeld
+                : unitHash(
+                    spec.idColumn === undefined ? String(index) : JSON.stringify(row[spec.idColumn] ?? null),
+                    spec.seed,
+                  ) < spec.holdout;
           (held ? toHoldout : toTrain).push(row);
           index += 1;
         }

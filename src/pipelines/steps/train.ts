@@ -17,6 +17,13 @@ import { invalidField } from "../../registry/field.js";
 import { writeDesignFile, type DesignFile } from "../design-file.js";
 import { streamLinearRegression, streamLogisticRegression } from "../linear-trainers.js";
 import { trainGradientBoosting } from "../gbt-trainer.js";
+import {
+  isVolatilityTrainer,
+  parseVolatilityTrain,
+  trainVolatility,
+  VOLATILITY_TRAINERS,
+  type VolatilityTrainSpec,
+} from "../volatility-trainer.js";
 import type { StepContext, StepKind, StepResult } from "../step.js";
 import {
   bool,
@@ -65,13 +72,16 @@ export interface CommandTrainSpec {
   /** What the model predicts, for validation: features, label, task. */
   readonly features?: readonly string[];
   readonly label?: string;
-  readonly task: "classification" | "regression";
+  /** volatility: a specialist under the `returns` -> `variance` contract (validated by QLIKE). */
+  readonly task: "classification" | "regression" | "volatility";
 }
 
 export interface TrainSpec {
   readonly input: string;
   readonly holdout?: string;
   readonly builtin?: BuiltinTrainSpec;
+  /** A volatility specialist refitted on a returns column (volatility-trainer.ts). */
+  readonly volatility?: VolatilityTrainSpec;
   readonly command?: CommandTrainSpec;
 }
 
@@ -88,6 +98,8 @@ function parseTrain(raw: unknown, field: string): TrainSpec {
   const base = { input, ...(holdout === undefined ? {} : { holdout }) };
   if (spec.builtin !== undefined) {
     const at = `${field}.builtin`;
+    if (isPlainObject(spec.builtin) && isVolatilityTrainer(spec.builtin.kind))
+      return { ...base, volatility: parseVolatilityTrain(spec.builtin, at) };
     const b = specObject(spec.builtin, at, [
       "kind",
       "features",
@@ -103,7 +115,7 @@ function parseTrain(raw: unknown, field: string): TrainSpec {
       "bins",
       "minLeaf",
     ]);
-    const kind = oneOf(b, "kind", at, BUILTIN_TRAINERS);
+    const kind = oneOf(b, "kind", at, [...BUILTIN_TRAINERS, ...VOLATILITY_TRAINERS]) as BuiltinTrainer;
     const features = texts(b, "features", at);
     const label = text(b, "label", at);
     if (features.includes(label)) throw invalidField(`${at}.label`, `'${label}' is also a feature`);
@@ -161,7 +173,7 @@ function parseTrain(raw: unknown, field: string): TrainSpec {
       params: (c.params ?? {}) as Record<string, JsonValue>,
       ...(features === undefined ? {} : { features }),
       ...(label === undefined ? {} : { label }),
-      task: oneOf(c, "task", at, ["classification", "regression"], "classification"),
+      task: oneOf(c, "task", at, ["classification", "regression", "volatility"], "classification"),
     },
   };
 }
@@ -173,9 +185,11 @@ export const trainStep: StepKind<TrainSpec> = {
   parse: parseTrain,
   inputs: (spec) => [spec.input, ...(spec.holdout === undefined ? [] : [spec.holdout])],
   run: (ctx) =>
-    ctx.spec.builtin !== undefined
-      ? trainBuiltin(ctx, ctx.spec.builtin)
-      : runCommand(ctx, ctx.spec.command as CommandTrainSpec),
+    ctx.spec.volatility !== undefined
+      ? trainVolatility(ctx, ctx.spec.volatility)
+      : ctx.spec.builtin !== undefined
+        ? trainBuiltin(ctx, ctx.spec.builtin)
+        : runCommand(ctx, ctx.spec.command as CommandTrainSpec),
 };
 
 /** "label 'is_fraud' has one value (0) in 5000 rows": nothing to learn. */

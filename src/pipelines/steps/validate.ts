@@ -24,11 +24,17 @@ import type { LoadedModel } from "../../runtimes/runtime.js";
 import { readDataset, type DatasetRow } from "../datasets.js";
 import { evaluateGates, parseGates, type Gate } from "../gates.js";
 import type { ArtifactRef, StepContext, StepKind, StepResult } from "../step.js";
-import { inputOf, number, optionalText, reference, specObject, texts } from "./fields.js";
+import { VOLATILITY_METRICS, validateVolatility } from "../volatility-validation.js";
+import { inputOf, number, optionalNumber, optionalText, reference, specObject, texts } from "./fields.js";
 
 export const CLASSIFICATION_METRICS = ["auc", "logloss", "accuracy", "precision", "recall", "f1"] as const;
 export const REGRESSION_METRICS = ["rmse", "mae", "r2"] as const;
-const ALL_METRICS: readonly string[] = [...CLASSIFICATION_METRICS, ...REGRESSION_METRICS];
+export { VOLATILITY_METRICS };
+const ALL_METRICS: readonly string[] = [
+  ...CLASSIFICATION_METRICS,
+  ...REGRESSION_METRICS,
+  ...VOLATILITY_METRICS,
+];
 
 export interface SmokeSpec {
   readonly sample: number;
@@ -50,6 +56,9 @@ export interface ValidateSpec {
   readonly score?: string;
   readonly label?: string;
   readonly smoke: SmokeSpec;
+  /** Volatility models: the returns column and its scale (default: what the model was trained with). */
+  readonly column?: string;
+  readonly scale?: number;
 }
 
 function parseValidate(raw: unknown, field: string): ValidateSpec {
@@ -64,6 +73,8 @@ function parseValidate(raw: unknown, field: string): ValidateSpec {
     "score",
     "label",
     "smoke",
+    "column",
+    "scale",
   ]);
   const metrics = texts(spec, "metrics", field, { optional: true });
   metrics.forEach((m, i) => {
@@ -75,8 +86,9 @@ function parseValidate(raw: unknown, field: string): ValidateSpec {
   });
   const classification = metrics.some((m) => (CLASSIFICATION_METRICS as readonly string[]).includes(m));
   const regression = metrics.some((m) => (REGRESSION_METRICS as readonly string[]).includes(m));
-  if (classification && regression)
-    throw invalidField(`${field}.metrics`, "mixes classification and regression metrics");
+  const volatility = metrics.some((m) => (VOLATILITY_METRICS as readonly string[]).includes(m));
+  if ([classification, regression, volatility].filter(Boolean).length > 1)
+    throw invalidField(`${field}.metrics`, "mixes classification, regression and volatility metrics");
   const gates = parseGates(spec.gates, `${field}.gates`);
   gates.forEach((g, i) => {
     if (!ALL_METRICS.includes(g.metric))
@@ -88,7 +100,12 @@ function parseValidate(raw: unknown, field: string): ValidateSpec {
   const score = optionalText(spec, "score", field);
   const label = optionalText(spec, "label", field);
   const train = spec.train === undefined ? undefined : reference(spec, "train", field);
+  const column = optionalText(spec, "column", field);
+  const scale = optionalNumber(spec, "scale", field);
+  if (scale === 0) throw invalidField(`${field}.scale`, "expected a non-zero number");
   return {
+    ...(column === undefined ? {} : { column }),
+    ...(scale === undefined ? {} : { scale }),
     model: reference(spec, "model", field),
     holdout: reference(spec, "holdout", field),
     ...(train === undefined ? {} : { train }),
@@ -261,6 +278,18 @@ async function validate(ctx: StepContext<ValidateSpec>): Promise<StepResult> {
   const holdout = inputOf(ctx.inputs, spec.holdout, `${ctx.step}.validate.holdout`);
   const trainData =
     spec.train === undefined ? holdout : inputOf(ctx.inputs, spec.train, `${ctx.step}.validate.train`);
+  if (
+    metaText(modelRef, "task") === "volatility" ||
+    [...spec.metrics, ...spec.gates.map((g) => g.metric)].some((m) =>
+      (VOLATILITY_METRICS as readonly string[]).includes(m),
+    )
+  )
+    return validateVolatilityStep(
+      ctx,
+      modelRef,
+      holdout.path,
+      spec.train === undefined ? null : trainData.path,
+    );
   const regression =
     spec.metrics.some((m) => (REGRESSION_METRICS as readonly string[]).includes(m)) ||
     metaText(modelRef, "task") === "regression";
@@ -403,6 +432,64 @@ async function validate(ctx: StepContext<ValidateSpec>): Promise<StepResult> {
       rows,
       metrics: numbers,
       ...(report.champion === null ? {} : { champion: report.champion as Record<string, JsonValue> }),
+    },
+  };
+}
+
+/** A volatility specialist: a walk forward over the holdout against the champion (volatility-validation.ts). */
+async function validateVolatilityStep(
+  ctx: StepContext<ValidateSpec>,
+  modelRef: ArtifactRef & { readonly path: string },
+  holdout: string,
+  train: string | null,
+): Promise<StepResult> {
+  const spec = ctx.spec;
+  const column = spec.column ?? metaText(modelRef, "column");
+  if (column === undefined)
+    throw invalidField(
+      `${ctx.step}.validate.column`,
+      "the model does not say which column holds the returns; name it here",
+    );
+  const metaScale = modelRef.meta.scale;
+  const scale = spec.scale ?? (typeof metaScale === "number" ? metaScale : 1);
+  const flavorText = metaText(modelRef, "flavor") ?? "builtin";
+  if (!(FLAVORS as readonly string[]).includes(flavorText))
+    throw invalid(`the model's flavor '${flavorText}' is unknown`);
+  const champion =
+    spec.deployment === undefined || ctx.server === undefined
+      ? null
+      : await ctx.server.registry.champion(spec.deployment);
+  if (champion === null && spec.deployment !== undefined)
+    ctx.log.line(`deployment ${spec.deployment} serves no champion: comparison gates have no baseline`);
+  const metrics = spec.metrics.length > 0 ? spec.metrics : [...VOLATILITY_METRICS];
+  const { report, candidate, failures, problems, profile } = await validateVolatility(
+    ctx,
+    { metrics, gates: spec.gates, column, scale, smoke: spec.smoke },
+    { model: modelRef.path, flavor: flavorText as Flavor, holdout, train },
+    champion,
+  );
+  const reasons = [...failures.map((f) => f.message), ...problems];
+  for (const line of reasons) ctx.log.line(`FAILED ${line}`);
+  if (reasons.length > 0)
+    throw invalid(
+      `validation failed (${reasons.length} reason${reasons.length === 1 ? "" : "s"}): ${reasons.join("; ")}`,
+      { reasons, metrics: report },
+    );
+  const metricsFile = join(ctx.workDir, "metrics.json");
+  const profileFile = join(ctx.workDir, "profile.json");
+  await writeFile(metricsFile, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(profileFile, JSON.stringify(profile));
+  const numbers: Record<string, JsonValue> = { ...candidate };
+  ctx.log.line(`candidate ${JSON.stringify(report.candidate)}; champion ${JSON.stringify(report.champion)}`);
+  return {
+    outputs: {
+      metrics: { file: metricsFile, kind: "metrics", meta: { metrics: numbers } },
+      profile: { file: profileFile, kind: "profile", meta: { rows: profile.rows } },
+    },
+    summary: {
+      rows: report.rows ?? 0,
+      metrics: numbers,
+      ...(report.champion === null || report.champion === undefined ? {} : { champion: report.champion }),
     },
   };
 }
