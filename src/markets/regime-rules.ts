@@ -25,8 +25,9 @@
  * whose `enter` threshold p reaches (else the first). Later, hysteresis: move up to the highest
  * regime above the current one whose `enter` p reaches; else, when p falls below the current
  * regime's `exit`, move down to the highest lower regime whose `exit` p still reaches (the first
- * regime has no thresholds). A regime entered is held at least `minDuration` bars (the bar it
- * was entered on counts as one): no switch happens before.
+ * regime has no thresholds). A regime switched to is held at least `minDuration` bars (the bar
+ * it was entered on counts as one): no switch happens before. The first reading is not a
+ * switch, so it is not held.
  *
  * Probabilities are hard: 1 for the regime the rules are in, 0 for the others. A rule has no
  * likelihood, and a soft value made from the distance to a threshold would look like one.
@@ -316,9 +317,13 @@ export function stepRules(
   const p = percentileRank(state.sorted, value);
   state.percentile = p;
   const target = nextRuleRegime(rules, labels, state.regime, p);
-  if (state.regime === null || (target !== state.regime && state.since >= rules.minDuration)) {
-    state.since = state.regime === target ? state.since + 1 : 1;
+  if (state.regime === null) {
+    // The first reading is not a switch: nothing holds it.
     state.regime = target;
+    state.since = rules.minDuration;
+  } else if (target !== state.regime && state.since >= rules.minDuration) {
+    state.regime = target;
+    state.since = 1;
   } else state.since += 1;
   return state;
 }
