@@ -17,6 +17,12 @@ import { invalidField } from "../../registry/field.js";
 import { writeDesignFile, type DesignFile } from "../design-file.js";
 import { streamLinearRegression, streamLogisticRegression } from "../linear-trainers.js";
 import { trainGradientBoosting } from "../gbt-trainer.js";
+import {
+  isRegimeTrainer,
+  parseRegimeTrain,
+  trainRegimeClassifier,
+  type RegimeTrainSpec,
+} from "../regime-trainer.js";
 import type { StepContext, StepKind, StepResult } from "../step.js";
 import {
   bool,
@@ -73,6 +79,8 @@ export interface TrainSpec {
   readonly holdout?: string;
   readonly builtin?: BuiltinTrainSpec;
   readonly command?: CommandTrainSpec;
+  /** A regime classifier (`builtin.kind` markov-switching, hmm, regime-rules): regime-trainer.ts. */
+  readonly regime?: RegimeTrainSpec;
 }
 
 /** Bytes of a command's stdout + stderr kept in the step log; the rest is counted. */
@@ -86,6 +94,8 @@ function parseTrain(raw: unknown, field: string): TrainSpec {
   const input = reference(spec, "input", field);
   const holdout = spec.holdout === undefined ? undefined : reference(spec, "holdout", field);
   const base = { input, ...(holdout === undefined ? {} : { holdout }) };
+  if (isRegimeTrainer(spec.builtin))
+    return { ...base, regime: parseRegimeTrain(spec.builtin, `${field}.builtin`) };
   if (spec.builtin !== undefined) {
     const at = `${field}.builtin`;
     const b = specObject(spec.builtin, at, [
@@ -173,9 +183,11 @@ export const trainStep: StepKind<TrainSpec> = {
   parse: parseTrain,
   inputs: (spec) => [spec.input, ...(spec.holdout === undefined ? [] : [spec.holdout])],
   run: (ctx) =>
-    ctx.spec.builtin !== undefined
-      ? trainBuiltin(ctx, ctx.spec.builtin)
-      : runCommand(ctx, ctx.spec.command as CommandTrainSpec),
+    ctx.spec.regime !== undefined
+      ? trainRegimeClassifier(ctx, ctx.spec.regime)
+      : ctx.spec.builtin !== undefined
+        ? trainBuiltin(ctx, ctx.spec.builtin)
+        : runCommand(ctx, ctx.spec.command as CommandTrainSpec),
 };
 
 /** "label 'is_fraud' has one value (0) in 5000 rows": nothing to learn. */
