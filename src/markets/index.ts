@@ -14,6 +14,20 @@ export {
 } from "./garch.js";
 export { fitHmm, type HmmFit } from "./hmm.js";
 export { fitMarkovSwitching, type MarkovSwitchingFit } from "./markov-switching.js";
+export { alignRegimeModel, type RegimeAlignment } from "./regime-alignment.js";
+export {
+  classifyWindow,
+  defaultRegimeLabels,
+  parseRegimeModel,
+  readRegime,
+  regimeLogLikelihood,
+  regimeMinimumReturns,
+  type RegimeModel,
+  regimeModelFromHmm,
+  regimeModelFromMarkovSwitching,
+  startRegime,
+  stepRegime,
+} from "./regime-classifier.js";
 export { readSeriesFile, RETURN_KINDS, type ReturnKind } from "./series-file.js";
 export {
   fitHarRv,

@@ -138,7 +138,7 @@ export function classifySwitchingWindow(
 export type RegimeState = SwitchingRegimeState | RulesRegimeState;
 
 export function startRegime(model: RegimeModel): RegimeState {
-  return model.method === "rules" ? startRules(model.rules) : startRegimes(model);
+  return model.method === "rules" ? startRules() : startRegimes(model);
 }
 
 /**

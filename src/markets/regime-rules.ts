@@ -181,7 +181,7 @@ export function parseRegimeRules(value: unknown, labels: readonly string[]): Reg
   };
 }
 
-export function startRules(rules: RegimeRules): RulesRegimeState {
+export function startRules(): RulesRegimeState {
   return {
     bars: 0,
     indicator: {
