@@ -189,6 +189,41 @@ describe("regime classifier retraining", () => {
     );
   });
 
+  test("regime-rules: the step checks the rules and writes the classifier; validation has no likelihood to compare", async () => {
+    const rules = {
+      indicator: "realized",
+      window: 20,
+      lookback: 250,
+      enter: { turbulent: 0.8 },
+      exit: { turbulent: 0.6 },
+      minDuration: 5,
+    };
+    const { ctx } = await contextFor(
+      trainStep,
+      { input: "data", builtin: { kind: "regime-rules", column: "ret", window: 300, rules } },
+      { inputs: { data: train } },
+    );
+    const trained = await trainStep.run(ctx);
+    const model = JSON.parse(await readFile(trained.outputs.model?.file as string, "utf8"));
+    assert.equal(model.kind, "regime-rules");
+    assert.deepEqual(model.regimes.rules, rules);
+    const v = await contextFor(
+      validateStep,
+      { model: "train.model", holdout: "split.holdout" },
+      { inputs: { "train.model": await asInput(trained.outputs.model as never), "split.holdout": holdout } },
+    );
+    const report = JSON.parse(
+      await readFile((await validateStep.run(v.ctx)).outputs.metrics?.file as string, "utf8"),
+    );
+    assert.equal(report.candidate.loglik, null);
+    const bad = await contextFor(
+      trainStep,
+      { input: "data", builtin: { kind: "regime-rules", column: "ret", window: 100, rules } },
+      { inputs: { data: train } },
+    );
+    await assert.rejects(trainStep.run(bad.ctx), /window must be an integer from 269/);
+  });
+
   test("the spec names bad fields; alignTo on a worker (no server) fails rather than skip alignment", async () => {
     assert.throws(
       () =>
