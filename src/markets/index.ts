@@ -28,6 +28,20 @@ export {
   sameIndicators,
 } from "./instrument.js";
 export { fitMarkovSwitching, type MarkovSwitchingFit } from "./markov-switching.js";
+export { alignRegimeModel, type RegimeAlignment } from "./regime-alignment.js";
+export {
+  classifyWindow,
+  defaultRegimeLabels,
+  parseRegimeModel,
+  readRegime,
+  regimeLogLikelihood,
+  regimeMinimumReturns,
+  type RegimeModel,
+  regimeModelFromHmm,
+  regimeModelFromMarkovSwitching,
+  startRegime,
+  stepRegime,
+} from "./regime-classifier.js";
 export { readSeriesFile, RETURN_KINDS, type ReturnKind } from "./series-file.js";
 export { checkSeries } from "./series.js";
 export {

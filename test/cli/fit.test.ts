@@ -190,8 +190,8 @@ describe("ballast fit", () => {
         /bad-prices\.csv line 4: price 0 in "close" is not positive/,
       ],
       [
-        ["fit", "regimes", "-f", short, "--column", "ret", "--method", "rules"],
-        /--method must be markov-switching or hmm/,
+        ["fit", "regimes", "-f", short, "--column", "ret", "--method", "kmeans"],
+        /--method must be markov-switching, hmm or rules/,
       ],
       [["fit", "garch", "-f", join(dir, "missing.csv"), "--column", "ret"], /no such file/],
     ];

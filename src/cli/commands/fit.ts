@@ -4,16 +4,27 @@
  * har-rv|last-value --save model.json` also writes the fit as a builtin model file (see
  * runtimes/builtin/volatility-format.ts) that `ballast models register` and `serve --model` take.
  */
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { invalid } from "../../domain/errors.js";
 import { GARCH_KINDS, type GarchFit, type GarchKind } from "../../markets/garch.js";
 import { fitHmm, type HmmFit } from "../../markets/hmm.js";
 import { fitMarkovSwitching, type MarkovSwitchingFit } from "../../markets/markov-switching.js";
+import {
+  defaultRegimeLabels,
+  parseRegimeModel,
+  readRegime,
+  regimeModelFromHmm,
+  regimeModelFromMarkovSwitching,
+  startRegime,
+  stepRegime,
+  type RegimeModel,
+} from "../../markets/regime-classifier.js";
 import { readSeriesFile, RETURN_KINDS, type ReturnKind } from "../../markets/series-file.js";
 import { forecastFromWindow, RISKMETRICS_LAMBDA, type HarRvFit } from "../../markets/specialists.js";
-import { serializeBuiltinModel } from "../../runtimes/builtin/format.js";
+import { parseBuiltinModel, serializeBuiltinModel } from "../../runtimes/builtin/format.js";
 import { fitVolatilityModel, type VolatilityFit } from "../../runtimes/builtin/volatility-fit.js";
 import { parsePositiveInt } from "../options.js";
 import { formatTable } from "../table.js";
@@ -29,7 +40,7 @@ interface SeriesFlags {
   output?: string;
 }
 
-const REGIME_METHODS = ["markov-switching", "hmm"] as const;
+const REGIME_METHODS = ["markov-switching", "hmm", "rules"] as const;
 
 export function register(program: Command): void {
   const fit = program.command("fit").description("Fit volatility and regime models to a series in a file");
@@ -84,8 +95,23 @@ export function register(program: Command): void {
   withSeriesFlags(
     fit
       .command("regimes")
-      .description("A regime model: Markov switching (Hamilton) or a Gaussian HMM (Baum-Welch)")
-      .option("--method <method>", "markov-switching or hmm", "markov-switching")
+      .description(
+        "A regime model: Markov switching (Hamilton), a Gaussian HMM (Baum-Welch) or percentile rules; --save writes a servable classifier",
+      )
+      .option("--method <method>", "markov-switching, hmm or rules", "markov-switching")
+      .option(
+        "--rules <file>",
+        "rules: the rules, YAML or JSON (indicator, window, lookback, enter, exit, minDuration)",
+      )
+      .option("--labels <names>", "regime names, calm first, comma-separated (default calm,turbulent for 2)")
+      .option(
+        "--save <file>",
+        "write the classifier as a builtin model file (ballast models register / serve --model)",
+      )
+      .option(
+        "--window <n>",
+        "saved classifier: returns per input row (input `returns` [n, window]); 250, or what rules need",
+      )
       .option("--regimes <n>", "number of regimes (2 or 3; up to 4 for markov-switching)", "2")
       .option("--switching-variance", "markov-switching: each regime its own variance")
       .option("--ar <p>", "markov-switching: autoregressive order, Hamilton's form (0)", "0")
@@ -99,11 +125,22 @@ export function register(program: Command): void {
         switchingVariance?: boolean;
         ar: string;
         probabilities?: string;
+        rules?: string;
+        labels?: string;
       },
     ) => {
       if (!(REGIME_METHODS as readonly string[]).includes(options.method))
-        throw invalid(`--method must be markov-switching or hmm, got '${options.method}'`);
+        throw invalid(`--method must be markov-switching, hmm or rules, got '${options.method}'`);
       const regimes = parsePositiveInt(options.regimes, "--regimes");
+      const labels = options.labels?.split(",").map((l) => l.trim());
+      if (labels !== undefined && labels.length !== regimes)
+        throw invalid(`--labels names ${labels.length} regimes but --regimes is ${regimes}`);
+      const scale = options.scale === undefined ? 1 : Number(options.scale);
+      if (options.method === "rules") {
+        await fitRules(options, labels ?? defaultRegimeLabels(regimes), scale);
+        return;
+      }
+      if (options.rules !== undefined) throw invalid("--rules is for --method rules");
       const order = /^[0-9]+$/.test(options.ar) ? Number(options.ar) : Number.NaN;
       if (!Number.isInteger(order)) throw invalid(`--ar must be a whole number, got '${options.ar}'`);
       if (options.method === "hmm" && (order !== 0 || options.switchingVariance === true))
@@ -122,6 +159,17 @@ export function register(program: Command): void {
                 { rowName },
               ),
             );
+      if (options.save !== undefined) {
+        // The file is read with the returns already scaled; the classifier reads raw returns.
+        const model =
+          options.method === "hmm"
+            ? regimeModelFromHmm(fitted.hmm as HmmFit, labels, scale)
+            : regimeModelFromMarkovSwitching(fitted.ms as MarkovSwitchingFit, labels, scale);
+        await saveClassifier(options, options.method === "hmm" ? "hmm" : "markov-switching", model, {
+          n: fitted.n,
+          loglik: fitted.loglik,
+        });
+      }
       if (options.probabilities !== undefined) {
         const k = regimes;
         const header = [
@@ -283,10 +331,13 @@ interface RegimesFitted {
   readonly first: number;
   readonly filtered: Float64Array[];
   readonly smoothed: Float64Array[];
+  readonly hmm?: HmmFit;
+  readonly ms?: MarkovSwitchingFit;
 }
 
 function fromHmm(f: HmmFit): RegimesFitted {
   return {
+    hmm: f,
     n: f.n,
     loglik: f.loglik,
     params: { means: f.params.means, variances: f.params.variances, initial: f.params.initial },
@@ -300,6 +351,7 @@ function fromHmm(f: HmmFit): RegimesFitted {
 
 function fromMarkovSwitching(f: MarkovSwitchingFit): RegimesFitted {
   return {
+    ms: f,
     n: f.n,
     loglik: f.loglik,
     params: {
@@ -357,4 +409,120 @@ async function readSeries(options: SeriesFlags): Promise<{ values: number[]; lin
 
 function fmt(v: number): string {
   return Number.isFinite(v) ? v.toPrecision(6) : String(v);
+}
+
+/**
+ * `fit regimes --method rules --rules rules.yaml`: nothing is estimated; the rules are run over
+ * the series and what they did is printed: n (returns classified once the rules had warmed up),
+ * params (the rules, and the share of those returns in each regime), transition (the empirical
+ * transition matrix of the rules' regime path, a row of nulls for a regime never left from),
+ * expected_durations (1 / (1 - p_ii), null when infinite or unknown). No log-likelihood: rules
+ * have none.
+ */
+async function fitRules(
+  options: SeriesFlags & { rules?: string; probabilities?: string; switchingVariance?: boolean; ar: string },
+  labels: string[],
+  scale: number,
+): Promise<void> {
+  if (options.rules === undefined) throw invalid("--method rules needs --rules <file> (YAML or JSON)");
+  if (options.switchingVariance === true || options.ar !== "0")
+    throw invalid("--ar and --switching-variance are for markov-switching");
+  let raw: unknown;
+  try {
+    raw = parseYaml(await readFile(options.rules, "utf8"));
+  } catch (error) {
+    throw invalid(`cannot read the rules in ${options.rules}: ${(error as Error).message}`);
+  }
+  // The series is read already scaled; the rules are scale-free (percentiles), and the saved
+  // classifier multiplies what it reads by the same scale.
+  const model = parseRegimeModel({ method: "rules", labels, scale: 1, rules: raw });
+  const series = await readSeries(options);
+  const k = labels.length;
+  const counts = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  const visits = new Array<number>(k).fill(0);
+  const path: Array<number | undefined> = [];
+  let state = startRegime(model);
+  let previous: number | undefined;
+  for (const r of series.values) {
+    state = stepRegime(model, state, r);
+    const regime = readRegime(model, state)?.regime;
+    path.push(regime);
+    if (regime === undefined) continue;
+    visits[regime] = (visits[regime] as number) + 1;
+    if (previous !== undefined)
+      (counts[previous] as number[])[regime] = ((counts[previous] as number[])[regime] as number) + 1;
+    previous = regime;
+  }
+  const n = visits.reduce((a, b) => a + b, 0);
+  if (n === 0)
+    throw invalid(
+      `the rules need at least ${model.method === "rules" ? model.rules.window + model.rules.lookback - 1 : 1} returns before they classify one; the series has ${series.values.length}`,
+    );
+  const transition = counts.map((row) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return row.map((c) => (total === 0 ? null : c / total));
+  });
+  const expected = transition.map((row, i) => {
+    const stay = row[i];
+    return stay === null || stay === undefined || stay >= 1 ? null : 1 / (1 - stay);
+  });
+  const saved = { ...model, scale };
+  await saveClassifier(options, "regime-rules", saved, { n });
+  if (options.probabilities !== undefined) {
+    const header = ["row", "line", "regime", ...labels.map((_, s) => `filtered_${s}`)];
+    const rows = path.map((regime, t) =>
+      [
+        t + 1,
+        series.lines[t],
+        regime ?? "",
+        ...labels.map((_, s) => (regime === undefined ? "" : s === regime ? 1 : 0)),
+      ].join(","),
+    );
+    await writeFile(options.probabilities, `${header.join(",")}\n${rows.join("\n")}\n`);
+  }
+  const out = {
+    n,
+    params: { rules: model.method === "rules" ? model.rules : {}, labels, shares: visits.map((v) => v / n) },
+    transition,
+    expected_durations: expected,
+  };
+  if (options.output === "json") {
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return;
+  }
+  process.stdout.write(
+    formatTable(
+      ["REGIME", "LABEL", "SHARE", "STAY", "EXPECTED DURATION"],
+      labels.map((label, s) => [
+        s,
+        label,
+        fmt(out.params.shares[s] as number),
+        transition[s]?.[s] === null ? "-" : fmt(transition[s]?.[s] as number),
+        expected[s] === null ? "-" : fmt(expected[s] as number),
+      ]),
+    ),
+  );
+  process.stdout.write(
+    `n ${n} (after a warm-up of ${series.values.length - n} returns); rules have no likelihood\n`,
+  );
+}
+
+/** With --save: the classifier as a builtin model file, checked by the parser the registry uses. */
+async function saveClassifier(
+  options: SeriesFlags,
+  kind: "markov-switching" | "hmm" | "regime-rules",
+  regimes: RegimeModel,
+  training: Record<string, unknown>,
+): Promise<void> {
+  if (options.save === undefined) return;
+  const needed = regimes.method === "rules" ? regimes.rules.window + regimes.rules.lookback - 1 : 1;
+  const window = parsePositiveInt(options.window ?? String(Math.max(250, needed)), "--window");
+  const model = parseBuiltinModel({
+    format: "ballast.builtin/v1",
+    kind,
+    window,
+    regimes,
+    training: { ...training, file: basename(options.file), column: options.column, labels: regimes.labels },
+  });
+  await writeFile(options.save, serializeBuiltinModel(model));
 }

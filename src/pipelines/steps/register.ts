@@ -104,6 +104,8 @@ export const registerStep: StepKind<RegisterSpec> = {
       datasets: Object.fromEntries(datasets.map(([name, ref]) => [name, ref.sha256])),
       ...(sources.length === 0 ? {} : { source: sources.length === 1 ? (sources[0] as JsonValue) : sources }),
       ...(typeof model.meta.trainer === "string" ? { trainer: model.meta.trainer } : {}),
+      // A regime classifier aligned to the champion: the permutation it was renumbered by.
+      ...(model.meta.alignment === undefined ? {} : { alignment: model.meta.alignment }),
       model: model.sha256,
     };
     const registered = await server.registry.register({

@@ -24,6 +24,12 @@ import {
   VOLATILITY_TRAINERS,
   type VolatilityTrainSpec,
 } from "../volatility-trainer.js";
+import {
+  isRegimeTrainer,
+  parseRegimeTrain,
+  trainRegimeClassifier,
+  type RegimeTrainSpec,
+} from "../regime-trainer.js";
 import type { StepContext, StepKind, StepResult } from "../step.js";
 import {
   bool,
@@ -83,6 +89,8 @@ export interface TrainSpec {
   /** A volatility specialist refitted on a returns column (volatility-trainer.ts). */
   readonly volatility?: VolatilityTrainSpec;
   readonly command?: CommandTrainSpec;
+  /** A regime classifier (`builtin.kind` markov-switching, hmm, regime-rules): regime-trainer.ts. */
+  readonly regime?: RegimeTrainSpec;
 }
 
 /** Bytes of a command's stdout + stderr kept in the step log; the rest is counted. */
@@ -96,6 +104,8 @@ function parseTrain(raw: unknown, field: string): TrainSpec {
   const input = reference(spec, "input", field);
   const holdout = spec.holdout === undefined ? undefined : reference(spec, "holdout", field);
   const base = { input, ...(holdout === undefined ? {} : { holdout }) };
+  if (isRegimeTrainer(spec.builtin))
+    return { ...base, regime: parseRegimeTrain(spec.builtin, `${field}.builtin`) };
   if (spec.builtin !== undefined) {
     const at = `${field}.builtin`;
     if (isPlainObject(spec.builtin) && isVolatilityTrainer(spec.builtin.kind))
@@ -185,11 +195,13 @@ export const trainStep: StepKind<TrainSpec> = {
   parse: parseTrain,
   inputs: (spec) => [spec.input, ...(spec.holdout === undefined ? [] : [spec.holdout])],
   run: (ctx) =>
-    ctx.spec.volatility !== undefined
-      ? trainVolatility(ctx, ctx.spec.volatility)
-      : ctx.spec.builtin !== undefined
-        ? trainBuiltin(ctx, ctx.spec.builtin)
-        : runCommand(ctx, ctx.spec.command as CommandTrainSpec),
+    ctx.spec.regime !== undefined
+      ? trainRegimeClassifier(ctx, ctx.spec.regime)
+      : ctx.spec.volatility !== undefined
+        ? trainVolatility(ctx, ctx.spec.volatility)
+        : ctx.spec.builtin !== undefined
+          ? trainBuiltin(ctx, ctx.spec.builtin)
+          : runCommand(ctx, ctx.spec.command as CommandTrainSpec),
 };
 
 /** "label 'is_fraud' has one value (0) in 5000 rows": nothing to learn. */

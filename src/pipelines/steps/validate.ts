@@ -22,6 +22,7 @@ import { invalidField } from "../../registry/field.js";
 import { runtimeFor } from "../../runtimes/table.js";
 import type { LoadedModel } from "../../runtimes/runtime.js";
 import { readDataset, type DatasetRow } from "../datasets.js";
+import { validateRegimeClassifier } from "../regime-trainer.js";
 import { evaluateGates, parseGates, type Gate } from "../gates.js";
 import type { ArtifactRef, StepContext, StepKind, StepResult } from "../step.js";
 import { VOLATILITY_METRICS, validateVolatility } from "../volatility-validation.js";
@@ -276,6 +277,8 @@ async function validate(ctx: StepContext<ValidateSpec>): Promise<StepResult> {
   const spec = ctx.spec;
   const modelRef = inputOf(ctx.inputs, spec.model, `${ctx.step}.validate.model`);
   const holdout = inputOf(ctx.inputs, spec.holdout, `${ctx.step}.validate.holdout`);
+  // A regime classifier has no label: its own checks (degenerate regimes, holdout likelihood).
+  if (modelRef.meta.task === "regime") return validateRegimeClassifier(ctx, modelRef);
   const trainData =
     spec.train === undefined ? holdout : inputOf(ctx.inputs, spec.train, `${ctx.step}.validate.train`);
   if (

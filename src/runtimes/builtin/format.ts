@@ -28,6 +28,13 @@ import {
   type VolatilityKind,
   volatilityModelJson,
 } from "./volatility-format.js";
+import {
+  isRegimeKind,
+  parseRegimeBuiltin,
+  REGIME_KINDS,
+  type RegimeBuiltinModel,
+  type RegimeKind,
+} from "./regime-format.js";
 
 export const BUILTIN_FORMAT = "ballast.builtin/v1";
 export const BUILTIN_KINDS = [
@@ -35,12 +42,16 @@ export const BUILTIN_KINDS = [
   "linear_regression",
   "gradient_boosted_trees",
   ...VOLATILITY_KINDS,
+  ...REGIME_KINDS,
 ] as const;
 export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
 /** The kinds that are a linear predictor over named features (the fields below). */
-export type LinearKind = Exclude<BuiltinKind, VolatilityKind>;
-/** A builtin model of any kind; the volatility specialists' fields are in volatility-format.ts. */
-export type BuiltinModel = LinearBuiltinModel | VolatilityBuiltinModel;
+export type LinearKind = Exclude<BuiltinKind, VolatilityKind | RegimeKind>;
+/**
+ * A builtin model of any kind; the volatility specialists' fields are in volatility-format.ts,
+ * the regime classifiers' in regime-format.ts.
+ */
+export type BuiltinModel = LinearBuiltinModel | VolatilityBuiltinModel | RegimeBuiltinModel;
 
 export interface Scaling {
   readonly mean: readonly number[];
@@ -197,6 +208,7 @@ export function parseBuiltinModel(source: unknown): BuiltinModel {
   }
   if (!isPlainObject(value)) throw invalid("a builtin model must be a JSON object");
   if (isVolatilityKind(value.kind)) return parseVolatilityModel(value);
+  if (isRegimeKind(value.kind)) return parseRegimeBuiltin(value);
   const unknown = Object.keys(value).filter((k) => !FIELDS.includes(k));
   if (unknown.length > 0) {
     throw invalid(`unknown field '${unknown[0]}' in builtin model; expected ${FIELDS.join(", ")}`, {
@@ -250,6 +262,8 @@ export function parseBuiltinModel(source: unknown): BuiltinModel {
 
 /** JSON text for a builtin model (checked first, so what is written can always be read back). */
 export function serializeBuiltinModel(model: BuiltinModel): string {
+  if ("regimes" in model)
+    return `${JSON.stringify(parseBuiltinModel(JSON.parse(JSON.stringify(model))), null, 2)}\n`;
   const json = "specialist" in model ? volatilityModelJson(model) : model;
   const checked = parseBuiltinModel(JSON.parse(JSON.stringify(json)));
   if ("specialist" in checked) return `${JSON.stringify(volatilityModelJson(checked), null, 2)}\n`;

@@ -3,6 +3,7 @@ import type { BuiltinKindModule } from "./kind.js";
 import { gradientBoostedTrees } from "./gbt.js";
 import { linearRegression } from "./linear.js";
 import { logisticRegression } from "./logistic.js";
+import { hmmClassifier, markovSwitchingClassifier, rulesClassifier } from "./regimes.js";
 import { ewmaSpecialist, garchSpecialist, harRvSpecialist, lastValueSpecialist } from "./volatility.js";
 
 /** Adding a kind: a module like logistic.ts, its name in BUILTIN_KINDS, and one line here. */
@@ -14,4 +15,7 @@ export const BUILTIN_KIND_MODULES: Readonly<Record<BuiltinKind, BuiltinKindModul
   ewma: ewmaSpecialist,
   "har-rv": harRvSpecialist,
   "last-value": lastValueSpecialist,
+  "markov-switching": markovSwitchingClassifier,
+  hmm: hmmClassifier,
+  "regime-rules": rulesClassifier,
 };
