@@ -12,5 +12,6 @@ export {
   serializeBuiltinModel,
   type Tree,
 } from "./builtin/format.js";
+export { onnxRuntime } from "./onnx.js";
 export { type LoadedModel, type Runtime } from "./runtime.js";
 export { runtimeFor, runtimesWith } from "./table.js";

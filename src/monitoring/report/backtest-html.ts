@@ -158,7 +158,8 @@ function regimeBands(result: BacktestResult, buckets: readonly Bucket[]): string
   return buckets
     .map((b, i) => {
       const counts = new Array<number>(result.labels.length).fill(0);
-      for (let r = b.from; r < b.to; r++) counts[result.regime[r] as number] = (counts[result.regime[r] as number] as number) + 1;
+      for (let r = b.from; r < b.to; r++)
+        counts[result.regime[r] as number] = (counts[result.regime[r] as number] as number) + 1;
       const top = counts.indexOf(Math.max(...counts));
       return `<rect x="${round(L + i * width)}" y="${T}" width="${round(width + 0.5)}" height="${H - T - B}" fill="${REGIME_FILL[top % REGIME_FILL.length]}"/>`;
     })
