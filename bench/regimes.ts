@@ -161,6 +161,7 @@ function costs(): void {
     "indicator update (rv 20/60, EWMA, ATR, ER, drawdown; target <= 2000)",
     bars.length,
     (i) => set.update(bars[i] as Bar).drawdown,
+    false,
   );
   const returns = Array.from({ length: 2000 }, () => (uniform() - 0.5) * 2);
   const model: SwitchingRegimeModel = {
