@@ -4,7 +4,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { alignRegimes, runBacktest, externalWindows, type BacktestSpec } from "../../src/markets/backtest.js";
-import { scoreBacktest } from "../../src/markets/backtest-score.js";
+import { filledForecasts, scoreBacktest } from "../../src/markets/backtest-score.js";
+import { emptyScoreboard, performanceRows, recordRound } from "../../src/markets/regime-scoreboard.js";
 import { qlike } from "../../src/markets/evaluation.js";
 import { series } from "./data.js";
 
@@ -114,6 +115,35 @@ describe("router backtest on dem2gbp", () => {
     assert.ok((scores.dm.qlike?.pValue as number) > 0 && (scores.dm.qlike?.pValue as number) <= 1);
     const bars = scores.byRegime.reduce((a, r) => a + r.bars, 0);
     assert.equal(bars, result.realized.length);
+  });
+
+  test("the per-regime tables are the live scoreboard's (regime-scoreboard.ts) fed the same rounds", () => {
+    const scores = scoreBacktest(result);
+    const board = emptyScoreboard(scores.models, result.labels, result.realized.length);
+    const filled = [...filledForecasts(result), result.router];
+    for (let i = 0; i < result.realized.length; i++)
+      recordRound(
+        board,
+        result.regime[i] as number,
+        result.realized[i] as number,
+        filled.map((f) => f[i] as number),
+      );
+    for (const row of performanceRows(board)) {
+      const ours =
+        row.regime === "all"
+          ? scores.overall[row.model]
+          : scores.byRegime.find((r) => r.label === row.regime)?.losses[row.model];
+      assert.equal(row.n, ours?.n, `${row.regime} ${row.model}`);
+      if (row.n === 0) continue;
+      assert.ok(
+        Math.abs((row.qlike as number) - (ours?.qlike as number)) < 1e-12,
+        `${row.regime} ${row.model} qlike`,
+      );
+      assert.ok(
+        Math.abs((row.mse as number) - (ours?.mse as number)) < 1e-9,
+        `${row.regime} ${row.model} mse`,
+      );
+    }
   });
 
   test("external forecasts: windows end at their bar; too few returns name the minimum", () => {
