@@ -27,7 +27,8 @@ export interface BacktestReportContext {
 }
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
-const REGIME_FILL = ["#f0fdf4", "#fef2f2", "#fefce8", "#eff6ff"];
+const REGIME_FILL = ["#dcfce7", "#fecaca", "#fef08a", "#bfdbfe"];
+const REALIZED = "#9ca3af";
 const W = 1040;
 const H = 220;
 const L = 56;
@@ -42,8 +43,8 @@ export function renderBacktestReport(
 ): string {
   const n = result.realized.length;
   const buckets = bucketsOf(n);
-  const legend = (names: readonly string[]): string =>
-    `<p class="legend">${names.map((name, i) => `<span class="swatch" style="background:${COLORS[i % COLORS.length]}"></span>${escapeHtml(name)}`).join(" ")}</p>`;
+  const legend = (names: readonly string[], colors: readonly string[] = COLORS): string =>
+    `<p class="legend">${names.map((name, i) => `<span class="swatch" style="background:${colors[i % colors.length]}"></span>${escapeHtml(name)}`).join(" ")}</p>`;
   const regimeLegend = `<p class="legend">${result.labels.map((l, j) => `<span class="swatch" style="background:${REGIME_FILL[j % REGIME_FILL.length]};border:1px solid #d1d5db"></span>${escapeHtml(l)}`).join(" ")}</p>`;
   const best = result.names.indexOf(scores.best);
   return [
@@ -63,12 +64,12 @@ export function renderBacktestReport(
     `<div class="scroll">${levelChart(context.level, result, buckets, context.times)}</div>`,
     "</section>",
     "<section><h2>Forecast against realized (log scale)</h2>",
-    legend(["realized r²", "router", `best single (${scores.best})`]),
-    `<div class="scroll">${forecastChart(result, best, buckets)}</div>`,
+    legend(["realized r²", "router", `best single (${scores.best})`], [REALIZED, ...COLORS]),
+    `<div class="scroll">${forecastChart(result, best, buckets, context.times)}</div>`,
     "</section>",
     "<section><h2>Router weights over time</h2>",
     legend(result.names),
-    `<div class="scroll">${weightsChart(result, buckets)}</div>`,
+    `<div class="scroll">${weightsChart(result, buckets, context.times)}</div>`,
     "</section>",
     renderLossTables(scores),
     renderDmTable(scores),
@@ -118,7 +119,7 @@ function frame(
   label: string,
 ): string {
   const parts = [
-    `<svg class="chart" role="img" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" aria-label="${escapeHtml(label)}">`,
+    `<svg class="chart" role="img" width="100%" preserveAspectRatio="none" viewBox="0 0 ${W} ${H}" aria-label="${escapeHtml(label)}">`,
     inner,
   ];
   for (const [y, text] of yTicks)
@@ -148,7 +149,14 @@ function xLabelsFor(
     const i = Math.min(buckets.length - 1, Math.round((s * (buckets.length - 1)) / steps));
     const row = (buckets[i] as Bucket).from;
     const time = times?.[row];
-    out.push([xOf(i, buckets.length), time === undefined ? `bar ${result.bars[row]}` : String(time)]);
+    out.push([
+      xOf(i, buckets.length),
+      time === undefined
+        ? `bar ${result.bars[row]}`
+        : typeof time === "number"
+          ? String(Number(time.toFixed(2)))
+          : time,
+    ]);
   }
   return out;
 }
@@ -204,7 +212,12 @@ function levelChart(
   return frame(ticks, xLabelsFor(buckets, result, times), inner, "level with the regime timeline shaded");
 }
 
-function forecastChart(result: BacktestResult, best: number, buckets: readonly Bucket[]): string {
+function forecastChart(
+  result: BacktestResult,
+  best: number,
+  buckets: readonly Bucket[],
+  times: BacktestReportContext["times"],
+): string {
   const series = [result.realized, result.router, result.forecasts[best] as Float64Array].map((s) =>
     buckets.map((b) => meanIn(s, b)),
   );
@@ -219,20 +232,24 @@ function forecastChart(result: BacktestResult, best: number, buckets: readonly B
     .map((s, k) =>
       path(
         s.map((v, i) => [xOf(i, buckets.length), v > 0 ? y(v) : Number.NaN]),
-        k === 0 ? "#9ca3af" : (COLORS[k - 1] as string),
+        k === 0 ? REALIZED : (COLORS[k - 1] as string),
         k === 0 ? 0.8 : 1.4,
       ),
     )
     .join("");
   return frame(
     ticks,
-    xLabelsFor(buckets, result),
+    xLabelsFor(buckets, result, times),
     inner,
     "variance forecasts against the realized squared return, log scale",
   );
 }
 
-function weightsChart(result: BacktestResult, buckets: readonly Bucket[]): string {
+function weightsChart(
+  result: BacktestResult,
+  buckets: readonly Bucket[],
+  times: BacktestReportContext["times"],
+): string {
   const y = scaleY(0, 1, false);
   const means = result.weights.map((w) => buckets.map((b) => meanIn(w, b)));
   const below = buckets.map(() => 0);
@@ -247,7 +264,12 @@ function weightsChart(result: BacktestResult, buckets: readonly Bucket[]): strin
     top.forEach((v, i) => (below[i] = v));
   });
   const ticks: Array<[number, string]> = [0, 0.5, 1].map((v) => [y(v), String(v)]);
-  return frame(ticks, xLabelsFor(buckets, result), areas.join(""), "router weights over time, stacked");
+  return frame(
+    ticks,
+    xLabelsFor(buckets, result, times),
+    areas.join(""),
+    "router weights over time, stacked",
+  );
 }
 
 function renderSummary(scores: BacktestScores): string {
