@@ -16,12 +16,26 @@ export interface SeriesFileOptions {
   readonly returns?: ReturnKind;
   readonly scale?: number;
   readonly format?: RowFormat;
+  /** Also keep this column (a date, a time) for each value, as it is in the file. */
+  readonly timeColumn?: string;
+  /**
+   * Prices only: drop a row whose price repeats the previous one (a holiday filled with the last
+   * price, as EuStockMarkets does), so the return spans the next real trading day instead of
+   * reading as a zero return.
+   */
+  readonly skipRepeats?: boolean;
 }
 
 export interface SeriesFromFile {
   readonly values: number[];
   /** File line of each value (for a return, the line of its closing price). */
   readonly lines: number[];
+  /** With `timeColumn`: its cell for each value. */
+  readonly times?: Array<string | number>;
+  /** With `returns`: the closing price of each return. */
+  readonly prices?: number[];
+  /** With `skipRepeats`: rows dropped as repeats. */
+  readonly repeats?: number;
 }
 
 export async function readSeriesFile(path: string, options: SeriesFileOptions): Promise<SeriesFromFile> {
@@ -31,6 +45,8 @@ export async function readSeriesFile(path: string, options: SeriesFileOptions): 
     throw invalid(`scale must be a finite non-zero number, got ${scale}`);
   const raw: number[] = [];
   const lines: number[] = [];
+  const times: Array<string | number> = [];
+  const timeColumn = options.timeColumn;
   for await (const batch of readRowBatches(path, {
     batchSize: 4096,
     ...(options.format === undefined ? {} : { format: options.format }),
@@ -56,21 +72,48 @@ export async function readSeriesFile(path: string, options: SeriesFileOptions): 
       }
       if (!Number.isFinite(cell))
         throw invalid(`${name} line ${line}: column "${options.column}" is ${String(cell)}`);
+      if (timeColumn !== undefined) {
+        const at = row[timeColumn];
+        if (at === undefined || at === null)
+          throw invalid(`${name} line ${line}: no value in the time column "${timeColumn}"`);
+        times.push(typeof at === "number" ? at : String(at));
+      }
       raw.push(cell);
       lines.push(line);
     });
   }
-  if (options.returns === undefined) return { values: raw.map((v) => v * scale), lines };
+  const withTimes = (at: number[]): { times?: Array<string | number> } =>
+    timeColumn === undefined ? {} : { times: at.map((i) => times[i] as string | number) };
+  if (options.returns === undefined) {
+    if (options.skipRepeats === true)
+      throw invalid("skipping repeated prices needs returns derived from prices");
+    return { values: raw.map((v) => v * scale), lines, ...withTimes(raw.map((_, i) => i)) };
+  }
   const values: number[] = [];
+  const kept: number[] = [];
+  let repeats = 0;
+  let before = Number.NaN;
   for (let i = 0; i < raw.length; i++) {
     const price = raw[i] as number;
     if (!(price > 0))
       throw invalid(
         `${name} line ${lines[i]}: price ${price} in "${options.column}" is not positive; returns need positive prices`,
       );
-    if (i === 0) continue;
-    const before = raw[i - 1] as number;
-    values.push((options.returns === "log" ? Math.log(price / before) : price / before - 1) * scale);
+    if (i > 0 && options.skipRepeats === true && price === before) {
+      repeats++;
+      continue;
+    }
+    if (i > 0) {
+      values.push((options.returns === "log" ? Math.log(price / before) : price / before - 1) * scale);
+      kept.push(i);
+    }
+    before = price;
   }
-  return { values, lines: lines.slice(1) };
+  return {
+    values,
+    lines: kept.map((i) => lines[i] as number),
+    prices: kept.map((i) => raw[i] as number),
+    ...withTimes(kept),
+    ...(options.skipRepeats === true ? { repeats } : {}),
+  };
 }

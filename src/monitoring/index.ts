@@ -34,6 +34,7 @@ export {
   validateProfile,
 } from "./profile/reference-profile.js";
 export { DEFAULT_MAX_EXACT_ROWS } from "./raw-values.js";
+export { renderBacktestReport } from "./report/backtest-html.js";
 export { renderDriftReport } from "./report/html.js";
 export {
   DEFAULT_SEGMENT_VALUES,

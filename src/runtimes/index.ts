@@ -20,5 +20,6 @@ export {
   type VolatilityFitKind,
 } from "./builtin/volatility-fit.js";
 export { MAX_HORIZON, MAX_WINDOW } from "./builtin/volatility-format.js";
+export { onnxRuntime } from "./onnx.js";
 export { type LoadedModel, type Runtime } from "./runtime.js";
 export { runtimeFor, runtimesWith } from "./table.js";

@@ -13,6 +13,7 @@ import { register as pipeline } from "./pipeline.js";
 import { register as fit } from "./fit.js";
 import { register as worker } from "./worker.js";
 import { register as instruments } from "./instruments.js";
+import { register as backtest } from "./backtest.js";
 
 /** Adding a command is one file in this folder and one line here. */
 export const commands: Array<(program: Command) => void> = [
@@ -30,4 +31,5 @@ export const commands: Array<(program: Command) => void> = [
   fit,
   worker,
   instruments,
+  backtest,
 ];

@@ -483,7 +483,7 @@ function formatTime(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
-const STYLE = `
+export const STYLE = `
 :root { --text: #1f2937; --muted: #6b7280; --line: #e5e7eb; --bg: #ffffff; --panel: #f9fafb;
   --reference: #9ca3af; --current: #2563eb; --red: #dc2626; --red-bg: #fef2f2; --green: #15803d; --green-bg: #f0fdf4; }
 * { box-sizing: border-box; }
