@@ -33,6 +33,7 @@ import { MonitorStore } from "./monitoring/monitor-store.js";
 import { SharedWindowEvaluator } from "./monitoring/shared-windows.js";
 import { MonitorChanges } from "./application/monitor-changes.js";
 import { MonitoringService } from "./application/monitoring-service.js";
+import { RouterService } from "./application/routers.js";
 import { profileFormat } from "./monitoring/profile/profile-format.js";
 import { validateProfile } from "./monitoring/profile/reference-profile.js";
 import type { VersionSource as VersionReferences } from "./monitoring/log-drift.js";
@@ -147,6 +148,8 @@ export interface Ballast {
   readonly monitorStore: MonitorStore;
   readonly events: EventLog;
   readonly resources: ResourceService;
+  /** The regime routers (`kind: Router`): answers, outcomes (observeBars), per-regime evaluation. */
+  readonly routers: RouterService;
   /** The watched folder or repository, when there is one. */
   readonly sourceSync: SourceSync | undefined;
   readonly rollouts: Rollouts;
@@ -325,6 +328,15 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   });
   const events = new EventLog(store.db, clock);
   const resourceStore = new ResourceStore(store.db);
+  const routers = new RouterService({
+    specOf: async (name) => (await resourceStore.get("Router", name))?.manifest.spec ?? null,
+    names: async () => (await resourceStore.list("Router")).map((r) => r.manifest.metadata.name),
+    registry,
+    artifacts,
+    inference,
+    events,
+    clock,
+  });
   const resources = new ResourceService(
     resourceStore,
     liveState({
@@ -338,6 +350,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       prepareMonitors,
       remoteAccess,
       secretAccess: options.secretAccess,
+      routers,
       get rollouts() {
         return rollouts;
       },
@@ -517,6 +530,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     store,
     artifacts,
     registry,
+    routers,
     deployments,
     pool,
     endpoints,
