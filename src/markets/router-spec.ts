@@ -210,7 +210,7 @@ function learningOf(raw: unknown): RouterLearning | undefined {
     LEARNING_ALGORITHMS,
   );
   const rate = numberAt(l.rate ?? 0.5, "learning.rate", (v) => v > 0 && v <= 100, "a rate > 0 and <= 100");
-  if (algorithm === "hedge" && l.share !== undefined)
+  if (algorithm === "hedge" && l.share !== undefined && l.share !== 0)
     throw fieldError("learning.share", "only fixed-share mixes a share back in");
   const share =
     algorithm === "hedge"
