@@ -34,6 +34,7 @@ import { SharedWindowEvaluator } from "./monitoring/shared-windows.js";
 import { MonitorChanges } from "./application/monitor-changes.js";
 import { MonitoringService } from "./application/monitoring-service.js";
 import { RouterService } from "./application/routers.js";
+import { registerRouterSeries } from "./observability/router-series.js";
 import { profileFormat } from "./monitoring/profile/profile-format.js";
 import { validateProfile } from "./monitoring/profile/reference-profile.js";
 import type { VersionSource as VersionReferences } from "./monitoring/log-drift.js";
@@ -337,6 +338,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     events,
     clock,
   });
+  registerRouterSeries(metrics.registry, () => routers.snapshot());
   const resources = new ResourceService(
     resourceStore,
     liveState({

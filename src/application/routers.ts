@@ -44,6 +44,8 @@ import {
 /** Forecasts waiting for their outcome, per router (the oldest are dropped and counted). */
 export const MAX_PENDING_FORECASTS = 10_000;
 
+const NONSENSE_EVENT_EVERY_MS = 60_000;
+
 export type DropReason = "error" | "timeout" | "nonsense";
 
 export interface RouterParts {
@@ -55,8 +57,6 @@ export interface RouterParts {
   readonly inference: InferenceService;
   readonly events: EventRecorder;
   readonly clock: Clock;
-  /** A specialist's answer that is nonsense (negative or NaN variance): an alert's worth. */
-  readonly onNonsense?: (router: string, specialist: string, message: string) => void;
 }
 
 /** A forecast made by the router, kept until the bar after its origin arrives. */
@@ -129,7 +129,6 @@ function deadline(ms: number): { promise: Promise<"timeout">; cancel: () => void
   let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), ms);
-    timer.unref();
   });
   return { promise, cancel: () => clearTimeout(timer) };
 }
@@ -162,8 +161,31 @@ type SpecialistResult =
 export class RouterService {
   readonly #loaded = new Map<string, LoadedRouter>();
   readonly #loading = new Map<string, Promise<LoadedRouter | null>>();
+  readonly #nonsenseAt = new Map<string, number>();
 
   constructor(private readonly parts: RouterParts) {}
+
+  /**
+   * A specialist answered nonsense (negative or NaN variance): a Warning event, at most one a
+   * minute per router and specialist so a broken model cannot flood the log.
+   */
+  #nonsense(router: string, specialist: string, message: string): void {
+    const key = `${router}\u0000${specialist}`;
+    const now = this.parts.clock.now();
+    if (now - (this.#nonsenseAt.get(key) ?? -Infinity) < NONSENSE_EVENT_EVERY_MS) return;
+    this.#nonsenseAt.set(key, now);
+    if (this.#nonsenseAt.size > MAX_PENDING_FORECASTS) this.#nonsenseAt.clear();
+    void this.parts.events
+      .record({
+        kind: "Router",
+        name: router,
+        type: "Warning",
+        reason: "SpecialistNonsense",
+        message: `${specialist} answered ${message}; its weight was set to 0 for that answer`,
+        details: { specialist, problem: message },
+      })
+      .catch(() => undefined);
+  }
 
   /** The Router resource changed: forget what was loaded (its learned state starts again). */
   changed(name: string): void {
@@ -307,7 +329,7 @@ export class RouterService {
         dropped[s] = `${reason}: ${message}`;
         const key = `${s}\u0000${reason}`;
         router.failures.set(key, (router.failures.get(key) ?? 0) + 1);
-        if (reason === "nonsense") this.parts.onNonsense?.(name, s, message);
+        if (reason === "nonsense") this.#nonsense(name, s, message);
       }
     };
     results.forEach((res, i) => {

@@ -34,7 +34,9 @@ function filtered(returns: number[]): number[] {
   let f = [p10 / (p01 + p10), p01 / (p01 + p10)];
   for (const r of returns) {
     const y = r * 100;
-    const dens = CLASSIFIER.regimes.variances.map((v) => Math.exp((-0.5 * y * y) / v) / Math.sqrt(2 * Math.PI * v));
+    const dens = CLASSIFIER.regimes.variances.map(
+      (v) => Math.exp((-0.5 * y * y) / v) / Math.sqrt(2 * Math.PI * v),
+    );
     const pred = [f[0]! * p00 + f[1]! * p10, f[0]! * p01 + f[1]! * p11];
     const joint = [pred[0]! * dens[0]!, pred[1]! * dens[1]!];
     const t = joint[0]! + joint[1]!;
@@ -45,7 +47,10 @@ function filtered(returns: number[]): number[] {
 
 /** A deterministic window of returns with the given size (percent-ish scale). */
 function windowOf(size: number, seed: number): number[] {
-  return Array.from({ length: W }, (_, i) => size * Math.sin(1.7 * i + seed) * (1 + 0.3 * Math.cos(i * seed)));
+  return Array.from(
+    { length: W },
+    (_, i) => size * Math.sin(1.7 * i + seed) * (1 + 0.3 * Math.cos(i * seed)),
+  );
 }
 const CALM = windowOf(0.004, 1);
 const TURBULENT = windowOf(0.03, 2);
@@ -205,10 +210,19 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     assert.match(down.json().error, /no specialist with weight answered.*broken/);
     const shown = (await s.app.inject({ url: "/api/v1/routers/fragile" })).json();
     assert.equal(shown.specialists[2].failures.error, 2);
+    const metrics = (await s.app.inject({ url: "/metrics" })).body;
+    assert.match(
+      metrics,
+      /ballast_router_specialist_failures_total\{router="fragile",specialist="broken",reason="error"\} 2/,
+    );
+    assert.match(metrics, /ballast_router_weight\{router="vol",regime="turbulent",specialist="last"\} 0.75/);
   });
 
   test("a specialist slower than the deadline is dropped", async () => {
-    const res0 = await apply(s, router("quick", { ...BASE, deadlineMs: 20, weights: { calm: { weights: { ewma: 1, last: 3 } } } }));
+    const res0 = await apply(
+      s,
+      router("quick", { ...BASE, deadlineMs: 20, weights: { calm: { weights: { ewma: 1, last: 3 } } } }),
+    );
     assert.equal(res0.statusCode, 200, res0.body);
     // The `last` deployment never answers (its call is held open for this test).
     const inference = s.ballast.inference as unknown as { infer: (...a: unknown[]) => Promise<unknown> };
@@ -291,11 +305,9 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
       const res = await infer(s, "contest", [CALM], { origin: t });
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(res.json().parameters.regime[0], "calm");
-      const router = (s.ballast.routers as unknown as { find(n: string): Promise<{ live?: unknown }> });
       if (t === 0) await s.ballast.routers.observeBars("dax", [{ time: 0, return: null }]);
       const wobble = 1 + 0.05 * Math.sin(t);
       await s.ballast.routers.observeBars("dax", [{ time: t + 1, return: Math.sqrt(ewma * wobble) * 0.01 }]);
-      void router;
     }
     const view = (await s.app.inject({ url: "/api/v1/routers/contest" })).json();
     assert.deepEqual(view.weights.live.calm, { ewma: 1, last: 0 });
@@ -311,12 +323,25 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
 
   test("manifest errors name the field; a Router may not take a Deployment's name", async () => {
     const cases: Array<[object, RegExp]> = [
-      [router("x", { ...BASE, specialists: [{ name: "g", deployment: "nope" }], weights: {} }), /specialists\[0\]\.deployment/],
-      [router("x", { ...BASE, regimes: ["a", "b", "c"], weights: {} }), /regimes: the classifier has 2 regimes/],
+      [
+        router("x", { ...BASE, specialists: [{ name: "g", deployment: "nope" }], weights: {} }),
+        /specialists\[0\]\.deployment/,
+      ],
+      [
+        router("x", { ...BASE, regimes: ["a", "b", "c"], weights: {} }),
+        /regimes: the classifier has 2 regimes/,
+      ],
       [router("x", { ...BASE, learning: { algorithm: "hedge", rate: -1 } }), /learning\.rate/],
       [router("x", { ...BASE, weights: { calm: { route: "zzz" } } }), /weights\.calm\.route/],
       [router("ewma", BASE), /metadata\.name.*Deployment/],
     ];
+    const deployment = {
+      apiVersion: "ballast/v1",
+      kind: "Deployment",
+      metadata: { name: "vol" },
+      spec: { variants: [{ name: "stable", model: "ewma", version: 1, weight: 100 }] },
+    };
+    cases.push([deployment, /metadata\.name.*'vol' is a Router/]);
     for (const [manifest, expected] of cases) {
       const res = await apply(s, manifest);
       assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${res.statusCode} ${res.body}`);
