@@ -12,6 +12,7 @@ import { register as token } from "./token.js";
 import { register as pipeline } from "./pipeline.js";
 import { register as fit } from "./fit.js";
 import { register as worker } from "./worker.js";
+import { register as routers } from "./routers.js";
 
 /** Adding a command is one file in this folder and one line here. */
 export const commands: Array<(program: Command) => void> = [
@@ -28,4 +29,5 @@ export const commands: Array<(program: Command) => void> = [
   pipeline,
   fit,
   worker,
+  routers,
 ];
