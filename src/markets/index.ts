@@ -14,6 +14,26 @@ export {
 } from "./garch.js";
 export { fitHmm, type HmmFit } from "./hmm.js";
 export { fitMarkovSwitching, type MarkovSwitchingFit } from "./markov-switching.js";
+export {
+  classifySwitchingWindow,
+  readingOf,
+  type RegimeReading,
+  startRegimes,
+  stepRegimes,
+  type SwitchingRegimeModel,
+  type SwitchingRegimeState,
+} from "./regime-classifier.js";
+export {
+  challengerVerdict,
+  type ModelPerformance,
+  performance,
+  recordOutcome,
+  type RegimeEvaluationState,
+  ROUTER_MODEL,
+  startEvaluation,
+} from "./router-evaluation.js";
+export { declaredWeights, parseRouterSpec, type RouterSpec } from "./router-spec.js";
+export { combine, learn, renormalise, weightsFor } from "./router-weights.js";
 export { readSeriesFile, RETURN_KINDS, type ReturnKind } from "./series-file.js";
 export {
   fitHarRv,

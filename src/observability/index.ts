@@ -5,3 +5,4 @@
  * their imports (`npm run layers:index` rewrites it, `npm run lint` checks it).
  */
 export { createMetrics, type Metrics } from "./metrics.js";
+export { registerRouterSeries } from "./router-series.js";
