@@ -34,6 +34,7 @@ import { SharedWindowEvaluator } from "./monitoring/shared-windows.js";
 import { MonitorChanges } from "./application/monitor-changes.js";
 import { MonitoringService } from "./application/monitoring-service.js";
 import { RouterService } from "./application/routers.js";
+import { RouterLog } from "./application/router-log.js";
 import { registerRouterSeries } from "./observability/router-series.js";
 import { profileFormat } from "./monitoring/profile/profile-format.js";
 import { validateProfile } from "./monitoring/profile/reference-profile.js";
@@ -329,7 +330,10 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   });
   const events = new EventLog(store.db, clock);
   const resourceStore = new ResourceStore(store.db);
+  const routerLog = new RouterLog(store.db);
   const routers = new RouterService({
+    log: routerLog,
+    lease: (work) => leases.run(LEASE.routers, work),
     specOf: async (name) => (await resourceStore.get("Router", name))?.manifest.spec ?? null,
     names: async () => (await resourceStore.list("Router")).map((r) => r.manifest.metadata.name),
     registry,
@@ -583,6 +587,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       alerts.close();
       retention?.stop();
       await predictionLog.stop();
+      await routerLog.close().catch(() => undefined);
       await writer?.close();
       await meter.close();
       await pool.close();

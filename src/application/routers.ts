@@ -20,6 +20,7 @@ import type { Registry } from "../registry/registry.js";
 import type { ArtifactStore } from "../registry/artifacts.js";
 import { invalidField } from "../registry/field.js";
 import type { InferenceService } from "../serving/inference.js";
+import type { RouterLog } from "./router-log.js";
 import {
   classifySwitchingWindow,
   readingOf,
@@ -41,8 +42,8 @@ import {
   type RegimeEvaluationState,
 } from "../markets/router-evaluation.js";
 
-/** Forecasts waiting for their outcome, per router (the oldest are dropped and counted). */
-export const MAX_PENDING_FORECASTS = 10_000;
+/** Bounds the nonsense-event memory. */
+const MAX_REMEMBERED = 10_000;
 
 const NONSENSE_EVENT_EVERY_MS = 60_000;
 
@@ -57,14 +58,13 @@ export interface RouterParts {
   readonly inference: InferenceService;
   readonly events: EventRecorder;
   readonly clock: Clock;
-}
-
-/** A forecast made by the router, kept until the bar after its origin arrives. */
-interface PendingForecast {
-  readonly origin: number;
-  readonly regime: number;
-  /** h = 1 per model, the router's under ROUTER_MODEL. */
-  readonly forecasts: Record<string, number>;
+  /** Answers written off the request path; the outcome join reads them back; learned state. */
+  readonly log: RouterLog;
+  /**
+   * Runs the outcome join on one replica at a time (the routers lease); `ran: false` elsewhere.
+   * Absent: always here (one process).
+   */
+  readonly lease?: (work: () => Promise<void>) => Promise<{ readonly ran: boolean }>;
 }
 
 interface LoadedRouter {
@@ -75,8 +75,6 @@ interface LoadedRouter {
   weights: number[][];
   readonly declared: number[][];
   evaluation: RegimeEvaluationState;
-  pending: PendingForecast[];
-  pendingDropped: number;
   /** The instrument's live regime, when bound and bars have come. */
   live?: { state: SwitchingRegimeState; reading: RegimeReading; lastBar: number };
   readonly failures: Map<string, number>;
@@ -174,7 +172,7 @@ export class RouterService {
     const now = this.parts.clock.now();
     if (now - (this.#nonsenseAt.get(key) ?? -Infinity) < NONSENSE_EVENT_EVERY_MS) return;
     this.#nonsenseAt.set(key, now);
-    if (this.#nonsenseAt.size > MAX_PENDING_FORECASTS) this.#nonsenseAt.clear();
+    if (this.#nonsenseAt.size > MAX_REMEMBERED) this.#nonsenseAt.clear();
     void this.parts.events
       .record({
         kind: "Router",
@@ -249,11 +247,10 @@ export class RouterService {
       declared,
       weights: declared.map((r) => [...r]),
       evaluation: startEvaluation(spec.regimes.length),
-      pending: [],
-      pendingDropped: 0,
       failures: new Map(),
       answers: 0,
     };
+    restore(router, await this.parts.log.loadState(name));
     this.#loaded.set(name, router);
     return router;
   }
@@ -378,7 +375,7 @@ export class RouterService {
       usedWeights.push(used);
     }
     router.answers++;
-    this.#remember(router, request.parameters, readings, h1);
+    this.#remember(router, requestId, request.parameters, readings, usedWeights, h1);
 
     const parameters: RouterAnswerParameters = {
       regime: readings.map((x) => x.label),
@@ -403,26 +400,30 @@ export class RouterService {
     };
   }
 
-  /** Keeps the last row's h = 1 forecasts for their outcome, when the answer has an origin. */
+  /** Logs the last row's answer (its h = 1 forecasts) for its outcome, when it has an origin. */
   #remember(
     router: LoadedRouter,
+    requestId: string,
     parameters: unknown,
     readings: readonly RegimeReading[],
+    weights: readonly Record<string, number>[],
     forecasts: readonly Record<string, number>[],
   ): void {
     const given = isPlainObject(parameters) ? parameters.origin : undefined;
-    const origin = router.live?.lastBar ?? (typeof given === "number" ? given : undefined);
-    if (origin === undefined) return;
+    const origin =
+      router.live?.lastBar ?? (typeof given === "number" && Number.isFinite(given) ? given : null);
     const last = readings.length - 1;
-    router.pending.push({
+    const reading = readings[last] as RegimeReading;
+    this.parts.log.append({
+      router: router.name,
+      requestId,
+      at: this.parts.clock.now(),
       origin,
-      regime: (readings[last] as RegimeReading).regime,
+      regime: reading.regime,
+      probabilities: reading.probabilities,
+      weights: weights[last] as Record<string, number>,
       forecasts: forecasts[last] as Record<string, number>,
     });
-    if (router.pending.length > MAX_PENDING_FORECASTS) {
-      router.pending.shift();
-      router.pendingDropped++;
-    }
   }
 
   /**
@@ -434,18 +435,31 @@ export class RouterService {
     for (const name of await this.parts.names()) {
       const router = await this.find(name).catch(() => undefined);
       if (router === undefined || router.spec.instrument !== instrument) continue;
-      for (const bar of bars) await this.#observe(router, bar);
+      const lease = this.parts.lease ?? (async (work: () => Promise<void>) => (await work(), { ran: true }));
+      const held = await lease(async () => {
+        await this.parts.log.flush();
+        for (const bar of bars) await this.#observe(router, bar, true);
+        await this.parts.log.saveState(name, saved(router), this.parts.clock.now());
+      });
+      if (held.ran) continue;
+      // Elsewhere: the live regime moves on alike (the same bars, the same filter); weights and
+      // evaluation are the lease holder's, read back from the store.
+      for (const bar of bars) await this.#observe(router, bar, false);
+      restore(router, await this.parts.log.loadState(name), false);
     }
   }
 
-  async #observe(router: LoadedRouter, bar: { time: number; return: number | null }): Promise<void> {
+  async #observe(
+    router: LoadedRouter,
+    bar: { time: number; return: number | null },
+    holder: boolean,
+  ): Promise<void> {
     const { spec } = router;
     const previous = router.live?.lastBar;
-    if (bar.return !== null && Number.isFinite(bar.return) && previous !== undefined) {
+    if (holder && bar.return !== null && Number.isFinite(bar.return) && previous !== undefined) {
       const realized = (spec.scale * bar.return) ** 2;
-      const due = router.pending.filter((p) => p.origin === previous);
-      router.pending = router.pending.filter((p) => p.origin > previous);
-      for (const p of due) await this.#outcome(router, p, realized);
+      for (const answer of await this.parts.log.madeAt(router.name, previous))
+        await this.#outcome(router, answer.regime, answer.forecasts, realized);
     }
     // The live regime: the filter moved on by this bar's return.
     let state = router.live?.state ?? startRegimes(router.classifier);
@@ -459,7 +473,7 @@ export class RouterService {
     const reading = readingOf(router.classifier.labels, state.filtered);
     const before = router.live?.reading;
     router.live = { state, reading, lastBar: bar.time };
-    if (before !== undefined && before.regime !== reading.regime) {
+    if (holder && before !== undefined && before.regime !== reading.regime) {
       const from = spec.regimes[before.regime] as string;
       const to = spec.regimes[reading.regime] as string;
       const probability = reading.probabilities[reading.regime] as number;
@@ -473,10 +487,17 @@ export class RouterService {
     }
   }
 
-  async #outcome(router: LoadedRouter, p: PendingForecast, realized: number): Promise<void> {
+  async #outcome(
+    router: LoadedRouter,
+    regime: number,
+    forecasts: Readonly<Record<string, number>>,
+    realized: number,
+  ): Promise<void> {
     const { spec } = router;
+    if (regime < 0 || regime >= spec.regimes.length) return; // made under another spec
+    const p = { regime };
     const names = spec.specialists.map((s) => s.name);
-    const row = recordOutcome(router.evaluation, p.regime, realized, p.forecasts);
+    const row = recordOutcome(router.evaluation, p.regime, realized, forecasts);
     if (spec.learning !== undefined) {
       const table = spec.learning.loss === "mse" ? row.mse : row.qlike;
       const losses = names.map((s) => table[s] ?? NaN);
@@ -505,13 +526,19 @@ export class RouterService {
       next[o] = weights[c] as number;
       router.weights[p.regime] = next;
     }
-    const regime = spec.regimes[p.regime] as string;
+    const label = spec.regimes[p.regime] as string;
     await this.parts.events.record({
       kind: "Router",
       name: router.name,
       reason: "RegimeChampionChanged",
-      message: `${verdict.challenger} took ${regime} from ${champion} (DM p = ${verdict.pValue.toPrecision(3)}, n = ${verdict.n})`,
-      details: { regime, old: champion, new: verdict.challenger, pValue: verdict.pValue, n: verdict.n },
+      message: `${verdict.challenger} took ${label} from ${champion} (DM p = ${verdict.pValue.toPrecision(3)}, n = ${verdict.n})`,
+      details: {
+        regime: label,
+        old: champion,
+        new: verdict.challenger,
+        pValue: verdict.pValue,
+        n: verdict.n,
+      },
     });
   }
 
@@ -572,8 +599,7 @@ export class RouterService {
         ),
       })),
       answers: r.answers,
-      pending: r.pending.length,
-      pendingDropped: r.pendingDropped,
+      log: this.parts.log.stats(),
     };
   }
 
@@ -609,10 +635,24 @@ export class RouterService {
         performance: r.spec.regimes.map((_, k) =>
           performance(r.evaluation, k, names, this.#champion(names, r.weights[k] as number[])),
         ),
-        pendingDropped: r.pendingDropped,
+        logDropped: this.parts.log.stats().dropped,
       };
     });
   }
+}
+
+/** What is saved of a router: its spec (a changed spec starts afresh), weights, evaluation, live filter. */
+function saved(r: LoadedRouter) {
+  return { spec: r.spec, weights: r.weights, evaluation: r.evaluation, live: r.live ?? null };
+}
+
+/** Puts a saved state back when it was saved under the same spec; `live` too unless told not to. */
+function restore(r: LoadedRouter, raw: unknown, withLive = true): void {
+  if (!isPlainObject(raw) || JSON.stringify(raw.spec) !== JSON.stringify(r.spec)) return;
+  const state = raw as unknown as ReturnType<typeof saved>;
+  r.weights = state.weights.map((row) => [...row]);
+  r.evaluation = state.evaluation;
+  if (withLive && state.live !== null) r.live = state.live;
 }
 
 export type RouterSnapshot = ReturnType<RouterService["snapshot"]>[number];

@@ -19,7 +19,8 @@ export interface RouterSeriesSnapshot {
   readonly performance: ReadonlyArray<
     ReadonlyArray<{ model: string; n: number; qlike: number | null; mse: number | null }>
   >;
-  readonly pendingDropped: number;
+  /** Answers the router log dropped because its queue was full (one log for every router). */
+  readonly logDropped: number;
 }
 
 export function registerRouterSeries(
@@ -98,13 +99,12 @@ export function registerRouterSeries(
     },
   });
   new Counter({
-    name: "ballast_router_pending_dropped_total",
-    help: "Forecasts dropped before their outcome came because the router's pending queue was full.",
-    labelNames: ["router"] as const,
+    name: "ballast_router_log_dropped_total",
+    help: "Router answers not logged (so never joined with an outcome) because the log's queue was full.",
     registers: [registry],
     collect() {
       this.reset();
-      for (const r of snapshot()) this.inc({ router: r.router }, r.pendingDropped);
+      this.inc(snapshot()[0]?.logDropped ?? 0);
     },
   });
 }
