@@ -334,6 +334,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const routers = new RouterService({
     log: routerLog,
     lease: (work) => leases.run(LEASE.routers, work),
+    alerts,
     specOf: async (name) => (await resourceStore.get("Router", name))?.manifest.spec ?? null,
     names: async () => (await resourceStore.list("Router")).map((r) => r.manifest.metadata.name),
     registry,

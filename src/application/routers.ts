@@ -16,6 +16,7 @@ import type { Clock } from "../domain/clock.js";
 import { BallastError, invalid, isBallastError, notFound } from "../domain/errors.js";
 import { isPlainObject } from "../domain/json-value.js";
 import type { EventRecorder } from "../events/event-log.js";
+import type { AlertSink } from "../alerts/alerting.js";
 import type { Registry } from "../registry/registry.js";
 import type { ArtifactStore } from "../registry/artifacts.js";
 import { invalidField } from "../registry/field.js";
@@ -57,6 +58,8 @@ export interface RouterParts {
   readonly artifacts: ArtifactStore;
   readonly inference: InferenceService;
   readonly events: EventRecorder;
+  /** Regime changes, champion changes and nonsense answers as alert events (subscribers, triggers). */
+  readonly alerts?: AlertSink;
   readonly clock: Clock;
   /** Answers written off the request path; the outcome join reads them back; learned state. */
   readonly log: RouterLog;
@@ -183,6 +186,27 @@ export class RouterService {
         details: { specialist, problem: message },
       })
       .catch(() => undefined);
+    this.#alert(router, "RouterSpecialistNonsense", "warning", `${specialist} answered ${message}`, {
+      specialist,
+    });
+  }
+
+  /** An alert event (no state, never resolves) from a router; its subscribers hear it. */
+  #alert(
+    router: string,
+    alertname: string,
+    severity: string,
+    summary: string,
+    labels: Record<string, string>,
+  ) {
+    this.parts.alerts?.publish({
+      source: { kind: "router", name: router },
+      severity,
+      labels: { alertname, router, ...labels },
+      annotations: { summary },
+      at: this.parts.clock.now(),
+      notifiers: [],
+    });
   }
 
   /** The Router resource changed: forget what was loaded (its learned state starts again). */
@@ -484,6 +508,17 @@ export class RouterService {
         message: `${spec.instrument ?? ""} turned ${to} (from ${from}, p = ${probability.toFixed(3)})`,
         details: { instrument: spec.instrument, from, to, probability, at: bar.time },
       });
+      this.#alert(
+        router.name,
+        "RegimeChanged",
+        "info",
+        `${spec.instrument ?? ""} turned ${to} (from ${from})`,
+        {
+          instrument: spec.instrument ?? "",
+          from,
+          to,
+        },
+      );
     }
   }
 
@@ -540,6 +575,17 @@ export class RouterService {
         n: verdict.n,
       },
     });
+    this.#alert(
+      router.name,
+      "RegimeChampionChanged",
+      "info",
+      `${verdict.challenger} took ${label} from ${champion}`,
+      {
+        regime: label,
+        old: champion,
+        new: verdict.challenger,
+      },
+    );
   }
 
   #champion(names: readonly string[], weights: readonly number[]): string {

@@ -321,6 +321,46 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     assert.ok((taken.details.pValue as number) < 0.05);
   });
 
+  test("the live regime follows the instrument's bars; a change is an event and an alert", async () => {
+    const res0 = await apply(s, router("watch", { ...BASE, instrument: "ftse", scale: 100 }));
+    assert.equal(res0.statusCode, 200, res0.body);
+    const heard: Array<{ source: string; labels: Record<string, string> }> = [];
+    const unsubscribe = s.ballast.alerts.subscribe((t) => {
+      heard.push({
+        source: `${t.source.kind}/${t.source.name}`,
+        labels: t.notification.labels as Record<string, string>,
+      });
+    });
+    try {
+      const bars = [...CALM, ...TURBULENT].map((r, i) => ({ time: 1000 + i, return: i === 0 ? null : r }));
+      await s.ballast.routers.observeBars("ftse", bars);
+      // The live reading is the filter over the bars' returns: the test's own filter agrees.
+      const view = (await s.app.inject({ url: "/api/v1/routers/watch" })).json();
+      const expected = filtered(bars.slice(1).map((b) => b.return as number));
+      assert.equal(view.live.regime, "turbulent");
+      assert.ok(Math.abs(view.live.probabilities.turbulent - expected[1]!) < 1e-12);
+      // Answers now use the instrument's regime, whatever the request's window says.
+      const answer = await infer(s, "watch", [CALM]);
+      assert.deepEqual(answer.json().parameters.regime, ["turbulent"]);
+      const events = await s.ballast.events.list({ kind: "Router", name: "watch" });
+      const changes = events.filter((e) => e.reason === "RegimeChanged");
+      assert.ok(changes.length >= 1);
+      assert.equal(changes.at(-1)?.details.to, "turbulent");
+      await s.ballast.alerts.idle();
+      assert.ok(
+        heard.some(
+          (h) =>
+            h.source === "router/watch" &&
+            h.labels.alertname === "RegimeChanged" &&
+            h.labels.to === "turbulent",
+        ),
+        JSON.stringify(heard),
+      );
+    } finally {
+      unsubscribe();
+    }
+  });
+
   test("manifest errors name the field; a Router may not take a Deployment's name", async () => {
     const cases: Array<[object, RegExp]> = [
       [
