@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../helpers/app.js";
+import { ballastAsync } from "../helpers/cli.js";
 import { parseBuiltinModel, serializeBuiltinModel } from "../../src/runtimes/builtin/format.js";
 
 const W = 22;
@@ -280,6 +281,10 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     assert.ok(Math.abs(w.ewma - eE / (eE + eL)) < 1e-12, JSON.stringify(w));
     assert.ok(w.ewma > 0.5);
     assert.equal(view.weights.declared[regime].ewma, 0.5);
+    // The learned weights are in the store: a reload (as after a restart) finds them.
+    s.ballast.routers.changed("learner");
+    const again = (await s.app.inject({ url: "/api/v1/routers/learner" })).json();
+    assert.deepEqual(again.weights.live[regime], w);
     const perf = (await s.app.inject({ url: "/api/v1/routers/learner/performance?by=regime" })).json();
     const rows2 = perf.regimes[regime] as Array<{ model: string; n: number; qlike: number }>;
     assert.equal(rows2.find((x) => x.model === "ewma")?.n, 1);
@@ -359,6 +364,28 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     } finally {
       unsubscribe();
     }
+  });
+
+  test("ballast routers list|show|performance print tables from the server", async () => {
+    const url = await s.app.listen({ port: 0, host: "127.0.0.1" });
+    const run = async (...args: string[]) => {
+      const r = await ballastAsync(["routers", ...args, "--server", url]);
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    const [list, show, perf] = await Promise.all([
+      run("list"),
+      run("show", "vol"),
+      run("performance", "learner", "--by", "regime"),
+    ]);
+    assert.match(list, /^NAME\s+MODE\s+INSTRUMENT\s+REGIME/m);
+    assert.match(list, /^learner\s+hard\s+sp500\s+\S+\s+ewma,last\s+\d+$/m);
+    assert.match(show, /^turbulent\s+last\s+0\.75\s+0\.75\s+champion$/m);
+    assert.match(perf, /^REGIME\s+MODEL\s+N\s+QLIKE/m);
+    assert.match(perf, /\s+ewma\s+1\s+0\s/);
+    const bad = await ballastAsync(["routers", "performance", "learner", "--by", "model", "--server", url]);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--by: only 'regime'/);
   });
 
   test("manifest errors name the field; a Router may not take a Deployment's name", async () => {
