@@ -42,3 +42,4 @@ export { STAT_TESTS, statTest } from "./stats/index.js";
 export { ksPValue, ksStatisticFromCdfs } from "./stats/ks.js";
 export { FEATURE_KINDS, type FeatureKind, statResult, type StatResult, type StatTest } from "./stats/test.js";
 export { wassersteinFromQuantiles } from "./stats/wasserstein.js";
+export { unitHash } from "./unit-hash.js";

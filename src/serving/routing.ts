@@ -4,6 +4,7 @@
  * same variant), else at random. Pure: the caller hands in the request's attributes and a
  * random draw.
  */
+import { unitHash } from "../math/unit-hash.js";
 import type { RoutingSpec } from "../domain/model.js";
 
 export type { RoutingRule, RoutingSpec } from "../domain/model.js";
@@ -74,20 +75,4 @@ function headerValue(headers: RequestAttributes["headers"], name: string): strin
   return first === undefined || first === "" ? undefined : first;
 }
 
-/**
- * A key's place in [0, 1): 32-bit FNV-1a, then a murmur3 finaliser so that keys differing in
- * one character (user-1, user-2) land far apart.
- */
-export function unitHash(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 0) / 2 ** 32;
-}
+export { unitHash };

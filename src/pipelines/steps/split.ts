@@ -7,6 +7,7 @@
  *   trained on the future of the rows it is judged on. The cut is `cut` when given, else the
  *   time below which (1 − holdout) of the rows fall, from a quantile sketch of a first pass.
  */
+import { unitHash } from "../../math/unit-hash.js";
 import { join } from "node:path";
 import { invalid } from "../../domain/errors.js";
 import type { JsonValue } from "../../domain/json-value.js";
@@ -63,21 +64,6 @@ export function timeOf(value: JsonValue | undefined): number | null {
   return null;
 }
 
-/** A uniform draw in [0, 1) from the seed and a key: FNV-1a, then a murmur3 finaliser. */
-export function drawOf(seed: number, key: string): number {
-  let h = 0x811c9dc5 ^ (seed | 0);
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 0) / 4294967296;
-}
-
 export const splitStep: StepKind<SplitSpec> = {
   kind: "split",
   placement: "anywhere",
@@ -124,9 +110,9 @@ export const splitStep: StepKind<SplitSpec> = {
           const held =
             spec.by === "time"
               ? rowTime(row, index) >= (cut as number)
-              : drawOf(
-                  spec.seed,
+              : unitHash(
                   spec.idColumn === undefined ? String(index) : JSON.stringify(row[spec.idColumn] ?? null),
+                  spec.seed,
                 ) < spec.holdout;
           (held ? toHoldout : toTrain).push(row);
           index += 1;

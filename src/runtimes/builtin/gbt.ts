@@ -1,13 +1,7 @@
 import type { Tensor } from "../../domain/tensor.js";
 import type { LinearBuiltinModel, Tree } from "./format.js";
 import type { BuiltinKindModule } from "./kind.js";
-
-/** 1 / (1 + e^-z), written so that neither branch overflows. */
-function sigmoid(z: number): number {
-  if (z >= 0) return 1 / (1 + Math.exp(-z));
-  const e = Math.exp(z);
-  return e / (1 + e);
-}
+import { binaryOutputs } from "./score.js";
 
 /** Base score plus every tree's leaf for each row of the row-major `data`, in float64. */
 export function treeScores(model: LinearBuiltinModel, data: ArrayLike<number>, rows: number): Float64Array {
@@ -55,18 +49,6 @@ export const gradientBoostedTrees: BuiltinKindModule<LinearBuiltinModel> = {
       const predictions = new Float32Array(scores);
       return outputs.map((name) => ({ name, datatype: "FP32", shape: [rows], data: predictions }));
     }
-    const [negative, positive] = model.classes ?? [0, 1];
-    return outputs.map((name): Tensor => {
-      if (name === "probability") {
-        const probabilities = new Float32Array(rows);
-        for (let r = 0; r < rows; r++) probabilities[r] = sigmoid(scores[r] as number);
-        return { name, datatype: "FP32", shape: [rows], data: probabilities };
-      }
-      const yes = BigInt(positive);
-      const no = BigInt(negative);
-      const labels = new BigInt64Array(rows);
-      for (let r = 0; r < rows; r++) labels[r] = (scores[r] as number) > 0 ? yes : no;
-      return { name, datatype: "INT64", shape: [rows], data: labels };
-    });
+    return binaryOutputs(scores, model.classes, rows, outputs);
   },
 };

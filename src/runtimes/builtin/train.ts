@@ -11,6 +11,7 @@
  */
 import { invalid } from "../../domain/errors.js";
 import { solveCholesky } from "./cholesky.js";
+import { sigmoid } from "./score.js";
 import { BUILTIN_FORMAT, parseBuiltinModel, type LinearBuiltinModel, type Scaling } from "./format.js";
 
 export interface TrainOptions {
@@ -99,7 +100,6 @@ function design(x: readonly (readonly number[])[], standardize: boolean): Design
 
 /** log(1 + e^z) without overflow. */
 const softplus = (z: number): number => (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
-const sigmoid = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
 /** θ = [intercept, w₁ … wₙ]. */
 function scoresOf(d: Design, theta: Float64Array): Float64Array {
