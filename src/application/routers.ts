@@ -8,8 +8,9 @@
  * Outcomes come in through `observeBars` (the instruments service calls it): the forecasts made
  * at the previous bar meet (scale * r)^2, every model's loss is recorded per regime, the
  * regime's weights learn (Hedge / Fixed-Share) and a challenger significantly better than the
- * regime's champion takes over that regime. Router state (live weights, evaluation, pending
- * forecasts) is held in memory here; pending forecasts are bounded and overflows counted.
+ * regime's champion takes over that regime. Answers are logged in the store off the request
+ * path (router-log.ts) and the join reads them back on the holder of the routers lease; the
+ * learned state (live weights, regime scoreboard, live filter) is saved there after each batch.
  */
 import { readFile } from "node:fs/promises";
 import type { Clock } from "../domain/clock.js";
@@ -35,13 +36,28 @@ import { combine, learn, renormalise, weightsFor } from "../markets/router-weigh
 import { declaredWeights, parseRouterSpec, type RouterSpec } from "../markets/router-spec.js";
 import {
   challengerVerdict,
-  performance,
-  recordOutcome,
-  ROUTER_MODEL,
-  startEvaluation,
-  type ModelPerformance,
-  type RegimeEvaluationState,
-} from "../markets/router-evaluation.js";
+  compareModels,
+  emptyScoreboard,
+  performanceRows,
+  recordRound,
+  type ScoreboardState,
+} from "../markets/regime-scoreboard.js";
+import { qlike, squaredError } from "../markets/evaluation.js";
+
+/** The router itself, as a model in the evaluation. */
+export const ROUTER_MODEL = "router";
+/** Recent rounds kept per regime for Diebold–Mariano (at least the challenger's minSamples). */
+const DEFAULT_ROUNDS_KEPT = 1000;
+
+export interface ModelPerformance {
+  readonly model: string;
+  readonly n: number;
+  readonly qlike: number | null;
+  readonly mse: number | null;
+  /** One-sided DM (HLN) p-value that this model's QLIKE is lower than the router's / the regime's champion's. */
+  readonly dmVsRouter: number | null;
+  readonly dmVsChampion: number | null;
+}
 
 /** Bounds the nonsense-event memory. */
 const MAX_REMEMBERED = 10_000;
@@ -77,7 +93,8 @@ interface LoadedRouter {
   /** The live weights per regime (declared, then learned and taken over). */
   weights: number[][];
   readonly declared: number[][];
-  evaluation: RegimeEvaluationState;
+  /** Per regime and model (the router's own answers under ROUTER_MODEL): losses and recent rounds. */
+  evaluation: ScoreboardState;
   /** The instrument's live regime, when bound and bars have come. */
   live?: { state: SwitchingRegimeState; reading: RegimeReading; lastBar: number };
   readonly failures: Map<string, number>;
@@ -270,7 +287,11 @@ export class RouterService {
       classifier,
       declared,
       weights: declared.map((r) => [...r]),
-      evaluation: startEvaluation(spec.regimes.length),
+      evaluation: emptyScoreboard(
+        [ROUTER_MODEL, ...spec.specialists.map((s) => s.name)],
+        spec.regimes,
+        Math.max(DEFAULT_ROUNDS_KEPT, spec.challenger?.minSamples ?? 0),
+      ),
       failures: new Map(),
       answers: 0,
     };
@@ -532,23 +553,28 @@ export class RouterService {
     if (regime < 0 || regime >= spec.regimes.length) return; // made under another spec
     const p = { regime };
     const names = spec.specialists.map((s) => s.name);
-    const row = recordOutcome(router.evaluation, p.regime, realized, forecasts);
+    recordRound(
+      router.evaluation,
+      regime,
+      realized,
+      router.evaluation.models.map((m) => forecasts[m]),
+    );
     if (spec.learning !== undefined) {
-      const table = spec.learning.loss === "mse" ? row.mse : row.qlike;
-      const losses = names.map((s) => table[s] ?? NaN);
+      const loss = spec.learning.loss === "mse" ? squaredError : qlike;
+      const losses = names.map((s) => {
+        const f = forecasts[s];
+        return f !== undefined && f > 0 && realized > 0 ? loss(realized, f) : NaN;
+      });
       router.weights[p.regime] = learn(spec.learning, router.weights[p.regime] as number[], losses);
     }
     if (spec.challenger === undefined) return;
     const weights = router.weights[p.regime] as number[];
     const champion = this.#champion(names, weights);
-    const verdict = challengerVerdict(
-      router.evaluation,
-      p.regime,
-      names,
-      champion,
-      spec.challenger.alpha,
-      spec.challenger.minSamples,
-    );
+    const verdict = challengerVerdict(router.evaluation, spec.regimes[regime] as string, champion, {
+      alpha: spec.challenger.alpha,
+      minSamples: spec.challenger.minSamples,
+      candidates: names,
+    });
     if (verdict === undefined) return;
     const c = names.indexOf(verdict.challenger);
     const o = names.indexOf(champion);
@@ -649,19 +675,32 @@ export class RouterService {
     };
   }
 
-  /** GET /api/v1/routers/{name}/performance?by=regime. */
+  /** GET /api/v1/routers/{name}/performance?by=regime: per regime, then "all". */
   async performance(name: string): Promise<{ name: string; regimes: Record<string, ModelPerformance[]> }> {
     const r = await this.#get(name);
+    return { name, regimes: this.#performance(r) };
+  }
+
+  #performance(r: LoadedRouter): Record<string, ModelPerformance[]> {
     const names = r.spec.specialists.map((s) => s.name);
-    return {
-      name,
-      regimes: Object.fromEntries(
-        r.spec.regimes.map((g, k) => [
-          g,
-          performance(r.evaluation, k, names, this.#champion(names, r.weights[k] as number[])),
-        ]),
-      ),
-    };
+    const board = r.evaluation;
+    const out: Record<string, ModelPerformance[]> = {};
+    const p = (regime: string, a: string, b: string) =>
+      a === b ? null : (compareModels(board, regime, a, b, { alternative: "less" })?.pValue ?? null);
+    for (const row of performanceRows(board)) {
+      const k = r.spec.regimes.indexOf(row.regime);
+      // The champion of a regime is its largest weight; over all regimes there is none.
+      const champion = k < 0 ? undefined : this.#champion(names, r.weights[k] as number[]);
+      (out[row.regime] ??= []).push({
+        model: row.model,
+        n: row.n,
+        qlike: row.qlike,
+        mse: row.mse,
+        dmVsRouter: p(row.regime, row.model, ROUTER_MODEL),
+        dmVsChampion: champion === undefined ? null : p(row.regime, row.model, champion),
+      });
+    }
+    return out;
   }
 
   /** For the metrics: each loaded router's live numbers, read at scrape time. */
@@ -678,9 +717,7 @@ export class RouterService {
           const [specialist, reason] = k.split("\u0000") as [string, string];
           return { specialist, reason, n };
         }),
-        performance: r.spec.regimes.map((_, k) =>
-          performance(r.evaluation, k, names, this.#champion(names, r.weights[k] as number[])),
-        ),
+        performance: ((perf) => r.spec.regimes.map((g) => perf[g] ?? []))(this.#performance(r)),
         logDropped: this.parts.log.stats().dropped,
       };
     });

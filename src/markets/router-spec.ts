@@ -229,8 +229,8 @@ function challengerOf(raw: unknown): RouterChallenger | undefined {
     minSamples: numberAt(
       c.minSamples ?? 250,
       "challenger.minSamples",
-      (v) => Number.isInteger(v) && v >= 3 && v <= 100_000,
-      "an integer from 3 to 100000",
+      (v) => Number.isInteger(v) && v >= 3 && v <= 20_000,
+      "an integer from 3 to 20000",
     ),
     action: oneOf(c.action ?? "route", "challenger.action", CHALLENGER_ACTIONS),
   };
