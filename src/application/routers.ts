@@ -187,13 +187,16 @@ export class RouterService {
    * A specialist answered nonsense (negative or NaN variance): a Warning event, at most one a
    * minute per router and specialist so a broken model cannot flood the log.
    */
-  #nonsense(router: string, specialist: string, message: string): void {
+  #nonsense(router: string, specialist: string, message: string): Promise<void> | undefined {
     const key = `${router}\u0000${specialist}`;
     const now = this.parts.clock.now();
-    if (now - (this.#nonsenseAt.get(key) ?? -Infinity) < NONSENSE_EVENT_EVERY_MS) return;
+    if (now - (this.#nonsenseAt.get(key) ?? -Infinity) < NONSENSE_EVENT_EVERY_MS) return undefined;
     this.#nonsenseAt.set(key, now);
     if (this.#nonsenseAt.size > MAX_REMEMBERED) this.#nonsenseAt.clear();
-    void this.parts.events
+    this.#alert(router, "RouterSpecialistNonsense", "warning", `${specialist} answered ${message}`, {
+      specialist,
+    });
+    return this.parts.events
       .record({
         kind: "Router",
         name: router,
@@ -202,10 +205,10 @@ export class RouterService {
         message: `${specialist} answered ${message}; its weight was set to 0 for that answer`,
         details: { specialist, problem: message },
       })
-      .catch(() => undefined);
-    this.#alert(router, "RouterSpecialistNonsense", "warning", `${specialist} answered ${message}`, {
-      specialist,
-    });
+      .then(
+        () => undefined,
+        () => undefined,
+      );
   }
 
   /** An alert event (no state, never resolves) from a router; its subscribers hear it. */
@@ -365,13 +368,16 @@ export class RouterService {
     timer.cancel();
 
     const dropped: Record<string, string> = {};
+    // Rare (at most one a minute per specialist): awaited so the event is there with the answer.
+    const warnings: Promise<void>[] = [];
     const drop = (i: number, reason: DropReason, message: string) => {
       const s = names[i] as string;
       if (dropped[s] === undefined) {
         dropped[s] = `${reason}: ${message}`;
         const key = `${s}\u0000${reason}`;
         router.failures.set(key, (router.failures.get(key) ?? 0) + 1);
-        if (reason === "nonsense") this.#nonsense(name, s, message);
+        const noted = reason === "nonsense" ? this.#nonsense(name, s, message) : undefined;
+        if (noted !== undefined) warnings.push(noted);
       }
     };
     results.forEach((res, i) => {
@@ -420,6 +426,7 @@ export class RouterService {
       usedWeights.push(used);
     }
     router.answers++;
+    if (warnings.length > 0) await Promise.all(warnings);
     this.#remember(router, requestId, request.parameters, readings, usedWeights, h1);
 
     const parameters: RouterAnswerParameters = {

@@ -241,6 +241,41 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     }
   });
 
+  test("a negative variance gets weight 0, a Warning event and an alert", async () => {
+    const inference = s.ballast.inference as unknown as { infer: (...a: unknown[]) => Promise<unknown> };
+    const real = inference.infer.bind(inference);
+    // A remote `last` that answers nonsense (builtin specialists refuse to).
+    inference.infer = (name: unknown, ...rest: unknown[]) =>
+      name === "last"
+        ? Promise.resolve({
+            model_name: "last",
+            id: "x",
+            outputs: [{ name: "variance", datatype: "FP64", shape: [1, 1], data: [-0.5] }],
+          })
+        : real(name, ...rest);
+    const heard: string[] = [];
+    const unsubscribe = s.ballast.alerts.subscribe((t) => {
+      heard.push(
+        `${t.source.name}:${String(t.notification.labels.alertname)}:${String(t.notification.labels.specialist)}`,
+      );
+    });
+    try {
+      const ewma = (await own(s, "ewma", [TURBULENT]))[0]!;
+      const res = await infer(s, "vol", [TURBULENT]);
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().outputs[0].data[0], ewma);
+      assert.deepEqual(res.json().parameters.weights, [{ ewma: 1 }]);
+      assert.match(res.json().parameters.dropped.last, /^nonsense: variance -0.5 at row 1/);
+      await s.ballast.alerts.idle();
+      assert.ok(heard.includes("vol:RouterSpecialistNonsense:last"), JSON.stringify(heard));
+      const events = await s.ballast.events.list({ kind: "Router", name: "vol" });
+      assert.ok(events.some((e) => e.reason === "SpecialistNonsense" && e.type === "Warning"));
+    } finally {
+      inference.infer = real;
+      unsubscribe();
+    }
+  });
+
   test("metadata and readiness of a router at /v2/models/{router}", async () => {
     const meta = await s.app.inject({ url: "/v2/models/vol" });
     assert.equal(meta.statusCode, 200, meta.body);
