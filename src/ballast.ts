@@ -33,6 +33,9 @@ import { MonitorStore } from "./monitoring/monitor-store.js";
 import { SharedWindowEvaluator } from "./monitoring/shared-windows.js";
 import { MonitorChanges } from "./application/monitor-changes.js";
 import { MonitoringService } from "./application/monitoring-service.js";
+import { RouterService } from "./application/routers.js";
+import { RouterLog } from "./application/router-log.js";
+import { registerRouterSeries } from "./observability/router-series.js";
 import { profileFormat } from "./monitoring/profile/profile-format.js";
 import { validateProfile } from "./monitoring/profile/reference-profile.js";
 import type { VersionSource as VersionReferences } from "./monitoring/log-drift.js";
@@ -150,6 +153,8 @@ export interface Ballast {
   readonly monitorStore: MonitorStore;
   readonly events: EventLog;
   readonly resources: ResourceService;
+  /** The regime routers (`kind: Router`): answers, outcomes (observeBars), per-regime evaluation. */
+  readonly routers: RouterService;
   /** The watched folder or repository, when there is one. */
   readonly sourceSync: SourceSync | undefined;
   readonly rollouts: Rollouts;
@@ -330,6 +335,20 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   });
   const events = new EventLog(store.db, clock);
   const resourceStore = new ResourceStore(store.db);
+  const routerLog = new RouterLog(store.db);
+  const routers = new RouterService({
+    log: routerLog,
+    lease: (work) => leases.run(LEASE.routers, work),
+    alerts,
+    specOf: async (name) => (await resourceStore.get("Router", name))?.manifest.spec ?? null,
+    names: async () => (await resourceStore.list("Router")).map((r) => r.manifest.metadata.name),
+    registry,
+    artifacts,
+    inference,
+    events,
+    clock,
+  });
+  registerRouterSeries(metrics.registry, () => routers.snapshot());
   const resources = new ResourceService(
     resourceStore,
     liveState({
@@ -343,6 +362,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       prepareMonitors,
       remoteAccess,
       secretAccess: options.secretAccess,
+      routers,
       get rollouts() {
         return rollouts;
       },
@@ -525,6 +545,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     store,
     artifacts,
     registry,
+    routers,
     deployments,
     pool,
     endpoints,
@@ -576,6 +597,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       alerts.close();
       retention?.stop();
       await predictionLog.stop();
+      await routerLog.close().catch(() => undefined);
       await writer?.close();
       await meter.close();
       await pool.close();

@@ -23,7 +23,7 @@ import { checkNotifierAccess, createNotifier, type NotifierConfig } from "./noti
 import { ANYWHERE, type RemoteAccess } from "../domain/remote-access.js";
 import { DEFAULT_SECRET_ACCESS, type SecretAccess } from "../domain/secret-access.js";
 
-export type AlertSourceKind = "drift" | "performance" | "rollout" | "registry";
+export type AlertSourceKind = "drift" | "performance" | "rollout" | "registry" | "router";
 
 /** Who publishes: a drift or performance monitor by its name, a rollout by its deployment. */
 export interface AlertSource {

@@ -16,6 +16,8 @@ export const LEASE = {
   /** Drift monitors' time windows, merged from every replica's share and judged once. */
   monitors: "monitors",
   pipelines: "pipelines",
+  /** Routers' outcome join: losses, learned weights and champions counted once. */
+  routers: "routers",
 } as const;
 
 export type LeaseName = (typeof LEASE)[keyof typeof LEASE];

@@ -17,7 +17,7 @@ export {
 } from "./backtest.js";
 export { type AppendPlan, planAppend } from "./bar-append.js";
 export { type MarketBar, parseBars, parseTime } from "./bar-input.js";
-export { dieboldMariano, qlike } from "./evaluation.js";
+export { dieboldMariano, qlike, squaredError } from "./evaluation.js";
 export {
   fitGarch,
   GARCH_KINDS,
@@ -41,23 +41,43 @@ export {
 export { fitMarkovSwitching, type MarkovSwitchingFit } from "./markov-switching.js";
 export { alignRegimeModel, type RegimeAlignment } from "./regime-alignment.js";
 export {
+  classifySwitchingWindow,
   classifyWindow,
   defaultRegimeLabels,
   parseRegimeModel,
+  readingOf,
   readRegime,
   regimeLogLikelihood,
   regimeMinimumReturns,
   type RegimeModel,
   regimeModelFromHmm,
   regimeModelFromMarkovSwitching,
+  type RegimeReading,
   startRegime,
+  startRegimes,
   stepRegime,
+  stepRegimes,
+  type SwitchingRegimeModel,
+  type SwitchingRegimeState,
 } from "./regime-classifier.js";
 export {
+  challengerVerdict,
+  compareModels,
+  emptyScoreboard,
+  performanceRows,
+  recordRound,
+  type ScoreboardState,
+} from "./regime-scoreboard.js";
+export { declaredWeights, parseRouterSpec, type RouterSpec } from "./router-spec.js";
+export {
+  combine,
+  learn,
   LEARNING_ALGORITHMS,
   type LearningAlgorithm,
+  renormalise,
   ROUTER_MODES,
   type RouterMode,
+  weightsFor,
 } from "./router-weights.js";
 export { readSeriesFile, RETURN_KINDS, type ReturnKind } from "./series-file.js";
 export { checkSeries } from "./series.js";

@@ -6,3 +6,4 @@
  */
 export { instrumentSeries } from "./instrument-series.js";
 export { createMetrics, type Metrics } from "./metrics.js";
+export { registerRouterSeries } from "./router-series.js";

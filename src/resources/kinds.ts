@@ -12,6 +12,7 @@ import { invalidField, shown } from "../registry/field.js";
 import { REGISTRY_REASONS } from "../registry/registry-events.js";
 import { parseAnyMonitorSpec, type AnyMonitorSpec } from "../monitoring/monitor-spec.js";
 import { parsePipelineSpec } from "../pipelines/pipeline-spec.js";
+import { parseRouterSpec } from "../markets/router-spec.js";
 import type { Kind, Manifest } from "./manifest.js";
 
 export type Spec = Readonly<Record<string, unknown>>;
@@ -264,6 +265,24 @@ const pipelineRules: KindRules = {
   references: () => [],
 };
 
+// ---------------------------------------------------------------- Router
+
+/**
+ * A regime router: its declaration is its state (the router service reads it when it answers).
+ * Its specialists are Deployments; the classifier version is checked when applied (live.ts).
+ */
+const routerRules: KindRules = {
+  kind: "Router",
+  names: ["router", "routers", "rt"],
+  canonical: (_name, spec) => parseRouterSpec(spec) as unknown as Spec,
+  references: (spec) =>
+    (spec.specialists as Array<{ deployment: string }>).map((s, i) => ({
+      kind: "Deployment" as const,
+      name: s.deployment,
+      field: `specialists[${i}].deployment`,
+    })),
+};
+
 // ---------------------------------------------------------------- the table
 
 export const KIND_RULES: Readonly<Record<Kind, KindRules>> = {
@@ -271,10 +290,11 @@ export const KIND_RULES: Readonly<Record<Kind, KindRules>> = {
   Monitor: monitorRules,
   Notifier: notifierRules,
   Pipeline: pipelineRules,
+  Router: routerRules,
 };
 
 /** Applied in this order (what is referenced first), deleted in the reverse. */
-export const APPLY_ORDER: readonly Kind[] = ["Notifier", "Deployment", "Monitor", "Pipeline"];
+export const APPLY_ORDER: readonly Kind[] = ["Notifier", "Deployment", "Monitor", "Pipeline", "Router"];
 
 /** The kind a user typed (`deployments`, `Monitor`, `mon`). */
 export function kindNamed(raw: string): Kind | undefined {

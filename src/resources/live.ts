@@ -38,6 +38,12 @@ export interface LiveState {
   delete(kind: Kind, name: string): Promise<void>;
 }
 
+/** What the router service offers the resource layer. */
+export interface RouterChecks {
+  check(name: string, spec: Spec): Promise<void>;
+  changed(name: string): void;
+}
+
 export interface LiveParts {
   readonly registry: Registry;
   readonly deployments: DeploymentStore;
@@ -52,6 +58,8 @@ export interface LiveParts {
   readonly rollouts: Rollouts;
   /** Where notifiers may send (`--allow-remote`); anywhere when absent. */
   readonly remoteAccess?: RemoteAccess;
+  /** Checks a Router against what is registered (its classifier) and hears of its changes. */
+  readonly routers?: RouterChecks;
   /** What notifiers may read as secrets (`--secrets-dir`, `--secret-env`); the defaults when absent. */
   readonly secretAccess?: SecretAccess;
 }
@@ -82,6 +90,7 @@ export function liveState(parts: LiveParts): LiveState {
         }
         case "Notifier":
         case "Pipeline":
+        case "Router":
           return (await resources.get(kind, name))?.manifest.spec ?? null;
       }
     },
@@ -94,6 +103,7 @@ export function liveState(parts: LiveParts): LiveState {
           return (await monitorStore.listAll()).map((s) => s.name);
         case "Notifier":
         case "Pipeline":
+        case "Router":
           return (await resources.list(kind)).map((r) => r.manifest.metadata.name);
       }
     },
@@ -109,6 +119,15 @@ export function liveState(parts: LiveParts): LiveState {
           if (isPlainObject(n))
             checkOneNotifier(n as unknown as NotifierConfig, remote, secrets, `notifiers[${i}]`);
         });
+      // A Router and a Deployment both answer at /v2/models/{name}: one name, one of them.
+      if (kind === "Router") {
+        if ((await deployments.list()).some((d) => d.name === name))
+          throw invalidField("metadata.name", `'${name}' is a Deployment; a Router needs a name of its own`);
+        await parts.routers?.check(name, spec);
+        return;
+      }
+      if (kind === "Deployment" && (await resources.get("Router", name)) !== null)
+        throw invalidField("metadata.name", `'${name}' is a Router; a Deployment needs a name of its own`);
       if (kind !== "Deployment") return;
       checkStrategyNotifiers(spec.strategy, remote, secrets);
       const input = deploymentInput(name, spec);
@@ -136,6 +155,9 @@ export function liveState(parts: LiveParts): LiveState {
           return; // its declaration is its state; monitors using it are re-applied by the caller
         case "Pipeline":
           return; // its declaration is its state; a run reads it when it starts
+        case "Router":
+          parts.routers?.changed(name); // its declaration is its state; the router service rereads it
+          return;
       }
     },
 
@@ -151,6 +173,9 @@ export function liveState(parts: LiveParts): LiveState {
         case "Notifier":
         case "Pipeline":
           return; // runs already started keep the spec they started with
+        case "Router":
+          parts.routers?.changed(name);
+          return;
       }
     },
   };

@@ -10,10 +10,10 @@ import { isPlainObject } from "../domain/json-value.js";
 import { shown } from "../registry/field.js";
 
 export const API_VERSION = "ballast/v1";
-export const KINDS = ["Deployment", "Monitor", "Notifier", "Pipeline"] as const;
+export const KINDS = ["Deployment", "Monitor", "Notifier", "Pipeline", "Router"] as const;
 export type Kind = (typeof KINDS)[number];
 /** Kinds the design names but this version cannot apply yet: refused with that reason. */
-const PLANNED_KINDS = ["Router"];
+const PLANNED_KINDS: string[] = [];
 
 export interface Metadata {
   readonly name: string;

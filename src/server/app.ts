@@ -28,6 +28,7 @@ import { rolloutRoutes } from "./routes/rollouts.js";
 import { pipelineRoutes } from "./routes/pipelines.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { instrumentRoutes } from "./routes/instruments.js";
+import { routerRoutes } from "./routes/routers.js";
 
 export interface AppOptions {
   /** Largest JSON body accepted, in bytes (413 beyond it). */
@@ -158,6 +159,7 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   await app.register(replicaRoutes(ballast));
   await app.register(pipelineRoutes(ballast));
   await app.register(instrumentRoutes(ballast));
+  await app.register(routerRoutes(ballast));
   await app.register(
     artifactRoutes(ballast, { artifactLimit: options.artifactLimit ?? DEFAULT_ARTIFACT_LIMIT }),
   );

@@ -56,6 +56,11 @@ export class Endpoints {
     return served;
   }
 
+  /** Whether `name` is a deployment here (serving or not), so other answerers (routers) keep off it. */
+  has(name: string): boolean {
+    return this.served.has(name) || this.problems.has(name);
+  }
+
   list(): ServedDeployment[] {
     return [...this.served.values()];
   }

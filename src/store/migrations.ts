@@ -625,6 +625,44 @@ const instruments: Migration = {
   },
 };
 
+/**
+ * Regime routers: every answer (its regime, weights and each specialist's h = 1 forecast, keyed
+ * by the bar it was made at) so outcomes can be joined on whichever replica holds the lease, and
+ * each router's learned state (live weights per regime, evaluation, live regime filter).
+ */
+const routers: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable("router_answers")
+      .addColumn("router", "text", (c) => c.notNull())
+      .addColumn("request_id", "text", (c) => c.notNull())
+      .addColumn("at", "bigint", (c) => c.notNull())
+      .addColumn("origin", "double precision") // the bar time it was made at: epoch ms or a series' own numbers
+      .addColumn("regime", "integer", (c) => c.notNull())
+      .addColumn("probabilities", "text", (c) => c.notNull()) // JSON number[]
+      .addColumn("weights", "text", (c) => c.notNull()) // JSON {specialist: weight}
+      .addColumn("forecasts", "text", (c) => c.notNull()) // JSON {specialist | "router": h=1 variance}
+      .addPrimaryKeyConstraint("router_answers_pk", ["router", "request_id"])
+      .execute();
+    await db.schema
+      .createIndex("router_answers_origin")
+      .on("router_answers")
+      .columns(["router", "origin"])
+      .execute();
+    await db.schema
+      .createTable("router_states")
+      .addColumn("router", "text", (c) => c.primaryKey())
+      .addColumn("state", "text", (c) => c.notNull()) // JSON: weights, evaluation, live filter
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable("router_states").execute();
+    await db.schema.dropTable("router_answers").execute();
+  },
+};
+
 /** In order; append only. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_init": init,
@@ -641,6 +679,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0012_pipelines": pipelines,
   "0013_pipeline_triggers": pipelineTriggers,
   "0014_instruments": instruments,
+  "0015_routers": routers,
 };
 
 const provider: MigrationProvider = {

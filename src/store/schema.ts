@@ -270,6 +270,27 @@ export interface Database {
   instruments: InstrumentsTable;
   instrument_bars: InstrumentBarsTable;
   instrument_states: InstrumentStatesTable;
+  router_answers: RouterAnswersTable;
+  router_states: RouterStatesTable;
+}
+
+/** Migration 0015: one router answer (the last row's), JSON columns as text. */
+export interface RouterAnswersTable {
+  router: string;
+  request_id: string;
+  at: number;
+  origin: number | null;
+  regime: number;
+  probabilities: string;
+  weights: string;
+  forecasts: string;
+}
+
+/** Migration 0015: a router's learned state as JSON. */
+export interface RouterStatesTable {
+  router: string;
+  state: string;
+  updated_at: number;
 }
 
 /** Migration 0013: one pipeline trigger's memory (keyed by its canonical spec). */

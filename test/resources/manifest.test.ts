@@ -90,7 +90,7 @@ describe("manifests", () => {
     );
   });
 
-  test("envelope mistakes: apiVersion, kind, planned kinds, names, unknown top-level fields", () => {
+  test("envelope mistakes: apiVersion, kind, a kind's own fields, names, unknown top-level fields", () => {
     assert.match(
       errorOf(DEPLOYMENT.replace("ballast/v1", "v1")),
       /deploy\.yaml:1: apiVersion: expected ballast\/v1/,
@@ -101,7 +101,7 @@ describe("manifests", () => {
     );
     assert.match(
       errorOf(DEPLOYMENT.replace("kind: Deployment", "kind: Router")),
-      /Router resources are not supported by this version/,
+      /deploy\.yaml:6: Router fraud: spec\.timeoutMs: unknown field; expected classifier/,
     );
     assert.match(
       errorOf(DEPLOYMENT.replace("name: fraud\nspec", "name: Fraud_\nspec")),
@@ -139,7 +139,8 @@ describe("manifests", () => {
     assert.deepEqual(pathSegments("spec.variants[1].weight"), ["spec", "variants", 1, "weight"]);
     assert.equal(kindNamed("deployments"), "Deployment");
     assert.equal(kindNamed("Monitor"), "Monitor");
-    assert.equal(kindNamed("router"), undefined);
+    assert.equal(kindNamed("routers"), "Router");
+    assert.equal(kindNamed("routr"), undefined);
   });
 
   test("diffs: equal specs give nothing whatever their key order; a change shows - and +", () => {

@@ -14,6 +14,7 @@ import { register as fit } from "./fit.js";
 import { register as worker } from "./worker.js";
 import { register as instruments } from "./instruments.js";
 import { register as backtest } from "./backtest.js";
+import { register as routers } from "./routers.js";
 
 /** Adding a command is one file in this folder and one line here. */
 export const commands: Array<(program: Command) => void> = [
@@ -32,4 +33,5 @@ export const commands: Array<(program: Command) => void> = [
   worker,
   instruments,
   backtest,
+  routers,
 ];

@@ -79,7 +79,13 @@ const PLATFORMS: Record<Flavor, string> = {
 };
 
 export function inferenceRoutes(ballast: Ballast, options: InferenceRouteOptions): FastifyPluginAsync {
-  const { endpoints, pool, inference } = ballast;
+  const { endpoints, pool, inference, routers } = ballast;
+
+  /** A name that is not a deployment may be a Router (both answer at /v2/models/{name}). */
+  const routerNamed = async (params: ModelParams): Promise<boolean> =>
+    params.version === undefined &&
+    !endpoints.has(params.name) &&
+    (await routers.find(params.name)) !== undefined;
 
   /** The variant a metadata or ready call is about: the named version, else the stable one. */
   function variantFor(served: ServedDeployment, version: string | undefined): ServedVariant {
@@ -115,10 +121,38 @@ export function inferenceRoutes(ballast: Ballast, options: InferenceRouteOptions
     return { name: params.name, ready: notReady.length === 0, notReady };
   }
 
+  /** A router is ready when any specialist's deployment is. */
+  async function routerReady(name: string, reply: FastifyReply) {
+    const described = await routers.describe(name);
+    const notReady = described.spec.specialists.filter((s) => {
+      try {
+        return !ready({ name: s.deployment }).ready;
+      } catch {
+        return true;
+      }
+    });
+    // Ready while any specialist is: the others are renormalised away.
+    if (notReady.length < described.spec.specialists.length)
+      return {
+        name,
+        ready: true,
+        ...(notReady.length === 0 ? {} : { notReady: notReady.map((s) => s.name) }),
+      };
+    return reply.status(503).send({
+      name,
+      ready: false,
+      error: `specialists not ready: ${notReady.map((s) => s.name).join(", ")}`,
+    });
+  }
+
   /** `POST /v2/models/{name}[/versions/{v}]/infer`. */
   const infer: InferenceCall = async (request, body) => {
     const params = request.params as ModelParams;
     const id = requestIdOf(request);
+    if (await routerNamed(params)) {
+      const answer = await routers.infer(params.name, body, id.given);
+      return { text: JSON.stringify(answer), headers: NO_HEADERS };
+    }
     const response = await inference.infer(params.name, params.version, body, id, request.headers);
     return answerOf(response, id);
   };
@@ -145,9 +179,14 @@ export function inferenceRoutes(ballast: Ballast, options: InferenceRouteOptions
 
   return async (app) => {
     for (const prefix of ["/v2/models/:name", "/v2/models/:name/versions/:version"]) {
-      app.get<{ Params: ModelParams }>(prefix, async (request) => metadata(request.params));
+      app.get<{ Params: ModelParams }>(prefix, async (request) =>
+        (await routerNamed(request.params))
+          ? routers.metadata(request.params.name)
+          : metadata(request.params),
+      );
 
       app.get<{ Params: ModelParams }>(`${prefix}/ready`, async (request, reply) => {
+        if (await routerNamed(request.params)) return routerReady(request.params.name, reply);
         const { name, ready: isReady, notReady } = ready(request.params);
         if (isReady) return { name, ready: true };
         const which = notReady.map((v) => `version ${v.version.version}`).join(", ");

@@ -1,0 +1,748 @@
+/**
+ * The regime routers (`kind: Router`): each answers at /v2/models/{router}/infer by reading the
+ * regime (from the request's window, or the bound instrument's live filter), calling every
+ * specialist's deployment through the serving path in parallel under the router's deadline, and
+ * combining their variances with the regime's weights. A specialist that fails, is late or
+ * answers nonsense is renormalised away; the router fails only when every weighted one did.
+ *
+ * Outcomes come in through `observeBars` (the instruments service calls it): the forecasts made
+ * at the previous bar meet (scale * r)^2, every model's loss is recorded per regime, the
+ * regime's weights learn (Hedge / Fixed-Share) and a challenger significantly better than the
+ * regime's champion takes over that regime. Answers are logged in the store off the request
+ * path (router-log.ts) and the join reads them back on the holder of the routers lease; the
+ * learned state (live weights, regime scoreboard, live filter) is saved there after each batch.
+ */
+import { readFile } from "node:fs/promises";
+import type { Clock } from "../domain/clock.js";
+import { BallastError, invalid, isBallastError, notFound } from "../domain/errors.js";
+import { isPlainObject } from "../domain/json-value.js";
+import type { EventRecorder } from "../events/event-log.js";
+import type { AlertSink } from "../alerts/alerting.js";
+import type { Registry } from "../registry/registry.js";
+import type { ArtifactStore } from "../registry/artifacts.js";
+import { invalidField } from "../registry/field.js";
+import type { InferenceService } from "../serving/inference.js";
+import type { RouterLog } from "./router-log.js";
+import {
+  classifySwitchingWindow,
+  readingOf,
+  startRegimes,
+  stepRegimes,
+  type RegimeReading,
+  type SwitchingRegimeModel,
+  type SwitchingRegimeState,
+} from "../markets/regime-classifier.js";
+import { combine, learn, renormalise, weightsFor } from "../markets/router-weights.js";
+import { declaredWeights, parseRouterSpec, type RouterSpec } from "../markets/router-spec.js";
+import {
+  challengerVerdict,
+  compareModels,
+  emptyScoreboard,
+  performanceRows,
+  recordRound,
+  type ScoreboardState,
+} from "../markets/regime-scoreboard.js";
+import { qlike, squaredError } from "../markets/evaluation.js";
+
+/** The router itself, as a model in the evaluation. */
+export const ROUTER_MODEL = "router";
+/** Recent rounds kept per regime for Diebold–Mariano (at least the challenger's minSamples). */
+const DEFAULT_ROUNDS_KEPT = 1000;
+
+export interface ModelPerformance {
+  readonly model: string;
+  readonly n: number;
+  readonly qlike: number | null;
+  readonly mse: number | null;
+  /** One-sided DM (HLN) p-value that this model's QLIKE is lower than the router's / the regime's champion's. */
+  readonly dmVsRouter: number | null;
+  readonly dmVsChampion: number | null;
+}
+
+/** Bounds the nonsense-event memory. */
+const MAX_REMEMBERED = 10_000;
+
+const NONSENSE_EVENT_EVERY_MS = 60_000;
+
+export type DropReason = "error" | "timeout" | "nonsense";
+
+export interface RouterParts {
+  /** The Router resource's declared spec, or null. */
+  readonly specOf: (name: string) => Promise<Record<string, unknown> | null>;
+  readonly names: () => Promise<string[]>;
+  readonly registry: Registry;
+  readonly artifacts: ArtifactStore;
+  readonly inference: InferenceService;
+  readonly events: EventRecorder;
+  /** Regime changes, champion changes and nonsense answers as alert events (subscribers, triggers). */
+  readonly alerts?: AlertSink;
+  readonly clock: Clock;
+  /** Answers written off the request path; the outcome join reads them back; learned state. */
+  readonly log: RouterLog;
+  /**
+   * Runs the outcome join on one replica at a time (the routers lease); `ran: false` elsewhere.
+   * Absent: always here (one process).
+   */
+  readonly lease?: (work: () => Promise<void>) => Promise<{ readonly ran: boolean }>;
+}
+
+interface LoadedRouter {
+  readonly name: string;
+  readonly spec: RouterSpec;
+  readonly classifier: SwitchingRegimeModel;
+  /** The live weights per regime (declared, then learned and taken over). */
+  weights: number[][];
+  readonly declared: number[][];
+  /** Per regime and model (the router's own answers under ROUTER_MODEL): losses and recent rounds. */
+  evaluation: ScoreboardState;
+  /** The instrument's live regime, when bound and bars have come. */
+  live?: { state: SwitchingRegimeState; reading: RegimeReading; lastBar: number };
+  readonly failures: Map<string, number>;
+  answers: number;
+}
+
+export interface RouterAnswerParameters {
+  readonly regime: string[];
+  readonly answered: string[];
+  readonly weights: Record<string, number>[];
+  readonly dropped: Record<string, string>;
+}
+
+/**
+ * The classifier version's regime model. TEMPORARY local parser of the builtin artifact's
+ * `regimes` field as a SwitchingRegimeModel: to be replaced by parseRegimeModel at merge.
+ */
+export function parseClassifierArtifact(raw: unknown): SwitchingRegimeModel {
+  const doc = isPlainObject(raw) && isPlainObject(raw.regimes) ? raw.regimes : raw;
+  if (!isPlainObject(doc)) throw invalid("the classifier artifact has no `regimes` model");
+  const numbers = (v: unknown, what: string): number[] => {
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && Number.isFinite(x)))
+      throw invalid(`the classifier's ${what} must be a list of numbers`);
+    return v as number[];
+  };
+  const labels = doc.labels;
+  if (!Array.isArray(labels) || !labels.every((l) => typeof l === "string"))
+    throw invalid("the classifier's labels must be a list of names");
+  const k = labels.length;
+  const transition = Array.isArray(doc.transition) ? doc.transition.map((r) => numbers(r, "transition")) : [];
+  if (transition.length !== k || transition.some((r) => r.length !== k))
+    throw invalid(`the classifier's transition must be ${k}x${k}`);
+  const means = numbers(doc.means, "means");
+  const variances = numbers(doc.variances, "variances");
+  if (means.length !== k || variances.length !== k || variances.some((v) => !(v > 0)))
+    throw invalid(`the classifier needs ${k} means and ${k} positive variances`);
+  const method = doc.method === "hmm" ? "hmm" : "markov-switching";
+  return {
+    method,
+    labels: labels as string[],
+    transition,
+    means,
+    variances,
+    ...(doc.initial === undefined ? {} : { initial: numbers(doc.initial, "initial") }),
+    scale: typeof doc.scale === "number" ? doc.scale : 1,
+  };
+}
+
+function deadline(ms: number): { promise: Promise<"timeout">; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** The `returns` input as a flat row-major array with its shape. */
+function returnsOf(body: unknown): { rows: number; window: number; data: number[]; parameters: unknown } {
+  if (!isPlainObject(body) || !Array.isArray(body.inputs))
+    throw invalid("expected an OIP v2 request with `inputs`");
+  const input = body.inputs.find((i: unknown) => isPlainObject(i) && i.name === "returns") as
+    Record<string, unknown> | undefined;
+  if (input === undefined) throw invalid("a router needs the input `returns` [n, window]");
+  const shape = input.shape;
+  if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((d) => Number.isSafeInteger(d) && d > 0))
+    throw invalid(`returns: shape must be [n, window], got ${JSON.stringify(shape)}`);
+  const data = (Array.isArray(input.data) ? input.data.flat(2) : []) as unknown[];
+  const [rows, window] = shape as [number, number];
+  if (data.length !== rows * window)
+    throw invalid(`returns: shape [${rows}, ${window}] needs ${rows * window} values, got ${data.length}`);
+  data.forEach((v, i) => {
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw invalid(`returns: value ${i} is not a finite number`);
+  });
+  return { rows, window, data: data as number[], parameters: body.parameters };
+}
+
+type SpecialistResult =
+  | { readonly ok: true; readonly variance: ArrayLike<unknown>; readonly horizon: number }
+  | { readonly ok: false; readonly reason: DropReason; readonly message: string };
+
+export class RouterService {
+  readonly #loaded = new Map<string, LoadedRouter>();
+  readonly #loading = new Map<string, Promise<LoadedRouter | null>>();
+  readonly #nonsenseAt = new Map<string, number>();
+
+  constructor(private readonly parts: RouterParts) {}
+
+  /**
+   * A specialist answered nonsense (negative or NaN variance): a Warning event, at most one a
+   * minute per router and specialist so a broken model cannot flood the log.
+   */
+  #nonsense(router: string, specialist: string, message: string): Promise<void> | undefined {
+    const key = `${router}\u0000${specialist}`;
+    const now = this.parts.clock.now();
+    if (now - (this.#nonsenseAt.get(key) ?? -Infinity) < NONSENSE_EVENT_EVERY_MS) return undefined;
+    this.#nonsenseAt.set(key, now);
+    if (this.#nonsenseAt.size > MAX_REMEMBERED) this.#nonsenseAt.clear();
+    this.#alert(router, "RouterSpecialistNonsense", "warning", `${specialist} answered ${message}`, {
+      specialist,
+    });
+    return this.parts.events
+      .record({
+        kind: "Router",
+        name: router,
+        type: "Warning",
+        reason: "SpecialistNonsense",
+        message: `${specialist} answered ${message}; its weight was set to 0 for that answer`,
+        details: { specialist, problem: message },
+      })
+      .then(
+        () => undefined,
+        () => undefined,
+      );
+  }
+
+  /** An alert event (no state, never resolves) from a router; its subscribers hear it. */
+  #alert(
+    router: string,
+    alertname: string,
+    severity: string,
+    summary: string,
+    labels: Record<string, string>,
+  ) {
+    this.parts.alerts?.publish({
+      source: { kind: "router", name: router },
+      severity,
+      labels: { alertname, router, ...labels },
+      annotations: { summary },
+      at: this.parts.clock.now(),
+      notifiers: [],
+    });
+  }
+
+  /** The Router resource changed: forget what was loaded (its learned state starts again). */
+  changed(name: string): void {
+    this.#loaded.delete(name);
+    this.#loading.delete(name);
+  }
+
+  /** Checks what only the server can: the classifier version exists and has the router's regimes. */
+  async check(_name: string, raw: Record<string, unknown>): Promise<void> {
+    const spec = parseRouterSpec(raw);
+    let model: SwitchingRegimeModel;
+    try {
+      model = await this.#classifier(spec);
+    } catch (error) {
+      if (isBallastError(error)) throw invalidField("classifier", error.message);
+      throw error;
+    }
+    if (model.labels.length !== spec.regimes.length)
+      throw invalidField(
+        "regimes",
+        `the classifier has ${model.labels.length} regimes (${model.labels.join(", ")}); the router names ${spec.regimes.length}`,
+      );
+  }
+
+  async #classifier(spec: RouterSpec): Promise<SwitchingRegimeModel> {
+    const { model, version, alias } = spec.classifier;
+    const found = await this.parts.registry.resolve(
+      model,
+      version !== undefined ? { version } : { alias: alias ?? "latest" },
+    );
+    const path = await this.parts.artifacts.ensureLocal(found.artifactSha256);
+    return parseClassifierArtifact(JSON.parse(await readFile(path, "utf8")) as unknown);
+  }
+
+  /** The router, or undefined when `name` is not one (then it may be a deployment). */
+  async find(name: string): Promise<LoadedRouter | undefined> {
+    const loaded = this.#loaded.get(name);
+    if (loaded !== undefined) return loaded;
+    let loading = this.#loading.get(name);
+    if (loading === undefined) {
+      loading = this.#load(name);
+      this.#loading.set(name, loading);
+    }
+    try {
+      return (await loading) ?? undefined;
+    } finally {
+      this.#loading.delete(name);
+    }
+  }
+
+  async #load(name: string): Promise<LoadedRouter | null> {
+    const raw = await this.parts.specOf(name);
+    if (raw === null) return null;
+    const spec = parseRouterSpec(raw);
+    const classifier = await this.#classifier(spec);
+    const declared = declaredWeights(spec);
+    const router: LoadedRouter = {
+      name,
+      spec,
+      classifier,
+      declared,
+      weights: declared.map((r) => [...r]),
+      evaluation: emptyScoreboard(
+        [ROUTER_MODEL, ...spec.specialists.map((s) => s.name)],
+        spec.regimes,
+        Math.max(DEFAULT_ROUNDS_KEPT, spec.challenger?.minSamples ?? 0),
+      ),
+      failures: new Map(),
+      answers: 0,
+    };
+    restore(router, await this.parts.log.loadState(name));
+    this.#loaded.set(name, router);
+    return router;
+  }
+
+  async #get(name: string): Promise<LoadedRouter> {
+    const router = await this.find(name);
+    if (router === undefined) throw notFound(`no router '${name}'`);
+    return router;
+  }
+
+  /** OIP model metadata for GET /v2/models/{router}. */
+  async metadata(name: string) {
+    const r = await this.#get(name);
+    return {
+      name,
+      versions: [],
+      platform: "ballast_router",
+      inputs: [{ name: "returns", datatype: "FP64", shape: [-1, -1] }],
+      outputs: [
+        { name: "variance", datatype: "FP64", shape: [-1, -1] },
+        { name: "regime", datatype: "INT64", shape: [-1] },
+        { name: "regime_probability", datatype: "FP64", shape: [-1] },
+      ],
+      parameters: { regimes: r.spec.regimes, specialists: r.spec.specialists.map((s) => s.name) },
+    };
+  }
+
+  /** `POST /v2/models/{router}/infer`. */
+  async infer(name: string, body: unknown, requestId: string) {
+    const router = await this.#get(name);
+    const { spec, classifier } = router;
+    const request = returnsOf(body);
+    const { rows, window, data } = request;
+
+    // The regime per row: the instrument's live one when bound and fed, else the row's window
+    // read from the classifier's prior (stateless: every replica agrees).
+    const readings: RegimeReading[] = [];
+    for (let r = 0; r < rows; r++)
+      readings.push(router.live?.reading ?? classifySwitchingWindow(classifier, data, r * window, window));
+
+    const names = spec.specialists.map((s) => s.name);
+    const forward = { inputs: [{ name: "returns", datatype: "FP64", shape: [rows, window], data }] };
+    const timer = deadline(spec.deadlineMs);
+    const results = await Promise.all(
+      spec.specialists.map(async (s): Promise<SpecialistResult> => {
+        const call = this.parts.inference
+          .infer(s.deployment, undefined, forward, `${requestId}.${s.name}`)
+          .then(
+            (response): SpecialistResult => {
+              const out = response.outputs.find((o) => o.name === "variance") ?? response.outputs[0];
+              if (out === undefined || out.shape.length !== 2 || out.shape[0] !== rows)
+                return { ok: false, reason: "nonsense", message: "no variance [n, horizon] in the answer" };
+              return { ok: true, variance: out.data, horizon: out.shape[1] as number };
+            },
+            (error: unknown): SpecialistResult => ({
+              ok: false,
+              reason: isBallastError(error) && error.code === "timeout" ? "timeout" : "error",
+              message: error instanceof Error ? error.message : String(error),
+            }),
+          );
+        const first = await Promise.race([call, timer.promise]);
+        return first === "timeout"
+          ? { ok: false, reason: "timeout", message: `no answer within ${spec.deadlineMs} ms` }
+          : first;
+      }),
+    );
+    timer.cancel();
+
+    const dropped: Record<string, string> = {};
+    // Rare (at most one a minute per specialist): awaited so the event is there with the answer.
+    const warnings: Promise<void>[] = [];
+    const drop = (i: number, reason: DropReason, message: string) => {
+      const s = names[i] as string;
+      if (dropped[s] === undefined) {
+        dropped[s] = `${reason}: ${message}`;
+        const key = `${s}\u0000${reason}`;
+        router.failures.set(key, (router.failures.get(key) ?? 0) + 1);
+        const noted = reason === "nonsense" ? this.#nonsense(name, s, message) : undefined;
+        if (noted !== undefined) warnings.push(noted);
+      }
+    };
+    results.forEach((res, i) => {
+      if (!res.ok) drop(i, res.reason, res.message);
+    });
+    const horizons = results.filter((r) => r.ok).map((r) => (r as { horizon: number }).horizon);
+    const horizon = horizons.length === 0 ? 1 : Math.min(...horizons);
+
+    const variance: number[] = [];
+    const usedWeights: Record<string, number>[] = [];
+    const h1: Record<string, number>[] = [];
+    for (let r = 0; r < rows; r++) {
+      const reading = readings[r] as RegimeReading;
+      const answered = results.map((res, i) => {
+        if (!res.ok) return false;
+        for (let k = 0; k < horizon; k++) {
+          const v = res.variance[r * res.horizon + k];
+          if (typeof v !== "number" || !Number.isFinite(v) || !(v > 0)) {
+            drop(i, "nonsense", `variance ${String(v)} at row ${r + 1}`);
+            return false;
+          }
+        }
+        return true;
+      });
+      const weights = renormalise(weightsFor(spec.mode, router.weights, reading.probabilities), answered);
+      if (weights === undefined) {
+        const why = Object.entries(dropped)
+          .map(([s, m]) => `${s}: ${m}`)
+          .join("; ");
+        throw new BallastError(
+          "unavailable",
+          `router '${name}': no specialist with weight answered (${why || "none has weight"})`,
+          { dropped },
+        );
+      }
+      const forecasts: Record<string, number> = {};
+      for (let k = 0; k < horizon; k++) {
+        const column = results.map((res) => (res.ok ? (res.variance[r * res.horizon + k] as number) : NaN));
+        variance.push(combine(weights, column));
+        if (k === 0) column.forEach((f, i) => answered[i] && (forecasts[names[i] as string] = f));
+      }
+      forecasts[ROUTER_MODEL] = variance[r * horizon] as number;
+      h1.push(forecasts);
+      const used: Record<string, number> = {};
+      weights.forEach((w, i) => w > 0 && (used[names[i] as string] = w));
+      usedWeights.push(used);
+    }
+    router.answers++;
+    if (warnings.length > 0) await Promise.all(warnings);
+    this.#remember(router, requestId, request.parameters, readings, usedWeights, h1);
+
+    const parameters: RouterAnswerParameters = {
+      regime: readings.map((x) => x.label),
+      answered: names.filter((_, i) => results[i]?.ok === true && dropped[names[i] as string] === undefined),
+      weights: usedWeights,
+      dropped,
+    };
+    return {
+      model_name: name,
+      id: requestId,
+      parameters,
+      outputs: [
+        { name: "variance", datatype: "FP64", shape: [rows, horizon], data: variance },
+        { name: "regime", datatype: "INT64", shape: [rows], data: readings.map((x) => x.regime) },
+        {
+          name: "regime_probability",
+          datatype: "FP64",
+          shape: [rows],
+          data: readings.map((x) => x.probabilities[x.regime] as number),
+        },
+      ],
+    };
+  }
+
+  /** Logs the last row's answer (its h = 1 forecasts) for its outcome, when it has an origin. */
+  #remember(
+    router: LoadedRouter,
+    requestId: string,
+    parameters: unknown,
+    readings: readonly RegimeReading[],
+    weights: readonly Record<string, number>[],
+    forecasts: readonly Record<string, number>[],
+  ): void {
+    const given = isPlainObject(parameters) ? parameters.origin : undefined;
+    const origin =
+      router.live?.lastBar ?? (typeof given === "number" && Number.isFinite(given) ? given : null);
+    const last = readings.length - 1;
+    const reading = readings[last] as RegimeReading;
+    this.parts.log.append({
+      router: router.name,
+      requestId,
+      at: this.parts.clock.now(),
+      origin,
+      regime: reading.regime,
+      probabilities: reading.probabilities,
+      weights: weights[last] as Record<string, number>,
+      forecasts: forecasts[last] as Record<string, number>,
+    });
+  }
+
+  /**
+   * Bars of an instrument, oldest first, each with its log return (null for the first). For
+   * every router bound to it: outcomes joined, losses recorded, weights learned, challengers
+   * judged, and the live regime moved on.
+   */
+  async observeBars(instrument: string, bars: ReadonlyArray<{ time: number; return: number | null }>) {
+    for (const name of await this.parts.names()) {
+      const router = await this.find(name).catch(() => undefined);
+      if (router === undefined || router.spec.instrument !== instrument) continue;
+      const lease = this.parts.lease ?? (async (work: () => Promise<void>) => (await work(), { ran: true }));
+      const held = await lease(async () => {
+        await this.parts.log.flush();
+        for (const bar of bars) await this.#observe(router, bar, true);
+        await this.parts.log.saveState(name, saved(router), this.parts.clock.now());
+      });
+      if (held.ran) continue;
+      // Elsewhere: the live regime moves on alike (the same bars, the same filter); weights and
+      // evaluation are the lease holder's, read back from the store.
+      for (const bar of bars) await this.#observe(router, bar, false);
+      restore(router, await this.parts.log.loadState(name), false);
+    }
+  }
+
+  async #observe(
+    router: LoadedRouter,
+    bar: { time: number; return: number | null },
+    holder: boolean,
+  ): Promise<void> {
+    const { spec } = router;
+    const previous = router.live?.lastBar;
+    if (holder && bar.return !== null && Number.isFinite(bar.return) && previous !== undefined) {
+      const realized = (spec.scale * bar.return) ** 2;
+      for (const answer of await this.parts.log.madeAt(router.name, previous))
+        await this.#outcome(router, answer.regime, answer.forecasts, realized);
+    }
+    // The live regime: the filter moved on by this bar's return.
+    let state = router.live?.state ?? startRegimes(router.classifier);
+    if (bar.return !== null && Number.isFinite(bar.return)) {
+      try {
+        state = stepRegimes(router.classifier, state, bar.return);
+      } catch {
+        // a return impossible under every regime leaves the reading where it was
+      }
+    }
+    const reading = readingOf(router.classifier.labels, state.filtered);
+    const before = router.live?.reading;
+    router.live = { state, reading, lastBar: bar.time };
+    if (holder && before !== undefined && before.regime !== reading.regime) {
+      const from = spec.regimes[before.regime] as string;
+      const to = spec.regimes[reading.regime] as string;
+      const probability = reading.probabilities[reading.regime] as number;
+      await this.parts.events.record({
+        kind: "Router",
+        name: router.name,
+        reason: "RegimeChanged",
+        message: `${spec.instrument ?? ""} turned ${to} (from ${from}, p = ${probability.toFixed(3)})`,
+        details: { instrument: spec.instrument, from, to, probability, at: bar.time },
+      });
+      this.#alert(
+        router.name,
+        "RegimeChanged",
+        "info",
+        `${spec.instrument ?? ""} turned ${to} (from ${from})`,
+        {
+          instrument: spec.instrument ?? "",
+          from,
+          to,
+        },
+      );
+    }
+  }
+
+  async #outcome(
+    router: LoadedRouter,
+    regime: number,
+    forecasts: Readonly<Record<string, number>>,
+    realized: number,
+  ): Promise<void> {
+    const { spec } = router;
+    if (regime < 0 || regime >= spec.regimes.length) return; // made under another spec
+    const p = { regime };
+    const names = spec.specialists.map((s) => s.name);
+    recordRound(
+      router.evaluation,
+      regime,
+      realized,
+      router.evaluation.models.map((m) => forecasts[m]),
+    );
+    if (spec.learning !== undefined) {
+      const loss = spec.learning.loss === "mse" ? squaredError : qlike;
+      const losses = names.map((s) => {
+        const f = forecasts[s];
+        return f !== undefined && f > 0 && realized > 0 ? loss(realized, f) : NaN;
+      });
+      router.weights[p.regime] = learn(spec.learning, router.weights[p.regime] as number[], losses);
+    }
+    if (spec.challenger === undefined) return;
+    const weights = router.weights[p.regime] as number[];
+    const champion = this.#champion(names, weights);
+    const verdict = challengerVerdict(router.evaluation, spec.regimes[regime] as string, champion, {
+      alpha: spec.challenger.alpha,
+      minSamples: spec.challenger.minSamples,
+      candidates: names,
+    });
+    if (verdict === undefined) return;
+    const c = names.indexOf(verdict.challenger);
+    const o = names.indexOf(champion);
+    if (spec.challenger.action === "route") {
+      router.weights[p.regime] = names.map((_, i) => (i === c ? 1 : 0));
+    } else {
+      // The challenger takes the champion's weight and the champion the challenger's.
+      const next = [...weights];
+      next[c] = weights[o] as number;
+      next[o] = weights[c] as number;
+      router.weights[p.regime] = next;
+    }
+    const label = spec.regimes[p.regime] as string;
+    await this.parts.events.record({
+      kind: "Router",
+      name: router.name,
+      reason: "RegimeChampionChanged",
+      message: `${verdict.challenger} took ${label} from ${champion} (DM p = ${verdict.pValue.toPrecision(3)}, n = ${verdict.n})`,
+      details: {
+        regime: label,
+        old: champion,
+        new: verdict.challenger,
+        pValue: verdict.pValue,
+        n: verdict.n,
+      },
+    });
+    this.#alert(
+      router.name,
+      "RegimeChampionChanged",
+      "info",
+      `${verdict.challenger} took ${label} from ${champion}`,
+      {
+        regime: label,
+        old: champion,
+        new: verdict.challenger,
+      },
+    );
+  }
+
+  #champion(names: readonly string[], weights: readonly number[]): string {
+    let top = 0;
+    for (let i = 1; i < weights.length; i++) if ((weights[i] as number) > (weights[top] as number)) top = i;
+    return names[top] as string;
+  }
+
+  /** GET /api/v1/routers. */
+  async list() {
+    const out = [];
+    for (const name of await this.parts.names()) {
+      const r = await this.find(name).catch(() => undefined);
+      out.push({
+        name,
+        mode: r?.spec.mode ?? null,
+        instrument: r?.spec.instrument ?? null,
+        regime: r?.live?.reading.label ?? null,
+        specialists: r?.spec.specialists.map((s) => s.name) ?? [],
+        answers: r?.answers ?? 0,
+      });
+    }
+    return { routers: out };
+  }
+
+  /** GET /api/v1/routers/{name}. */
+  async describe(name: string) {
+    const r = await this.#get(name);
+    const names = r.spec.specialists.map((s) => s.name);
+    const table = (t: number[][]) =>
+      Object.fromEntries(
+        r.spec.regimes.map((g, k) => [g, Object.fromEntries(names.map((s, i) => [s, t[k]?.[i]]))]),
+      );
+    return {
+      name,
+      spec: r.spec,
+      live:
+        r.live === undefined
+          ? null
+          : {
+              regime: r.live.reading.label,
+              probabilities: Object.fromEntries(
+                r.spec.regimes.map((g, k) => [g, r.live?.reading.probabilities[k]]),
+              ),
+              lastBar: r.live.lastBar,
+            },
+      weights: { declared: table(r.declared), live: table(r.weights) },
+      champions: Object.fromEntries(
+        r.spec.regimes.map((g, k) => [g, this.#champion(names, r.weights[k] as number[])]),
+      ),
+      specialists: r.spec.specialists.map((s) => ({
+        ...s,
+        failures: Object.fromEntries(
+          [...r.failures]
+            .filter(([k]) => k.startsWith(`${s.name}\u0000`))
+            .map(([k, n]) => [k.split("\u0000")[1], n]),
+        ),
+      })),
+      answers: r.answers,
+      log: this.parts.log.stats(),
+    };
+  }
+
+  /** GET /api/v1/routers/{name}/performance?by=regime: per regime, then "all". */
+  async performance(name: string): Promise<{ name: string; regimes: Record<string, ModelPerformance[]> }> {
+    const r = await this.#get(name);
+    return { name, regimes: this.#performance(r) };
+  }
+
+  #performance(r: LoadedRouter): Record<string, ModelPerformance[]> {
+    const names = r.spec.specialists.map((s) => s.name);
+    const board = r.evaluation;
+    const out: Record<string, ModelPerformance[]> = {};
+    const p = (regime: string, a: string, b: string) =>
+      a === b ? null : (compareModels(board, regime, a, b, { alternative: "less" })?.pValue ?? null);
+    for (const row of performanceRows(board)) {
+      const k = r.spec.regimes.indexOf(row.regime);
+      // The champion of a regime is its largest weight; over all regimes there is none.
+      const champion = k < 0 ? undefined : this.#champion(names, r.weights[k] as number[]);
+      (out[row.regime] ??= []).push({
+        model: row.model,
+        n: row.n,
+        qlike: row.qlike,
+        mse: row.mse,
+        dmVsRouter: p(row.regime, row.model, ROUTER_MODEL),
+        dmVsChampion: champion === undefined ? null : p(row.regime, row.model, champion),
+      });
+    }
+    return out;
+  }
+
+  /** For the metrics: each loaded router's live numbers, read at scrape time. */
+  snapshot() {
+    return [...this.#loaded.values()].map((r) => {
+      const names = r.spec.specialists.map((s) => s.name);
+      return {
+        router: r.name,
+        regimes: r.spec.regimes,
+        specialists: names,
+        weights: r.weights,
+        probabilities: r.live?.reading.probabilities ?? null,
+        failures: [...r.failures].map(([k, n]) => {
+          const [specialist, reason] = k.split("\u0000") as [string, string];
+          return { specialist, reason, n };
+        }),
+        performance: ((perf) => r.spec.regimes.map((g) => perf[g] ?? []))(this.#performance(r)),
+        logDropped: this.parts.log.stats().dropped,
+      };
+    });
+  }
+}
+
+/** What is saved of a router: its spec (a changed spec starts afresh), weights, evaluation, live filter. */
+function saved(r: LoadedRouter) {
+  return { spec: r.spec, weights: r.weights, evaluation: r.evaluation, live: r.live ?? null };
+}
+
+/** Puts a saved state back when it was saved under the same spec; `live` too unless told not to. */
+function restore(r: LoadedRouter, raw: unknown, withLive = true): void {
+  if (!isPlainObject(raw) || JSON.stringify(raw.spec) !== JSON.stringify(r.spec)) return;
+  const state = raw as unknown as ReturnType<typeof saved>;
+  r.weights = state.weights.map((row) => [...row]);
+  r.evaluation = state.evaluation;
+  if (withLive && state.live !== null) r.live = state.live;
+}
+
+export type RouterSnapshot = ReturnType<RouterService["snapshot"]>[number];

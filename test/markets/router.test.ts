@@ -1,0 +1,453 @@
+// The Router resource (kind: Router) end to end, in-process: specialists are builtin volatility
+// models deployed on their own; the router answers at /v2/models/{router}/infer through them.
+// Expected numbers come from the specialists' own answers and a 2-state Hamilton filter written
+// here independently of regime-classifier.ts.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { startTestServer, type TestServer } from "../helpers/app.js";
+import { ballastAsync } from "../helpers/cli.js";
+import { parseBuiltinModel, serializeBuiltinModel } from "../../src/runtimes/builtin/format.js";
+
+const W = 22;
+const CLASSIFIER = {
+  format: "ballast.builtin/v1",
+  kind: "markov-switching",
+  window: W,
+  regimes: {
+    method: "markov-switching",
+    labels: ["calm", "turbulent"],
+    transition: [
+      [0.95, 0.05],
+      [0.1, 0.9],
+    ],
+    means: [0, 0],
+    variances: [0.5, 6],
+    scale: 100,
+  },
+};
+
+/** P(regime | window) by Hamilton's filter from the stationary distribution. */
+function filtered(returns: number[]): number[] {
+  const [[p00, p01], [p10, p11]] = CLASSIFIER.regimes.transition as [[number, number], [number, number]];
+  // stationary: pi0 = p10 / (p01 + p10)
+  let f = [p10 / (p01 + p10), p01 / (p01 + p10)];
+  for (const r of returns) {
+    const y = r * 100;
+    const dens = CLASSIFIER.regimes.variances.map(
+      (v) => Math.exp((-0.5 * y * y) / v) / Math.sqrt(2 * Math.PI * v),
+    );
+    const pred = [f[0]! * p00 + f[1]! * p10, f[0]! * p01 + f[1]! * p11];
+    const joint = [pred[0]! * dens[0]!, pred[1]! * dens[1]!];
+    const t = joint[0]! + joint[1]!;
+    f = [joint[0]! / t, joint[1]! / t];
+  }
+  return f;
+}
+
+/** A deterministic window of returns with the given size (percent-ish scale). */
+function windowOf(size: number, seed: number): number[] {
+  return Array.from(
+    { length: W },
+    (_, i) => size * Math.sin(1.7 * i + seed) * (1 + 0.3 * Math.cos(i * seed)),
+  );
+}
+const CALM = windowOf(0.004, 1);
+const TURBULENT = windowOf(0.03, 2);
+const MIXED = [...windowOf(0.004, 3).slice(0, W - 3), 0.012, -0.011, 0.013];
+
+async function deploy(s: TestServer, name: string, model: object): Promise<void> {
+  const path = join(s.dataDir, `${name}.json`);
+  await writeFile(path, serializeBuiltinModel(parseBuiltinModel(model)));
+  const { version } = await s.ballast.registry.registerVersion({ model: name, artifactPath: path });
+  await s.ballast.deployments.put({
+    name,
+    variants: [{ name: "stable", model: name, ref: { version: version.version }, weight: 100 }],
+  });
+  await s.ballast.endpoints.sync();
+}
+
+/**
+ * Registers the classifier version. Until regime classifiers are builtin kinds (another branch),
+ * the registry's artifact inspection cannot read it, so it is skipped for this one registration.
+ */
+async function registerClassifier(s: TestServer, classifier: object = CLASSIFIER): Promise<void> {
+  const registry = s.ballast.registry as unknown as { inspect: unknown };
+  const inspect = registry.inspect;
+  registry.inspect = async () => null;
+  const path = join(s.dataDir, "regimes.json");
+  await writeFile(path, JSON.stringify(classifier));
+  try {
+    await s.ballast.registry.registerVersion({
+      model: "regimes",
+      artifactPath: path,
+      signature: {
+        inputs: [{ name: "returns", datatype: "FP64", shape: [-1, W] }],
+        outputs: [{ name: "regime", datatype: "INT64", shape: [-1] }],
+      },
+    });
+  } finally {
+    registry.inspect = inspect;
+  }
+}
+
+function router(name: string, spec: Record<string, unknown>) {
+  return { apiVersion: "ballast/v1", kind: "Router", metadata: { name }, spec };
+}
+
+async function apply(s: TestServer, ...manifests: object[]) {
+  return s.app.inject({
+    method: "POST",
+    url: "/api/v1/apply",
+    payload: { resources: manifests.map((manifest) => ({ manifest })), source: { via: "cli" } },
+  });
+}
+
+async function infer(s: TestServer, name: string, rows: number[][], parameters?: object) {
+  return s.app.inject({
+    method: "POST",
+    url: `/v2/models/${name}/infer`,
+    payload: {
+      inputs: [{ name: "returns", datatype: "FP64", shape: [rows.length, W], data: rows.flat() }],
+      ...(parameters === undefined ? {} : { parameters }),
+    },
+  });
+}
+
+async function own(s: TestServer, deployment: string, rows: number[][]): Promise<number[]> {
+  const res = await infer(s, deployment, rows);
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json().outputs[0].data as number[];
+}
+
+const SPECIALISTS = [
+  { name: "ewma", deployment: "ewma" },
+  { name: "last", deployment: "last" },
+];
+const BASE = {
+  classifier: { model: "regimes", version: 1 },
+  regimes: ["calm", "turbulent"],
+  specialists: SPECIALISTS,
+  weights: { calm: { route: "ewma" }, turbulent: { weights: { ewma: 0.25, last: 0.75 } } },
+};
+
+describe("Router: a regime router answering over OIP v2 through its specialists' deployments", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ deploy: false });
+    await deploy(s, "ewma", { format: "ballast.builtin/v1", kind: "ewma", window: W, lambda: 0.9 });
+    await deploy(s, "last", { format: "ballast.builtin/v1", kind: "last-value", window: W });
+    // HAR-RV with a negative intercept forecasts a non-positive variance: the deployment fails.
+    await deploy(s, "broken", {
+      format: "ballast.builtin/v1",
+      kind: "har-rv",
+      window: W,
+      coefficients: { intercept: -1, daily: 0, weekly: 0, monthly: 0 },
+    });
+    await registerClassifier(s);
+    const res = await apply(
+      s,
+      router("vol", { ...BASE, mode: "hard" }),
+      router("soft", { ...BASE, mode: "soft" }),
+      router("fragile", {
+        ...BASE,
+        specialists: [...SPECIALISTS, { name: "broken", deployment: "broken" }],
+        weights: { calm: { weights: { ewma: 0.5, broken: 0.5 } }, turbulent: { route: "broken" } },
+      }),
+    );
+    assert.equal(res.statusCode, 200, res.body);
+  });
+  after(async () => s.close());
+
+  test("hard routing answers with the calm regime's route and the turbulent regime's weights, exactly", async () => {
+    const rows = [CALM, TURBULENT];
+    const ewma = await own(s, "ewma", rows);
+    const last = await own(s, "last", rows);
+    const res = await infer(s, "vol", rows);
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json();
+    const [variance, regime, probability] = body.outputs;
+    assert.deepEqual(regime.data, [0, 1]);
+    assert.equal(regime.datatype, "INT64");
+    assert.ok(Math.abs(probability.data[0] - filtered(CALM)[0]!) < 1e-12);
+    assert.ok(Math.abs(probability.data[1] - filtered(TURBULENT)[1]!) < 1e-12);
+    assert.equal(variance.data[0], ewma[0]);
+    assert.ok(Math.abs(variance.data[1] - (0.25 * ewma[1]! + 0.75 * last[1]!)) < 1e-15 * last[1]!);
+    assert.deepEqual(body.parameters.regime, ["calm", "turbulent"]);
+    assert.deepEqual(body.parameters.weights, [{ ewma: 1 }, { ewma: 0.25, last: 0.75 }]);
+    assert.deepEqual(body.parameters.answered, ["ewma", "last"]);
+    assert.deepEqual(body.parameters.dropped, {});
+  });
+
+  test("soft routing mixes the regimes' weights by the filtered probabilities", async () => {
+    const rows = [MIXED];
+    const ewma = (await own(s, "ewma", rows))[0]!;
+    const last = (await own(s, "last", rows))[0]!;
+    const [pCalm, pTurb] = filtered(MIXED) as [number, number];
+    assert.ok(pCalm > 0.01 && pTurb > 0.01, `the window should be uncertain: ${pCalm}`);
+    const wEwma = pCalm * 1 + pTurb * 0.25;
+    const wLast = pTurb * 0.75;
+    const res = await infer(s, "soft", rows);
+    assert.equal(res.statusCode, 200, res.body);
+    const got = res.json().outputs[0].data[0] as number;
+    assert.ok(Math.abs(got - (wEwma * ewma + wLast * last)) < 1e-12 * got, `${got}`);
+    const w = res.json().parameters.weights[0];
+    assert.ok(Math.abs(w.ewma - wEwma) < 1e-12 && Math.abs(w.last - wLast) < 1e-12);
+  });
+
+  test("a failing specialist is renormalised away and the answer says so; all failing is a 503", async () => {
+    const ewma = (await own(s, "ewma", [CALM]))[0]!;
+    const res = await infer(s, "fragile", [CALM]);
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json();
+    assert.equal(body.outputs[0].data[0], ewma);
+    assert.deepEqual(body.parameters.weights, [{ ewma: 1 }]);
+    assert.match(body.parameters.dropped.broken, /^error: /);
+    assert.deepEqual(body.parameters.answered, ["ewma", "last"]);
+
+    const down = await infer(s, "fragile", [TURBULENT]);
+    assert.equal(down.statusCode, 503, down.body);
+    assert.match(down.json().error, /no specialist with weight answered.*broken/);
+    const shown = (await s.app.inject({ url: "/api/v1/routers/fragile" })).json();
+    assert.equal(shown.specialists[2].failures.error, 2);
+    const metrics = (await s.app.inject({ url: "/metrics" })).body;
+    assert.match(
+      metrics,
+      /ballast_router_specialist_failures_total\{router="fragile",specialist="broken",reason="error"\} 2/,
+    );
+    assert.match(metrics, /ballast_router_weight\{router="vol",regime="turbulent",specialist="last"\} 0.75/);
+  });
+
+  test("a specialist slower than the deadline is dropped", async () => {
+    const res0 = await apply(
+      s,
+      router("quick", { ...BASE, deadlineMs: 20, weights: { calm: { weights: { ewma: 1, last: 3 } } } }),
+    );
+    assert.equal(res0.statusCode, 200, res0.body);
+    // The `last` deployment never answers (its call is held open for this test).
+    const inference = s.ballast.inference as unknown as { infer: (...a: unknown[]) => Promise<unknown> };
+    const real = inference.infer.bind(inference);
+    inference.infer = (name: unknown, ...rest: unknown[]) =>
+      name === "last" ? new Promise(() => undefined) : real(name, ...rest);
+    try {
+      const ewma = (await own(s, "ewma", [CALM]))[0]!;
+      const res = await infer(s, "quick", [CALM]);
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().outputs[0].data[0], ewma);
+      assert.match(res.json().parameters.dropped.last, /^timeout: no answer within 20 ms/);
+    } finally {
+      inference.infer = real;
+    }
+  });
+
+  test("a negative variance gets weight 0, a Warning event and an alert", async () => {
+    const inference = s.ballast.inference as unknown as { infer: (...a: unknown[]) => Promise<unknown> };
+    const real = inference.infer.bind(inference);
+    // A remote `last` that answers nonsense (builtin specialists refuse to).
+    inference.infer = (name: unknown, ...rest: unknown[]) =>
+      name === "last"
+        ? Promise.resolve({
+            model_name: "last",
+            id: "x",
+            outputs: [{ name: "variance", datatype: "FP64", shape: [1, 1], data: [-0.5] }],
+          })
+        : real(name, ...rest);
+    const heard: string[] = [];
+    const unsubscribe = s.ballast.alerts.subscribe((t) => {
+      heard.push(
+        `${t.source.name}:${String(t.notification.labels.alertname)}:${String(t.notification.labels.specialist)}`,
+      );
+    });
+    try {
+      const ewma = (await own(s, "ewma", [TURBULENT]))[0]!;
+      const res = await infer(s, "vol", [TURBULENT]);
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().outputs[0].data[0], ewma);
+      assert.deepEqual(res.json().parameters.weights, [{ ewma: 1 }]);
+      assert.match(res.json().parameters.dropped.last, /^nonsense: variance -0.5 at row 1/);
+      await s.ballast.alerts.idle();
+      assert.ok(heard.includes("vol:RouterSpecialistNonsense:last"), JSON.stringify(heard));
+      const events = await s.ballast.events.list({ kind: "Router", name: "vol" });
+      assert.ok(events.some((e) => e.reason === "SpecialistNonsense" && e.type === "Warning"));
+    } finally {
+      inference.infer = real;
+      unsubscribe();
+    }
+  });
+
+  test("metadata and readiness of a router at /v2/models/{router}", async () => {
+    const meta = await s.app.inject({ url: "/v2/models/vol" });
+    assert.equal(meta.statusCode, 200, meta.body);
+    assert.equal(meta.json().platform, "ballast_router");
+    const ready = await s.app.inject({ url: "/v2/models/vol/ready" });
+    assert.equal(ready.json().ready, true);
+  });
+
+  test("outcomes from bars move Hedge weights towards the lower loss, per regime", async () => {
+    const res0 = await apply(
+      s,
+      router("learner", {
+        ...BASE,
+        weights: {},
+        instrument: "sp500",
+        scale: 1,
+        learning: { algorithm: "hedge", rate: 0.5, loss: "qlike" },
+      }),
+    );
+    assert.equal(res0.statusCode, 200, res0.body);
+    await s.ballast.routers.observeBars("sp500", [{ time: 1, return: null }]);
+    const rows = [CALM];
+    const ewma = (await own(s, "ewma", rows))[0]!;
+    const last = (await own(s, "last", rows))[0]!;
+    const answer = await infer(s, "learner", rows);
+    assert.equal(answer.statusCode, 200, answer.body);
+    const regime = answer.json().parameters.regime[0] as string;
+    // The next bar's return: realized variance exactly the ewma's forecast, so ewma's QLIKE is 0.
+    const r = Math.sqrt(ewma);
+    await s.ballast.routers.observeBars("sp500", [{ time: 2, return: r }]);
+    const view = (await s.app.inject({ url: "/api/v1/routers/learner" })).json();
+    const w = view.weights.live[regime];
+    const q = (f: number) => ewma / f - Math.log(ewma / f) - 1;
+    const lE = q(ewma);
+    const lL = q(last);
+    const eE = 0.5 * Math.exp(-0.5 * lE);
+    const eL = 0.5 * Math.exp(-0.5 * lL);
+    assert.ok(Math.abs(w.ewma - eE / (eE + eL)) < 1e-12, JSON.stringify(w));
+    assert.ok(w.ewma > 0.5);
+    assert.equal(view.weights.declared[regime].ewma, 0.5);
+    // The learned weights are in the store: a reload (as after a restart) finds them.
+    s.ballast.routers.changed("learner");
+    const again = (await s.app.inject({ url: "/api/v1/routers/learner" })).json();
+    assert.deepEqual(again.weights.live[regime], w);
+    const perf = (await s.app.inject({ url: "/api/v1/routers/learner/performance?by=regime" })).json();
+    const rows2 = perf.regimes[regime] as Array<{ model: string; n: number; qlike: number }>;
+    assert.equal(rows2.find((x) => x.model === "ewma")?.n, 1);
+    assert.ok(Math.abs(rows2.find((x) => x.model === "last")!.qlike - lL) < 1e-12);
+  });
+
+  test("a challenger significantly better in one regime takes that regime only, with an event", async () => {
+    const res0 = await apply(
+      s,
+      router("contest", {
+        ...BASE,
+        weights: { calm: { route: "last" }, turbulent: { route: "last" } },
+        instrument: "dax",
+        scale: 1,
+        challenger: { alpha: 0.05, minSamples: 30, action: "route" },
+      }),
+    );
+    assert.equal(res0.statusCode, 200, res0.body);
+    const ewma = (await own(s, "ewma", [CALM]))[0]!;
+    // Origins given by the client (no bars seen yet): each forecast's outcome is the next bar.
+    // The realized variance is near ewma's forecast, so ewma beats `last` in calm.
+    for (let t = 0; t < 40; t++) {
+      const res = await infer(s, "contest", [CALM], { origin: t });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().parameters.regime[0], "calm");
+      if (t === 0) await s.ballast.routers.observeBars("dax", [{ time: 0, return: null }]);
+      const wobble = 1 + 0.05 * Math.sin(t);
+      await s.ballast.routers.observeBars("dax", [{ time: t + 1, return: Math.sqrt(ewma * wobble) * 0.01 }]);
+    }
+    const view = (await s.app.inject({ url: "/api/v1/routers/contest" })).json();
+    assert.deepEqual(view.weights.live.calm, { ewma: 1, last: 0 });
+    assert.deepEqual(view.weights.live.turbulent, { ewma: 0, last: 1 });
+    const events = await s.ballast.events.list({ kind: "Router", name: "contest" });
+    const taken = events.find((e) => e.reason === "RegimeChampionChanged");
+    assert.ok(taken !== undefined);
+    assert.equal(taken.details.regime, "calm");
+    assert.equal(taken.details.old, "last");
+    assert.equal(taken.details.new, "ewma");
+    assert.ok((taken.details.pValue as number) < 0.05);
+  });
+
+  test("the live regime follows the instrument's bars; a change is an event and an alert", async () => {
+    const res0 = await apply(s, router("watch", { ...BASE, instrument: "ftse", scale: 100 }));
+    assert.equal(res0.statusCode, 200, res0.body);
+    const heard: Array<{ source: string; labels: Record<string, string> }> = [];
+    const unsubscribe = s.ballast.alerts.subscribe((t) => {
+      heard.push({
+        source: `${t.source.kind}/${t.source.name}`,
+        labels: t.notification.labels as Record<string, string>,
+      });
+    });
+    try {
+      const bars = [...CALM, ...TURBULENT].map((r, i) => ({ time: 1000 + i, return: i === 0 ? null : r }));
+      await s.ballast.routers.observeBars("ftse", bars);
+      // The live reading is the filter over the bars' returns: the test's own filter agrees.
+      const view = (await s.app.inject({ url: "/api/v1/routers/watch" })).json();
+      const expected = filtered(bars.slice(1).map((b) => b.return as number));
+      assert.equal(view.live.regime, "turbulent");
+      assert.ok(Math.abs(view.live.probabilities.turbulent - expected[1]!) < 1e-12);
+      // Answers now use the instrument's regime, whatever the request's window says.
+      const answer = await infer(s, "watch", [CALM]);
+      assert.deepEqual(answer.json().parameters.regime, ["turbulent"]);
+      const events = await s.ballast.events.list({ kind: "Router", name: "watch" });
+      const changes = events.filter((e) => e.reason === "RegimeChanged");
+      assert.ok(changes.length >= 1);
+      assert.equal(changes.at(-1)?.details.to, "turbulent");
+      await s.ballast.alerts.idle();
+      assert.ok(
+        heard.some(
+          (h) =>
+            h.source === "router/watch" &&
+            h.labels.alertname === "RegimeChanged" &&
+            h.labels.to === "turbulent",
+        ),
+        JSON.stringify(heard),
+      );
+    } finally {
+      unsubscribe();
+    }
+  });
+
+  test("ballast routers list|show|performance print tables from the server", async () => {
+    const url = await s.app.listen({ port: 0, host: "127.0.0.1" });
+    const run = async (...args: string[]) => {
+      const r = await ballastAsync(["routers", ...args, "--server", url]);
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    const [list, show, perf] = await Promise.all([
+      run("list"),
+      run("show", "vol"),
+      run("performance", "learner", "--by", "regime"),
+    ]);
+    assert.match(list, /^NAME\s+MODE\s+INSTRUMENT\s+REGIME/m);
+    assert.match(list, /^learner\s+hard\s+sp500\s+\S+\s+ewma,last\s+\d+$/m);
+    assert.match(show, /^turbulent\s+last\s+0\.75\s+0\.75\s+champion$/m);
+    assert.match(perf, /^REGIME\s+MODEL\s+N\s+QLIKE/m);
+    assert.match(perf, /\s+ewma\s+1\s+0\s/);
+    const bad = await ballastAsync(["routers", "performance", "learner", "--by", "model", "--server", url]);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--by: only 'regime'/);
+  });
+
+  test("manifest errors name the field; a Router may not take a Deployment's name", async () => {
+    const cases: Array<[object, RegExp]> = [
+      [
+        router("x", { ...BASE, specialists: [{ name: "g", deployment: "nope" }], weights: {} }),
+        /specialists\[0\]\.deployment/,
+      ],
+      [
+        router("x", { ...BASE, regimes: ["a", "b", "c"], weights: {} }),
+        /regimes: the classifier has 2 regimes/,
+      ],
+      [router("x", { ...BASE, learning: { algorithm: "hedge", rate: -1 } }), /learning\.rate/],
+      [router("x", { ...BASE, weights: { calm: { route: "zzz" } } }), /weights\.calm\.route/],
+      [router("ewma", BASE), /metadata\.name.*Deployment/],
+    ];
+    const deployment = {
+      apiVersion: "ballast/v1",
+      kind: "Deployment",
+      metadata: { name: "vol" },
+      spec: { variants: [{ name: "stable", model: "ewma", version: 1, weight: 100 }] },
+    };
+    cases.push([deployment, /metadata\.name.*'vol' is a Router/]);
+    for (const [manifest, expected] of cases) {
+      const res = await apply(s, manifest);
+      assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${res.statusCode} ${res.body}`);
+      assert.match(res.body, expected);
+    }
+  });
+});
