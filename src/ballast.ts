@@ -521,6 +521,14 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const instrumentStore = new InstrumentStore(store);
   const instruments = new Instruments(instrumentStore, clock);
   instrumentSeries(metrics.registry, instrumentStore, () => instruments.stats());
+  // A bar brings the realized value of the forecasts made at the bar before it, and moves the
+  // live regime of every router bound to its instrument.
+  instruments.onBars((instrument, accepted) =>
+    routers.observeBars(
+      instrument,
+      accepted.map((a) => ({ time: a.bar.time, return: a.logReturn })),
+    ),
+  );
   // Changes made through other replicas (or missed while the connection was down) are served here.
   await feed.subscribe(DEPLOYMENTS_TOPIC, (change) =>
     change.cause === "local" ? undefined : changes.heard(),

@@ -24,13 +24,14 @@ import { invalidField } from "../registry/field.js";
 import type { InferenceService } from "../serving/inference.js";
 import type { RouterLog } from "./router-log.js";
 import {
-  classifySwitchingWindow,
-  readingOf,
-  startRegimes,
-  stepRegimes,
+  classifyWindow,
+  parseRegimeModel,
+  readRegime,
+  startRegime,
+  stepRegime,
+  type RegimeModel,
   type RegimeReading,
-  type SwitchingRegimeModel,
-  type SwitchingRegimeState,
+  type RegimeState,
 } from "../markets/regime-classifier.js";
 import { combine, learn, renormalise, weightsFor } from "../markets/router-weights.js";
 import { declaredWeights, parseRouterSpec, type RouterSpec } from "../markets/router-spec.js";
@@ -89,14 +90,14 @@ export interface RouterParts {
 interface LoadedRouter {
   readonly name: string;
   readonly spec: RouterSpec;
-  readonly classifier: SwitchingRegimeModel;
+  readonly classifier: RegimeModel;
   /** The live weights per regime (declared, then learned and taken over). */
   weights: number[][];
   readonly declared: number[][];
   /** Per regime and model (the router's own answers under ROUTER_MODEL): losses and recent rounds. */
   evaluation: ScoreboardState;
   /** The instrument's live regime, when bound and bars have come. */
-  live?: { state: SwitchingRegimeState; reading: RegimeReading; lastBar: number };
+  live?: { state: RegimeState; reading?: RegimeReading; lastBar: number };
   readonly failures: Map<string, number>;
   answers: number;
 }
@@ -108,39 +109,10 @@ export interface RouterAnswerParameters {
   readonly dropped: Record<string, string>;
 }
 
-/**
- * The classifier version's regime model. TEMPORARY local parser of the builtin artifact's
- * `regimes` field as a SwitchingRegimeModel: to be replaced by parseRegimeModel at merge.
- */
-export function parseClassifierArtifact(raw: unknown): SwitchingRegimeModel {
-  const doc = isPlainObject(raw) && isPlainObject(raw.regimes) ? raw.regimes : raw;
-  if (!isPlainObject(doc)) throw invalid("the classifier artifact has no `regimes` model");
-  const numbers = (v: unknown, what: string): number[] => {
-    if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && Number.isFinite(x)))
-      throw invalid(`the classifier's ${what} must be a list of numbers`);
-    return v as number[];
-  };
-  const labels = doc.labels;
-  if (!Array.isArray(labels) || !labels.every((l) => typeof l === "string"))
-    throw invalid("the classifier's labels must be a list of names");
-  const k = labels.length;
-  const transition = Array.isArray(doc.transition) ? doc.transition.map((r) => numbers(r, "transition")) : [];
-  if (transition.length !== k || transition.some((r) => r.length !== k))
-    throw invalid(`the classifier's transition must be ${k}x${k}`);
-  const means = numbers(doc.means, "means");
-  const variances = numbers(doc.variances, "variances");
-  if (means.length !== k || variances.length !== k || variances.some((v) => !(v > 0)))
-    throw invalid(`the classifier needs ${k} means and ${k} positive variances`);
-  const method = doc.method === "hmm" ? "hmm" : "markov-switching";
-  return {
-    method,
-    labels: labels as string[],
-    transition,
-    means,
-    variances,
-    ...(doc.initial === undefined ? {} : { initial: numbers(doc.initial, "initial") }),
-    scale: typeof doc.scale === "number" ? doc.scale : 1,
-  };
+/** The classifier version's regime model: the builtin artifact's `regimes` field. */
+export function parseClassifierArtifact(raw: unknown): RegimeModel {
+  const doc = isPlainObject(raw) && raw.regimes !== undefined ? raw.regimes : raw;
+  return parseRegimeModel(doc);
 }
 
 function deadline(ms: number): { promise: Promise<"timeout">; cancel: () => void } {
@@ -238,7 +210,7 @@ export class RouterService {
   /** Checks what only the server can: the classifier version exists and has the router's regimes. */
   async check(_name: string, raw: Record<string, unknown>): Promise<void> {
     const spec = parseRouterSpec(raw);
-    let model: SwitchingRegimeModel;
+    let model: RegimeModel;
     try {
       model = await this.#classifier(spec);
     } catch (error) {
@@ -252,7 +224,7 @@ export class RouterService {
       );
   }
 
-  async #classifier(spec: RouterSpec): Promise<SwitchingRegimeModel> {
+  async #classifier(spec: RouterSpec): Promise<RegimeModel> {
     const { model, version, alias } = spec.classifier;
     const found = await this.parts.registry.resolve(
       model,
@@ -337,7 +309,7 @@ export class RouterService {
     // read from the classifier's prior (stateless: every replica agrees).
     const readings: RegimeReading[] = [];
     for (let r = 0; r < rows; r++)
-      readings.push(router.live?.reading ?? classifySwitchingWindow(classifier, data, r * window, window));
+      readings.push(router.live?.reading ?? classifyWindow(classifier, data, r * window, window));
 
     const names = spec.specialists.map((s) => s.name);
     const forward = { inputs: [{ name: "returns", datatype: "FP64", shape: [rows, window], data }] };
@@ -514,18 +486,19 @@ export class RouterService {
         await this.#outcome(router, answer.regime, answer.forecasts, realized);
     }
     // The live regime: the filter moved on by this bar's return.
-    let state = router.live?.state ?? startRegimes(router.classifier);
+    let state = router.live?.state ?? startRegime(router.classifier);
     if (bar.return !== null && Number.isFinite(bar.return)) {
       try {
-        state = stepRegimes(router.classifier, state, bar.return);
+        state = stepRegime(router.classifier, state, bar.return);
       } catch {
         // a return impossible under every regime leaves the reading where it was
       }
     }
-    const reading = readingOf(router.classifier.labels, state.filtered);
+    // Undefined while a rules classifier warms up: answers then read each request's window.
+    const reading = readRegime(router.classifier, state);
     const before = router.live?.reading;
-    router.live = { state, reading, lastBar: bar.time };
-    if (holder && before !== undefined && before.regime !== reading.regime) {
+    router.live = { state, ...(reading === undefined ? {} : { reading }), lastBar: bar.time };
+    if (holder && reading !== undefined && before !== undefined && before.regime !== reading.regime) {
       const from = spec.regimes[before.regime] as string;
       const to = spec.regimes[reading.regime] as string;
       const probability = reading.probabilities[reading.regime] as number;
@@ -636,7 +609,7 @@ export class RouterService {
         name,
         mode: r?.spec.mode ?? null,
         instrument: r?.spec.instrument ?? null,
-        regime: r?.live?.reading.label ?? null,
+        regime: r?.live?.reading?.label ?? null,
         specialists: r?.spec.specialists.map((s) => s.name) ?? [],
         answers: r?.answers ?? 0,
       });
@@ -656,12 +629,12 @@ export class RouterService {
       name,
       spec: r.spec,
       live:
-        r.live === undefined
+        r.live?.reading === undefined
           ? null
           : {
               regime: r.live.reading.label,
               probabilities: Object.fromEntries(
-                r.spec.regimes.map((g, k) => [g, r.live?.reading.probabilities[k]]),
+                r.spec.regimes.map((g, k) => [g, r.live?.reading?.probabilities[k]]),
               ),
               lastBar: r.live.lastBar,
             },
@@ -719,7 +692,7 @@ export class RouterService {
         regimes: r.spec.regimes,
         specialists: names,
         weights: r.weights,
-        probabilities: r.live?.reading.probabilities ?? null,
+        probabilities: r.live?.reading?.probabilities ?? null,
         failures: [...r.failures].map(([k, n]) => {
           const [specialist, reason] = k.split("\u0000") as [string, string];
           return { specialist, reason, n };

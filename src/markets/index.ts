@@ -41,11 +41,9 @@ export {
 export { fitMarkovSwitching, type MarkovSwitchingFit } from "./markov-switching.js";
 export { alignRegimeModel, type RegimeAlignment } from "./regime-alignment.js";
 export {
-  classifySwitchingWindow,
   classifyWindow,
   defaultRegimeLabels,
   parseRegimeModel,
-  readingOf,
   readRegime,
   regimeLogLikelihood,
   regimeMinimumReturns,
@@ -53,12 +51,9 @@ export {
   regimeModelFromHmm,
   regimeModelFromMarkovSwitching,
   type RegimeReading,
+  type RegimeState,
   startRegime,
-  startRegimes,
   stepRegime,
-  stepRegimes,
-  type SwitchingRegimeModel,
-  type SwitchingRegimeState,
 } from "./regime-classifier.js";
 export {
   challengerVerdict,
