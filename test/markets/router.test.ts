@@ -384,6 +384,44 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     }
   });
 
+  test("bars posted to the instrument's API reach its router: live regime and joined outcomes", async () => {
+    const res0 = await apply(s, router("wired", { ...BASE, instrument: "cac", scale: 100 }));
+    assert.equal(res0.statusCode, 200, res0.body);
+    const returns = [...CALM, ...TURBULENT];
+    let close = 100;
+    const bars = [{ time: 1, close }];
+    returns.forEach((r, i) => {
+      close *= Math.exp(r);
+      bars.push({ time: i + 2, close });
+    });
+    // One answer made at the last bar but one: the last bar brings its outcome.
+    const head = await s.app.inject({
+      method: "POST",
+      url: "/api/v1/instruments/cac/bars",
+      payload: { bars: bars.slice(0, -1) },
+    });
+    assert.equal(head.statusCode, 200, head.body);
+    assert.equal((await infer(s, "wired", [CALM])).statusCode, 200);
+    const tail = await s.app.inject({
+      method: "POST",
+      url: "/api/v1/instruments/cac/bars",
+      payload: { bars: bars.slice(-1) },
+    });
+    assert.equal(tail.statusCode, 200, tail.body);
+    const view = (await s.app.inject({ url: "/api/v1/routers/wired" })).json();
+    const expected = filtered(
+      bars.slice(1).map((b, i) => Math.log(b.close / (bars[i] as { close: number }).close)),
+    );
+    assert.equal(view.live.regime, "turbulent");
+    assert.ok(Math.abs(view.live.probabilities.turbulent - expected[1]!) < 1e-9);
+    const performance = (await s.app.inject({ url: "/api/v1/routers/wired/performance?by=regime" })).json();
+    const all = performance.regimes.all as Array<{ model: string; n: number }>;
+    assert.ok(
+      all.some((row) => row.n === 1),
+      JSON.stringify(all),
+    );
+  });
+
   test("ballast routers list|show|performance print tables from the server", async () => {
     const url = await s.app.listen({ port: 0, host: "127.0.0.1" });
     const run = async (...args: string[]) => {
