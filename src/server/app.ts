@@ -27,6 +27,7 @@ import { replicaRoutes } from "./routes/replicas.js";
 import { rolloutRoutes } from "./routes/rollouts.js";
 import { pipelineRoutes } from "./routes/pipelines.js";
 import { artifactRoutes } from "./routes/artifacts.js";
+import { dashboardRoutes } from "./dashboard/index.js";
 
 export interface AppOptions {
   /** Largest JSON body accepted, in bytes (413 beyond it). */
@@ -44,6 +45,8 @@ export interface AppOptions {
   readonly feedbackRate?: number;
   /** Tokens with roles (`--token-file`, `--inference-token`). With any token, every /api/v1 route needs one. */
   readonly tokens?: readonly ApiToken[];
+  /** The web dashboard at `/` (default on); its counters are sampled every `sampleMs`. */
+  readonly dashboard?: false | { readonly sampleMs?: number };
 }
 
 import {
@@ -159,5 +162,7 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   await app.register(
     artifactRoutes(ballast, { artifactLimit: options.artifactLimit ?? DEFAULT_ARTIFACT_LIMIT }),
   );
+  if (options.dashboard !== false)
+    await app.register(dashboardRoutes(ballast, { tokens, ...options.dashboard }));
   return app;
 }
