@@ -27,7 +27,7 @@ import { replicaRoutes } from "./routes/replicas.js";
 import { rolloutRoutes } from "./routes/rollouts.js";
 import { pipelineRoutes } from "./routes/pipelines.js";
 import { artifactRoutes } from "./routes/artifacts.js";
-import { dashboardRoutes } from "./dashboard/index.js";
+import { dashboardRoutes, type DashboardOptions } from "./dashboard/index.js";
 
 export interface AppOptions {
   /** Largest JSON body accepted, in bytes (413 beyond it). */
@@ -45,8 +45,8 @@ export interface AppOptions {
   readonly feedbackRate?: number;
   /** Tokens with roles (`--token-file`, `--inference-token`). With any token, every /api/v1 route needs one. */
   readonly tokens?: readonly ApiToken[];
-  /** The web dashboard at `/` (default on); its counters are sampled every `sampleMs`. */
-  readonly dashboard?: false | { readonly sampleMs?: number };
+  /** The web dashboard at `/` (default on): how often it samples counters, its event stream's limits. */
+  readonly dashboard?: false | Omit<DashboardOptions, "tokens">;
 }
 
 import {
