@@ -26,7 +26,8 @@ export interface SeededServer extends TestServer {
   runId: string;
 }
 
-export async function seedDashboard(app: AppOptions = {}): Promise<SeededServer> {
+/** `token`: what the seeding traffic presents when `app.tokens` closes inference. */
+export async function seedDashboard(app: AppOptions = {}, token?: string): Promise<SeededServer> {
   const restore = injectStepKinds(testKinds().kinds);
   const server = await startTestServer({
     app: { dashboard: { sampleMs: 0 }, ...app },
@@ -54,6 +55,7 @@ export async function seedDashboard(app: AppOptions = {}): Promise<SeededServer>
         method: "POST",
         url: "/v1/models/fraud:predict",
         payload: { instances: rows.slice(i, i + 50) },
+        ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }),
       });
       if (r.statusCode !== 200) throw new Error(`seeding traffic: ${r.statusCode} ${r.body}`);
       await b.monitors.settled();

@@ -137,7 +137,7 @@ describe("dashboard pages on an open server", () => {
       assert.ok(!/https?:/.test(csp), csp);
       for (const tag of r.body.match(/<script[^>]*>/g) ?? [])
         assert.ok(/ src="\/assets\//.test(tag) || /type="application\/json"/.test(tag), tag);
-      assert.ok(!/ on[a-z]+=/.test(r.body.replace(/&[a-z#0-9]+;/g, "")), `${url} has an inline handler`);
+      assert.ok(!/<[a-z][^>]*\son[a-z]+=/i.test(r.body), `${url} has an inline handler`);
       let weight = Buffer.byteLength(r.body);
       for (const [, src] of r.body.matchAll(/<script src="([^"]+)"/g)) {
         weight += (await s.app.inject({ url: src as string })).rawPayload.length;
@@ -219,7 +219,7 @@ describe("dashboard with tokens", () => {
     "tokens.yaml",
   );
   before(async () => {
-    s = await seedDashboard({ tokens });
+    s = await seedDashboard({ tokens }, "admin-t");
   });
   after(async () => {
     await s.close();
