@@ -12,7 +12,7 @@ export { driftFromLog, type LogDrift, loggedRows, type VersionSource } from "./l
 export { binaryLabel, performanceBySegment, type PerformanceLog } from "./log-performance.js";
 export { type AnyMonitorSpec, parseAnyMonitorSpec } from "./monitor-spec.js";
 export { LOCAL_REPLICA, monitorAlertStates, MonitorStore, savedMonitorAlerts } from "./monitor-store.js";
-export { type EvaluatedWindow, type MonitorObserver, Monitors } from "./monitors.js";
+export { type EvaluatedWindow, type MonitorObserver, Monitors, type MonitorStatus } from "./monitors.js";
 export { PERFORMANCE_METRICS, type PerformanceMetric } from "./performance-monitor-spec.js";
 export {
   type PerformanceEvaluation,

@@ -29,6 +29,7 @@ import { pipelineRoutes } from "./routes/pipelines.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { instrumentRoutes } from "./routes/instruments.js";
 import { routerRoutes } from "./routes/routers.js";
+import { dashboardRoutes, type DashboardOptions } from "./dashboard/index.js";
 
 export interface AppOptions {
   /** Largest JSON body accepted, in bytes (413 beyond it). */
@@ -46,6 +47,8 @@ export interface AppOptions {
   readonly feedbackRate?: number;
   /** Tokens with roles (`--token-file`, `--inference-token`). With any token, every /api/v1 route needs one. */
   readonly tokens?: readonly ApiToken[];
+  /** The web dashboard at `/` (default on): how often it samples counters, its event stream's limits. */
+  readonly dashboard?: false | Omit<DashboardOptions, "tokens">;
 }
 
 import {
@@ -163,5 +166,7 @@ export async function buildApp(ballast: Ballast, options: AppOptions = {}): Prom
   await app.register(
     artifactRoutes(ballast, { artifactLimit: options.artifactLimit ?? DEFAULT_ARTIFACT_LIMIT }),
   );
+  if (options.dashboard !== false)
+    await app.register(dashboardRoutes(ballast, { tokens, ...options.dashboard }));
   return app;
 }

@@ -31,6 +31,9 @@ export function authorizer(tokens: readonly ApiToken[]): onRequestHookHandler | 
 }
 
 function check(request: FastifyRequest, tokens: readonly ApiToken[], inferenceClosed: boolean): void {
+  // Dashboard pages take the token from their session cookie too, and answer a browser with a
+  // login page rather than JSON: they check the same tokens and roles themselves (dashboard/session.ts).
+  if (request.routeOptions.config.dashboard === true) return;
   const route = request.routeOptions.url;
   const access: Access = accessFor(request.method, route);
   if (access === "open" || (access === "infer" && !inferenceClosed)) return;

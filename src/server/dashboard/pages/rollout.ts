@@ -1,0 +1,168 @@
+/**
+ * A rollout: its steps with the current one marked, the gates and their evidence (the
+ * sequential test's numbers as they were recorded at each analysis), events, and the
+ * operator's buttons. The buttons swap the panel in place with htmx.
+ */
+import type { Ballast } from "../../../ballast.js";
+import type { BallastEvent } from "../../../events/event-log.js";
+import type { RolloutView } from "../../../rollout/rollouts.js";
+import type { Deployment } from "../../../domain/model.js";
+import { html, type Html } from "../html.js";
+import { actionButton, badge, page, type PageContext } from "../layout.js";
+import { chart } from "../chart.js";
+import { brief, num, when } from "../format.js";
+import { eventsTable } from "./overview.js";
+
+export async function rolloutsPage(b: Ballast, ctx: PageContext): Promise<Html> {
+  const deployments = await b.deployments.list();
+  const views = (await Promise.all(deployments.map((d) => b.rollouts.describe(d.name)))).filter(
+    (v) => v.rollout !== null,
+  );
+  return page(
+    ctx,
+    "Rollouts",
+    "/rollouts",
+    html`<h1>Rollouts</h1>
+      ${
+        views.length === 0
+          ? html`<p class="muted">no rollouts yet</p>`
+          : html`<table>
+              <thead>
+                <tr>
+                  <th scope="col">Deployment</th>
+                  <th scope="col">From → to</th>
+                  <th scope="col">Phase</th>
+                  <th scope="col">Weight</th>
+                  <th scope="col">Started</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${views.map(
+                  (v) =>
+                    html`<tr>
+                      <td><a href="/rollouts/${encodeURIComponent(v.deployment)}">${v.deployment}</a></td>
+                      <td>
+                        v${v.rollout?.stable.version} → ${v.rollout?.canary.model}
+                        v${v.rollout?.canary.version}
+                      </td>
+                      <td>${phaseBadge(v)}</td>
+                      <td class="num">${v.rollout?.weight}%</td>
+                      <td>${when(v.rollout?.startedAt)}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>`
+      }`,
+  );
+}
+
+function phaseBadge(v: RolloutView): Html {
+  const phase = v.rollout?.phase ?? "none";
+  return badge(
+    phase,
+    phase === "Aborted" ? "bad" : phase === "Succeeded" ? "ok" : phase === "Paused" ? "warn" : "",
+  );
+}
+
+/** The part the buttons replace: state, steps, gates and buttons. */
+export function rolloutPanel(ctx: PageContext, v: RolloutView, strategySteps: readonly unknown[]): Html {
+  const r = v.rollout;
+  const enc = encodeURIComponent(v.deployment);
+  if (r === null)
+    return html`<section id="rollout-panel"><p class="muted">no rollout on this deployment</p></section>`;
+  const live = r.phase === "Progressing" || r.phase === "Paused";
+  const steps = Array.from({ length: v.steps }, (_, i) => i);
+  return html`<section id="rollout-panel" aria-live="polite">
+    <p>
+      Phase: <strong data-phase>${r.phase}</strong> ${phaseBadge(v)} · canary weight
+      <strong>${r.weight}%</strong> · ${r.canary.model} v${r.canary.version} replacing v${r.stable.version}
+    </p>
+    <p class="muted">${r.message}</p>
+    ${live ? html`<div role="group" aria-label="Rollout actions">${actionButton(ctx, `/rollouts/${enc}/promote`, "Promote", "#rollout-panel", { confirm: "Promote the canary to 100%?" })}${r.phase === "Paused" ? actionButton(ctx, `/rollouts/${enc}/resume`, "Resume", "#rollout-panel") : actionButton(ctx, `/rollouts/${enc}/pause`, "Pause", "#rollout-panel")}${actionButton(ctx, `/rollouts/${enc}/abort`, "Abort", "#rollout-panel", { danger: true, confirm: "Abort and send all traffic back to the stable version?" })}</div>` : ""}
+    <h2>Steps</h2>
+    <ol>
+      ${steps.map((i) => html`<li${i === r.step && live ? html` class="current" aria-current="step"` : ""}>${brief(strategySteps[i] ?? `step ${i + 1}`, 120)}${i < r.step ? html` <span class="muted">done</span>` : ""}</li>`)}
+    </ol>
+    <h2>Gates</h2>
+    ${
+      v.gates.length === 0
+        ? html`<p class="muted">no analysis gates</p>`
+        : html`<table>
+            <thead>
+              <tr>
+                <th scope="col">Gate</th>
+                <th scope="col">Decision</th>
+                <th scope="col">Numbers</th>
+                <th scope="col">Detail</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${v.gates.map(
+                (g) =>
+                  html`<tr>
+                    <td>${g.gate}</td>
+                    <td>${g.decision}</td>
+                    <td>${Object.entries(g.observed).map(([k, n]) => html`<div>${k} = ${num(n)}</div>`)}</td>
+                    <td>${g.detail}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`
+    }
+    ${v.experiment === undefined ? "" : html`<p>Experiment: ${v.experiment.verdict} (α = ${v.experiment.alpha})</p>`}
+  </section>`;
+}
+
+/**
+ * Each gate's numbers at every analysis recorded in the event log, as series over time: with
+ * a sequential gate these are its statistic and its boundary.
+ */
+export function evidenceSeries(events: readonly BallastEvent[], rollout: string) {
+  const points: Array<{ at: number; values: Map<string, number> }> = [];
+  const names = new Set<string>();
+  for (const e of events) {
+    if (e.details.rollout !== rollout) continue;
+    const values = new Map<string, number>();
+    const gates = e.details.gates;
+    if (Array.isArray(gates)) {
+      gates.forEach((g: unknown, i) => {
+        if (typeof g !== "object" || g === null) return;
+        const gate = (g as { gate?: unknown }).gate ?? `gate ${i + 1}`;
+        const observed = (g as { observed?: unknown }).observed;
+        if (typeof observed !== "object" || observed === null) return;
+        for (const [k, n] of Object.entries(observed))
+          if (typeof n === "number") values.set(`${String(gate)} ${k}`, n);
+      });
+    }
+    if (typeof e.details.weight === "number") values.set("canary weight %", e.details.weight);
+    if (values.size === 0) continue;
+    for (const k of values.keys()) names.add(k);
+    points.push({ at: e.at, values });
+  }
+  return {
+    x: points.map((p) => p.at / 1000),
+    series: [...names].map((label) => ({ label, values: points.map((p) => p.values.get(label) ?? null) })),
+  };
+}
+
+/** The declared steps of a deployment's strategy (an A/B test has none to list). */
+export function strategySteps(b: Ballast, d: Deployment): readonly unknown[] {
+  if (!b.rollouts.rollsOut(d.strategy)) return [];
+  const strategy = b.rollouts.strategyOf(d);
+  return "steps" in strategy ? strategy.steps : [];
+}
+
+export async function rolloutPage(b: Ballast, ctx: PageContext, name: string): Promise<Html> {
+  const d = await b.deployments.get(name);
+  const v = await b.rollouts.describe(name);
+  const events = await b.events.list({ kind: "Deployment", name, limit: 500 });
+  const steps = strategySteps(b, d);
+  const evidence = v.rollout === null ? { x: [], series: [] } : evidenceSeries(events, v.rollout.id);
+  const body = html`<h1>Rollout of <a href="/deployments/${encodeURIComponent(name)}">${name}</a></h1>
+    ${rolloutPanel(ctx, v, steps)}
+    <h2>Evidence over time</h2>
+    ${chart({ title: "Gate numbers at each analysis (a sequential gate's statistic against its boundary)", ...evidence })}
+    <h2>Events</h2>
+    ${eventsTable(events.slice(-30))}`;
+  return page(ctx, `Rollout ${name}`, "/rollouts", body, true);
+}
