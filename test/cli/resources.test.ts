@@ -96,9 +96,9 @@ describe("ballast apply / diff / get / delete / events", () => {
       [parsed.kind, parsed.spec.deployment, parsed.status.sync],
       ["Monitor", "shop", "Synced"],
     );
-    const unknown = run("get", "routers");
+    const unknown = run("get", "gadgets");
     assert.equal(unknown.status, 2);
-    assert.match(unknown.stderr, /unknown kind 'routers'; expected one of Deployment, Monitor, Notifier/);
+    assert.match(unknown.stderr, /unknown kind 'gadgets'; expected one of Deployment, Monitor, Notifier/);
   });
 
   test("GET /api/v1/sync says what the watched folder holds and that it applied cleanly", async () => {
