@@ -22,6 +22,7 @@
  * switching models, its log-likelihood per return on the holdout must not be below the
  * champion's (in the returns' own units, so different scales compare).
  */
+import { builtinModelResult } from "./builtin-output.js";
 import { writeFile } from "node:fs/promises";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -40,7 +41,7 @@ import {
 } from "../markets/regime-classifier.js";
 import { ProfileBuilder } from "../monitoring/profile/profile-builder.js";
 import { invalidField } from "../registry/field.js";
-import { parseBuiltinModel, serializeBuiltinModel } from "../runtimes/builtin/format.js";
+import { parseBuiltinModel } from "../runtimes/builtin/format.js";
 import { readDataset } from "./datasets.js";
 import type { ArtifactRef, StepContext, StepResult } from "./step.js";
 import { bool, inputOf, number, oneOf, optionalText, specObject, text, texts } from "./steps/fields.js";
@@ -202,7 +203,6 @@ export async function trainRegimeClassifier(
       );
     }
   }
-  const file = join(ctx.workDir, "model.json");
   const builtin = parseBuiltinModel({
     format: "ballast.builtin/v1",
     kind: spec.kind,
@@ -215,24 +215,18 @@ export async function trainRegimeClassifier(
       ...(alignment === undefined ? {} : { alignment }),
     },
   });
-  await writeFile(file, serializeBuiltinModel(builtin));
-  return {
-    outputs: {
-      model: {
-        file,
-        kind: "model",
-        meta: {
-          flavor: "builtin",
-          trainer: spec.kind,
-          task: "regime",
-          column: spec.column,
-          labels: [...model.labels],
-          ...(alignment === undefined ? {} : { alignment }),
-        },
-      },
+  return builtinModelResult(
+    ctx.workDir,
+    builtin,
+    {
+      trainer: spec.kind,
+      task: "regime",
+      column: spec.column,
+      labels: [...model.labels],
+      ...(alignment === undefined ? {} : { alignment }),
     },
-    summary: { trainer: spec.kind, rows: returns.length, ...(alignment === undefined ? {} : { alignment }) },
-  };
+    { trainer: spec.kind, rows: returns.length, ...(alignment === undefined ? {} : { alignment }) },
+  );
 }
 
 /**

@@ -10,8 +10,7 @@
  * (and, for GARCH, where the optimizer stopped), so nothing is registered and the version
  * serving now is kept.
  */
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { builtinModelResult } from "./builtin-output.js";
 import { invalid } from "../domain/errors.js";
 import type { JsonValue } from "../domain/json-value.js";
 import { invalidField, shown } from "../registry/field.js";
@@ -22,7 +21,6 @@ import {
   VOLATILITY_FIT_KINDS,
   type VolatilityFitKind,
 } from "../runtimes/builtin/volatility-fit.js";
-import { serializeBuiltinModel } from "../runtimes/builtin/format.js";
 import { readDataset } from "./datasets.js";
 import type { StepContext, StepResult } from "./step.js";
 import {
@@ -145,26 +143,19 @@ export async function trainVolatility(
     training: { column: spec.column, scale: spec.scale, rows: values.length, run: ctx.runId },
   });
   ctx.log.line(`fitted ${spec.kind} in ${Date.now() - started} ms: ${JSON.stringify(fitted.summary)}`);
-  const file = join(ctx.workDir, "model.json");
-  await writeFile(file, serializeBuiltinModel(fitted.model));
   const summary: Record<string, JsonValue> = { trainer: spec.kind, rows: values.length, ...fitted.summary };
-  return {
-    outputs: {
-      model: {
-        file,
-        kind: "model",
-        meta: {
-          flavor: "builtin",
-          trainer: spec.kind,
-          task: "volatility",
-          column: spec.column,
-          scale: spec.scale,
-          window: spec.window,
-          horizon: spec.horizon,
-          rows: values.length,
-        },
-      },
+  return builtinModelResult(
+    ctx.workDir,
+    fitted.model,
+    {
+      trainer: spec.kind,
+      task: "volatility",
+      column: spec.column,
+      scale: spec.scale,
+      window: spec.window,
+      horizon: spec.horizon,
+      rows: values.length,
     },
     summary,
-  };
+  );
 }

@@ -6,13 +6,14 @@
  * cancel), and its output, bounded, goes into the step's log. It fails when it exits non-zero
  * or writes nothing; its artifact's flavor is what the spec says (onnx, builtin).
  */
+import { builtinModelResult } from "../builtin-output.js";
 import { spawn } from "node:child_process";
-import { stat, writeFile } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { invalid, unavailable } from "../../domain/errors.js";
 import type { JsonValue } from "../../domain/json-value.js";
 import { FLAVORS, type Flavor } from "../../domain/model.js";
-import { serializeBuiltinModel, type BuiltinModel } from "../../runtimes/builtin/format.js";
+import type { BuiltinModel } from "../../runtimes/builtin/format.js";
 import { invalidField } from "../../registry/field.js";
 import { writeDesignFile, type DesignFile } from "../design-file.js";
 import { streamLinearRegression, streamLogisticRegression } from "../linear-trainers.js";
@@ -251,26 +252,19 @@ async function trainBuiltin(ctx: StepContext<TrainSpec>, spec: BuiltinTrainSpec)
       ...(spec.l2 === undefined ? {} : { l2: spec.l2 }),
     });
   ctx.log.line(`trained ${model.kind} in ${Date.now() - started} ms`);
-  const file = join(ctx.workDir, "model.json");
-  await writeFile(file, serializeBuiltinModel(model));
-  return {
-    outputs: {
-      model: {
-        file,
-        kind: "model",
-        meta: {
-          flavor: "builtin",
-          trainer: spec.kind,
-          features: [...spec.features],
-          label: spec.label,
-          task: classification ? "classification" : "regression",
-          ...(spec.positive === undefined ? {} : { positive: spec.positive }),
-          rows: design.rows,
-        },
-      },
+  return builtinModelResult(
+    ctx.workDir,
+    model,
+    {
+      trainer: spec.kind,
+      features: [...spec.features],
+      label: spec.label,
+      task: classification ? "classification" : "regression",
+      ...(spec.positive === undefined ? {} : { positive: spec.positive }),
+      rows: design.rows,
     },
-    summary: { trainer: spec.kind, rows: design.rows, features: spec.features.length },
-  };
+    { trainer: spec.kind, rows: design.rows, features: spec.features.length },
+  );
 }
 
 /** Names of the server's own settings and secrets: never handed to a training program. */
