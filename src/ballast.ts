@@ -67,6 +67,7 @@ import { Announcements, subscribedNotifiers } from "./application/announcements.
 import { pipelineTriggersFrom } from "./application/pipeline-triggers.js";
 import { pipelineServer } from "./application/pipeline-server.js";
 import { recordRunEvent } from "./pipelines/run-events.js";
+import { pipelineSeries } from "./observability/pipeline-series.js";
 import type { RunStarter } from "./pipelines/run-starter.js";
 import { QueueExecutor } from "./pipelines/queue/bullmq.js";
 import { monitorKpis } from "./pipelines/triggers/kpi-source.js";
@@ -476,7 +477,9 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const runStarter: RunStarter = pipelines;
   // Every finished run (and a candidate stopped at validation) into the event log and Notifiers.
   const announcer = announcements;
+  const pipelineRuns = pipelineSeries(metrics.registry);
   pipelines.subscribe((run) => {
+    pipelineRuns.runFinished(run);
     const failedStep = run.steps.find((st) => st.state === "Failed");
     const registered = run.registered as { model?: unknown; version?: unknown } | null | undefined;
     void (async () => {

@@ -7,4 +7,5 @@
 export { DURATION_BUCKETS } from "./inference-series.js";
 export { instrumentSeries } from "./instrument-series.js";
 export { createMetrics, type Metrics } from "./metrics.js";
+export { pipelineSeries } from "./pipeline-series.js";
 export { registerRouterSeries } from "./router-series.js";
