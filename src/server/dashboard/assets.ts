@@ -8,6 +8,9 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CLIENT_SCRIPT, STYLE } from "./client-script.js";
 
+/** A keel on a blue ground: the mark in the browser's tab. */
+const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0969da"/><path d="M3 5h10l-3 7H6z" fill="#fff"/></svg>`;
+
 export interface Asset {
   readonly name: string;
   readonly type: string;
@@ -30,6 +33,8 @@ export interface Assets {
   readonly uplotCss: Asset;
   readonly script: Asset;
   readonly style: Asset;
+  /** Linked from every page so a browser does not ask for /favicon.ico and log its 404. */
+  readonly icon: Asset;
   byName(name: string): Asset | undefined;
 }
 
@@ -43,6 +48,7 @@ export function loadAssets(): Assets {
     uplotCss: fromPackage("uplot/dist/uPlot.min.css", "uPlot.min.css", "text/css; charset=utf-8"),
     script: asset("dashboard.js", js, Buffer.from(CLIENT_SCRIPT)),
     style: asset("dashboard.css", "text/css; charset=utf-8", Buffer.from(STYLE)),
+    icon: asset("icon.svg", "image/svg+xml", Buffer.from(ICON)),
   };
   const byName = new Map(Object.values(all).map((a) => [a.name, a]));
   return { ...all, byName: (name) => byName.get(name) };

@@ -330,6 +330,7 @@ function loginPage(assets: Assets, next: string, problem?: string): Html {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>Sign in · Ballast</title>
+        <link rel="icon" href="${assets.icon.url}" type="image/svg+xml" />
         <link rel="stylesheet" href="${assets.style.url}" />
       </head>
       <body>

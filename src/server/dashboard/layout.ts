@@ -33,6 +33,7 @@ export function page(ctx: PageContext, title: string, active: string, body: Html
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false}' />
         <title>${title} · Ballast</title>
+        <link rel="icon" href="${a.icon.url}" type="image/svg+xml" />
         <link rel="stylesheet" href="${a.style.url}" />
         ${charts && html`<link rel="stylesheet" href="${a.uplotCss.url}" />`}
         <script src="${a.htmx.url}" defer></script>
