@@ -83,3 +83,21 @@ export function table(rows: readonly (readonly string[])[]): string {
 
 export const fixed = (value: number, digits: number): string =>
   Number.isFinite(value) ? value.toFixed(digits) : "n/a";
+
+/** A positive integer from the environment, or the fallback; anything else stops the bench. */
+export function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${raw}'`);
+  return n;
+}
+
+/** The fraud model as a builtin logistic regression: cheap to score, so the server's own cost shows. */
+export const FRAUD_BENCH_MODEL = {
+  format: "ballast.builtin/v1",
+  kind: "logistic_regression",
+  features: ["amount", "hour", "night"],
+  weights: [0.8, -0.05, 1.5],
+  intercept: -3,
+};

@@ -9,17 +9,9 @@
  * Environment: BENCH_ROLLOUT_RPS (200), BENCH_ROLLOUT_GOOD_RUNS (1000), BENCH_ROLLOUT_SEEDS (20).
  */
 import { parseStrategy, type CanaryStrategy } from "../src/rollout/strategy.js";
-import { fixed, passFail, table } from "./report.js";
+import { fixed, passFail, positiveInt, table } from "./report.js";
 import { runBallast, runThresholdPolicy, type Outcome, type Scenario } from "./rollout/simulation.js";
 import { measureRouting } from "./rollout/routing-cost.js";
-
-function positiveInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${raw}'`);
-  return n;
-}
 
 const RPS = positiveInt("BENCH_ROLLOUT_RPS", 200);
 const GOOD_RUNS = positiveInt("BENCH_ROLLOUT_GOOD_RUNS", 1000);

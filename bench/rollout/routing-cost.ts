@@ -8,15 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openBallast } from "../../src/ballast.js";
-import { fixed, passFail, table } from "../report.js";
-
-const MODEL = {
-  format: "ballast.builtin/v1",
-  kind: "logistic_regression",
-  features: ["amount", "hour", "night"],
-  weights: [0.8, -0.05, 1.5],
-  intercept: -3,
-};
+import { fixed, FRAUD_BENCH_MODEL as MODEL, passFail, table } from "../report.js";
 
 export async function measureRouting(): Promise<boolean> {
   const dataDir = await mkdtemp(join(tmpdir(), "ballast-bench-routing-"));

@@ -14,5 +14,5 @@ export { pipelineServer } from "./pipeline-server.js";
 export { pipelineTriggersFrom } from "./pipeline-triggers.js";
 export { LEASE, leased, pipelineTick, resumeRollouts, rolloutTick } from "./reconcilers.js";
 export { rolloutTargets } from "./rollout-targets.js";
-export { RouterLog } from "./router-log.js";
+export { type RouterAnswerRow, RouterLog } from "./router-log.js";
 export { RouterService } from "./routers.js";

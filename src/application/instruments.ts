@@ -170,6 +170,12 @@ export class Instruments {
     return this.store.bars(id, range.from, range.to, limit);
   }
 
+  /** The newest bars (at most MAX_BARS_READ), oldest first: the dashboard's price line. */
+  async latestBars(id: string, limit: number): Promise<BarWithIndicators[]> {
+    await this.get(id);
+    return this.store.latestBars(id, Math.min(Math.max(1, Math.floor(limit)), MAX_BARS_READ));
+  }
+
   /** Appends a batch (see bar-append.ts for what is taken, repeated, reordered or refused). */
   async appendBars(id: string, rawBars: unknown, config?: unknown): Promise<AppendResult> {
     let received;

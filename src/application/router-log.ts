@@ -4,7 +4,7 @@
  * counts it); the outcome join reads the answers made at a bar back from the store, so it can
  * run on whichever replica holds the routers lease and survives restarts.
  */
-import type { Kysely } from "kysely";
+import type { Kysely, Selectable } from "kysely";
 import type { Database } from "../store/schema.js";
 
 export const ROUTER_LOG_CAPACITY = 10_000;
@@ -96,16 +96,20 @@ export class RouterLog {
       .where("router", "=", router)
       .where("origin", "=", origin)
       .execute();
-    return rows.map((r) => ({
-      router: r.router,
-      requestId: r.request_id,
-      at: Number(r.at),
-      origin: r.origin === null ? null : Number(r.origin),
-      regime: Number(r.regime),
-      probabilities: JSON.parse(r.probabilities) as number[],
-      weights: JSON.parse(r.weights) as Record<string, number>,
-      forecasts: JSON.parse(r.forecasts) as Record<string, number>,
-    }));
+    return rows.map(answerOf);
+  }
+
+  /** The router's newest answers, oldest first: at most `limit` (the dashboard's timelines). */
+  async recent(router: string, limit: number): Promise<RouterAnswerRow[]> {
+    const rows = await this.db
+      .selectFrom("router_answers")
+      .selectAll()
+      .where("router", "=", router)
+      .orderBy("at", "desc")
+      .orderBy("origin", "desc")
+      .limit(limit)
+      .execute();
+    return rows.reverse().map(answerOf);
   }
 
   async loadState(router: string): Promise<unknown> {
@@ -133,4 +137,17 @@ export class RouterLog {
   async close(): Promise<void> {
     await this.flush();
   }
+}
+
+function answerOf(r: Selectable<Database["router_answers"]>): RouterAnswerRow {
+  return {
+    router: r.router,
+    requestId: r.request_id,
+    at: Number(r.at),
+    origin: r.origin === null ? null : Number(r.origin),
+    regime: Number(r.regime),
+    probabilities: JSON.parse(r.probabilities) as number[],
+    weights: JSON.parse(r.weights) as Record<string, number>,
+    forecasts: JSON.parse(r.forecasts) as Record<string, number>,
+  };
 }

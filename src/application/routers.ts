@@ -655,6 +655,19 @@ export class RouterService {
     };
   }
 
+  /** A router's newest logged answers (regime, probabilities, weights), oldest first. */
+  async recentAnswers(name: string, limit: number) {
+    await this.#get(name);
+    // What this replica still holds in its queue is written first, so the page is current.
+    await this.parts.log.flush();
+    return this.parts.log.recent(name, limit);
+  }
+
+  /** The regime classifier a router reads (its transition matrix, for the dashboard). */
+  async classifierOf(name: string): Promise<RegimeModel> {
+    return (await this.#get(name)).classifier;
+  }
+
   /** GET /api/v1/routers/{name}/performance?by=regime: per regime, then "all". */
   async performance(name: string): Promise<{ name: string; regimes: Record<string, ModelPerformance[]> }> {
     const r = await this.#get(name);

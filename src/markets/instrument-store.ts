@@ -149,6 +149,21 @@ export class InstrumentStore {
     }));
   }
 
+  /** The newest `limit` bars, oldest first. */
+  async latestBars(id: string, limit: number): Promise<BarWithIndicators[]> {
+    const rows = await this.db
+      .selectFrom("instrument_bars")
+      .selectAll()
+      .where("instrument", "=", id)
+      .orderBy("time", "desc")
+      .limit(limit)
+      .execute();
+    return rows.reverse().map((r) => ({
+      bar: barOf(r),
+      indicators: fromJson<IndicatorSnapshot>(r.indicators, null as never),
+    }));
+  }
+
   /**
    * Runs `work` in a transaction holding the instrument's state row, then writes what it planned.
    * Throws not_found for an unknown instrument.

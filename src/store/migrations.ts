@@ -664,6 +664,22 @@ const routers: Migration = {
 };
 
 /** In order; append only. */
+/**
+ * The dashboard's newest-first reads: the last events over the whole log (the overview, the
+ * event stream's poll) sorted all of it without an index on time; a router's last answers too.
+ */
+const dashboardIndexes: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createIndex("events_at_idx").on("events").columns(["at", "id"]).execute();
+    await db.schema.createIndex("router_answers_at").on("router_answers").columns(["router", "at"]).execute();
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropIndex("router_answers_at").execute();
+    await db.schema.dropIndex("events_at_idx").execute();
+  },
+};
+
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_init": init,
   "0002_reference_profiles": referenceProfiles,
@@ -680,6 +696,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0013_pipeline_triggers": pipelineTriggers,
   "0014_instruments": instruments,
   "0015_routers": routers,
+  "0016_dashboard_indexes": dashboardIndexes,
 };
 
 const provider: MigrationProvider = {

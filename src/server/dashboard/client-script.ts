@@ -19,7 +19,24 @@ export const CLIENT_SCRIPT = `"use strict";
       data.push(s.values);
     });
     var width = Math.max(280, Math.min(el.clientWidth || 600, 900));
-    new uPlot({ width: width, height: spec.height || 200, title: spec.title, scales: { x: { time: spec.time !== false } }, series: series }, data, el);
+    var plugins = spec.bands && spec.bands.length > 0 ? [bandsPlugin(spec.bands)] : [];
+    new uPlot({ width: width, height: spec.height || 200, title: spec.title, scales: { x: { time: spec.time !== false } }, series: series, plugins: plugins }, data, el);
+  }
+  // Shades each band's x range behind the series, one colour per label (regimes over a price).
+  function bandsPlugin(bands) {
+    var shades = ["rgba(26,127,55,0.12)", "rgba(207,34,46,0.14)", "rgba(154,103,0,0.14)", "rgba(130,80,223,0.12)", "rgba(9,105,218,0.12)"];
+    var labels = [];
+    bands.forEach(function (b) { if (labels.indexOf(b.label) < 0) labels.push(b.label); });
+    return { hooks: { drawClear: [function (u) {
+      var ctx = u.ctx, top = u.bbox.top, height = u.bbox.height;
+      ctx.save();
+      bands.forEach(function (b) {
+        var x0 = u.valToPos(b.from, "x", true), x1 = u.valToPos(b.to, "x", true);
+        ctx.fillStyle = shades[labels.indexOf(b.label) % shades.length];
+        ctx.fillRect(Math.min(x0, x1), top, Math.max(1, Math.abs(x1 - x0)), height);
+      });
+      ctx.restore();
+    }] } };
   }
   function drawAll(root) {
     (root.querySelectorAll ? root : document).querySelectorAll("[data-chart]").forEach(function (el) {

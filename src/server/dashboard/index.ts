@@ -25,7 +25,7 @@ import { rolloutPage, rolloutPanel, rolloutsPage, strategySteps } from "./pages/
 import { monitorPage, monitorsPage } from "./pages/monitor.js";
 import { modelPage, modelsPage } from "./pages/model.js";
 import { pipelinePage, pipelinesPage, runPage } from "./pages/pipeline.js";
-import { marketsPage } from "./pages/markets.js";
+import { marketsPage, routerPage } from "./pages/markets.js";
 import type { ManualAction } from "../../rollout/rollout-state.js";
 
 declare module "fastify" {
@@ -240,7 +240,8 @@ export function dashboardRoutes(ballast: Ballast, options: DashboardOptions): Fa
     get<{ name: string; id: string }>("/pipelines/:name/runs/:id", (ctx, p) =>
       runPage(ballast, ctx, p.name, p.id),
     );
-    get("/markets", (ctx) => marketsPage(ctx));
+    get("/markets", (ctx) => marketsPage(ballast, ctx));
+    get<{ name: string }>("/markets/routers/:name", (ctx, p) => routerPage(ballast, ctx, p.name));
 
     post<{ name: string; action: string }>("/rollouts/:name/:action", async (ctx, p, request, reply) => {
       const action = p.action as ManualAction;

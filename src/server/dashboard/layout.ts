@@ -100,4 +100,6 @@ export interface ChartSpec {
   /** false for an x axis that is not time (window ordinals). */
   readonly time?: boolean;
   readonly height?: number;
+  /** Background bands behind the lines (a regime over an x range); `label` picks the colour. */
+  readonly bands?: ReadonlyArray<{ from: number; to: number; label: string }>;
 }
