@@ -507,6 +507,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     pipelines: pipelineTriggersFrom(resourceStore),
     alerts,
     kpis: monitorKpis(() => monitoring.performance.list()),
+    regimeLosses: { read: (router) => routers.evaluation(router) },
     store: new TriggerStore(store.db),
     events,
     clock,

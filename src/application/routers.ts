@@ -44,6 +44,7 @@ import {
   type ScoreboardState,
 } from "../markets/regime-scoreboard.js";
 import { qlike, squaredError } from "../markets/evaluation.js";
+import type { RegimeLossAnswer } from "../pipelines/triggers/regime-loss-source.js";
 
 /** The router itself, as a model in the evaluation. */
 export const ROUTER_MODEL = "router";
@@ -681,6 +682,29 @@ export class RouterService {
       });
     }
     return out;
+  }
+
+  /**
+   * The router's per-regime scoreboard for a `regimeLoss` trigger: as last saved by the holder of
+   * the routers lease (the trigger runs on the pipelines lease's, maybe another replica), else
+   * this replica's own.
+   */
+  async evaluation(name: string): Promise<RegimeLossAnswer> {
+    let r: LoadedRouter | undefined;
+    try {
+      r = await this.find(name);
+    } catch (error) {
+      return {
+        problem: `router ${name} cannot be loaded: ${error instanceof Error ? error.message : String(error)}`,
+      };
+    }
+    if (r === undefined) return { problem: `no router ${name}` };
+    const stored = await this.parts.log.loadState(name);
+    const board =
+      isPlainObject(stored) && JSON.stringify(stored.spec) === JSON.stringify(r.spec)
+        ? (stored as unknown as ReturnType<typeof saved>).evaluation
+        : r.evaluation;
+    return { regimes: r.spec.regimes, specialists: r.spec.specialists.map((s) => s.name), board };
   }
 
   /** For the metrics: each loaded router's live numbers, read at scrape time. */
