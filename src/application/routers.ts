@@ -66,7 +66,8 @@ const MAX_REMEMBERED = 10_000;
 
 const NONSENSE_EVENT_EVERY_MS = 60_000;
 
-export type DropReason = "error" | "timeout" | "nonsense";
+/** `timeout`: the specialist's deployment gave up; `deadline`: the router did (its call is aborted). */
+export type DropReason = "error" | "timeout" | "deadline" | "nonsense";
 
 export interface RouterParts {
   /** The Router resource's declared spec, or null. */
@@ -315,10 +316,12 @@ export class RouterService {
     const names = spec.specialists.map((s) => s.name);
     const forward = { inputs: [{ name: "returns", datatype: "FP64", shape: [rows, window], data }] };
     const timer = deadline(spec.deadlineMs);
+    // Aborted at the deadline: an http specialist's request is closed rather than left running.
+    const giveUp = new AbortController();
     const results = await Promise.all(
       spec.specialists.map(async (s): Promise<SpecialistResult> => {
         const call = this.parts.inference
-          .infer(s.deployment, undefined, forward, `${requestId}.${s.name}`)
+          .infer(s.deployment, undefined, forward, `${requestId}.${s.name}`, {}, giveUp.signal)
           .then(
             (response): SpecialistResult => {
               const out = response.outputs.find((o) => o.name === "variance") ?? response.outputs[0];
@@ -334,11 +337,13 @@ export class RouterService {
           );
         const first = await Promise.race([call, timer.promise]);
         return first === "timeout"
-          ? { ok: false, reason: "timeout", message: `no answer within ${spec.deadlineMs} ms` }
+          ? { ok: false, reason: "deadline", message: `no answer within ${spec.deadlineMs} ms` }
           : first;
       }),
     );
     timer.cancel();
+    if (results.some((r) => !r.ok && r.reason === "deadline"))
+      giveUp.abort(new BallastError("timeout", `router '${name}' deadline of ${spec.deadlineMs} ms passed`));
 
     const dropped: Record<string, string> = {};
     // Rare (at most one a minute per specialist): awaited so the event is there with the answer.
