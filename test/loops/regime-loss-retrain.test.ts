@@ -14,24 +14,7 @@ import { parseBuiltinModel, serializeBuiltinModel } from "../../src/runtimes/bui
 import { createRandom } from "../../src/sim/random.js";
 import type { TestServer } from "../helpers/app.js";
 import { loopServer, post, runsOf } from "./harness.js";
-
-const W = 22;
-const CLASSIFIER = {
-  format: "ballast.builtin/v1",
-  kind: "markov-switching",
-  window: W,
-  regimes: {
-    method: "markov-switching",
-    labels: ["calm", "turbulent"],
-    transition: [
-      [0.95, 0.05],
-      [0.1, 0.9],
-    ],
-    means: [0, 0],
-    variances: [0.5, 6],
-    scale: 100,
-  },
-};
+import { CLASSIFIER, W } from "../markets/router-fixtures.js";
 
 async function deploy(s: TestServer, name: string, model: object): Promise<void> {
   const path = join(s.dataDir, `${name}-${Date.now()}-${Math.random()}.json`);

@@ -12,24 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseBuiltinModel, serializeBuiltinModel } from "../../src/runtimes/builtin/format.js";
 import { startTestServer, type TestServer } from "../helpers/app.js";
-
-const W = 22;
-const CLASSIFIER = {
-  format: "ballast.builtin/v1",
-  kind: "markov-switching",
-  window: W,
-  regimes: {
-    method: "markov-switching",
-    labels: ["calm", "turbulent"],
-    transition: [
-      [0.95, 0.05],
-      [0.1, 0.9],
-    ],
-    means: [0, 0],
-    variances: [0.5, 6],
-    scale: 100,
-  },
-};
+import { CLASSIFIER, W } from "./router-fixtures.js";
 
 /** Answers metadata and readiness; takes inference requests and never answers them. */
 function slowSpecialist(): { server: Server; closed: Promise<void>; held: IncomingMessage[] } {

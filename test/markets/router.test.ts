@@ -9,24 +9,7 @@ import { join } from "node:path";
 import { startTestServer, type TestServer } from "../helpers/app.js";
 import { ballastAsync } from "../helpers/cli.js";
 import { parseBuiltinModel, serializeBuiltinModel } from "../../src/runtimes/builtin/format.js";
-
-const W = 22;
-const CLASSIFIER = {
-  format: "ballast.builtin/v1",
-  kind: "markov-switching",
-  window: W,
-  regimes: {
-    method: "markov-switching",
-    labels: ["calm", "turbulent"],
-    transition: [
-      [0.95, 0.05],
-      [0.1, 0.9],
-    ],
-    means: [0, 0],
-    variances: [0.5, 6],
-    scale: 100,
-  },
-};
+import { CLASSIFIER, W } from "./router-fixtures.js";
 
 /** P(regime | window) by Hamilton's filter from the stationary distribution. */
 function filtered(returns: number[]): number[] {
