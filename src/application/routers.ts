@@ -18,6 +18,7 @@ import { BallastError, invalid, isBallastError, notFound } from "../domain/error
 import { isPlainObject } from "../domain/json-value.js";
 import type { EventRecorder } from "../events/event-log.js";
 import type { AlertSink } from "../alerts/alerting.js";
+import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
 import type { Registry } from "../registry/registry.js";
 import type { ArtifactStore } from "../registry/artifacts.js";
 import { invalidField } from "../registry/field.js";
@@ -92,6 +93,8 @@ export interface RouterParts {
 interface LoadedRouter {
   readonly name: string;
   readonly spec: RouterSpec;
+  /** Whom its alerts reach: the spec's notifiers, parsed in the Monitors' schema. */
+  readonly notifiers: readonly NotifierConfig[];
   readonly classifier: RegimeModel;
   /** The live weights per regime (declared, then learned and taken over). */
   weights: number[][];
@@ -193,13 +196,14 @@ export class RouterService {
     summary: string,
     labels: Record<string, string>,
   ) {
+    const notifiers = this.#loaded.get(router)?.notifiers ?? [];
     this.parts.alerts?.publish({
       source: { kind: "router", name: router },
       severity,
       labels: { alertname, router, ...labels },
       annotations: { summary },
       at: this.parts.clock.now(),
-      notifiers: [],
+      notifiers,
     });
   }
 
@@ -212,6 +216,7 @@ export class RouterService {
   /** Checks what only the server can: the classifier version exists and has the router's regimes. */
   async check(_name: string, raw: Record<string, unknown>): Promise<void> {
     const spec = parseRouterSpec(raw);
+    this.parts.alerts?.checkAccess(routerNotifiers(spec));
     let model: RegimeModel;
     try {
       model = await this.#classifier(spec);
@@ -261,6 +266,7 @@ export class RouterService {
     const router: LoadedRouter = {
       name,
       spec,
+      notifiers: routerNotifiers(spec),
       classifier,
       declared,
       weights: declared.map((r) => [...r]),
@@ -706,7 +712,7 @@ export class RouterService {
     if (r === undefined) return { problem: `no router ${name}` };
     const stored = await this.parts.log.loadState(name);
     const board =
-      isPlainObject(stored) && JSON.stringify(stored.spec) === JSON.stringify(r.spec)
+      isPlainObject(stored) && sameLearning(stored.spec, r.spec)
         ? (stored as unknown as ReturnType<typeof saved>).evaluation
         : r.evaluation;
     return { regimes: r.spec.regimes, specialists: r.spec.specialists.map((s) => s.name), board };
@@ -733,6 +739,25 @@ export class RouterService {
   }
 }
 
+/** The spec's notifiers in the Monitors' schema; errors name the field (`notifiers[0].url`). */
+function routerNotifiers(spec: RouterSpec): NotifierConfig[] {
+  const parsed = spec.notifiers.map((n, i) => parseNotifierConfig(n, `notifiers[${i}]`));
+  const names = new Set<string>();
+  parsed.forEach(({ name }, i) => {
+    if (names.has(name))
+      throw invalidField(`notifiers[${i}].name`, `another notifier is already named "${name}"`);
+    names.add(name);
+  });
+  return parsed;
+}
+
+/** Whether a saved state was learned under this spec: whom alerts reach does not change what was learned. */
+function sameLearning(saved: unknown, spec: RouterSpec): boolean {
+  const learning = (x: unknown) =>
+    JSON.stringify({ ...(x as Record<string, unknown>), notifiers: undefined });
+  return isPlainObject(saved) && learning(saved) === learning(spec);
+}
+
 /** What is saved of a router: its spec (a changed spec starts afresh), weights, evaluation, live filter. */
 function saved(r: LoadedRouter) {
   return { spec: r.spec, weights: r.weights, evaluation: r.evaluation, live: r.live ?? null };
@@ -740,7 +765,7 @@ function saved(r: LoadedRouter) {
 
 /** Puts a saved state back when it was saved under the same spec; `live` too unless told not to. */
 function restore(r: LoadedRouter, raw: unknown, withLive = true): void {
-  if (!isPlainObject(raw) || JSON.stringify(raw.spec) !== JSON.stringify(r.spec)) return;
+  if (!isPlainObject(raw) || !sameLearning(raw.spec, r.spec)) return;
   const state = raw as unknown as ReturnType<typeof saved>;
   r.weights = state.weights.map((row) => [...row]);
   r.evaluation = state.evaluation;
