@@ -119,6 +119,8 @@ export interface BallastOptions {
   readonly queue?: string;
   /** Judge pipeline triggers (KPIs, schedules, files) on a timer (default); tests call `pipelineTriggers.tick()`. */
   readonly triggerTicker?: boolean;
+  /** The variant split's randomness (weights, canary share); Math.random unless a test seeds it. */
+  readonly random?: () => number;
   /** Where `files` triggers' globs are rooted (default: the working directory). */
   readonly triggerFilesRoot?: string;
 }
@@ -307,7 +309,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
       requestShed: metrics.requestShed,
       circuitChanged: metrics.circuitChanged,
     },
-    random: Math.random,
+    random: options.random ?? Math.random,
   });
   const retention =
     options.retentionMs === undefined
@@ -510,6 +512,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     pipelines: pipelineTriggersFrom(resourceStore),
     alerts,
     kpis: monitorKpis(() => monitoring.performance.list()),
+    regimeLosses: { read: (router) => routers.evaluation(router) },
     store: new TriggerStore(store.db),
     events,
     clock,

@@ -18,6 +18,7 @@ import { BallastError, invalid, isBallastError, notFound } from "../domain/error
 import { isPlainObject } from "../domain/json-value.js";
 import type { EventRecorder } from "../events/event-log.js";
 import type { AlertSink } from "../alerts/alerting.js";
+import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
 import type { Registry } from "../registry/registry.js";
 import type { ArtifactStore } from "../registry/artifacts.js";
 import { invalidField } from "../registry/field.js";
@@ -44,6 +45,7 @@ import {
   type ScoreboardState,
 } from "../markets/regime-scoreboard.js";
 import { qlike, squaredError } from "../markets/evaluation.js";
+import type { RegimeLossAnswer } from "../pipelines/triggers/regime-loss-source.js";
 
 /** The router itself, as a model in the evaluation. */
 export const ROUTER_MODEL = "router";
@@ -65,7 +67,8 @@ const MAX_REMEMBERED = 10_000;
 
 const NONSENSE_EVENT_EVERY_MS = 60_000;
 
-export type DropReason = "error" | "timeout" | "nonsense";
+/** `timeout`: the specialist's deployment gave up; `deadline`: the router did (its call is aborted). */
+export type DropReason = "error" | "timeout" | "deadline" | "nonsense";
 
 export interface RouterParts {
   /** The Router resource's declared spec, or null. */
@@ -90,6 +93,8 @@ export interface RouterParts {
 interface LoadedRouter {
   readonly name: string;
   readonly spec: RouterSpec;
+  /** Whom its alerts reach: the spec's notifiers, parsed in the Monitors' schema. */
+  readonly notifiers: readonly NotifierConfig[];
   readonly classifier: RegimeModel;
   /** The live weights per regime (declared, then learned and taken over). */
   weights: number[][];
@@ -191,13 +196,14 @@ export class RouterService {
     summary: string,
     labels: Record<string, string>,
   ) {
+    const notifiers = this.#loaded.get(router)?.notifiers ?? [];
     this.parts.alerts?.publish({
       source: { kind: "router", name: router },
       severity,
       labels: { alertname, router, ...labels },
       annotations: { summary },
       at: this.parts.clock.now(),
-      notifiers: [],
+      notifiers,
     });
   }
 
@@ -210,6 +216,7 @@ export class RouterService {
   /** Checks what only the server can: the classifier version exists and has the router's regimes. */
   async check(_name: string, raw: Record<string, unknown>): Promise<void> {
     const spec = parseRouterSpec(raw);
+    this.parts.alerts?.checkAccess(routerNotifiers(spec));
     let model: RegimeModel;
     try {
       model = await this.#classifier(spec);
@@ -259,6 +266,7 @@ export class RouterService {
     const router: LoadedRouter = {
       name,
       spec,
+      notifiers: routerNotifiers(spec),
       classifier,
       declared,
       weights: declared.map((r) => [...r]),
@@ -314,10 +322,12 @@ export class RouterService {
     const names = spec.specialists.map((s) => s.name);
     const forward = { inputs: [{ name: "returns", datatype: "FP64", shape: [rows, window], data }] };
     const timer = deadline(spec.deadlineMs);
+    // Aborted at the deadline: an http specialist's request is closed rather than left running.
+    const giveUp = new AbortController();
     const results = await Promise.all(
       spec.specialists.map(async (s): Promise<SpecialistResult> => {
         const call = this.parts.inference
-          .infer(s.deployment, undefined, forward, `${requestId}.${s.name}`)
+          .infer(s.deployment, undefined, forward, `${requestId}.${s.name}`, {}, giveUp.signal)
           .then(
             (response): SpecialistResult => {
               const out = response.outputs.find((o) => o.name === "variance") ?? response.outputs[0];
@@ -333,11 +343,13 @@ export class RouterService {
           );
         const first = await Promise.race([call, timer.promise]);
         return first === "timeout"
-          ? { ok: false, reason: "timeout", message: `no answer within ${spec.deadlineMs} ms` }
+          ? { ok: false, reason: "deadline", message: `no answer within ${spec.deadlineMs} ms` }
           : first;
       }),
     );
     timer.cancel();
+    if (results.some((r) => !r.ok && r.reason === "deadline"))
+      giveUp.abort(new BallastError("timeout", `router '${name}' deadline of ${spec.deadlineMs} ms passed`));
 
     const dropped: Record<string, string> = {};
     // Rare (at most one a minute per specialist): awaited so the event is there with the answer.
@@ -696,6 +708,29 @@ export class RouterService {
     return out;
   }
 
+  /**
+   * The router's per-regime scoreboard for a `regimeLoss` trigger: as last saved by the holder of
+   * the routers lease (the trigger runs on the pipelines lease's, maybe another replica), else
+   * this replica's own.
+   */
+  async evaluation(name: string): Promise<RegimeLossAnswer> {
+    let r: LoadedRouter | undefined;
+    try {
+      r = await this.find(name);
+    } catch (error) {
+      return {
+        problem: `router ${name} cannot be loaded: ${error instanceof Error ? error.message : String(error)}`,
+      };
+    }
+    if (r === undefined) return { problem: `no router ${name}` };
+    const stored = await this.parts.log.loadState(name);
+    const board =
+      isPlainObject(stored) && sameLearning(stored.spec, r.spec)
+        ? (stored as unknown as ReturnType<typeof saved>).evaluation
+        : r.evaluation;
+    return { regimes: r.spec.regimes, specialists: r.spec.specialists.map((s) => s.name), board };
+  }
+
   /** For the metrics: each loaded router's live numbers, read at scrape time. */
   snapshot() {
     return [...this.#loaded.values()].map((r) => {
@@ -717,6 +752,25 @@ export class RouterService {
   }
 }
 
+/** The spec's notifiers in the Monitors' schema; errors name the field (`notifiers[0].url`). */
+function routerNotifiers(spec: RouterSpec): NotifierConfig[] {
+  const parsed = spec.notifiers.map((n, i) => parseNotifierConfig(n, `notifiers[${i}]`));
+  const names = new Set<string>();
+  parsed.forEach(({ name }, i) => {
+    if (names.has(name))
+      throw invalidField(`notifiers[${i}].name`, `another notifier is already named "${name}"`);
+    names.add(name);
+  });
+  return parsed;
+}
+
+/** Whether a saved state was learned under this spec: whom alerts reach does not change what was learned. */
+function sameLearning(saved: unknown, spec: RouterSpec): boolean {
+  const learning = (x: unknown) =>
+    JSON.stringify({ ...(x as Record<string, unknown>), notifiers: undefined });
+  return isPlainObject(saved) && learning(saved) === learning(spec);
+}
+
 /** What is saved of a router: its spec (a changed spec starts afresh), weights, evaluation, live filter. */
 function saved(r: LoadedRouter) {
   return { spec: r.spec, weights: r.weights, evaluation: r.evaluation, live: r.live ?? null };
@@ -724,7 +778,7 @@ function saved(r: LoadedRouter) {
 
 /** Puts a saved state back when it was saved under the same spec; `live` too unless told not to. */
 function restore(r: LoadedRouter, raw: unknown, withLive = true): void {
-  if (!isPlainObject(raw) || JSON.stringify(raw.spec) !== JSON.stringify(r.spec)) return;
+  if (!isPlainObject(raw) || !sameLearning(raw.spec, r.spec)) return;
   const state = raw as unknown as ReturnType<typeof saved>;
   r.weights = state.weights.map((row) => [...row]);
   r.evaluation = state.evaluation;

@@ -59,9 +59,12 @@ export {
   challengerVerdict,
   compareModels,
   emptyScoreboard,
+  lossHistory,
   performanceRows,
   recordRound,
+  SCORE_LOSSES,
   type ScoreboardState,
+  type ScoreLoss,
 } from "./regime-scoreboard.js";
 export { declaredWeights, parseRouterSpec, type RouterSpec } from "./router-spec.js";
 export {

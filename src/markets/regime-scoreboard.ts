@@ -169,6 +169,28 @@ export function pairedLosses(
 }
 
 /**
+ * One model's recent losses in a regime (or over all), oldest first: the rounds where it had
+ * one. What a degradation check compares, the latest stretch against the stretch before it.
+ */
+export function lossHistory(
+  board: ScoreboardState,
+  regime: string | undefined,
+  model: string,
+  loss: ScoreLoss = "qlike",
+): number[] {
+  const recent = board.recent[slotOf(board, regime)];
+  const m = board.models.indexOf(model);
+  if (recent === undefined || m < 0) return [];
+  const rows = recent[loss];
+  const out: number[] = [];
+  for (let k = 0; k < rows.length; k++) {
+    const l = (rows[(recent.next + k) % rows.length] as number[])[m] as number;
+    if (!Number.isNaN(l)) out.push(l);
+  }
+  return out;
+}
+
+/**
  * Diebold–Mariano (HLN, h = 1) on `a`'s and `b`'s recent losses in a regime; `less`: a's loss
  * is lower. Undefined with fewer than 3 paired rounds or when the losses differ by a constant.
  */

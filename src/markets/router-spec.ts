@@ -59,6 +59,12 @@ export interface RouterSpec {
   readonly scale: number;
   readonly deadlineMs: number;
   readonly challenger?: RouterChallenger;
+  /**
+   * Whom the router's alerts reach (regime changed, champion changed, nonsense answers), in the
+   * Monitors' notifier schema. Kept as declared here: the schema lives in alerts/, above this
+   * layer, and the router service checks it.
+   */
+  readonly notifiers: readonly unknown[];
 }
 
 const FIELDS = [
@@ -71,6 +77,7 @@ const FIELDS = [
   "instrument",
   "scale",
   "deadlineMs",
+  "notifiers",
   "challenger",
 ];
 const NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/i;
@@ -267,7 +274,14 @@ export function parseRouterSpec(raw: unknown): RouterSpec {
       "an integer from 1 to 60000 (milliseconds)",
     ),
     ...(challenger === undefined ? {} : { challenger }),
+    notifiers: notifiersAt(spec.notifiers),
   };
+}
+
+function notifiersAt(raw: unknown): unknown[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw fieldError("notifiers", `expected a list of notifiers, got ${shown(raw)}`);
+  return [...(raw as unknown[])];
 }
 
 /** The declared weights as a table: weights[regime][specialist], rows summing to one (uniform when absent). */

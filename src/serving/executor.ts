@@ -61,12 +61,12 @@ export class Executor {
   }
 
   /** The plan's answer: the primary's, or a fallback's when the primary failed and one may stand in. */
-  execute(plan: InferencePlan, request: DecodedRequest): Promise<Answer> {
+  execute(plan: InferencePlan, request: DecodedRequest, signal?: AbortSignal): Promise<Answer> {
     if (plan.ensemble !== undefined)
       return Promise.reject(new BallastError("internal", "ensembles are not served yet"));
     return plan.deployment.deployment.resilience === undefined
-      ? this.run(plan.deployment, plan.primary, request.prepare(plan.primary.signature))
-      : this.guarded(plan, request);
+      ? this.run(plan.deployment, plan.primary, request.prepare(plan.primary.signature), signal)
+      : this.guarded(plan, request, signal);
   }
 
   /** One plain run of `target` (a shadow's copy of the request). */
@@ -78,14 +78,27 @@ export class Executor {
     }
   }
 
-  /** Runs one call under the deployment's deadline. */
-  private async run(served: ServedDeployment, target: ServedVariant, prepared: Prepared): Promise<Answer> {
+  /**
+   * Runs one call under the deployment's deadline. `signal`: the caller gave up (a router's
+   * deadline); a remote call is aborted then, so the request does not run on unattended.
+   */
+  private async run(
+    served: ServedDeployment,
+    target: ServedVariant,
+    prepared: Prepared,
+    signal?: AbortSignal,
+  ): Promise<Answer> {
     const lease = this.pool.lease(target.version.model, target.version.version);
     let running: Promise<Tensor[]>;
     let controller: AbortController | undefined;
     const started = performance.now();
     try {
       controller = lease.model.cancellable === true ? new AbortController() : undefined;
+      if (controller !== undefined && signal !== undefined) {
+        const c = controller;
+        if (signal.aborted) c.abort(signal.reason);
+        else signal.addEventListener("abort", () => c.abort(signal.reason), { once: true });
+      }
       running = lease.model.infer(prepared.inputs, { outputs: prepared.outputs, signal: controller?.signal });
     } catch (error) {
       lease.release();
@@ -113,7 +126,7 @@ export class Executor {
    * checked against the chosen version first, so a client's mistake is a 400 and never a
    * model failure.
    */
-  private async guarded(plan: InferencePlan, request: DecodedRequest): Promise<Answer> {
+  private async guarded(plan: InferencePlan, request: DecodedRequest, signal?: AbortSignal): Promise<Answer> {
     const served = plan.deployment;
     const target = plan.primary;
     const resilience = served.deployment.resilience as Resilience;
@@ -134,7 +147,7 @@ export class Executor {
       probe = admission.probe;
     }
     try {
-      const answer = await this.run(served, target, prepared);
+      const answer = await this.run(served, target, prepared, signal);
       if (policy !== undefined)
         this.breakers.settle(name, target, policy, this.clock.now(), "success", probe);
       return answer;
@@ -145,6 +158,8 @@ export class Executor {
         this.breakers.settle(name, target, policy, this.clock.now(), result, probe);
       }
       if (failure === null || !(resilience.fallbackOn ?? MODEL_FAILURES).includes(failure)) throw error;
+      // The caller has gone: no fallback is owed an answer nobody waits for.
+      if (signal?.aborted === true) throw error;
       return this.fallBack(plan, request, failure, error);
     }
   }

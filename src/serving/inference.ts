@@ -70,8 +70,10 @@ export class InferenceService {
     body: unknown,
     requestId: RequestId | string,
     headers: RequestAttributes["headers"] = {},
+    /** The caller gives up (a router's deadline): a remote call in flight is aborted. */
+    signal?: AbortSignal,
   ): Promise<InferenceResponse> {
-    return this.serve(OIP_V2, name, versionInPath, body, requestId, headers);
+    return this.serve(OIP_V2, name, versionInPath, body, requestId, headers, signal);
   }
 
   /** `POST /v1/models/{name}:predict` with named features. */
@@ -91,6 +93,7 @@ export class InferenceService {
     body: unknown,
     requestId: RequestId | string,
     headers: RequestAttributes["headers"],
+    signal?: AbortSignal,
   ): Promise<R> {
     const id = typeof requestId === "string" ? new RequestId(requestId, true) : requestId;
     const served = this.endpoints.get(name);
@@ -102,7 +105,7 @@ export class InferenceService {
     try {
       leave = this.executor.enter(served);
       const request = codec.decode(body);
-      const answer = await this.executor.execute(chosen, request);
+      const answer = await this.executor.execute(chosen, request, signal);
       fallback = answer.fallback?.reason;
       this.requestIds.claim(id);
       const at = this.clock.now();

@@ -148,7 +148,7 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
       const res = await infer(s, "quick", [CALM]);
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(res.json().outputs[0].data[0], ewma);
-      assert.match(res.json().parameters.dropped.last, /^timeout: no answer within 20 ms/);
+      assert.match(res.json().parameters.dropped.last, /^deadline: no answer within 20 ms/);
     } finally {
       inference.infer = real;
     }

@@ -59,7 +59,10 @@ async function setUp(server: TestServer): Promise<void> {
 function serverPerSuite(use: (server: TestServer) => void): void {
   let server: TestServer | undefined;
   before(async () => {
-    server = await startTestServer();
+    // The variant split is seeded as well as the clicks: which requests the canary serves, and so
+    // each variant's click-through, is the same on every run (and under load).
+    const split = createRandom(20261205);
+    server = await startTestServer({ ballast: { random: () => split.uniform() } });
     await setUp(server);
     use(server);
   });

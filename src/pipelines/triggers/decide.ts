@@ -5,7 +5,13 @@
  */
 import type { JsonValue } from "../../domain/json-value.js";
 import type { AlertTransition } from "../../alerts/alerting.js";
-import type { AlertTrigger, KpiTrigger, ScheduleTrigger, TriggerKind } from "./trigger-spec.js";
+import type {
+  AlertTrigger,
+  KpiTrigger,
+  RegimeLossTrigger,
+  ScheduleTrigger,
+  TriggerKind,
+} from "./trigger-spec.js";
 
 /** A trigger that fired: which kind, why (one sentence), and the facts behind it. */
 export interface TriggerFiring {
@@ -127,6 +133,123 @@ export function kpiFiring(trigger: KpiTrigger, reading: KpiReading): TriggerFiri
       monitor: reading.monitor,
     },
   };
+}
+
+/** One specialist in one regime: its recent mean loss against the stretch before it. */
+export interface RegimeLossJudgement {
+  readonly specialist: string;
+  readonly regime: string;
+  /** Rounds in each stretch (the recent one is the latest `recent`, the baseline the `baseline` before). */
+  readonly nRecent: number;
+  readonly nBaseline: number;
+  readonly recentLoss: number | null;
+  readonly baselineLoss: number | null;
+  /** recentLoss / baselineLoss; Infinity when the baseline loss is 0 and the recent one is not. */
+  readonly ratio: number | null;
+  /** Null when a stretch is short of minSamples rounds (the last verdict holds). */
+  readonly breached: boolean | null;
+}
+
+/**
+ * Splits a model's losses in a regime (oldest first) into the latest `recent` rounds and the
+ * `baseline` rounds before them, and judges the recent mean against `ratio` times the baseline's.
+ */
+export function judgeRegimeLoss(
+  trigger: RegimeLossTrigger,
+  specialist: string,
+  regime: string,
+  losses: readonly number[],
+): RegimeLossJudgement {
+  const recent = losses.slice(Math.max(0, losses.length - trigger.recent));
+  const before = losses.slice(0, losses.length - recent.length);
+  const baseline = before.slice(Math.max(0, before.length - trigger.baseline));
+  const mean = (xs: readonly number[]) =>
+    xs.length === 0 ? null : xs.reduce((s, x) => s + x, 0) / xs.length;
+  const recentLoss = mean(recent);
+  const baselineLoss = mean(baseline);
+  const ratio =
+    recentLoss === null || baselineLoss === null
+      ? null
+      : baselineLoss > 0
+        ? recentLoss / baselineLoss
+        : recentLoss > 0
+          ? Infinity
+          : 1;
+  const judged = recent.length >= trigger.minSamples && baseline.length >= trigger.minSamples;
+  return {
+    specialist,
+    regime,
+    nRecent: recent.length,
+    nBaseline: baseline.length,
+    recentLoss,
+    baselineLoss,
+    ratio,
+    breached: judged && ratio !== null ? ratio >= trigger.ratio : null,
+  };
+}
+
+/** The key a pair's breach is remembered under in the trigger's state. */
+export function regimeLossKey(j: { specialist: string; regime: string }): string {
+  return `${j.specialist}/${j.regime}`;
+}
+
+/** The pairs entering the breach now (from healthy or never judged); a breach held stays quiet. */
+export function regimeLossEntering(
+  previous: Readonly<Record<string, JsonValue>>,
+  judgements: readonly RegimeLossJudgement[],
+): RegimeLossJudgement[] {
+  return judgements.filter((j) => kpiFires(asVerdict(previous[regimeLossKey(j)]), j.breached));
+}
+
+/** The breach map after this evaluation: unjudged pairs keep their last verdict. */
+export function regimeLossVerdicts(
+  previous: Readonly<Record<string, JsonValue>>,
+  judgements: readonly RegimeLossJudgement[],
+): Record<string, JsonValue> {
+  const next: Record<string, JsonValue> = { ...previous };
+  for (const j of judgements) if (j.breached !== null) next[regimeLossKey(j)] = j.breached;
+  return next;
+}
+
+/** "regime loss degraded on router vol: garch in turbulent, QLIKE 0.84 over the last 50 rounds is 1.43× its 0.59 over the 250 before (threshold 1.2×)". */
+export function regimeLossFiring(
+  trigger: RegimeLossTrigger,
+  degraded: readonly RegimeLossJudgement[],
+): TriggerFiring {
+  const worst = [...degraded].sort((a, b) => (b.ratio ?? 0) - (a.ratio ?? 0));
+  const metric = trigger.metric === "qlike" ? "QLIKE" : "MSE";
+  const text = worst
+    .map(
+      (j) =>
+        `${j.specialist} in ${j.regime}, ${metric} ${fmt(j.recentLoss as number)} over the last ${j.nRecent} rounds is ${ratioText(j.ratio as number)} its ${fmt(j.baselineLoss as number)} over the ${j.nBaseline} before`,
+    )
+    .join("; ");
+  return {
+    kind: "regimeLoss",
+    reason: `regime loss degraded on router ${trigger.router}: ${text} (threshold ${trigger.ratio}×)`,
+    details: {
+      router: trigger.router,
+      metric: trigger.metric,
+      threshold: trigger.ratio,
+      degraded: worst.map((j) => ({
+        specialist: j.specialist,
+        regime: j.regime,
+        recentLoss: j.recentLoss,
+        baselineLoss: j.baselineLoss,
+        ratio: j.ratio === null || Number.isFinite(j.ratio) ? j.ratio : "Infinity",
+        recentRounds: j.nRecent,
+        baselineRounds: j.nBaseline,
+      })),
+    },
+  };
+}
+
+function asVerdict(value: JsonValue | undefined): boolean | null {
+  return typeof value === "boolean" ? value : null;
+}
+
+function ratioText(ratio: number): string {
+  return Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : "infinitely above";
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Carries pipeline triggers out: hears firing alerts from the alerting service, and on each tick
- * judges KPIs, schedules (croner's next run from the last evaluation, on the injected clock) and
+ * judges KPIs, routers' per-regime losses, schedules (croner's next run from the last evaluation, on the injected clock) and
  * file arrivals; a person's start comes through `manual`. Each firing is decided (decide.ts:
  * start, or coalesce into the run going or within the cooldown), carried out through the
  * RunStarter, and recorded with why: in the event log and in the run's trigger. What a trigger
@@ -12,7 +12,7 @@
  */
 import { Cron } from "croner";
 import type { Clock } from "../../domain/clock.js";
-import type { JsonValue } from "../../domain/json-value.js";
+import { isPlainObject, type JsonValue } from "../../domain/json-value.js";
 import type { AlertSubscriber } from "../../alerts/alerting.js";
 import type { EventRecorder } from "../../events/event-log.js";
 import type { RunStarter } from "../run-starter.js";
@@ -26,6 +26,9 @@ import {
   kpiFiring,
   manualFiring,
   newFiles,
+  regimeLossEntering,
+  regimeLossFiring,
+  regimeLossVerdicts,
   scheduleDue,
   scheduleFiring,
   type TriggerFiring,
@@ -33,6 +36,7 @@ import {
 import { listGlob } from "./file-glob.js";
 import type { KpiSource } from "./kpi-source.js";
 import { TriggerReason } from "./reasons.js";
+import { regimeLossJudgements, type RegimeLossSource } from "./regime-loss-source.js";
 import { triggerKey, type TriggerSpec } from "./trigger-spec.js";
 import type { TriggerRef, TriggerStore } from "./trigger-store.js";
 
@@ -55,6 +59,8 @@ export interface TriggerServiceDeps {
   readonly pipelines: () => Promise<readonly PipelineTriggers[]>;
   readonly alerts: { subscribe(subscriber: AlertSubscriber): () => void };
   readonly kpis: KpiSource;
+  /** The routers' per-regime scoreboards, for `regimeLoss` triggers (absent: they cannot be judged). */
+  readonly regimeLosses?: RegimeLossSource;
   readonly store: TriggerStore;
   readonly events: EventRecorder;
   readonly clock: Clock;
@@ -223,6 +229,27 @@ export class TriggerService {
         if (breached !== null) change.breached = breached;
         await this.#deps.store.update(ref, { evaluatedAt: now, state: change });
         if (kpiFires(previous, breached)) await this.#fire(p, t, kpiFiring(t, answer));
+        return;
+      }
+      case "regimeLoss": {
+        const answer =
+          this.#deps.regimeLosses === undefined
+            ? { problem: "this server has no routers to read" }
+            : await this.#deps.regimeLosses.read(t.router);
+        const judged = "problem" in answer ? answer : regimeLossJudgements(t, answer);
+        if ("problem" in judged) {
+          await this.#problem(p, t, judged.problem);
+          return;
+        }
+        const state = await this.#deps.store.get(ref);
+        const before = state?.state.breached;
+        const previous = isPlainObject(before) ? before : {};
+        const entering = regimeLossEntering(previous, judged);
+        await this.#deps.store.update(ref, {
+          evaluatedAt: now,
+          state: { ...(state?.state ?? {}), problem: null, breached: regimeLossVerdicts(previous, judged) },
+        });
+        if (entering.length > 0) await this.#fire(p, t, regimeLossFiring(t, entering));
         return;
       }
       case "schedule": {

@@ -1,12 +1,13 @@
 /**
- * What starts a pipeline run: a monitor's alert, a KPI below (or above) its threshold, a
- * schedule, files arriving, or a person. Parsed once from the Pipeline's `triggers` list into a
+ * What starts a pipeline run: a monitor's alert, a KPI below (or above) its threshold, a router
+ * specialist's per-regime loss degrading, a schedule, files arriving, or a person. Parsed once from the Pipeline's `triggers` list into a
  * typed union told apart by `kind`; errors name the field (`triggers[1].schedule.cron`).
  */
 import { Cron } from "croner";
 import { parseDuration } from "../../domain/duration.js";
 import { isPlainObject } from "../../domain/json-value.js";
 import { invalidField, shown } from "../../registry/field.js";
+import { SCORE_LOSSES, type ScoreLoss } from "../../markets/regime-scoreboard.js";
 import { PERFORMANCE_METRICS, type PerformanceMetric } from "../../monitoring/performance-monitor-spec.js";
 
 /** A firing alert from a monitor (or a rollout), matched on what the spec names; absent = any. */
@@ -34,6 +35,33 @@ export interface KpiTrigger {
   readonly minLabels: number;
 }
 
+/**
+ * A regime router's specialist whose recent loss in a regime has grown against its own loss in
+ * that regime before: the mean of its latest `recent` rounds is at least `ratio` times the mean
+ * of the `baseline` rounds before them. Judged per regime (turbulent losses are higher than calm
+ * ones by nature, so a regime change alone is no degradation) and against the model's own past
+ * rather than the regime's best model: refitting answers "this model got worse", while "another
+ * model is better here" is the router's challenger's to act on (it moves the regime's weight).
+ * Fires when a pair enters the breach, not again until it has recovered.
+ */
+export interface RegimeLossTrigger {
+  readonly kind: "regimeLoss";
+  readonly router: string;
+  /** A specialist's name in the router, or `router` (its combined forecast: the classifier's signal); absent = every specialist. */
+  readonly specialist?: string;
+  /** A regime's label; absent = each of the router's regimes. */
+  readonly regime?: string;
+  readonly metric: ScoreLoss;
+  /** Recent over baseline mean loss at which it fires (> 1). */
+  readonly ratio: number;
+  /** Rounds (forecasts whose outcome came) in the recent stretch. */
+  readonly recent: number;
+  /** Rounds before the recent ones that make the baseline. */
+  readonly baseline: number;
+  /** Rounds each stretch needs before it is judged. */
+  readonly minSamples: number;
+}
+
 export interface ScheduleTrigger {
   readonly kind: "schedule";
   readonly cron: string;
@@ -51,10 +79,18 @@ export interface ManualTrigger {
   readonly kind: "manual";
 }
 
-export type TriggerSpec = AlertTrigger | KpiTrigger | ScheduleTrigger | FilesTrigger | ManualTrigger;
+export type TriggerSpec =
+  AlertTrigger | KpiTrigger | RegimeLossTrigger | ScheduleTrigger | FilesTrigger | ManualTrigger;
 export type TriggerKind = TriggerSpec["kind"];
 
-export const TRIGGER_KINDS: readonly TriggerKind[] = ["alert", "kpi", "schedule", "files", "manual"];
+export const TRIGGER_KINDS: readonly TriggerKind[] = [
+  "alert",
+  "kpi",
+  "regimeLoss",
+  "schedule",
+  "files",
+  "manual",
+];
 
 /** Shorthands a KPI may name: click-through rate is the rate of click events. */
 const KPI_ALIASES: Readonly<Record<string, { metric: PerformanceMetric; event: string }>> = {
@@ -82,6 +118,8 @@ export function parseTrigger(raw: unknown, at: string): TriggerSpec {
       return parseAlert(spec ?? {}, here);
     case "kpi":
       return parseKpi(spec, here);
+    case "regimeLoss":
+      return parseRegimeLoss(spec, here);
     case "schedule":
       return parseSchedule(spec, here);
     case "files":
@@ -141,6 +179,56 @@ function parseKpi(raw: unknown, at: string): KpiTrigger {
     bound,
     windowMs,
     minLabels,
+  };
+}
+
+/** The rounds a router keeps per regime by default: recent + baseline beyond it cannot be read. */
+const MAX_REGIME_ROUNDS = 1000;
+
+function parseRegimeLoss(raw: unknown, at: string): RegimeLossTrigger {
+  const o = objectWith(raw, at, [
+    "router",
+    "specialist",
+    "regime",
+    "metric",
+    "ratio",
+    "recent",
+    "baseline",
+    "minSamples",
+  ]);
+  const router = requiredName(o.router, `${at}.router`);
+  const specialist = optionalName(o.specialist, `${at}.specialist`);
+  const regime = optionalName(o.regime, `${at}.regime`);
+  const metric = o.metric ?? "qlike";
+  if (typeof metric !== "string" || !(SCORE_LOSSES as readonly string[]).includes(metric))
+    throw invalidField(`${at}.metric`, `expected one of ${SCORE_LOSSES.join(", ")}, got ${shown(metric)}`);
+  const ratio = o.ratio === undefined ? 1.2 : finite(o.ratio, `${at}.ratio`);
+  if (!(ratio > 1))
+    throw invalidField(`${at}.ratio`, `expected a number above 1 (1.2: 20% worse), got ${shown(o.ratio)}`);
+  const recent = o.recent === undefined ? 50 : count(o.recent, `${at}.recent`);
+  const baseline = o.baseline === undefined ? 250 : count(o.baseline, `${at}.baseline`);
+  if (recent + baseline > MAX_REGIME_ROUNDS)
+    throw invalidField(
+      at,
+      `recent + baseline is ${recent + baseline} rounds; a router keeps the last ${MAX_REGIME_ROUNDS} per regime`,
+    );
+  const minSamples =
+    o.minSamples === undefined ? Math.min(30, recent, baseline) : count(o.minSamples, `${at}.minSamples`);
+  if (minSamples > Math.min(recent, baseline))
+    throw invalidField(
+      `${at}.minSamples`,
+      `expected at most ${Math.min(recent, baseline)} (the shorter of recent and baseline), got ${minSamples}`,
+    );
+  return {
+    kind: "regimeLoss",
+    router,
+    ...(specialist === undefined ? {} : { specialist }),
+    ...(regime === undefined ? {} : { regime }),
+    metric: metric as ScoreLoss,
+    ratio,
+    recent,
+    baseline,
+    minSamples,
   };
 }
 
