@@ -315,9 +315,12 @@ export class RouterService {
 
     // The regime per row: the instrument's live one when bound and fed, else the row's window
     // read from the classifier's prior (stateless: every replica agrees).
+    // The request's returns are in the specialists' units (scale x the raw return); the
+    // classifier applies its own scale to raw returns, so it reads them divided back.
+    const raw = router.live === undefined && spec.scale !== 1 ? data.map((v) => v / spec.scale) : data;
     const readings: RegimeReading[] = [];
     for (let r = 0; r < rows; r++)
-      readings.push(router.live?.reading ?? classifyWindow(classifier, data, r * window, window));
+      readings.push(router.live?.reading ?? classifyWindow(classifier, raw, r * window, window));
 
     const names = spec.specialists.map((s) => s.name);
     const forward = { inputs: [{ name: "returns", datatype: "FP64", shape: [rows, window], data }] };

@@ -77,8 +77,11 @@ export function checkAgainstSignature(request: InferenceRequest, signature: Sign
   }
 }
 
+/** FP32 and FP64 stand in for each other: JSON numbers carry no width, so the width is the model's. */
+const isFloat = (datatype: string): boolean => datatype === "FP32" || datatype === "FP64";
+
 function checkTensor(tensor: Tensor, spec: TensorSpec): void {
-  if (tensor.datatype !== spec.datatype) {
+  if (tensor.datatype !== spec.datatype && !(isFloat(tensor.datatype) && isFloat(spec.datatype))) {
     throw invalid(`input '${tensor.name}': datatype must be ${spec.datatype}, got ${tensor.datatype}`);
   }
   const fits =
@@ -89,6 +92,24 @@ function checkTensor(tensor: Tensor, spec: TensorSpec): void {
       `input '${tensor.name}': shape [${tensor.shape.join(", ")}] does not fit [${spec.shape.join(", ")}] (-1 is any size)`,
     );
   }
+}
+
+/**
+ * The request's tensors in the datatypes the model declares: an FP64 tensor for an FP32 input
+ * is rounded to FP32 (and FP32 widened to FP64), so a caller that speaks one width (a router
+ * forwarding to specialists served by different frameworks) reaches every model. Tensors that
+ * already fit are passed through without a copy.
+ */
+export function conformFloats(inputs: readonly Tensor[], signature: Signature): Tensor[] {
+  return inputs.map((tensor) => {
+    const spec = signature.inputs.find((s) => s.name === tensor.name);
+    if (spec === undefined || spec.datatype === tensor.datatype || !isFloat(tensor.datatype)) return tensor;
+    if (spec.datatype === "FP32")
+      return { ...tensor, datatype: "FP32", data: Float32Array.from(tensor.data as Float64Array) };
+    if (spec.datatype === "FP64")
+      return { ...tensor, datatype: "FP64", data: Float64Array.from(tensor.data as Float32Array) };
+    return tensor;
+  });
 }
 
 function names(specs: readonly TensorSpec[]): string {

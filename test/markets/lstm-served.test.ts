@@ -12,12 +12,12 @@ const MODEL = join(import.meta.dirname, "..", "..", "examples", "markets", "mode
 const WINDOW = 20;
 const TRAINED_ON = 13_644;
 
-async function infer(s: TestServer, rows: number[][]) {
+async function infer(s: TestServer, rows: number[][], datatype = "FP32") {
   const res = await s.app.inject({
     method: "POST",
     url: "/v2/models/lstm/infer",
     payload: {
-      inputs: [{ name: "returns", datatype: "FP32", shape: [rows.length, WINDOW], data: rows.flat() }],
+      inputs: [{ name: "returns", datatype, shape: [rows.length, WINDOW], data: rows.flat() }],
     },
   });
   assert.equal(res.statusCode, 200, res.body);
@@ -86,5 +86,22 @@ describe("the shipped LSTM specialist served over OIP", () => {
       const [alone] = await infer(s, [row]);
       assert.ok(Math.abs((alone as number) - (together[i] as number)) <= 1e-6 * (alone as number));
     }
+  });
+
+  test("FP64 returns (what a router forwards) are rounded to the model's FP32: the same answer", async () => {
+    const rows = [sp.slice(100, 120), sp.slice(15000, 15020)];
+    assert.deepEqual(await infer(s, rows, "FP64"), await infer(s, rows, "FP32"));
+  });
+
+  test("an integer tensor for the FP32 input is still refused, naming the input", async () => {
+    const res = await s.app.inject({
+      method: "POST",
+      url: "/v2/models/lstm/infer",
+      payload: {
+        inputs: [{ name: "returns", datatype: "INT64", shape: [1, WINDOW], data: Array(WINDOW).fill(1) }],
+      },
+    });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.match(res.json().error, /input 'returns': datatype must be FP32, got INT64/);
   });
 });

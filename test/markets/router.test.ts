@@ -63,6 +63,8 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
       s,
       router("vol", { ...BASE, mode: "hard" }),
       router("soft", { ...BASE, mode: "soft" }),
+      // Specialists in percent: the request carries 100 x the raw returns the classifier reads.
+      router("percent", { ...BASE, mode: "hard", scale: 100 }),
       router("fragile", {
         ...BASE,
         specialists: [...SPECIALISTS, { name: "broken", deployment: "broken" }],
@@ -91,6 +93,16 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     assert.deepEqual(body.parameters.weights, [{ ewma: 1 }, { ewma: 0.25, last: 0.75 }]);
     assert.deepEqual(body.parameters.answered, ["ewma", "last"]);
     assert.deepEqual(body.parameters.dropped, {});
+  });
+
+  test("with scale 100 the request's percent returns are read by the classifier as raw returns, not scaled twice", async () => {
+    const percent = (w: number[]) => w.map((r) => 100 * r);
+    const res = await infer(s, "percent", [percent(CALM), percent(TURBULENT)]);
+    assert.equal(res.statusCode, 200, res.body);
+    const [, regime, probability] = res.json().outputs;
+    assert.deepEqual(regime.data, [0, 1]);
+    assert.ok(Math.abs(probability.data[0] - filtered(CALM)[0]!) < 1e-12);
+    assert.ok(Math.abs(probability.data[1] - filtered(TURBULENT)[1]!) < 1e-12);
   });
 
   test("soft routing mixes the regimes' weights by the filtered probabilities", async () => {

@@ -2,7 +2,7 @@
 import { isPlainObject } from "../../domain/json-value.js";
 import type { Tensor } from "../../domain/tensor.js";
 import type { JsonTensor } from "../../domain/tensor-json.js";
-import { checkAgainstSignature, decodeInferenceRequest } from "../inference-request.js";
+import { checkAgainstSignature, conformFloats, decodeInferenceRequest } from "../inference-request.js";
 import { loggedTensors, type LoggedInputs } from "../logged-inputs.js";
 import { answeredVersion, fallbackMarker, type Codec, type DecodedRequest } from "./codec.js";
 
@@ -28,7 +28,7 @@ export const OIP_V2: Codec<InferenceResponse> = {
       form: { kind: "tensors", inputs: request.inputs },
       prepare: (signature) => {
         checkAgainstSignature(request, signature);
-        return { inputs: request.inputs, outputs: request.outputs };
+        return { inputs: conformFloats(request.inputs, signature), outputs: request.outputs };
       },
       // The tensors as the client sent them (already checked): re-encoding would cost the
       // request path a copy of every input. Only free-form fields are bounded.
