@@ -24,6 +24,8 @@ export interface SeriesFileOptions {
    * reading as a zero return.
    */
   readonly skipRepeats?: boolean;
+  /** Only the file's first `rows` data rows (the past, when the rest is to be replayed). */
+  readonly rows?: number;
 }
 
 export interface SeriesFromFile {
@@ -47,11 +49,15 @@ export async function readSeriesFile(path: string, options: SeriesFileOptions): 
   const lines: number[] = [];
   const times: Array<string | number> = [];
   const timeColumn = options.timeColumn;
-  for await (const batch of readRowBatches(path, {
+  const limit = options.rows ?? Number.POSITIVE_INFINITY;
+  if (!(limit >= 1) || (options.rows !== undefined && !Number.isSafeInteger(limit)))
+    throw invalid(`rows must be a positive whole number, got ${String(options.rows)}`);
+  reading: for await (const batch of readRowBatches(path, {
     batchSize: 4096,
     ...(options.format === undefined ? {} : { format: options.format }),
   })) {
-    batch.rows.forEach((row, i) => {
+    for (const [i, row] of batch.rows.entries()) {
+      if (raw.length >= limit) break reading;
       const line = batch.lines[i] as number;
       if (Array.isArray(row))
         throw invalid(
@@ -80,7 +86,7 @@ export async function readSeriesFile(path: string, options: SeriesFileOptions): 
       }
       raw.push(cell);
       lines.push(line);
-    });
+    }
   }
   const withTimes = (at: number[]): { times?: Array<string | number> } =>
     timeColumn === undefined ? {} : { times: at.map((i) => times[i] as string | number) };

@@ -167,6 +167,49 @@ describe("ballast fit", () => {
     assert.equal((JSON.parse(r.stdout) as { n: number }).n, 299);
   });
 
+  test("--rows fits on the file's first rows only: the same fit as a file cut there", async () => {
+    const all = (await readFile(join(DATA_DIR, "dem2gbp.csv"), "utf8")).trimEnd().split("\n");
+    const cut = join(dir, "dem-head.csv");
+    await writeFile(cut, `${all.slice(0, 1001).join("\n")}\n`);
+    const fit = async (...args: string[]) => {
+      const r = await run("fit", "garch", "--column", "ret", "-o", "json", ...args);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as Record<string, number>;
+    };
+    const head = await fit("-f", join(DATA_DIR, "dem2gbp.csv"), "--rows", "1000");
+    assert.equal(head["n"], 1000);
+    assert.deepEqual(head, await fit("-f", cut));
+  });
+
+  test("--skip-repeats drops holiday-filled prices before the returns are taken", async () => {
+    const file = join(dir, "filled.csv");
+    const prices = Array.from(
+      { length: 160 },
+      (_, i) => 100 * Math.exp(0.01 * Math.sin(i * 1.3) + 0.002 * i),
+    );
+    const filled = prices.flatMap((p, i) => (i % 10 === 5 ? [p, p] : [p]));
+    await writeFile(file, `close\n${filled.join("\n")}\n`);
+    const fit = async (...args: string[]) => {
+      const r = await run(
+        "fit",
+        "ewma",
+        "-f",
+        file,
+        "--column",
+        "close",
+        "--returns",
+        "log",
+        "-o",
+        "json",
+        ...args,
+      );
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { n: number };
+    };
+    assert.equal((await fit()).n, filled.length - 1);
+    assert.equal((await fit("--skip-repeats")).n, prices.length - 1);
+  });
+
   test("bad input: one line naming the problem, non-zero exit", async () => {
     const short = join(dir, "short.csv");
     await writeFile(short, "ret\n0.1\n-0.2\n0.3\n");
@@ -194,6 +237,11 @@ describe("ballast fit", () => {
         /--method must be markov-switching, hmm or rules/,
       ],
       [["fit", "garch", "-f", join(dir, "missing.csv"), "--column", "ret"], /no such file/],
+      [
+        ["fit", "garch", "-f", short, "--column", "ret", "--rows", "0"],
+        /--rows must be a positive whole number, got '0'/,
+      ],
+      [["fit", "garch", "-f", short, "--column", "ret", "--skip-repeats"], /--skip-repeats needs --returns/],
     ];
     for (const [args, message] of cases) {
       const r = await run(...args);

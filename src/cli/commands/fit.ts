@@ -37,6 +37,8 @@ interface SeriesFlags {
   column: string;
   scale?: string;
   returns?: string;
+  rows?: string;
+  skipRepeats?: boolean;
   output?: string;
 }
 
@@ -308,6 +310,8 @@ function trainingOf(options: SeriesFlags): Record<string, unknown> {
     file: basename(options.file),
     column: options.column,
     ...(options.scale === undefined ? {} : { scale: Number(options.scale) }),
+    ...(options.rows === undefined ? {} : { rows: Number(options.rows) }),
+    ...(options.skipRepeats === true ? { skipRepeats: true } : {}),
   };
 }
 
@@ -374,6 +378,8 @@ function withSeriesFlags(command: Command, servableWindow: number | undefined): 
     .requiredOption("--column <column>", "the column holding returns (or prices, with --returns)")
     .option("--returns <kind>", "the column holds prices: derive log or simple returns")
     .option("--scale <factor>", "multiply the returns (100 for percent)")
+    .option("--rows <n>", "only the file's first n data rows (fit on the past, replay the rest)")
+    .option("--skip-repeats", "with --returns: drop a price equal to the one before (holiday fills)")
     .option("-o, --output <format>", "json for machine-readable output");
   if (servableWindow === undefined) return withSeries;
   return withSeries
@@ -400,9 +406,19 @@ async function readSeries(options: SeriesFlags): Promise<{ values: number[]; lin
   }
   if (options.output !== undefined && options.output !== "json")
     throw invalid(`--output must be json (or left out for a table), got '${options.output}'`);
+  let rows: number | undefined;
+  if (options.rows !== undefined) {
+    rows = Number(options.rows);
+    if (!/^[1-9][0-9]*$/.test(options.rows.trim()) || !Number.isSafeInteger(rows))
+      throw invalid(`--rows must be a positive whole number, got '${options.rows}'`);
+  }
+  if (options.skipRepeats === true && options.returns === undefined)
+    throw invalid("--skip-repeats needs --returns (the column must hold prices)");
   return readSeriesFile(options.file, {
     column: options.column,
     scale,
+    ...(rows === undefined ? {} : { rows }),
+    ...(options.skipRepeats === true ? { skipRepeats: true } : {}),
     ...(options.returns === undefined ? {} : { returns: options.returns as ReturnKind }),
   });
 }
