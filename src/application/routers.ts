@@ -102,7 +102,13 @@ interface LoadedRouter {
   /** Per regime and model (the router's own answers under ROUTER_MODEL): losses and recent rounds. */
   evaluation: ScoreboardState;
   /** The instrument's live regime, when bound and bars have come. */
-  live?: { state: RegimeState; reading?: RegimeReading; lastBar: number };
+  live?: {
+    state: RegimeState;
+    reading?: RegimeReading;
+    lastBar: number;
+    /** The regime last announced (a RegimeChanged event): the reading must leave it surely. */
+    announced?: number;
+  };
   readonly failures: Map<string, number>;
   answers: number;
 }
@@ -511,12 +517,25 @@ export class RouterService {
     }
     // Undefined while a rules classifier warms up: answers then read each request's window.
     const reading = readRegime(router.classifier, state);
-    const before = router.live?.reading;
-    router.live = { state, ...(reading === undefined ? {} : { reading }), lastBar: bar.time };
-    if (holder && reading !== undefined && before !== undefined && before.regime !== reading.regime) {
-      const from = spec.regimes[before.regime] as string;
+    // Announced once it differs from the last announced regime with at least minProbability, so
+    // a filter wavering around 0.5 does not make an event (and an alert) every other bar.
+    const announced = router.live?.announced ?? router.live?.reading?.regime;
+    const probability = reading === undefined ? 0 : (reading.probabilities[reading.regime] as number);
+    const changed =
+      reading !== undefined &&
+      announced !== undefined &&
+      reading.regime !== announced &&
+      probability >= spec.regimeChange.minProbability;
+    const now = changed || announced === undefined ? reading?.regime : announced;
+    router.live = {
+      state,
+      ...(reading === undefined ? {} : { reading }),
+      lastBar: bar.time,
+      ...(now === undefined ? {} : { announced: now }),
+    };
+    if (holder && changed && announced !== undefined) {
+      const from = spec.regimes[announced] as string;
       const to = spec.regimes[reading.regime] as string;
-      const probability = reading.probabilities[reading.regime] as number;
       await this.parts.events.record({
         kind: "Router",
         name: router.name,

@@ -59,6 +59,8 @@ export interface RouterSpec {
   readonly scale: number;
   readonly deadlineMs: number;
   readonly challenger?: RouterChallenger;
+  /** A regime change is announced (event, alert) when the new regime's probability reaches this. */
+  readonly regimeChange: { readonly minProbability: number };
   /**
    * Whom the router's alerts reach (regime changed, champion changed, nonsense answers), in the
    * Monitors' notifier schema. Kept as declared here: the schema lives in alerts/, above this
@@ -79,6 +81,7 @@ const FIELDS = [
   "deadlineMs",
   "notifiers",
   "challenger",
+  "regimeChange",
 ];
 const NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/i;
 
@@ -274,7 +277,22 @@ export function parseRouterSpec(raw: unknown): RouterSpec {
       "an integer from 1 to 60000 (milliseconds)",
     ),
     ...(challenger === undefined ? {} : { challenger }),
+    regimeChange: regimeChangeOf(spec.regimeChange),
     notifiers: notifiersAt(spec.notifiers),
+  };
+}
+
+function regimeChangeOf(raw: unknown): { minProbability: number } {
+  if (raw === undefined) return { minProbability: 0.5 };
+  const c = objectAt(raw, "regimeChange");
+  onlyFields(c, ["minProbability"], "regimeChange.");
+  return {
+    minProbability: numberAt(
+      c.minProbability ?? 0.5,
+      "regimeChange.minProbability",
+      (v) => v >= 0.5 && v < 1,
+      "a probability in [0.5, 1)",
+    ),
   };
 }
 

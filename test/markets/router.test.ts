@@ -326,6 +326,42 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     }
   });
 
+  test("regimeChange.minProbability: a wavering filter is announced only when the new regime is sure", async () => {
+    const res0 = await apply(
+      s,
+      router("sure", { ...BASE, instrument: "smi", scale: 100, regimeChange: { minProbability: 0.99 } }),
+      router("eager", { ...BASE, instrument: "smi", scale: 100 }),
+    );
+    assert.equal(res0.statusCode, 200, res0.body);
+    const returns = [...CALM, ...MIXED, ...CALM, ...MIXED, ...TURBULENT, ...MIXED, ...CALM, ...CALM];
+    const bars = returns.map((r, i) => ({ time: 5000 + i, return: i === 0 ? null : r }));
+    await s.ballast.routers.observeBars("smi", bars);
+    // The expected announcements, from the test's own filter: argmax flips for the default 0.5,
+    // and for 0.99 only a regime other than the last announced one reached with p >= 0.99.
+    const path = bars.slice(1).map((_, i) => filtered(returns.slice(1, i + 2)));
+    const announced = (min: number) => {
+      let last = path[0]![1]! > path[0]![0]! ? 1 : 0;
+      const to: number[] = [];
+      for (const p of path.slice(1)) {
+        const now = p[1]! > p[0]! ? 1 : 0;
+        if (now !== last && p[now]! >= min) to.push((last = now));
+      }
+      return to;
+    };
+    const changes = async (name: string) =>
+      (await s.ballast.events.list({ kind: "Router", name }))
+        .filter((e) => e.reason === "RegimeChanged")
+        .map((e) => (e.details.to === "turbulent" ? 1 : 0));
+    const eager = announced(0.5);
+    const sure = announced(0.99);
+    assert.ok(sure.length >= 1 && sure.length < eager.length, `${sure.length} vs ${eager.length}`);
+    assert.deepEqual(await changes("eager"), eager);
+    assert.deepEqual(await changes("sure"), sure);
+    const bad = await apply(s, router("bad", { ...BASE, regimeChange: { minProbability: 0.3 } }));
+    assert.equal(bad.statusCode, 400, bad.body);
+    assert.match(bad.json().error, /regimeChange\.minProbability: expected a probability in \[0\.5, 1\)/);
+  });
+
   test("bars posted to the instrument's API reach its router: live regime and joined outcomes", async () => {
     const res0 = await apply(s, router("wired", { ...BASE, instrument: "cac", scale: 100 }));
     assert.equal(res0.statusCode, 200, res0.body);
