@@ -109,6 +109,12 @@ interface LoadedRouter {
     /** The regime last announced (a RegimeChanged event): the reading must leave it surely. */
     announced?: number;
   };
+  /**
+   * Per regime, its round count at the last takeover: the next one waits for minSamples more
+   * rounds, so a champion that online learning lifts back above its challenger is not taken
+   * over again on the same evidence at every outcome.
+   */
+  takenAt: number[];
   readonly failures: Map<string, number>;
   answers: number;
 }
@@ -281,6 +287,7 @@ export class RouterService {
         spec.regimes,
         Math.max(DEFAULT_ROUNDS_KEPT, spec.challenger?.minSamples ?? 0),
       ),
+      takenAt: spec.regimes.map(() => 0),
       failures: new Map(),
       answers: 0,
     };
@@ -582,6 +589,8 @@ export class RouterService {
       router.weights[p.regime] = learn(spec.learning, router.weights[p.regime] as number[], losses);
     }
     if (spec.challenger === undefined) return;
+    const rounds = Math.max(0, ...(router.evaluation.totals[regime]?.n ?? []));
+    if (rounds - (router.takenAt[regime] ?? 0) < spec.challenger.minSamples) return;
     const weights = router.weights[p.regime] as number[];
     const champion = this.#champion(names, weights);
     const verdict = challengerVerdict(router.evaluation, spec.regimes[regime] as string, champion, {
@@ -601,6 +610,7 @@ export class RouterService {
       next[o] = weights[c] as number;
       router.weights[p.regime] = next;
     }
+    router.takenAt[p.regime] = rounds;
     const label = spec.regimes[p.regime] as string;
     await this.parts.events.record({
       kind: "Router",
@@ -795,7 +805,13 @@ function sameLearning(saved: unknown, spec: RouterSpec): boolean {
 
 /** What is saved of a router: its spec (a changed spec starts afresh), weights, evaluation, live filter. */
 function saved(r: LoadedRouter) {
-  return { spec: r.spec, weights: r.weights, evaluation: r.evaluation, live: r.live ?? null };
+  return {
+    spec: r.spec,
+    weights: r.weights,
+    evaluation: r.evaluation,
+    live: r.live ?? null,
+    takenAt: r.takenAt,
+  };
 }
 
 /** Puts a saved state back when it was saved under the same spec; `live` too unless told not to. */
@@ -804,6 +820,9 @@ function restore(r: LoadedRouter, raw: unknown, withLive = true): void {
   const state = raw as unknown as ReturnType<typeof saved>;
   r.weights = state.weights.map((row) => [...row]);
   r.evaluation = state.evaluation;
+  // Saved before takeovers were remembered: none counted.
+  if (Array.isArray(state.takenAt) && state.takenAt.length === r.takenAt.length)
+    r.takenAt = [...state.takenAt];
   if (withLive && state.live !== null) r.live = state.live;
 }
 

@@ -286,6 +286,42 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     assert.ok((taken.details.pValue as number) < 0.05);
   });
 
+  test("after a takeover a regime waits minSamples rounds: learning that lifts the old champion back does not flap it", async () => {
+    const res0 = await apply(
+      s,
+      router("flap", {
+        ...BASE,
+        weights: { calm: { route: "last" }, turbulent: { route: "last" } },
+        instrument: "smi-flap",
+        scale: 1,
+        learning: { algorithm: "fixed-share", rate: 50, share: 0.01, loss: "qlike" },
+        challenger: { alpha: 0.05, minSamples: 10, action: "weight" },
+      }),
+    );
+    assert.equal(res0.statusCode, 200, res0.body);
+    const ewma = (await own(s, "ewma", [MIXED]))[0]!;
+    const last = (await own(s, "last", [MIXED]))[0]!;
+    assert.ok(Math.abs(Math.log(ewma / last)) > 0.2, `the two must disagree: ${ewma} vs ${last}`);
+    // ewma is right two rounds in three, last the third: ewma is better on the whole, while the
+    // learned weights (a fast learning rate) hand last the lead after each of its rounds.
+    const takeovers: number[] = [];
+    let seen = 0;
+    for (let t = 0; t < 60; t++) {
+      const res = await infer(s, "flap", [MIXED], { origin: t });
+      assert.equal(res.statusCode, 200, res.body);
+      if (t === 0) await s.ballast.routers.observeBars("smi-flap", [{ time: 0, return: null }]);
+      const realized = t % 3 === 2 ? last : ewma;
+      await s.ballast.routers.observeBars("smi-flap", [{ time: t + 1, return: Math.sqrt(realized) }]);
+      const events = (await s.ballast.events.list({ kind: "Router", name: "flap" })).filter(
+        (e) => e.reason === "RegimeChampionChanged",
+      );
+      for (; seen < events.length; seen++) takeovers.push(t + 1);
+    }
+    assert.ok(takeovers.length >= 2, `the rule still takes over: ${takeovers.join(", ")}`);
+    for (let i = 1; i < takeovers.length; i++)
+      assert.ok(takeovers[i]! - takeovers[i - 1]! >= 10, `takeovers at rounds ${takeovers.join(", ")}`);
+  });
+
   test("the live regime follows the instrument's bars; a change is an event and an alert", async () => {
     const res0 = await apply(s, router("watch", { ...BASE, instrument: "ftse", scale: 100 }));
     assert.equal(res0.statusCode, 200, res0.body);
