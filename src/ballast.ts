@@ -479,7 +479,9 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   const runStarter: RunStarter = pipelines;
   // Every finished run (and a candidate stopped at validation) into the event log and Notifiers.
   const announcer = announcements;
-  const pipelineRuns = pipelineSeries(metrics.registry);
+  const pipelineRuns = pipelineSeries(metrics.registry, async () =>
+    (await resourceStore.list("Pipeline")).map((r) => r.manifest.metadata.name),
+  );
   pipelines.subscribe((run) => {
     pipelineRuns.runFinished(run);
     const failedStep = run.steps.find((st) => st.state === "Failed");

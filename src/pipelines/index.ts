@@ -12,7 +12,7 @@ export { runStepTask } from "./queue/step-worker.js";
 export { RunController } from "./run-controller.js";
 export { type Announcer, recordRunEvent } from "./run-events.js";
 export { type RunStarter } from "./run-starter.js";
-export { type PipelineRun, RunStore, type StepRun } from "./run-store.js";
+export { type PipelineRun, type RunState, RunStore, type StepRun } from "./run-store.js";
 export {
   type CandidateRegistration,
   type Champion,

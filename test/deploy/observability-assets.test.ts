@@ -1,14 +1,14 @@
 /**
  * The Grafana dashboards and Prometheus rules in deploy/ against the server they watch: the rules
  * pass promtool, every dashboard is importable JSON with unique panel ids, and every metric any
- * expression names is one a real Ballast server exports.
+ * expression names has samples in /metrics of a real Ballast server that has had traffic.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startTestServer } from "../helpers/app.js";
+import { serverWithTraffic } from "../helpers/metrics-traffic.js";
 
 const promtool = spawnSync("promtool", ["--version"]).status === 0;
 const noPromtool = "promtool is not installed (apt-get install prometheus); .ci/run installs it";
@@ -117,7 +117,55 @@ test("metricFamilies maps histogram series to their family", () => {
   ]);
 });
 
-test("every metric the dashboards and rules name is one a running Ballast server exports", async () => {
+/** Every sample line's metric name in a Prometheus text exposition (HELP/TYPE lines are not samples). */
+export function sampledNames(exposition: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of exposition.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/.exec(line);
+    if (m !== null) names.add(m[1] as string);
+  }
+  return names;
+}
+
+/** The families the text declares, by name, with their type. */
+export function declaredTypes(exposition: string): Map<string, string> {
+  return new Map(
+    [...exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1] as string, m[2] as string]),
+  );
+}
+
+/** The families in `named` that have no sample: a histogram needs its _bucket, _sum and _count. */
+export function unsampled(named: Iterable<string>, exposition: string): string[] {
+  const sampled = sampledNames(exposition);
+  const types = declaredTypes(exposition);
+  const lines = (family: string) =>
+    types.get(family) === "histogram" ? ["_bucket", "_sum", "_count"].map((s) => family + s) : [family];
+  return [...named].filter((family) => !lines(family).every((n) => sampled.has(n))).sort();
+}
+
+test("sampledNames, declaredTypes and unsampled read an exposition's samples, not its HELP/TYPE lines", () => {
+  const text = [
+    "# HELP ballast_a_total A.",
+    "# TYPE ballast_a_total counter",
+    "# HELP ballast_b B.",
+    "# TYPE ballast_b gauge",
+    'ballast_b{x="1"} 0',
+    "# TYPE ballast_h histogram",
+    'ballast_h_bucket{le="+Inf"} 1',
+    "ballast_h_count 1",
+    "",
+  ].join("\n");
+  assert.deepEqual([...sampledNames(text)].sort(), ["ballast_b", "ballast_h_bucket", "ballast_h_count"]);
+  assert.equal(declaredTypes(text).get("ballast_h"), "histogram");
+  // Declared but never sampled, and a histogram without its _sum, are both missing.
+  assert.deepEqual(unsampled(["ballast_a_total", "ballast_b", "ballast_h"], text), [
+    "ballast_a_total",
+    "ballast_h",
+  ]);
+});
+
+test("every metric the dashboards and rules name has samples in /metrics of a server that has had traffic", async () => {
   const named = new Set<string>();
   for (const { dashboard } of dashboards)
     for (const p of allPanels(dashboard.panels))
@@ -125,21 +173,27 @@ test("every metric the dashboards and rules name is one a running Ballast server
   const exprs = ruleExprs();
   assert.equal(exprs.length, 8, "every rule's expr was read");
   for (const e of exprs) metricFamilies(e).forEach((n) => named.add(n));
+  assert.ok(named.size >= 50, `only ${named.size} metrics named`);
 
-  const s = await startTestServer();
+  const s = await serverWithTraffic();
   try {
-    const ok = { inputs: [{ name: "input", datatype: "FP32", shape: [1, 3], data: [1, 2, 0] }] };
-    await s.app.inject({ method: "POST", url: "/v2/models/fraud/infer", payload: ok });
-    await s.app.inject({ method: "POST", url: "/v2/models/fraud/infer", payload: { inputs: [{}] } });
     const text = (await s.app.inject("/metrics")).body;
-    // A family exists when the server declares it (`# TYPE`); labelled families show samples
-    // only once something happened, which the inference requests above give for serving.
-    const declared = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string));
-    const missing = [...named].filter((n) => !declared.has(n)).sort();
-    assert.deepEqual(missing, [], `named in deploy/ but not exported: ${missing.join(", ")}`);
+    const declared = declaredTypes(text);
+    const undeclared = [...named].filter((n) => !declared.has(n)).sort();
+    assert.deepEqual(undeclared, [], `named in deploy/ but not exported: ${undeclared.join(", ")}`);
+    const missing = unsampled(named, text);
+    assert.deepEqual(
+      missing,
+      [],
+      `named in deploy/ but without a sample after traffic: ${missing.join(", ")}`,
+    );
+    // The label values the rules select on are ones the server writes.
+    assert.match(text, /^ballast_pipeline_runs_total\{pipeline="broken",state="Failed"\} 1$/m);
+    assert.match(text, /^ballast_rollout_phase\{deployment="shop",phase="Aborted"\} 0$/m);
+    assert.match(text, /^ballast_dataset_drift_share\{[^}]*segment=""\} /m);
     assert.match(text, /^ballast_inference_requests_total\{[^}]*status="400"\} 1$/m);
-    assert.match(text, /^ballast_inference_duration_seconds_bucket\{/m);
+    assert.match(text, /^ballast_requests_shed_total\{deployment="guarded"\} 1$/m);
   } finally {
-    await s.close();
+    await s.stop();
   }
 });

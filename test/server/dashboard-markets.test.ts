@@ -21,6 +21,7 @@ import {
 import { expectedDuration, regimeBands } from "../../src/server/dashboard/pages/markets.js";
 import { hashToken, parseTokenFile } from "../../src/server/tokens.js";
 import { escape } from "../../src/server/dashboard/html.js";
+import { misalignedHeaders } from "../helpers/table-columns.js";
 
 const HTML = { accept: "text/html,application/xhtml+xml" };
 const DAY = 86_400_000;
@@ -195,6 +196,14 @@ describe("markets pages", () => {
       r.body,
       /<th scope="row">turbulent<\/th>\s*<td class="num">0\.1<\/td>\s*<td class="num">0\.9<\/td>\s*<td class="num">10<\/td>/,
     );
+  });
+
+  test("numeric columns on the markets pages have right-aligned headers", async () => {
+    for (const url of ["/markets", "/markets/routers/wired"]) {
+      const body = (await s.app.inject({ url, headers: HTML })).body;
+      assert.match(body, /<th scope="col" class="num">/, url);
+      assert.deepEqual(misalignedHeaders(body), [], `${url}: headers left-aligned over numbers`);
+    }
   });
 
   test("an unknown router is a 404 page", async () => {

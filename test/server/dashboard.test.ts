@@ -7,12 +7,16 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { get, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { escape, html, jsonBlock, raw } from "../../src/server/dashboard/html.js";
 import { DURATION_BUCKETS } from "../../src/observability/inference-series.js";
 import { histogramQuantile } from "../../src/server/dashboard/traffic.js";
 import { hashToken, parseTokenFile } from "../../src/server/tokens.js";
 import { seedDashboard, type SeededServer } from "../helpers/dashboard-seed.js";
-import { startTestServer } from "../helpers/app.js";
+import { FRAUD_MODEL, startTestServer } from "../helpers/app.js";
+import { misalignedHeaders } from "../helpers/table-columns.js";
+import { STYLE } from "../../src/server/dashboard/client-script.js";
 
 const PAYLOADS = [
   `<script>alert(1)</script>`,
@@ -111,6 +115,25 @@ describe("dashboard pages on an open server", () => {
     const missing = await s.app.inject({ url: "/deployments/nope", headers: HTML });
     assert.equal(missing.statusCode, 404);
     assert.match(missing.body, /nope/);
+  });
+
+  test("numeric columns: a header over right-aligned numbers is right-aligned too", async () => {
+    assert.match(STYLE, /(^|[\s,])th\.num\s*[,{][^}]*text-align:\s*right/m, "th.num is aligned right");
+    assert.deepEqual(
+      misalignedHeaders(
+        '<table><tr><th scope="col">Name</th><th scope="col">n</th></tr><tr><td>a</td><td class="num">1</td></tr></table>',
+      ),
+      ["n"],
+    );
+    const urls = ["/", "/deployments", "/deployments/fraud", "/rollouts", "/rollouts/shop", "/monitors"];
+    urls.push("/monitors/fraud-drift", "/models", "/models/fraud", "/pipelines", "/pipelines/retrain");
+    let numericColumns = 0;
+    for (const url of urls) {
+      const body = (await s.app.inject({ url, headers: HTML })).body;
+      numericColumns += (body.match(/<th scope="col" class="num">/g) ?? []).length;
+      assert.deepEqual(misalignedHeaders(body), [], `${url}: headers left-aligned over numbers`);
+    }
+    assert.ok(numericColumns >= 15, `only ${numericColumns} numeric columns seen`);
   });
 
   test("recorded text is escaped on the page", async () => {
@@ -314,4 +337,48 @@ describe("dashboard with tokens", () => {
     const again = await post(operator, { _csrf: csrf });
     assert.match(again.body, /role="alert"/);
   });
+});
+
+test("the model page compares the versions ?a= and ?b= name, the latest two without them, and names a version the model lacks", async () => {
+  const s = await startTestServer();
+  try {
+    // v1 is registered by the helper; v2 and v3 with metrics that tell the versions apart.
+    for (const [i, auc] of [0.8, 0.9].entries()) {
+      const artifactPath = join(s.dataDir, `fraud-v${i + 2}.json`);
+      await writeFile(artifactPath, JSON.stringify({ ...FRAUD_MODEL, intercept: -2 - 2 * i }));
+      await s.ballast.registry.registerVersion({ model: "fraud", artifactPath, metrics: { auc } });
+    }
+    const compared = async (query: string) => {
+      const r = await s.app.inject({ url: `/models/fraud${query}`, headers: HTML });
+      assert.equal(r.statusCode, 200, r.body.slice(0, 300));
+      const table = r.body.slice(r.body.indexOf("<h2>Compare versions</h2>"));
+      const heads = [...table.matchAll(/<th scope="col">(v\d+)<\/th>/g)].map((m) => m[1]);
+      const auc = /<td>metric auc<\/td>\s*<td>([^<]*)<\/td>\s*<td>([^<]*)<\/td>\s*<td>([^<]*)<\/td>/.exec(
+        table,
+      );
+      const selected = (id: string) =>
+        new RegExp(`<select id="${id}"[^>]*>[\\s\\S]*?<option value="(\\d+)"\\s+selected`).exec(table)?.[1];
+      return { heads, auc: auc?.slice(1), selected: [selected("cmp-a"), selected("cmp-b")] };
+    };
+    assert.deepEqual(await compared(""), {
+      heads: ["v2", "v3"],
+      auc: ["0.8", "0.9", "0.1"],
+      selected: ["2", "3"],
+    });
+    assert.deepEqual(await compared("?a=1&b=3"), {
+      heads: ["v1", "v3"],
+      auc: ["—", "0.9", "—"],
+      selected: ["1", "3"],
+    });
+    assert.deepEqual(await compared("?a=3&b=2"), {
+      heads: ["v3", "v2"],
+      auc: ["0.9", "0.8", "-0.1"],
+      selected: ["3", "2"],
+    });
+    const unknown = await s.app.inject({ url: "/models/fraud?a=1&b=7", headers: HTML });
+    assert.equal(unknown.statusCode, 404);
+    assert.match(unknown.body, /fraud has no version 7 \(b=7\)/);
+  } finally {
+    await s.close();
+  }
 });

@@ -78,8 +78,8 @@ export async function deploymentPage(
         <tr>
           <th scope="col">Variant</th>
           <th scope="col">Model</th>
-          <th scope="col">Version</th>
-          <th scope="col">Weight</th>
+          <th scope="col" class="num">Version</th>
+          <th scope="col" class="num">Weight</th>
           <th scope="col">State</th>
         </tr>
       </thead>
@@ -124,9 +124,9 @@ export async function deploymentPage(
               <tr>
                 <th scope="col">Shadow</th>
                 <th scope="col">Version</th>
-                <th scope="col">Compared</th>
-                <th scope="col">Agreement</th>
-                <th scope="col">Score difference p50 / p99</th>
+                <th scope="col" class="num">Compared</th>
+                <th scope="col" class="num">Agreement</th>
+                <th scope="col" class="num">Score difference p50 / p99</th>
               </tr>
             </thead>
             <tbody>
@@ -183,7 +183,7 @@ export async function deploymentPage(
                 <th scope="col">Request</th>
                 <th scope="col">Variant</th>
                 <th scope="col">Outputs</th>
-                <th scope="col">Latency</th>
+                <th scope="col" class="num">Latency</th>
                 <th scope="col">Feedback</th>
               </tr>
             </thead>

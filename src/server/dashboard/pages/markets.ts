@@ -42,11 +42,11 @@ export async function marketsPage(b: Ballast, ctx: PageContext): Promise<Html> {
                 <tr>
                   <th scope="col">Router</th>
                   <th scope="col">Regime now</th>
-                  <th scope="col">Probability</th>
+                  <th scope="col" class="num">Probability</th>
                   <th scope="col">Mode</th>
                   <th scope="col">Specialists</th>
                   <th scope="col">Instrument</th>
-                  <th scope="col">Answers</th>
+                  <th scope="col" class="num">Answers</th>
                 </tr>
               </thead>
               <tbody>
@@ -73,9 +73,9 @@ export async function marketsPage(b: Ballast, ctx: PageContext): Promise<Html> {
                 <thead>
                   <tr>
                     <th scope="col">Instrument</th>
-                    <th scope="col">Bars</th>
+                    <th scope="col" class="num">Bars</th>
                     <th scope="col">Last bar</th>
-                    <th scope="col">Last close</th>
+                    <th scope="col" class="num">Last close</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -126,8 +126,8 @@ function transitionTable(model: RegimeModel): Html {
     <thead>
       <tr>
         <th scope="col">From \\ to</th>
-        ${model.labels.map((l) => html`<th scope="col">${l}</th>`)}
-        <th scope="col">Expected duration</th>
+        ${model.labels.map((l) => html`<th scope="col" class="num">${l}</th>`)}
+        <th scope="col" class="num">Expected duration</th>
       </tr>
     </thead>
     <tbody>
@@ -214,11 +214,11 @@ export async function routerPage(b: Ballast, ctx: PageContext, name: string): Pr
               <tr>
                 <th scope="col">Regime</th>
                 <th scope="col">Model</th>
-                <th scope="col">n</th>
-                <th scope="col">QLIKE</th>
-                <th scope="col">MSE</th>
-                <th scope="col">DM p vs champion</th>
-                <th scope="col">DM p vs router</th>
+                <th scope="col" class="num">n</th>
+                <th scope="col" class="num">QLIKE</th>
+                <th scope="col" class="num">MSE</th>
+                <th scope="col" class="num">DM p vs champion</th>
+                <th scope="col" class="num">DM p vs router</th>
               </tr>
             </thead>
             <tbody>

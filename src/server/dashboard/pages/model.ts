@@ -1,6 +1,7 @@
 /** Models: versions, aliases, lineage, metrics, and one version set against another. */
 import type { Ballast } from "../../../ballast.js";
 import type { ModelVersion } from "../../../domain/model.js";
+import { notFound } from "../../../domain/errors.js";
 import { html, type Html } from "../html.js";
 import { page, type PageContext } from "../layout.js";
 import { brief, num, when } from "../format.js";
@@ -19,7 +20,7 @@ export async function modelsPage(b: Ballast, ctx: PageContext): Promise<Html> {
               <thead>
                 <tr>
                   <th scope="col">Model</th>
-                  <th scope="col">Latest</th>
+                  <th scope="col" class="num">Latest</th>
                   <th scope="col">Aliases</th>
                   <th scope="col">Updated</th>
                 </tr>
@@ -90,10 +91,20 @@ export async function modelPage(
     Object.entries(model.aliases)
       .filter(([, n]) => n === v)
       .map(([a]) => a);
-  const pick = (raw: string | undefined, fallback: ModelVersion | undefined) =>
-    versions.find((v) => String(v.version) === raw) ?? fallback;
-  const left = pick(query.a, versions.at(-2));
-  const right = pick(query.b, versions.at(-1));
+  // A version the model lacks is named rather than silently replaced by the latest two, which
+  // would compare versions other than the ones asked for under the same headings.
+  const pick = (key: "a" | "b", fallback: ModelVersion | undefined) => {
+    const raw = query[key];
+    if (raw === undefined || raw === "") return fallback;
+    const found = versions.find((v) => String(v.version) === raw);
+    if (found === undefined)
+      throw notFound(
+        `model ${name} has no version ${String(raw)} (${key}=${String(raw)}); its versions are ${versions.map((v) => `v${v.version}`).join(", ")}`,
+      );
+    return found;
+  };
+  const left = pick("a", versions.at(-2));
+  const right = pick("b", versions.at(-1));
   const options = (selected: number | undefined) =>
     versions.map(
       (v) =>
@@ -107,7 +118,7 @@ export async function modelPage(
     <table>
       <thead>
         <tr>
-          <th scope="col">Version</th>
+          <th scope="col" class="num">Version</th>
           <th scope="col">Aliases</th>
           <th scope="col">Created</th>
           <th scope="col">Metrics</th>

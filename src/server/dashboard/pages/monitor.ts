@@ -30,7 +30,7 @@ export function monitorsPage(b: Ballast, ctx: PageContext): Html {
                   <th scope="col">Monitor</th>
                   <th scope="col">Deployment</th>
                   <th scope="col">Type</th>
-                  <th scope="col">Open alerts</th>
+                  <th scope="col" class="num">Open alerts</th>
                 </tr>
               </thead>
               <tbody>
@@ -148,11 +148,11 @@ function driftMonitor(ctx: PageContext, status: MonitorStatus, windows: Evaluate
               <tr>
                 <th scope="col">Feature</th>
                 <th scope="col">Test</th>
-                <th scope="col">Score</th>
-                <th scope="col">Threshold</th>
-                <th scope="col">Reference rows</th>
-                <th scope="col">Current rows</th>
-                <th scope="col">Missing (reference → current)</th>
+                <th scope="col" class="num">Score</th>
+                <th scope="col" class="num">Threshold</th>
+                <th scope="col" class="num">Reference rows</th>
+                <th scope="col" class="num">Current rows</th>
+                <th scope="col" class="num">Missing (reference → current)</th>
                 <th scope="col">Drifted</th>
               </tr>
             </thead>

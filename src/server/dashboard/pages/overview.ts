@@ -57,11 +57,11 @@ export async function overviewPage(
         <tr>
           <th scope="col">Deployment</th>
           <th scope="col">Serves</th>
-          <th scope="col">req/s</th>
-          <th scope="col">5xx share</th>
-          <th scope="col">p99</th>
+          <th scope="col" class="num">req/s</th>
+          <th scope="col" class="num">5xx share</th>
+          <th scope="col" class="num">p99</th>
           <th scope="col">Drift</th>
-          <th scope="col">Open alerts</th>
+          <th scope="col" class="num">Open alerts</th>
           <th scope="col">Rollout</th>
         </tr>
       </thead>
@@ -86,7 +86,7 @@ export async function overviewPage(
                 <th scope="col">Canary</th>
                 <th scope="col">Phase</th>
                 <th scope="col">Step</th>
-                <th scope="col">Weight</th>
+                <th scope="col" class="num">Weight</th>
               </tr>
             </thead>
             <tbody>

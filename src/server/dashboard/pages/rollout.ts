@@ -32,7 +32,7 @@ export async function rolloutsPage(b: Ballast, ctx: PageContext): Promise<Html> 
                   <th scope="col">Deployment</th>
                   <th scope="col">From → to</th>
                   <th scope="col">Phase</th>
-                  <th scope="col">Weight</th>
+                  <th scope="col" class="num">Weight</th>
                   <th scope="col">Started</th>
                 </tr>
               </thead>
