@@ -35,7 +35,12 @@ import {
   type RegimeState,
 } from "../markets/regime-classifier.js";
 import { combine, learn, renormalise, weightsFor } from "../markets/router-weights.js";
-import { declaredWeights, parseRouterSpec, type RouterSpec } from "../markets/router-spec.js";
+import {
+  declaredWeights,
+  parseRouterSpec,
+  type RouterAlert,
+  type RouterSpec,
+} from "../markets/router-spec.js";
 import {
   challengerVerdict,
   compareModels,
@@ -191,7 +196,7 @@ export class RouterService {
   /** An alert event (no state, never resolves) from a router; its subscribers hear it. */
   #alert(
     router: string,
-    alertname: string,
+    alertname: RouterAlert,
     severity: string,
     summary: string,
     labels: Record<string, string>,
