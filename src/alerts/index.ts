@@ -16,5 +16,10 @@ export {
 } from "./alerting.js";
 export { type DispatcherStats } from "./dispatcher.js";
 export { type AlertPhase, alertRule, type AlertRule, type AlertState } from "./lifecycle.js";
-export { checkOneNotifier, type NotifierConfig, parseNotifierConfig } from "./notifiers/index.js";
+export {
+  checkOneNotifier,
+  type NotifierConfig,
+  parseNotifierConfig,
+  parseNotifierList,
+} from "./notifiers/index.js";
 export { parseSecretRef, resolveSecret, type SecretRef } from "./notifiers/secret-ref.js";

@@ -18,7 +18,7 @@ import { BallastError, invalid, isBallastError, notFound } from "../domain/error
 import { isPlainObject } from "../domain/json-value.js";
 import type { EventRecorder } from "../events/event-log.js";
 import type { AlertSink } from "../alerts/alerting.js";
-import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
+import { parseNotifierList, type NotifierConfig } from "../alerts/notifiers/index.js";
 import type { Registry } from "../registry/registry.js";
 import type { ArtifactStore } from "../registry/artifacts.js";
 import { invalidField } from "../registry/field.js";
@@ -35,7 +35,12 @@ import {
   type RegimeState,
 } from "../markets/regime-classifier.js";
 import { combine, learn, renormalise, weightsFor } from "../markets/router-weights.js";
-import { declaredWeights, parseRouterSpec, type RouterSpec } from "../markets/router-spec.js";
+import {
+  declaredWeights,
+  parseRouterSpec,
+  type RouterAlert,
+  type RouterSpec,
+} from "../markets/router-spec.js";
 import {
   challengerVerdict,
   compareModels,
@@ -203,7 +208,7 @@ export class RouterService {
   /** An alert event (no state, never resolves) from a router; its subscribers hear it. */
   #alert(
     router: string,
-    alertname: string,
+    alertname: RouterAlert,
     severity: string,
     summary: string,
     labels: Record<string, string>,
@@ -786,14 +791,7 @@ export class RouterService {
 
 /** The spec's notifiers in the Monitors' schema; errors name the field (`notifiers[0].url`). */
 function routerNotifiers(spec: RouterSpec): NotifierConfig[] {
-  const parsed = spec.notifiers.map((n, i) => parseNotifierConfig(n, `notifiers[${i}]`));
-  const names = new Set<string>();
-  parsed.forEach(({ name }, i) => {
-    if (names.has(name))
-      throw invalidField(`notifiers[${i}].name`, `another notifier is already named "${name}"`);
-    names.add(name);
-  });
-  return parsed;
+  return parseNotifierList(spec.notifiers);
 }
 
 /** Whether a saved state was learned under this spec: whom alerts reach does not change what was learned. */

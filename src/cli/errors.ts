@@ -1,6 +1,7 @@
 /** The one place where errors become CLI output: one line on stderr and an exit code. */
 import type { CommanderError } from "commander";
 import { isBallastError, type ErrorCode } from "../domain/errors.js";
+import { isStoreBusy } from "../store/busy.js";
 
 const EXIT_CODES: Record<ErrorCode, number> = {
   invalid_argument: 2,
@@ -17,6 +18,7 @@ const EXIT_CODES: Record<ErrorCode, number> = {
 };
 
 export function exitCodeFor(error: unknown): number {
+  if (isStoreBusy(error)) return EXIT_CODES.unavailable;
   return isBallastError(error) ? EXIT_CODES[error.code] : 1;
 }
 

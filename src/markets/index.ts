@@ -66,7 +66,13 @@ export {
   type ScoreboardState,
   type ScoreLoss,
 } from "./regime-scoreboard.js";
-export { declaredWeights, parseRouterSpec, type RouterSpec } from "./router-spec.js";
+export {
+  declaredWeights,
+  parseRouterSpec,
+  ROUTER_ALERTS,
+  type RouterAlert,
+  type RouterSpec,
+} from "./router-spec.js";
 export {
   combine,
   learn,

@@ -19,6 +19,10 @@ export type RouterLoss = (typeof ROUTER_LOSSES)[number];
 export const CHALLENGER_ACTIONS = ["route", "weight"] as const;
 export type ChallengerAction = (typeof CHALLENGER_ACTIONS)[number];
 
+/** The alerts a Router publishes (its `alertname` label), as notifiers and pipeline triggers see them. */
+export const ROUTER_ALERTS = ["RegimeChanged", "RegimeChampionChanged", "RouterSpecialistNonsense"] as const;
+export type RouterAlert = (typeof ROUTER_ALERTS)[number];
+
 export const DEFAULT_ROUTER_DEADLINE_MS = 250;
 export const MAX_ROUTER_SPECIALISTS = 32;
 export const MAX_ROUTER_REGIMES = 8;

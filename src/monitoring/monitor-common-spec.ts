@@ -2,7 +2,7 @@
 import { invalid } from "../domain/errors.js";
 import { isPlainObject } from "../domain/json-value.js";
 import { alertRule, type AlertRule } from "../alerts/lifecycle.js";
-import { parseNotifierConfig, type NotifierConfig } from "../alerts/notifiers/index.js";
+import { parseNotifierList, type NotifierConfig } from "../alerts/notifiers/index.js";
 
 export const SEVERITIES = ["info", "warning", "critical"] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -41,15 +41,5 @@ export function parseAlerting(raw: Record<string, unknown>): {
   const alert = alertRule((raw.alert ?? {}) as Partial<AlertRule>);
   const notifiers = raw.notifiers ?? [];
   if (!Array.isArray(notifiers)) throw invalid("notifiers must be a list");
-  const parsed = notifiers.map((n, i) => parseNotifierConfig(n, `notifiers[${i}]`));
-  // Receivers are told apart by name (delivery counters, failures).
-  const names = new Set<string>();
-  parsed.forEach(({ name }, i) => {
-    if (names.has(name))
-      throw invalid(`notifiers[${i}].name: another notifier is already named "${name}"`, {
-        field: `notifiers[${i}].name`,
-      });
-    names.add(name);
-  });
-  return { severity: severity as Severity, alert, notifiers: parsed };
+  return { severity: severity as Severity, alert, notifiers: parseNotifierList(notifiers) };
 }

@@ -29,5 +29,5 @@ export { stepKinds } from "./steps/index.js";
 export { monitorKpis } from "./triggers/kpi-source.js";
 export { type RegimeLossAnswer } from "./triggers/regime-loss-source.js";
 export { type PipelineTriggers, TriggerService } from "./triggers/trigger-service.js";
-export { parseTriggers } from "./triggers/trigger-spec.js";
+export { parseTriggers, type TriggerSpec } from "./triggers/trigger-spec.js";
 export { TriggerStore } from "./triggers/trigger-store.js";

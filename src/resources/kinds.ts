@@ -12,6 +12,7 @@ import { invalidField, shown } from "../registry/field.js";
 import { REGISTRY_REASONS } from "../registry/registry-events.js";
 import { parseAnyMonitorSpec, type AnyMonitorSpec } from "../monitoring/monitor-spec.js";
 import { parsePipelineSpec } from "../pipelines/pipeline-spec.js";
+import { parseTriggers, type TriggerSpec } from "../pipelines/triggers/trigger-spec.js";
 import { parseRouterSpec } from "../markets/router-spec.js";
 import type { Kind, Manifest } from "./manifest.js";
 
@@ -262,8 +263,26 @@ const pipelineRules: KindRules = {
     parsePipelineSpec(spec);
     return spec;
   },
-  references: () => [],
+  references: routersHeard,
 };
+
+/**
+ * The Routers a pipeline's alert triggers hear: a misspelt name would wait for alerts that never
+ * come. A triggers list that does not parse names none (canonical refuses it with the field).
+ */
+function routersHeard(spec: Spec): Reference[] {
+  let triggers: TriggerSpec[];
+  try {
+    triggers = parseTriggers(spec.triggers, "triggers");
+  } catch {
+    return [];
+  }
+  return triggers.flatMap((t, i) =>
+    t.kind === "alert" && t.router !== undefined
+      ? [{ kind: "Router" as const, name: t.router, field: `triggers[${i}].alert.router` }]
+      : [],
+  );
+}
 
 // ---------------------------------------------------------------- Router
 

@@ -8,6 +8,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { isBallastError, type ErrorCode } from "../domain/errors.js";
 import { STATUS, statusFor } from "../domain/http-status.js";
+import { storeBusyError } from "../store/busy.js";
 
 export { statusFor };
 
@@ -81,6 +82,9 @@ export function errorReply(error: unknown, request: FastifyRequest, reply: Fasti
     if (error.code === "unauthenticated") void reply.header("www-authenticate", "Bearer");
     return reply.status(status).send(body(error.message, error.code, error.details));
   }
+  // A store lock that outlasted the busy timeout clears on its own: retry, not a server fault.
+  const busy = storeBusyError(error);
+  if (busy !== undefined) return errorReply(busy, request, reply);
   const fastifyError = error as Partial<FastifyError>;
   const status = fastifyError.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) {

@@ -7,7 +7,17 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
-import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  sql,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDialectConfig,
+} from "kysely";
 import { invalid, unavailable } from "../domain/errors.js";
 import type { Database } from "./schema.js";
 import { migrateToLatest } from "./migrations.js";
@@ -82,7 +92,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
     database?.close();
     throw unavailable(`cannot open SQLite store ${path}: ${reasonOf(error)}`);
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
   const store = { ...closable(db, "sqlite"), sqliteFile: path };
   try {
     // Kysely runs SQLite migrations outside a transaction; an IMMEDIATE one makes them atomic
@@ -100,6 +110,35 @@ async function openSqlite(dataDir: string): Promise<Store> {
     throw unavailable(`cannot prepare SQLite store ${path}: ${reasonOf(error)}`);
   }
   return store;
+}
+
+/**
+ * Every transaction on the main SQLite connection begins IMMEDIATE, taking the write lock at
+ * BEGIN. Kysely begins them deferred: such a transaction reads on a snapshot and must upgrade to
+ * a writer at its first write, and in WAL mode SQLite refuses that upgrade with SQLITE_BUSY at
+ * once, without calling the busy handler, when another connection (the prediction-log writer
+ * thread, a CLI process) committed after the snapshot or holds the write lock then. Taken at
+ * BEGIN, the lock waits for the busy timeout like any other. The transactions here are almost all
+ * read-then-write; the rare read-only one pays with a short wait for the lock, which readers
+ * outside transactions never take.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  private readonly config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.config);
+  }
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+  }
 }
 
 async function openPostgres(url: string): Promise<Store> {

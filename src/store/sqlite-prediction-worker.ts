@@ -25,13 +25,16 @@ function prepare(): (rows: PredictionRowValues[]) => number[] {
   );
   // The positions of rows not inserted because their key was logged before: the log counts
   // them as refused, not as written.
-  return db.transaction((rows: PredictionRowValues[]) => {
+  const insertRows = db.transaction((rows: PredictionRowValues[]) => {
     const duplicates: number[] = [];
     rows.forEach((row, i) => {
       if (insert.run(row).changes === 0) duplicates.push(i);
     });
     return duplicates;
   });
+  // IMMEDIATE, as on the main connection (see db.ts): the write lock is taken at BEGIN, where
+  // waiting for it honours the busy timeout, never upgraded to later.
+  return (rows) => insertRows.immediate(rows);
 }
 
 parentPort?.on("message", (message: WriterMessage) => {

@@ -84,6 +84,13 @@ describe("a Router's notifiers", () => {
     assert.match(res.body, /notifiers\[0\]/);
   });
 
+  test("two notifiers with one name are a 400 naming the second, as for a Monitor", async () => {
+    const hook = { kind: "webhook", name: "hook", url: "http://127.0.0.1:9/hook" };
+    const res = await apply(router({ notifiers: [hook, { ...hook, url: "http://127.0.0.1:9/other" }] }));
+    assert.equal(res.statusCode, 400, res.body);
+    assert.match(res.json().error, /notifiers\[1\]\.name: another notifier is already named "hook"/);
+  });
+
   test("the regime change reaches the router's webhook", { timeout: 60_000 }, async () => {
     const res = await apply(router({ notifiers: [{ kind: "webhook", name: "hook", url }] }));
     assert.equal(res.statusCode, 200, res.body);

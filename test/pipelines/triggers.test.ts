@@ -14,9 +14,13 @@ import { alertRule } from "../../src/alerts/lifecycle.js";
 import { EventLog } from "../../src/events/event-log.js";
 import { openStore, type Store } from "../../src/store/db.js";
 import type { RunStarter } from "../../src/pipelines/run-starter.js";
-import { decide, scheduleDue } from "../../src/pipelines/triggers/decide.js";
+import { alertFiring, alertMatches, decide, scheduleDue } from "../../src/pipelines/triggers/decide.js";
 import { readingOf, type KpiAnswer, type KpiSource } from "../../src/pipelines/triggers/kpi-source.js";
-import { parseTriggers, type KpiTrigger } from "../../src/pipelines/triggers/trigger-spec.js";
+import {
+  parseTriggers,
+  type AlertTrigger,
+  type KpiTrigger,
+} from "../../src/pipelines/triggers/trigger-spec.js";
 import { TriggerService, type PipelineTriggers } from "../../src/pipelines/triggers/trigger-service.js";
 import { TriggerStore } from "../../src/pipelines/triggers/trigger-store.js";
 import { pipelineTriggersFrom } from "../../src/application/pipeline-triggers.js";
@@ -30,6 +34,7 @@ describe("trigger spec", () => {
     const triggers = parseTriggers(
       [
         { alert: { monitor: "fraud-drift", severity: "critical", deployment: "fraud" } },
+        { alert: { router: "vol", alertname: "RegimeChanged" } },
         { kpi: { deployment: "recsys", metric: "ctr", below: 0.05, window: "1h", minLabels: 200 } },
         { schedule: { cron: "0 3 * * *", timezone: "Europe/Paris" } },
         { files: { path: "incoming/*.csv" } },
@@ -39,6 +44,7 @@ describe("trigger spec", () => {
     );
     assert.deepEqual(triggers, [
       { kind: "alert", monitor: "fraud-drift", severity: "critical", deployment: "fraud" },
+      { kind: "alert", router: "vol", alertname: "RegimeChanged" },
       {
         kind: "kpi",
         deployment: "recsys",
@@ -74,6 +80,22 @@ describe("trigger spec", () => {
       "triggers[0].kpi.metric",
     ],
     ["unknown field", [{ alert: { monitr: "x" } }], "triggers[0].alert.monitr"],
+    ["a monitor and a router", [{ alert: { monitor: "m", router: "vol" } }], "triggers[0].alert"],
+    [
+      "a router's alert with a deployment",
+      [{ alert: { router: "vol", deployment: "d" } }],
+      "triggers[0].alert.deployment",
+    ],
+    [
+      "an alertname without a router",
+      [{ alert: { alertname: "RegimeChanged" } }],
+      "triggers[0].alert.alertname",
+    ],
+    [
+      "an alertname no router publishes",
+      [{ alert: { router: "vol", alertname: "RegimeChange" } }],
+      "triggers[0].alert.alertname",
+    ],
     ["unknown kind", [{ webhook: {} }], "triggers[0].webhook"],
     ["two kinds", [{ alert: {}, manual: {} }], "triggers[0]"],
   ];
@@ -473,5 +495,54 @@ describeStores("trigger memory", (c) => {
     } finally {
       await opened.cleanup();
     }
+  });
+});
+
+describe("alert triggers naming a router", () => {
+  const transition = (
+    source: { kind: "router" | "drift"; name: string },
+    alertname: string,
+    type: "fired" | "repeated" = "fired",
+  ) => ({
+    type,
+    source,
+    identity: "i",
+    notification: {
+      status: "firing" as const,
+      identity: "i",
+      labels: { alertname, router: source.name, severity: "info" },
+      annotations: { summary: "spx turned turbulent (from calm)" },
+      startsAt: 1,
+    },
+  });
+  const [regimeChanged, anyOfVol, monitors] = parseTriggers(
+    [{ alert: { router: "vol", alertname: "RegimeChanged" } }, { alert: { router: "vol" } }, { alert: {} }],
+    "t",
+  ) as AlertTrigger[];
+
+  test("hear that router's alerts only, of the kind named; monitor triggers do not hear routers", () => {
+    const changed = transition({ kind: "router", name: "vol" }, "RegimeChanged");
+    const champion = transition({ kind: "router", name: "vol" }, "RegimeChampionChanged");
+    const otherRouter = transition({ kind: "router", name: "rates" }, "RegimeChanged");
+    const drift = transition({ kind: "drift", name: "vol" }, "RegimeChanged");
+    assert.deepEqual(
+      [changed, champion, otherRouter, drift].map((t) => alertMatches(regimeChanged!, t)),
+      [true, false, false, false],
+    );
+    assert.deepEqual(
+      [changed, champion, otherRouter, drift].map((t) => alertMatches(anyOfVol!, t)),
+      [true, true, false, false],
+    );
+    assert.deepEqual(
+      [changed, drift].map((t) => alertMatches(monitors!, t)),
+      [false, true],
+    );
+  });
+
+  test("the reason names the alert and the router", () => {
+    assert.equal(
+      alertFiring(transition({ kind: "router", name: "vol" }, "RegimeChanged")).reason,
+      "alert RegimeChanged of router vol firing (info): spx turned turbulent (from calm)",
+    );
   });
 });

@@ -40,6 +40,21 @@ export function parseNotifierConfig(raw: unknown, path = "notifier"): NotifierCo
 }
 
 /**
+ * Validates a list of notifiers (a Monitor's, a Router's), each at `path[i]`. Their names must
+ * differ: receivers are told apart by name (delivery counters, failures).
+ */
+export function parseNotifierList(raw: readonly unknown[], path = "notifiers"): NotifierConfig[] {
+  const parsed = raw.map((n, i) => parseNotifierConfig(n, `${path}[${i}]`));
+  const names = new Set<string>();
+  parsed.forEach(({ name }, i) => {
+    if (names.has(name))
+      throw invalidField(`${path}[${i}].name`, `another notifier is already named "${name}"`);
+    names.add(name);
+  });
+  return parsed;
+}
+
+/**
  * Builds a notifier whose sends go only where `access` allows and that reads only the secrets
  * `secrets` allows (both checked at each send, so a stored receiver outside a narrowed
  * `--allow-remote`, `--secrets-dir` or `--secret-env` is refused rather than called).

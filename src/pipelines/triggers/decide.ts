@@ -56,22 +56,38 @@ export function decide(firing: TriggerFiring, facts: RunFacts): TriggerDecision 
   return { action: "start", reason: firing.reason };
 }
 
-/** Whether an alert transition is one the trigger starts on: a monitor's firing matching every field named. */
+/**
+ * Whether an alert transition is one the trigger starts on: a monitor's firing (a router's when
+ * the trigger names one) matching every field named.
+ */
 export function alertMatches(trigger: AlertTrigger, transition: AlertTransition): boolean {
   if (transition.type !== "fired") return false;
-  // Monitors' alerts only: a rollout's or the registry's events are not what retraining answers.
-  if (transition.source.kind !== "drift" && transition.source.kind !== "performance") return false;
+  const { source } = transition;
   const labels = transition.notification.labels;
-  if (trigger.monitor !== undefined && trigger.monitor !== transition.source.name) return false;
+  if (trigger.router !== undefined) {
+    if (source.kind !== "router" || source.name !== trigger.router) return false;
+    if (trigger.alertname !== undefined && trigger.alertname !== labels.alertname) return false;
+  } else {
+    // Monitors' alerts unless a router is named: a rollout's or the registry's events are not
+    // what retraining answers.
+    if (source.kind !== "drift" && source.kind !== "performance") return false;
+    if (trigger.monitor !== undefined && trigger.monitor !== source.name) return false;
+  }
   if (trigger.severity !== undefined && trigger.severity !== labels.severity) return false;
   if (trigger.deployment !== undefined && trigger.deployment !== labels.deployment) return false;
   return true;
 }
 
-/** "alert fraud-drift firing (critical) on deployment fraud: 3 of 5 features drifted …". */
+/**
+ * "alert fraud-drift firing (critical) on deployment fraud: 3 of 5 features drifted …", or for a
+ * router "alert RegimeChanged of router vol firing (info): spx turned turbulent (from calm)".
+ */
 export function alertFiring(transition: AlertTransition): TriggerFiring {
   const { labels, annotations } = transition.notification;
-  const who = transition.source.name;
+  const who =
+    transition.source.kind === "router"
+      ? `${labels.alertname ?? "alert"} of router ${transition.source.name}`
+      : transition.source.name;
   const where = labels.deployment === undefined ? "" : ` on deployment ${labels.deployment}`;
   const what = annotations.summary ?? labels.alertname ?? transition.identity;
   const score =

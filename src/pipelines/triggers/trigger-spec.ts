@@ -1,5 +1,5 @@
 /**
- * What starts a pipeline run: a monitor's alert, a KPI below (or above) its threshold, a router
+ * What starts a pipeline run: a monitor's or a router's alert, a KPI below (or above) its threshold, a router
  * specialist's per-regime loss degrading, a schedule, files arriving, or a person. Parsed once from the Pipeline's `triggers` list into a
  * typed union told apart by `kind`; errors name the field (`triggers[1].schedule.cron`).
  */
@@ -8,12 +8,20 @@ import { parseDuration } from "../../domain/duration.js";
 import { isPlainObject } from "../../domain/json-value.js";
 import { invalidField, shown } from "../../registry/field.js";
 import { SCORE_LOSSES, type ScoreLoss } from "../../markets/regime-scoreboard.js";
+import { ROUTER_ALERTS, type RouterAlert } from "../../markets/router-spec.js";
 import { PERFORMANCE_METRICS, type PerformanceMetric } from "../../monitoring/performance-monitor-spec.js";
 
-/** A firing alert from a monitor (or a rollout), matched on what the spec names; absent = any. */
+/**
+ * A firing alert, matched on what the spec names (absent = any): a drift or performance monitor's,
+ * or, when `router` is named, that Router's (a regime change, a new champion, a nonsense answer).
+ */
 export interface AlertTrigger {
   readonly kind: "alert";
   readonly monitor?: string;
+  /** A Router's name: its alerts instead of the monitors'. */
+  readonly router?: string;
+  /** The router's alert (`RegimeChanged`, …); only with `router`. */
+  readonly alertname?: RouterAlert;
   readonly severity?: string;
   readonly deployment?: string;
 }
@@ -134,13 +142,29 @@ export function parseTrigger(raw: unknown, at: string): TriggerSpec {
 }
 
 function parseAlert(raw: unknown, at: string): AlertTrigger {
-  const o = objectWith(raw, at, ["monitor", "severity", "deployment"]);
+  const o = objectWith(raw, at, ["monitor", "router", "alertname", "severity", "deployment"]);
   const monitor = optionalName(o.monitor, `${at}.monitor`);
+  const router = optionalName(o.router, `${at}.router`);
   const severity = optionalName(o.severity, `${at}.severity`);
   const deployment = optionalName(o.deployment, `${at}.deployment`);
+  if (router !== undefined && monitor !== undefined)
+    throw invalidField(at, "name a monitor or a router, not both (each trigger hears one source)");
+  // A router's alerts carry no deployment label: the field could never match.
+  if (router !== undefined && deployment !== undefined)
+    throw invalidField(`${at}.deployment`, "a router's alerts name no deployment; leave it out with router");
+  if (o.alertname !== undefined && router === undefined)
+    throw invalidField(`${at}.alertname`, `names a router's alert; give the router too (router: <name>)`);
+  if (o.alertname !== undefined && !(ROUTER_ALERTS as readonly unknown[]).includes(o.alertname))
+    throw invalidField(
+      `${at}.alertname`,
+      `expected one of ${ROUTER_ALERTS.join(", ")}, got ${shown(o.alertname)}`,
+    );
+  const alertname = o.alertname as RouterAlert | undefined;
   return {
     kind: "alert",
     ...(monitor === undefined ? {} : { monitor }),
+    ...(router === undefined ? {} : { router }),
+    ...(alertname === undefined ? {} : { alertname }),
     ...(severity === undefined ? {} : { severity }),
     ...(deployment === undefined ? {} : { deployment }),
   };
