@@ -114,10 +114,14 @@ describe("volatility specialists served as builtin models", () => {
     assert.match(zero.json().error, /last-value forecast a variance of 0 for step 1 \(row 2\)/);
   });
 
-  test("FP32 is refused unless the model declares it, and served when it does", async () => {
-    const res = await infer(s, "ewma", [[1, 2, 3]], "FP32");
+  test("FP32 sent to an FP64 model is widened (same answer), INT64 is refused, an FP32 model is served", async () => {
+    const wide = await infer(s, "ewma", [[0.5, -0.25, 1]], "FP32");
+    const exact = await infer(s, "ewma", [[0.5, -0.25, 1]], "FP64");
+    assert.equal(wide.statusCode, 200, wide.body);
+    assert.deepEqual(wide.json().outputs[0].data, exact.json().outputs[0].data);
+    const res = await infer(s, "ewma", [[1, 2, 3]], "INT64");
     assert.equal(res.statusCode, 400);
-    assert.match(res.json().error, /'returns'.*FP64.*FP32/);
+    assert.match(res.json().error, /'returns'.*FP64.*INT64/);
     const fp32 = await infer(s, "ewma32", [[0.5, -0.25, 1]], "FP32");
     assert.equal(fp32.statusCode, 200, fp32.body);
     let v = (0.25 + 0.0625 + 1) / 3;
