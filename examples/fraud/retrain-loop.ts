@@ -11,11 +11,13 @@
  * Time is compressed: a simulated week is sent within one minute (the monitor's bucket), so the
  * script waits for the minute to turn between the stable weeks and week 5.
  * Options: --server URL (default $BALLAST_SERVER or http://127.0.0.1:8080), --rows N per week
- * (default 4000), --seed S.
+ * (default 4000), --seed S, --screenshots DIR (the dashboard's pages at the end, through chromium:
+ * examples/dashboard-shots.ts).
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_SERVER, ServerClient } from "../../src/cli/client.js";
 import { FRAUD_FEATURES, generateFraudWeek, type FraudTransaction } from "../../src/sim/fraud.js";
+import { storyScreenshots } from "../dashboard-shots.js";
 import { applyFile, followRollout, followRun, nextRun, runIds, sleep } from "../loop-follow.js";
 
 const { values } = parseArgs({
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     server: { type: "string", default: DEFAULT_SERVER },
     rows: { type: "string", default: "4000" },
     seed: { type: "string", default: "42" },
+    screenshots: { type: "string" },
   },
 });
 const ROWS = Number(values.rows);
@@ -115,3 +118,6 @@ const misfit = await client.request<{ run: { id: string } }>(
 );
 const mrun = await followRun(client, "fraud-retrain-misfit", misfit.run.id);
 if (mrun.state === "Succeeded") await followRollout(client, "fraud", canaryTraffic);
+
+if (values.screenshots !== undefined)
+  await storyScreenshots(values.server, values.screenshots, "fraud", process.env.BALLAST_TOKEN);

@@ -8,6 +8,7 @@
  *   npx tsx examples/markets/story.ts                  # S&P 500, 1985 to Aug 1991: October 1987
  *   npx tsx examples/markets/story.ts --market dax     # DAX, 1997-98: the Asian and Russian crises
  *   npx tsx examples/markets/story.ts --bars 300 --keep
+ *   npx tsx examples/markets/story.ts --screenshots docs/screenshots   # the dashboard at the end
  *
  * Every step prints the command a user would type for it and runs that command (`ballast` from
  * this checkout's source). See README.md, "The markets story".
@@ -19,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { readSeriesFile } from "../../src/markets/series-file.js";
+import { storyScreenshots } from "../dashboard-shots.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const HERE = relative(ROOT, import.meta.dirname);
@@ -214,6 +216,7 @@ async function main(): Promise<void> {
       bars: { type: "string" },
       keep: { type: "boolean", default: false },
       dir: { type: "string" },
+      screenshots: { type: "string" },
     },
   });
   if (flags.market !== "sp500" && flags.market !== "dax")
@@ -403,6 +406,7 @@ async function main(): Promise<void> {
   await ballast(["routers", "performance", "vol-router", "--by", "regime", ...server]);
   await ballast(["routers", "show", "vol-router", ...server]);
   say();
+  if (flags.screenshots !== undefined) await storyScreenshots(router.url, flags.screenshots, market.id);
   if (flags.keep === true) {
     say(`The router keeps running: open ${router.url}/markets/routers/vol-router (Ctrl-C stops everything).`);
     await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));

@@ -7,6 +7,7 @@
  *   npx tsx examples/recsys/retrain-loop.ts --server http://127.0.0.1:8080
  *
  * A simulated day is sent within one minute (the monitor's bucket); about 3 minutes in all.
+ * --screenshots DIR saves the dashboard's pages at the end (examples/dashboard-shots.ts).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,6 +18,7 @@ import { ServerClient } from "../../src/cli/client.js";
 import { buildApp } from "../../src/server/app.js";
 import { createRandom } from "../../src/sim/random.js";
 import { createWorld, recsysModel, shownIndex } from "../../src/sim/recsys.js";
+import { storyScreenshots } from "../dashboard-shots.js";
 import { applyFile, followRollout, followRun, nextRun, runIds, sleep } from "../loop-follow.js";
 
 const { values } = parseArgs({
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     server: { type: "string" },
     impressions: { type: "string", default: "2000" },
     seed: { type: "string", default: "7" },
+    screenshots: { type: "string" },
   },
 });
 const N = Number(values.impressions);
@@ -109,6 +112,8 @@ try {
       await sleep(500);
     });
   }
+  if (values.screenshots !== undefined)
+    await storyScreenshots(values.server ?? local?.url ?? "", values.screenshots, "recsys", process.env.BALLAST_TOKEN);
 } finally {
   await local?.stop();
 }
