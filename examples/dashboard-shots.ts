@@ -72,7 +72,8 @@ export async function captureDashboard(options: ShotOptions): Promise<ShotResult
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     context.on("request", (r) => {
-      if (!r.url().startsWith(base) && !r.url().startsWith("data:")) problems.push(`left the server: ${r.url()}`);
+      if (!r.url().startsWith(base) && !r.url().startsWith("data:"))
+        problems.push(`left the server: ${r.url()}`);
     });
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
@@ -120,11 +121,16 @@ export async function captureDashboard(options: ShotOptions): Promise<ShotResult
 async function signIn(page: Page, base: string, token: string): Promise<void> {
   await page.goto(`${base}/login`);
   await page.fill("#token", token);
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login")), page.click("button[type=submit]")]);
+  await Promise.all([
+    page.waitForURL((u) => !u.pathname.startsWith("/login")),
+    page.click("button[type=submit]"),
+  ]);
 }
 
 async function links(page: Page): Promise<string[]> {
-  const hrefs = await page.locator("main a[href]").evaluateAll((as) => as.map((a) => a.getAttribute("href") ?? ""));
+  const hrefs = await page
+    .locator("main a[href]")
+    .evaluateAll((as) => as.map((a) => a.getAttribute("href") ?? ""));
   return [...new Set(hrefs)];
 }
 
@@ -133,7 +139,12 @@ function singular(list: string): string {
 }
 
 /** The stories' `--screenshots DIR`: shoot, say where, and fail the story on a broken page. */
-export async function storyScreenshots(server: string, out: string, prefix: string, token?: string): Promise<void> {
+export async function storyScreenshots(
+  server: string,
+  out: string,
+  prefix: string,
+  token?: string,
+): Promise<void> {
   const { files, problems } = await captureDashboard({ server, out, prefix, token });
   console.log(`saved ${files.length} screenshots of the dashboard to ${out}/${prefix}-*.png`);
   if (problems.length > 0) {

@@ -113,7 +113,12 @@ try {
     });
   }
   if (values.screenshots !== undefined)
-    await storyScreenshots(values.server ?? local?.url ?? "", values.screenshots, "recsys", process.env.BALLAST_TOKEN);
+    await storyScreenshots(
+      values.server ?? local?.url ?? "",
+      values.screenshots,
+      "recsys",
+      process.env.BALLAST_TOKEN,
+    );
 } finally {
   await local?.stop();
 }

@@ -120,6 +120,13 @@ interface LoadedRouter {
    * over again on the same evidence at every outcome.
    */
   takenAt: number[];
+  /**
+   * Per regime, its champion's index: the largest declared weight at first, then the challenger
+   * that last took the regime. Designated, not read off the live weights: online learning moves
+   * weights at every outcome, and a champion that changed with them would be "taken" again and
+   * again on the same evidence (and a dead specialist's kept weight would make it champion).
+   */
+  champions: number[];
   readonly failures: Map<string, number>;
   answers: number;
 }
@@ -293,6 +300,7 @@ export class RouterService {
         Math.max(DEFAULT_ROUNDS_KEPT, spec.challenger?.minSamples ?? 0),
       ),
       takenAt: spec.regimes.map(() => 0),
+      champions: declared.map(largest),
       failures: new Map(),
       answers: 0,
     };
@@ -597,7 +605,7 @@ export class RouterService {
     const rounds = Math.max(0, ...(router.evaluation.totals[regime]?.n ?? []));
     if (rounds - (router.takenAt[regime] ?? 0) < spec.challenger.minSamples) return;
     const weights = router.weights[p.regime] as number[];
-    const champion = this.#champion(names, weights);
+    const champion = names[router.champions[regime] as number] as string;
     const verdict = challengerVerdict(router.evaluation, spec.regimes[regime] as string, champion, {
       alpha: spec.challenger.alpha,
       minSamples: spec.challenger.minSamples,
@@ -616,6 +624,7 @@ export class RouterService {
       router.weights[p.regime] = next;
     }
     router.takenAt[p.regime] = rounds;
+    router.champions[p.regime] = c;
     const label = spec.regimes[p.regime] as string;
     await this.parts.events.record({
       kind: "Router",
@@ -641,12 +650,6 @@ export class RouterService {
         new: verdict.challenger,
       },
     );
-  }
-
-  #champion(names: readonly string[], weights: readonly number[]): string {
-    let top = 0;
-    for (let i = 1; i < weights.length; i++) if ((weights[i] as number) > (weights[top] as number)) top = i;
-    return names[top] as string;
   }
 
   /** GET /api/v1/routers. */
@@ -688,9 +691,7 @@ export class RouterService {
               lastBar: r.live.lastBar,
             },
       weights: { declared: table(r.declared), live: table(r.weights) },
-      champions: Object.fromEntries(
-        r.spec.regimes.map((g, k) => [g, this.#champion(names, r.weights[k] as number[])]),
-      ),
+      champions: Object.fromEntries(r.spec.regimes.map((g, k) => [g, names[r.champions[k] as number]])),
       specialists: r.spec.specialists.map((s) => ({
         ...s,
         failures: Object.fromEntries(
@@ -731,8 +732,8 @@ export class RouterService {
       a === b ? null : (compareModels(board, regime, a, b, { alternative: "less" })?.pValue ?? null);
     for (const row of performanceRows(board)) {
       const k = r.spec.regimes.indexOf(row.regime);
-      // The champion of a regime is its largest weight; over all regimes there is none.
-      const champion = k < 0 ? undefined : this.#champion(names, r.weights[k] as number[]);
+      // Over all regimes there is no champion.
+      const champion = k < 0 ? undefined : names[r.champions[k] as number];
       (out[row.regime] ??= []).push({
         model: row.model,
         n: row.n,
@@ -809,6 +810,7 @@ function saved(r: LoadedRouter) {
     evaluation: r.evaluation,
     live: r.live ?? null,
     takenAt: r.takenAt,
+    champions: r.champions,
   };
 }
 
@@ -821,7 +823,22 @@ function restore(r: LoadedRouter, raw: unknown, withLive = true): void {
   // Saved before takeovers were remembered: none counted.
   if (Array.isArray(state.takenAt) && state.takenAt.length === r.takenAt.length)
     r.takenAt = [...state.takenAt];
+  // Saved before champions were designated: the declared ones stand.
+  const n = r.spec.specialists.length;
+  if (
+    Array.isArray(state.champions) &&
+    state.champions.length === r.champions.length &&
+    state.champions.every((c) => Number.isInteger(c) && c >= 0 && c < n)
+  )
+    r.champions = [...state.champions];
   if (withLive && state.live !== null) r.live = state.live;
 }
 
 export type RouterSnapshot = ReturnType<RouterService["snapshot"]>[number];
+
+/** The index of the largest weight (the first of equals): a regime's champion as declared. */
+function largest(weights: readonly number[]): number {
+  let top = 0;
+  for (let i = 1; i < weights.length; i++) if ((weights[i] as number) > (weights[top] as number)) top = i;
+  return top;
+}

@@ -81,7 +81,11 @@ export function combine(weights: readonly number[], forecasts: readonly number[]
 
 /**
  * One round of online learning for one regime's vector: `losses[i]` is specialist i's realized
- * loss, NaN when it did not answer (its weight is then left as it is, relative to the others).
+ * loss, NaN when it did not answer. A specialist that did not answer sleeps (Freund, Schapire,
+ * Singer & Warmuth 1997, "sleeping experts"): its weight is kept, and the weight the ones that
+ * answered held between them is redistributed among them only. Normalising over everyone
+ * instead would grow a dead specialist's weight at every round (every loss only shrinks the
+ * answering ones), until it held nearly all of it the moment it came back.
  */
 export function learn(learning: Learning, weights: readonly number[], losses: readonly number[]): number[] {
   const n = weights.length;
@@ -89,13 +93,22 @@ export function learn(learning: Learning, weights: readonly number[], losses: re
   let least = Number.POSITIVE_INFINITY;
   for (const l of losses) if (Number.isFinite(l) && l < least) least = l;
   if (!Number.isFinite(least)) return [...weights];
+  const awake = (i: number) => Number.isFinite(losses[i] as number);
+  let before = 0;
+  let after = 0;
   const moved = weights.map((w, i) => {
-    const l = losses[i] as number;
-    return Number.isFinite(l) ? w * Math.exp(-learning.rate * (l - least)) : w;
+    if (!awake(i)) return w;
+    const m = w * Math.exp(-learning.rate * ((losses[i] as number) - least));
+    before += w;
+    after += m;
+    return m;
   });
-  const total = moved.reduce((a, b) => a + b, 0);
+  // Answering specialists that all weighed nothing: they share what they held (nothing) alike.
+  const scale = after > 0 ? before / after : 0;
+  const total = weights.reduce((a, b) => a + b, 0);
+  const kept = moved.map((w, i) => (awake(i) ? w * scale : w));
   if (!(total > 0)) return new Array<number>(n).fill(1 / n);
-  const hedged = moved.map((w) => w / total);
+  const hedged = kept.map((w) => w / total);
   if (learning.algorithm === "hedge") return hedged;
   return hedged.map((w) => (1 - learning.share) * w + learning.share / n);
 }
