@@ -34,6 +34,8 @@ interface Market {
   /** Raw log returns, one per bar, and each bar's label (a date, exact or approximate). */
   readonly returns: number[];
   readonly labels: string[];
+  /** Each bar's time in epoch milliseconds, as the bars API takes it (dated like the labels). */
+  readonly times: number[];
   /** The file's data rows before the replay: the fits read only these (`--rows`). */
   readonly historyRows: number;
   /** Index into `returns` of the first replayed bar. */
@@ -41,32 +43,36 @@ interface Market {
   /** `ballast fit` flags that read the history of this market. */
   readonly fitFlags: string[];
   readonly killAt: number;
+  /** The replay's largest fall: its row is printed whatever the month. */
+  readonly crash: number;
   readonly router: string;
 }
 
 async function sp500(): Promise<Market> {
   const file = join(HERE, "data", "sp500dge.csv");
   const { values } = await readSeriesFile(join(ROOT, file), { column: "ret" });
-  // The file has no dates: 3 Jan 1928 to 30 Aug 1991, 17,055 trading days. Dates are
-  // interpolated between the two ends, so they are right to within a few weeks.
-  const first = Date.UTC(1928, 0, 3);
-  const last = Date.UTC(1991, 7, 30);
-  const labels = values.map((_, i) => {
-    const d = new Date(first + ((last - first) * i) / (values.length - 1));
-    return `≈${d.toISOString().slice(0, 7)}`;
-  });
+  // The file has no dates: it ends on 30 Aug 1991, and its largest fall is Black Monday,
+  // 19 Oct 1987. Rows are dated back from the end at the pace between those two (calendar days
+  // per trading day, holidays included), which holds from 1953 on; before that the exchange also
+  // traded on Saturdays, and the labels drift, but the story shows none of those rows.
   const start = 15_376; // ≈ January 1985: six and a half years before the file ends
   const crash = worst(values, start);
-  labels[crash] = "1987-10-19"; // Black Monday: the largest fall in the file
+  const end = Date.UTC(1991, 7, 30);
+  const pace = (end - Date.UTC(1987, 9, 19)) / (values.length - 1 - crash);
+  const times = values.map((_, i) => Math.round(end - pace * (values.length - 1 - i)));
+  const labels = times.map((t) => `≈${new Date(t).toISOString().slice(0, 7)}`);
+  labels[crash] = "1987-10-19";
   return {
     id: "sp500",
     file,
     returns: values,
     labels,
+    times,
     historyRows: start,
     start,
     fitFlags: ["--column", "ret", "--scale", String(SCALE), "--rows", String(start)],
     killAt: crash + 100,
+    crash,
     router: join(HERE, "story-sp500.yaml"),
   };
 }
@@ -93,6 +99,12 @@ async function dax(): Promise<Market> {
     file,
     returns: all.values,
     labels,
+    // The file's time is a fractional year (1991.496…): the same instant in epoch milliseconds.
+    times: years.map((t) => {
+      const year = Math.floor(t);
+      const from = Date.UTC(year, 0, 1);
+      return Math.round(from + (t - year) * (Date.UTC(year + 1, 0, 1) - from));
+    }),
     historyRows,
     start,
     fitFlags: [
@@ -107,6 +119,7 @@ async function dax(): Promise<Market> {
       String(historyRows),
     ],
     killAt: years.findIndex((t) => t >= 1998.5),
+    crash: worst(all.values, start),
     router: join(HERE, "story-dax.yaml"),
   };
 }
@@ -305,9 +318,9 @@ async function main(): Promise<void> {
   say(`## 4. Replay: a year of bars to warm up, then one bar and one forecast per trading day`);
   const history = market.start - 250;
   let close = 100;
-  const warmup: Array<{ time: number; close: number }> = [{ time: history, close }];
+  const warmup: Array<{ time: number; close: number }> = [{ time: market.times[history] as number, close }];
   for (let i = history + 1; i < market.start; i++)
-    warmup.push({ time: i, close: (close *= Math.exp(market.returns[i] as number)) });
+    warmup.push({ time: market.times[i] as number, close: (close *= Math.exp(market.returns[i] as number)) });
   const bars = `${router.url}/api/v1/instruments/${market.id}/bars`;
   const posted = await api<{ accepted: number }>(bars, { bars: warmup, config: { windows: [20, 60] } });
   if (posted.status !== 200) throw new Error(`warm-up bars refused: ${JSON.stringify(posted.body)}`);
@@ -347,7 +360,7 @@ async function main(): Promise<void> {
     }
     close *= Math.exp(market.returns[i] as number);
     for (let attempt = 0; ; attempt++) {
-      const res = await api<{ error?: string }>(bars, { bars: [{ time: i, close }] });
+      const res = await api<{ error?: string }>(bars, { bars: [{ time: market.times[i] as number, close }] });
       if (res.status === 200) break;
       if (res.status < 500 || attempt === 2)
         throw new Error(
@@ -388,7 +401,7 @@ async function main(): Promise<void> {
       say(`  ${bar.label}  ** ${e.reason}: ${e.message}`);
     }
     const month = bar.label.replace("≈", "").slice(0, 7);
-    if (month !== lastMonth) {
+    if (month !== lastMonth || i === market.crash) {
       lastMonth = month;
       say(`  ${row(bar, market.returns.slice(Math.max(0, i - 19), i + 1))}`);
     }

@@ -18,7 +18,7 @@ import {
   TURBULENT,
   W,
 } from "../helpers/router-fixtures.js";
-import { expectedDuration, regimeBands } from "../../src/server/dashboard/pages/markets.js";
+import { answerAxis, expectedDuration, regimeBands } from "../../src/server/dashboard/pages/markets.js";
 import { hashToken, parseTokenFile } from "../../src/server/tokens.js";
 import { escape } from "../../src/server/dashboard/html.js";
 import { misalignedHeaders } from "../helpers/table-columns.js";
@@ -71,6 +71,14 @@ test("regimeBands: one band per run of answers in a regime; expected duration 1/
     ],
   );
   assert.equal(expectedDuration(0.95), 1 / (1 - 0.95));
+  // At the bars when every answer has an origin and they run forward; else when answered.
+  const at = (origin: number | null, when: number) => ({ ...row(origin, 0), at: when });
+  assert.deepEqual(answerAxis([at(1000, 9000), at(1000, 9500), at(3000, 9900)]), {
+    x: [1, 1, 3],
+    over: "bars",
+  });
+  assert.deepEqual(answerAxis([at(1000, 9000), at(null, 9500)]), { x: [9, 9.5], over: "answers" });
+  assert.deepEqual(answerAxis([at(3000, 9000), at(1000, 9500)]), { x: [9, 9.5], over: "answers" });
   assert.equal(expectedDuration(1), null);
 });
 
@@ -144,7 +152,12 @@ describe("markets pages", () => {
     assert.equal(price.bands?.[0]?.from, (START + W * DAY) / 1000);
     assert.equal(price.bands?.[0]?.to, (START + 2 * W * DAY) / 1000);
 
-    const probabilities = chartData(r.body, "Regime probabilities over answers");
+    // Answers with origins are drawn at their bars: the same axis as the price.
+    const probabilities = chartData(r.body, "Regime probabilities over bars");
+    assert.deepEqual(
+      probabilities.x,
+      answers.map((a) => (a.origin as number) / 1000),
+    );
     assert.deepEqual(
       probabilities.series.map((x) => x.label),
       ["calm", "turbulent"],
@@ -155,7 +168,7 @@ describe("markets pages", () => {
     );
     assert.ok((probabilities.series[1]?.values[1] as number) > 0.5);
 
-    const weights = chartData(r.body, "Router weights per specialist over answers");
+    const weights = chartData(r.body, "Router weights per specialist over bars");
     assert.deepEqual(
       weights.series.map((x) => x.label),
       ["ewma", "last"],

@@ -111,6 +111,19 @@ export function regimeBands(answers: readonly RouterAnswerRow[], labels: readonl
   return bands;
 }
 
+/**
+ * Where the answers' charts put each answer: at its origin (the bar it forecast from) when every
+ * answer has one and they run forward, so probabilities and weights line up with the price over
+ * the same dates (a replay answers years of bars in a minute); else at the time it was answered.
+ */
+export function answerAxis(answers: readonly RouterAnswerRow[]): { x: number[]; over: "bars" | "answers" } {
+  const origins = answers.map((a) => a.origin);
+  const forward = origins.every((o, i) => o !== null && (i === 0 || o >= (origins[i - 1] as number)));
+  return forward && answers.length > 0
+    ? { x: origins.map((o) => (o as number) / 1000), over: "bars" }
+    : { x: answers.map((a) => a.at / 1000), over: "answers" };
+}
+
 /** E[duration of regime i] = 1 / (1 - p_ii) bars. */
 export function expectedDuration(stay: number): number | null {
   return stay >= 1 ? null : 1 / (1 - stay);
@@ -157,7 +170,7 @@ export async function routerPage(b: Ballast, ctx: PageContext, name: string): Pr
       : await b.instruments.latestBars(instrument, POINTS_SHOWN).catch(() => []);
   const regimes = view.spec.regimes;
   const specialists = view.spec.specialists.map((s) => s.name);
-  const x = answers.map((a) => a.at / 1000);
+  const { x, over } = answerAxis(answers);
   const challenger = (regime: string) =>
     (performance.regimes[regime] ?? [])
       .filter((m) => m.model !== view.champions[regime] && m.model !== "router" && m.qlike !== null)
@@ -176,8 +189,8 @@ export async function routerPage(b: Ballast, ctx: PageContext, name: string): Pr
         series: [{ label: "close", values: bars.map((r) => r.bar.close) }],
         bands: regimeBands(answers, regimes),
       })}
-      ${chart({ title: "Regime probabilities over answers", x, series: regimes.map((g, k) => ({ label: g, values: answers.map((a) => a.probabilities[k] ?? null) })) })}
-      ${chart({ title: "Router weights per specialist over answers", x, series: specialists.map((s) => ({ label: s, values: answers.map((a) => a.weights[s] ?? null) })) })}
+      ${chart({ title: `Regime probabilities over ${over}`, x, series: regimes.map((g, k) => ({ label: g, values: answers.map((a) => a.probabilities[k] ?? null) })) })}
+      ${chart({ title: `Router weights per specialist over ${over}`, x, series: specialists.map((s) => ({ label: s, values: answers.map((a) => a.weights[s] ?? null) })) })}
     </div>
     <h2>Regime legend</h2>
     <p>${regimes.map((g) => html`${badge(g, g === view.live?.regime ? "warn" : "")} `)}</p>
