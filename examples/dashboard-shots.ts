@@ -25,6 +25,8 @@ export interface ShotOptions {
   prefix: string;
   token?: string;
   perKind?: number;
+  /** Only these pages (name → path), instead of every list page and its details. */
+  only?: ReadonlyArray<{ name: string; path: string }>;
 }
 
 export interface ShotResult {
@@ -100,7 +102,8 @@ export async function captureDashboard(options: ShotOptions): Promise<ShotResult
       return page;
     };
 
-    for (const list of LISTS) {
+    for (const { name, path } of options.only ?? []) await shoot(name, path);
+    for (const list of options.only === undefined ? LISTS : []) {
       await shoot(list.name, list.path);
       if (list.detail === undefined) continue;
       const details = (await links(page)).filter((href) => list.detail?.test(href)).slice(0, perKind);
@@ -144,9 +147,10 @@ export async function storyScreenshots(
   out: string,
   prefix: string,
   token?: string,
+  only?: ShotOptions["only"],
 ): Promise<void> {
-  const { files, problems } = await captureDashboard({ server, out, prefix, token });
-  console.log(`saved ${files.length} screenshots of the dashboard to ${out}/${prefix}-*.png`);
+  const { files, problems } = await captureDashboard({ server, out, prefix, token, only });
+  console.log(`saved ${files.length} screenshot(s) of the dashboard: ${files.join(", ")}`);
   if (problems.length > 0) {
     throw new Error(`the dashboard has ${problems.length} problem(s):\n  ${problems.join("\n  ")}`);
   }

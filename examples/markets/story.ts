@@ -15,7 +15,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
@@ -242,6 +242,9 @@ async function main(): Promise<void> {
   if (!(end > market.start)) throw new Error(`--bars must be a positive number, not '${flags.bars}'`);
   const dir = flags.dir ?? (await mkdtemp(join(tmpdir(), `ballast-markets-${market.id}-`)));
   await mkdir(dir, { recursive: true });
+  // Servers started on an earlier run's data would restore its router state and models.
+  if ((await readdir(dir)).length > 0)
+    throw new Error(`--dir ${dir} is not empty: the story starts on fresh data; remove it or name another`);
   const started = Date.now();
 
   say(
@@ -358,6 +361,11 @@ async function main(): Promise<void> {
         `  ${market.labels[i]}  !! kill -9 the LSTM's process (pid ${lstm.child.pid}): the router must keep answering`,
       );
     }
+    if (i === market.crash + 120 && flags.screenshots !== undefined)
+      // The router's page shows its last 500 bars: this one has the crash in it.
+      await storyScreenshots(router.url, flags.screenshots, market.id, undefined, [
+        { name: "router-after-the-crash", path: "/markets/routers/vol-router" },
+      ]);
     close *= Math.exp(market.returns[i] as number);
     for (let attempt = 0; ; attempt++) {
       const res = await api<{ error?: string }>(bars, { bars: [{ time: market.times[i] as number, close }] });
