@@ -12,13 +12,14 @@ import {
   CALM,
   CLASSIFIER,
   deploy,
+  deploySpecialists,
+  FAILING_SPECIALIST,
   infer,
   MIXED,
   registerClassifier,
   router,
   SPECIALISTS,
   TURBULENT,
-  W,
 } from "../helpers/router-fixtures.js";
 
 /** P(regime | window) by Hamilton's filter from the stationary distribution. */
@@ -49,15 +50,8 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
   let s: TestServer;
   before(async () => {
     s = await startTestServer({ deploy: false });
-    await deploy(s, "ewma", { format: "ballast.builtin/v1", kind: "ewma", window: W, lambda: 0.9 });
-    await deploy(s, "last", { format: "ballast.builtin/v1", kind: "last-value", window: W });
-    // HAR-RV with a negative intercept forecasts a non-positive variance: the deployment fails.
-    await deploy(s, "broken", {
-      format: "ballast.builtin/v1",
-      kind: "har-rv",
-      window: W,
-      coefficients: { intercept: -1, daily: 0, weekly: 0, monthly: 0 },
-    });
+    await deploySpecialists(s);
+    await deploy(s, "broken", FAILING_SPECIALIST);
     await registerClassifier(s);
     const res = await apply(
       s,
