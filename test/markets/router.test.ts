@@ -46,6 +46,32 @@ async function own(s: TestServer, deployment: string, rows: number[][]): Promise
   return res.json().outputs[0].data as number[];
 }
 
+/**
+ * Rounds of router `name` with its forecast origins given by the client: round t asks it at
+ * origin t with `rows`, then bar t + 1 of `instrument` brings the return `outcome(t)` (bar 0, with
+ * no return, comes before the first outcome). `each(t, answer)`: after round t's outcome.
+ */
+async function feedRounds(
+  s: TestServer,
+  rounds: {
+    router: string;
+    instrument: string;
+    rows: number[][];
+    count: number;
+    outcome: (t: number) => number;
+  },
+  each: (t: number, answer: { parameters: Record<string, unknown> }) => Promise<void> | void = () => {},
+): Promise<void> {
+  const { router: name, instrument, rows, count, outcome } = rounds;
+  for (let t = 0; t < count; t++) {
+    const res = await infer(s, name, rows, { origin: t });
+    assert.equal(res.statusCode, 200, res.body);
+    if (t === 0) await s.ballast.routers.observeBars(instrument, [{ time: 0, return: null }]);
+    await s.ballast.routers.observeBars(instrument, [{ time: t + 1, return: outcome(t) }]);
+    await each(t, res.json());
+  }
+}
+
 describe("Router: a regime router answering over OIP v2 through its specialists' deployments", () => {
   let s: TestServer;
   before(async () => {
@@ -260,14 +286,14 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     const ewma = (await own(s, "ewma", [CALM]))[0]!;
     // Origins given by the client (no bars seen yet): each forecast's outcome is the next bar.
     // The realized variance is near ewma's forecast, so ewma beats `last` in calm.
-    for (let t = 0; t < 40; t++) {
-      const res = await infer(s, "contest", [CALM], { origin: t });
-      assert.equal(res.statusCode, 200, res.body);
-      assert.equal(res.json().parameters.regime[0], "calm");
-      if (t === 0) await s.ballast.routers.observeBars("dax", [{ time: 0, return: null }]);
-      const wobble = 1 + 0.05 * Math.sin(t);
-      await s.ballast.routers.observeBars("dax", [{ time: t + 1, return: Math.sqrt(ewma * wobble) * 0.01 }]);
-    }
+    const rounds = {
+      router: "contest",
+      instrument: "dax",
+      rows: [CALM],
+      count: 40,
+      outcome: (t: number) => Math.sqrt(ewma * (1 + 0.05 * Math.sin(t))) * 0.01,
+    };
+    await feedRounds(s, rounds, (_, answer) => assert.deepEqual(answer.parameters.regime, ["calm"]));
     const view = (await s.app.inject({ url: "/api/v1/routers/contest" })).json();
     assert.deepEqual(view.weights.live.calm, { ewma: 1, last: 0 });
     assert.deepEqual(view.weights.live.turbulent, { ewma: 0, last: 1 });
@@ -300,17 +326,19 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     // learned weights (a fast learning rate) hand last the lead after each of its rounds.
     const takeovers: number[] = [];
     let seen = 0;
-    for (let t = 0; t < 60; t++) {
-      const res = await infer(s, "flap", [MIXED], { origin: t });
-      assert.equal(res.statusCode, 200, res.body);
-      if (t === 0) await s.ballast.routers.observeBars("smi-flap", [{ time: 0, return: null }]);
-      const realized = t % 3 === 2 ? last : ewma;
-      await s.ballast.routers.observeBars("smi-flap", [{ time: t + 1, return: Math.sqrt(realized) }]);
+    const rounds = {
+      router: "flap",
+      instrument: "smi-flap",
+      rows: [MIXED],
+      count: 60,
+      outcome: (t: number) => Math.sqrt(t % 3 === 2 ? last : ewma),
+    };
+    await feedRounds(s, rounds, async (t) => {
       const events = (await s.ballast.events.list({ kind: "Router", name: "flap" })).filter(
         (e) => e.reason === "RegimeChampionChanged",
       );
       for (; seen < events.length; seen++) takeovers.push(t + 1);
-    }
+    });
     // Read off the live weights, the champion would change hands every three rounds (it did).
     assert.equal(takeovers.length, 1, `takeovers at rounds ${takeovers.join(", ")}`);
     const [taken] = (await s.ballast.events.list({ kind: "Router", name: "flap" })).filter(
