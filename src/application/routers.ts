@@ -21,7 +21,7 @@ import type { AlertSink } from "../alerts/alerting.js";
 import { parseNotifierList, type NotifierConfig } from "../alerts/notifiers/index.js";
 import type { Registry } from "../registry/registry.js";
 import type { ArtifactStore } from "../registry/artifacts.js";
-import { invalidField } from "../registry/field.js";
+import { invalidField, shown } from "../registry/field.js";
 import type { InferenceService } from "../serving/inference.js";
 import type { RouterLog } from "./router-log.js";
 import {
@@ -304,9 +304,29 @@ export class RouterService {
       failures: new Map(),
       answers: 0,
     };
-    restore(router, await this.parts.log.loadState(name));
+    await this.#restore(router, true);
     this.#loaded.set(name, router);
     return router;
+  }
+
+  /**
+   * Puts the router's saved state back (see `restore`); a part of it not trusted is reset and
+   * said in a Warning event, so a corrupt row is seen rather than silently obeyed or forgotten.
+   */
+  async #restore(router: LoadedRouter, withLive: boolean): Promise<void> {
+    const problems = restore(router, await this.parts.log.loadState(router.name), withLive);
+    for (const problem of problems)
+      // The router serves on whether or not the warning can be written.
+      await this.parts.events
+        .record({
+          kind: "Router",
+          name: router.name,
+          type: "Warning",
+          reason: "SavedStateReset",
+          message: `saved state of router ${router.name}: ${problem.message}; ${problem.reset}`,
+          details: { field: problem.field, problem: problem.message },
+        })
+        .catch(() => undefined);
   }
 
   async #get(name: string): Promise<LoadedRouter> {
@@ -510,7 +530,7 @@ export class RouterService {
       // Elsewhere: the live regime moves on alike (the same bars, the same filter); weights and
       // evaluation are the lease holder's, read back from the store.
       for (const bar of bars) await this.#observe(router, bar, false);
-      restore(router, await this.parts.log.loadState(name), false);
+      await this.#restore(router, false);
     }
   }
 
@@ -602,7 +622,7 @@ export class RouterService {
       router.weights[p.regime] = learn(spec.learning, router.weights[p.regime] as number[], losses);
     }
     if (spec.challenger === undefined) return;
-    const rounds = Math.max(0, ...(router.evaluation.totals[regime]?.n ?? []));
+    const rounds = roundsIn(router.evaluation, regime);
     if (rounds - (router.takenAt[regime] ?? 0) < spec.challenger.minSamples) return;
     const weights = router.weights[p.regime] as number[];
     const champion = names[router.champions[regime] as number] as string;
@@ -814,24 +834,81 @@ function saved(r: LoadedRouter) {
   };
 }
 
-/** Puts a saved state back when it was saved under the same spec; `live` too unless told not to. */
-function restore(r: LoadedRouter, raw: unknown, withLive = true): void {
-  if (!isPlainObject(raw) || !sameLearning(raw.spec, r.spec)) return;
+/**
+ * The rounds judged in a regime so far: its most-scored model's count. Read from a saved
+ * evaluation too, so a board without its counts is 0 rounds rather than a throw.
+ */
+function roundsIn(evaluation: ScoreboardState, regime: number): number {
+  const counts: unknown = (evaluation.totals as ScoreboardState["totals"] | undefined)?.[regime]?.n;
+  return Array.isArray(counts) ? Math.max(0, ...counts.filter((n): n is number => typeof n === "number")) : 0;
+}
+
+interface RestoreProblem {
+  readonly field: string;
+  readonly message: string;
+  /** What the router does instead. */
+  readonly reset: string;
+}
+
+/**
+ * Puts a saved state back when it was saved under the same spec; `live` too unless told not to.
+ * Returns what of it was not trusted, each reset to its fresh value instead.
+ */
+function restore(r: LoadedRouter, raw: unknown, withLive = true): RestoreProblem[] {
+  if (!isPlainObject(raw) || !sameLearning(raw.spec, r.spec)) return [];
   const state = raw as unknown as ReturnType<typeof saved>;
   r.weights = state.weights.map((row) => [...row]);
   r.evaluation = state.evaluation;
-  // Saved before takeovers were remembered: none counted.
-  if (Array.isArray(state.takenAt) && state.takenAt.length === r.takenAt.length)
-    r.takenAt = [...state.takenAt];
-  // Saved before champions were designated: the declared ones stand.
-  const n = r.spec.specialists.length;
-  if (
-    Array.isArray(state.champions) &&
-    state.champions.length === r.champions.length &&
-    state.champions.every((c) => Number.isInteger(c) && c >= 0 && c < n)
-  )
-    r.champions = [...state.champions];
   if (withLive && state.live !== null) r.live = state.live;
+  const problems: RestoreProblem[] = [];
+  const regimes = r.spec.regimes.length;
+  // Saved before takeovers were remembered: none counted.
+  if (raw.takenAt !== undefined) {
+    // Trusted, a count beyond the rounds seen would keep the challenger from judging for as many
+    // rounds, and a non-number would never hold it back: counted afresh instead.
+    const problem = perRegimeProblem("takenAt", "a whole number of rounds", raw.takenAt, regimes, (g) =>
+      roundsIn(r.evaluation, g),
+    );
+    r.takenAt = problem === undefined ? [...state.takenAt] : r.spec.regimes.map(() => 0);
+    if (problem !== undefined)
+      problems.push({ field: "takenAt", message: problem, reset: "takeovers are counted afresh from 0" });
+  }
+  // Saved before champions were designated: the declared ones stand.
+  if (raw.champions !== undefined) {
+    const specialists = r.spec.specialists.length;
+    const problem = perRegimeProblem(
+      "champions",
+      "a specialist's index",
+      raw.champions,
+      regimes,
+      () => specialists - 1,
+    );
+    r.champions = problem === undefined ? [...state.champions] : r.declared.map(largest);
+    if (problem !== undefined)
+      problems.push({ field: "champions", message: problem, reset: "the declared champions stand" });
+  }
+  return problems;
+}
+
+/**
+ * Why a saved per-regime list cannot be trusted, or undefined: it must hold one whole number per
+ * regime, from 0 to `most(regime)` (for takenAt, the rounds the regime has seen).
+ */
+function perRegimeProblem(
+  field: string,
+  what: string,
+  values: unknown,
+  regimes: number,
+  most: (regime: number) => number,
+): string | undefined {
+  if (!Array.isArray(values) || values.length !== regimes)
+    return `${field} must hold ${what} per regime (${regimes}), got ${shown(values)}`;
+  for (const [regime, n] of values.entries()) {
+    const max = most(regime);
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > max)
+      return `${field}[${regime}] must be ${what} from 0 to ${max}, got ${shown(n)}`;
+  }
+  return undefined;
 }
 
 export type RouterSnapshot = ReturnType<RouterService["snapshot"]>[number];

@@ -21,8 +21,8 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   504: "timeout",
 };
 
-/** How often a rate-limited call is sent again before its 429 is reported. */
-const MAX_RATE_RETRIES = 30;
+/** How often a call the server asked for again later is sent again before its answer is reported. */
+const MAX_RETRIES = 30;
 /** The longest wait a server's Retry-After may ask for, so a wrong header cannot hang the CLI. */
 const MAX_RETRY_AFTER_MS = 30_000;
 
@@ -31,6 +31,16 @@ export function retryAfterMs(header: string | null): number {
   const seconds = header === null ? NaN : Number(header);
   if (!Number.isFinite(seconds) || seconds < 0) return 1000;
   return Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
+}
+
+/**
+ * Whether the server asked for the same call again later, having done nothing with it: a 429
+ * (over a rate), or a 503 with Retry-After (shed, circuit open, store busy). A 503 without it
+ * (not ready, a router whose specialists all failed) says nothing of when it would do better,
+ * so it is reported rather than sent again blindly.
+ */
+function askedAgainLater(response: { status: number; headers: Headers }): boolean {
+  return response.status === 429 || (response.status === 503 && response.headers.has("retry-after"));
 }
 
 /** The flags of every command that talks to a server. */
@@ -84,13 +94,9 @@ export class ServerClient {
     let response: Response;
     try {
       response = await fetch(new URL(path, this.baseUrl), init);
-      // A 429 changed nothing on the server, so the same call is sent again when it says;
-      // a streamed upload cannot be replayed and fails instead.
-      for (
-        let retry = 0;
-        response.status === 429 && stream === undefined && retry < MAX_RATE_RETRIES;
-        retry++
-      ) {
+      // The same call is sent again when the server says; a streamed upload cannot be
+      // replayed and fails instead.
+      for (let retry = 0; askedAgainLater(response) && stream === undefined && retry < MAX_RETRIES; retry++) {
         await response.body?.cancel();
         await sleep(retryAfterMs(response.headers.get("retry-after")));
         response = await fetch(new URL(path, this.baseUrl), init);

@@ -1,67 +1,111 @@
 /**
- * The CLI's client sends a rate-limited call again when the server's Retry-After says, so
- * `ballast feedback` on a large file finishes under `--feedback-rate` instead of failing.
+ * The CLI's client sends a call again when the server asks it to, after its Retry-After: a 429
+ * (so `ballast feedback` on a large file finishes under `--feedback-rate` instead of failing) and
+ * a 503 with Retry-After (shed, circuit open, store busy). A 503 without it is reported at once.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
+import { createServer, type OutgoingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { retryAfterMs, ServerClient } from "../../src/cli/client.js";
 
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-test("a 429 is retried after Retry-After and the call's answer returned", async () => {
+/**
+ * A real local server that answers the first `refusals` calls with `status`, `headers` and
+ * `{"error"}`, then 200; `bodies` are the calls' bodies as received.
+ */
+async function refusing(status: number, headers: OutgoingHttpHeaders, refusals: number) {
   const bodies: string[] = [];
   const server = createServer((req, res) => {
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
     req.on("end", () => {
       bodies.push(body);
-      if (bodies.length <= 2) {
-        res.writeHead(429, { "retry-after": "0", "content-type": "application/json" });
-        res.end(JSON.stringify({ error: "over --feedback-rate" }));
+      if (bodies.length <= refusals) {
+        res.writeHead(status, { ...headers, "content-type": "application/json" });
+        res.end(JSON.stringify({ error: `refused with ${status}` }));
         return;
       }
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ accepted: 1 }));
     });
   });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    client: new ServerClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, undefined),
+    bodies,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+const ASKED_AGAIN: Array<[number, string]> = [
+  [429, "rate_limited"], // over --feedback-rate
+  [503, "unavailable"], // shed, circuit open, store busy
+];
+
+for (const [status] of ASKED_AGAIN) {
+  test(`a ${status} with Retry-After is sent again after it, and the call's answer returned`, async () => {
+    const server = await refusing(status, { "retry-after": "0" }, 2);
+    try {
+      const answer = await server.client.request<{ accepted: number }>("POST", "/v1/feedback", {
+        feedback: [{ request_id: "a" }],
+      });
+      assert.deepEqual(answer, { accepted: 1 });
+      assert.equal(server.bodies.length, 3, "two refusals, then the same call again");
+      assert.ok(
+        server.bodies.every((b) => b === server.bodies[0]),
+        "the retried call is the same call",
+      );
+    } finally {
+      await server.close();
+    }
+  });
+}
+
+for (const [status, code] of ASKED_AGAIN) {
+  test(`a server that keeps answering ${status} with Retry-After is reported (${code}), not retried forever`, async () => {
+    const server = await refusing(status, { "retry-after": "0" }, Infinity);
+    try {
+      await assert.rejects(
+        server.client.request("POST", "/v1/feedback", {}),
+        (e: Error & { code?: string }) => {
+          assert.equal(e.code, code);
+          assert.equal(e.message, `refused with ${status}`);
+          return true;
+        },
+      );
+      assert.equal(server.bodies.length, 31, "the first call and 30 retries");
+    } finally {
+      await server.close();
+    }
+  });
+}
+
+test("a 503 without Retry-After (a router whose specialists are all down) is reported at once, not sent again", async () => {
+  const server = await refusing(503, {}, 1);
   try {
-    const client = new ServerClient(await listen(server), undefined);
-    const answer = await client.request<{ accepted: number }>("POST", "/v1/feedback", {
-      feedback: [{ request_id: "a" }],
-    });
-    assert.deepEqual(answer, { accepted: 1 });
-    assert.equal(bodies.length, 3, "two refusals, then the same call again");
-    assert.ok(
-      bodies.every((b) => b === bodies[0]),
-      "the retried call is the same call",
+    await assert.rejects(
+      server.client.request("POST", "/v2/models/vol/infer", {}),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, "unavailable");
+        assert.equal(e.message, "refused with 503");
+        return true;
+      },
     );
+    assert.equal(server.bodies.length, 1, "one call only, though the next would have succeeded");
   } finally {
-    server.close();
+    await server.close();
   }
 });
 
-test("a server that keeps refusing is reported as rate-limited, not retried forever", async () => {
-  let calls = 0;
-  const server = createServer((_req, res) => {
-    calls++;
-    res.writeHead(429, { "retry-after": "0", "content-type": "application/json" });
-    res.end(JSON.stringify({ error: "over --feedback-rate" }));
-  });
-  try {
-    const client = new ServerClient(await listen(server), undefined);
-    await assert.rejects(client.request("POST", "/v1/feedback", {}), (e: Error & { code?: string }) => {
-      assert.equal(e.code, "rate_limited");
-      assert.match(e.message, /feedback-rate/);
-      return true;
-    });
-    assert.equal(calls, 31, "the first call and 30 retries");
-  } finally {
-    server.close();
+test("other refusals are not sent again, Retry-After or not", async () => {
+  for (const status of [500, 502, 504]) {
+    const server = await refusing(status, { "retry-after": "0" }, 1);
+    try {
+      await assert.rejects(server.client.request("POST", "/v1/feedback", {}), /refused with/);
+      assert.equal(server.bodies.length, 1, String(status));
+    } finally {
+      await server.close();
+    }
   }
 });
 

@@ -17,6 +17,13 @@ interface MsFixture {
 
 const run = async (...args: string[]) => ballastAsync(args);
 
+/** `ballast fit ...args -o json`, which must exit 0: its output, parsed. */
+async function fitJson<T>(...args: string[]): Promise<T> {
+  const r = await run("fit", ...args, "-o", "json");
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as T;
+}
+
 describe("ballast fit", () => {
   let dir: string;
   before(async () => {
@@ -26,10 +33,37 @@ describe("ballast fit", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /**
+   * `fit regimes` with `--probabilities` on the series of fixture markov-switching-NAME.json,
+   * written as column `column` of a CSV: the fixture, the fit and the probabilities file's lines.
+   */
+  async function fitRegimesOn<T>(name: string, column: string, ...args: string[]) {
+    const c = fixture<MsFixture>(`markov-switching-${name}.json`);
+    const file = join(dir, `${name}.csv`);
+    await writeFile(file, `${column}\n${c.data.endog.join("\n")}\n`);
+    const probabilities = join(dir, `${name}-probs.csv`);
+    const out = await fitJson<T>(
+      "regimes",
+      "-f",
+      file,
+      "--column",
+      column,
+      ...args,
+      "--probabilities",
+      probabilities,
+    );
+    const lines = (await readFile(probabilities, "utf8")).trim().split("\n");
+    return { c, out, lines };
+  }
+
   test("fit garch on dem2gbp prints the FCP benchmark's numbers", async () => {
-    const r = await run("fit", "garch", "-f", join(DATA_DIR, "dem2gbp.csv"), "--column", "ret", "-o", "json");
-    assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as Record<string, number>;
+    const out = await fitJson<Record<string, number>>(
+      "garch",
+      "-f",
+      join(DATA_DIR, "dem2gbp.csv"),
+      "--column",
+      "ret",
+    );
     assert.deepEqual(Object.keys(out), ["n", "mu", "omega", "alpha", "beta", "loglik"]);
     assert.equal(out["n"], 1974);
     assertRelative(out["mu"] as number, -0.00619041, 5e-5, "mu");
@@ -40,54 +74,29 @@ describe("ballast fit", () => {
   });
 
   test("fit garch --model gjr adds gamma", async () => {
-    const r = await run(
-      "fit",
+    const dem = join(DATA_DIR, "dem2gbp.csv");
+    const out = await fitJson<Record<string, number>>(
       "garch",
       "-f",
-      join(DATA_DIR, "dem2gbp.csv"),
+      dem,
       "--column",
       "ret",
       "--model",
       "gjr",
-      "-o",
-      "json",
     );
-    assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as Record<string, number>;
     assert.deepEqual(Object.keys(out), ["n", "mu", "omega", "alpha", "gamma", "beta", "loglik"]);
     assert.ok((out["gamma"] as number) > 0);
     assert.ok((out["loglik"] as number) > -1106.6079, "GJR nests GARCH");
   });
 
   test("fit regimes on statsmodels' Fed funds case: log-likelihood, transition, durations, probabilities", async () => {
-    const c = fixture<MsFixture>("markov-switching-fedfunds.json");
-    const file = join(dir, "fedfunds.csv");
-    await writeFile(file, `rate\n${c.data.endog.join("\n")}\n`);
-    const probabilities = join(dir, "probs.csv");
-    const r = await run(
-      "fit",
-      "regimes",
-      "-f",
-      file,
-      "--column",
-      "rate",
-      "--method",
-      "markov-switching",
-      "--regimes",
-      "2",
-      "--probabilities",
-      probabilities,
-      "-o",
-      "json",
-    );
-    assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as {
+    const { c, out, lines } = await fitRegimesOn<{
       n: number;
       loglik: number;
       params: { means: number[]; variances: number[] };
       transition: number[][];
       expected_durations: number[];
-    };
+    }>("fedfunds", "rate", "--method", "markov-switching", "--regimes", "2");
     assert.deepEqual(Object.keys(out), ["n", "loglik", "params", "transition", "expected_durations"]);
     assert.equal(out.n, 226);
     assertAbsolute(out.loglik, c.published.loglik, 1e-4, "loglik");
@@ -97,7 +106,6 @@ describe("ballast fit", () => {
     assertAbsolute(out.params.means[0] as number, mu0, 1e-2, "mean 0");
     assertAbsolute(out.params.means[1] as number, mu1, 1e-2, "mean 1");
     assertRelative(out.expected_durations[0] as number, 1 / (1 - p00), 0.05, "duration 0");
-    const lines = (await readFile(probabilities, "utf8")).trim().split("\n");
     assert.equal(lines[0], "row,line,smoothed_0,smoothed_1,filtered_0,filtered_1");
     assert.equal(lines.length, 227);
     const first = (lines[1] as string).split(",").map(Number);
@@ -108,30 +116,15 @@ describe("ballast fit", () => {
   });
 
   test("fit regimes --ar 4 is Hamilton's GNP model: the first 4 rows are conditioned on", async () => {
-    const c = fixture<MsFixture>("markov-switching-hamilton-gnp.json");
-    const file = join(dir, "gnp.csv");
-    await writeFile(file, `growth\n${c.data.endog.join("\n")}\n`);
-    const probabilities = join(dir, "gnp-probs.csv");
-    const r = await run(
-      "fit",
-      "regimes",
-      "-f",
-      file,
-      "--column",
+    const { c, out, lines } = await fitRegimesOn<{ n: number; loglik: number; params: { ar: number[] } }>(
+      "hamilton-gnp",
       "growth",
       "--ar",
       "4",
-      "--probabilities",
-      probabilities,
-      "-o",
-      "json",
     );
-    assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { n: number; loglik: number; params: { ar: number[] } };
     assert.equal(out.n, 131);
     assertAbsolute(out.loglik, c.published.loglik, 1e-4, "loglik");
     assert.equal(out.params.ar.length, 4);
-    const lines = (await readFile(probabilities, "utf8")).trim().split("\n");
     assert.equal(lines.length, 132);
     assert.deepEqual((lines[1] as string).split(",").slice(0, 2), ["5", "6"]); // row 5, file line 6
   });
@@ -147,8 +140,7 @@ describe("ballast fit", () => {
       prices.push((prices[i - 1] as number) * Math.exp(vol * Math.sqrt(3) * (2 * uniform() - 1)));
     }
     await writeFile(file, `close\n${prices.join("\n")}\n`);
-    const r = await run(
-      "fit",
+    const out = await fitJson<{ n: number }>(
       "regimes",
       "-f",
       file,
@@ -160,22 +152,15 @@ describe("ballast fit", () => {
       "100",
       "--method",
       "hmm",
-      "-o",
-      "json",
     );
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal((JSON.parse(r.stdout) as { n: number }).n, 299);
+    assert.equal(out.n, 299);
   });
 
   test("--rows fits on the file's first rows only: the same fit as a file cut there", async () => {
     const all = (await readFile(join(DATA_DIR, "dem2gbp.csv"), "utf8")).trimEnd().split("\n");
     const cut = join(dir, "dem-head.csv");
     await writeFile(cut, `${all.slice(0, 1001).join("\n")}\n`);
-    const fit = async (...args: string[]) => {
-      const r = await run("fit", "garch", "--column", "ret", "-o", "json", ...args);
-      assert.equal(r.status, 0, r.stderr);
-      return JSON.parse(r.stdout) as Record<string, number>;
-    };
+    const fit = (...args: string[]) => fitJson<Record<string, number>>("garch", "--column", "ret", ...args);
     const head = await fit("-f", join(DATA_DIR, "dem2gbp.csv"), "--rows", "1000");
     assert.equal(head["n"], 1000);
     assert.deepEqual(head, await fit("-f", cut));
@@ -189,23 +174,8 @@ describe("ballast fit", () => {
     );
     const filled = prices.flatMap((p, i) => (i % 10 === 5 ? [p, p] : [p]));
     await writeFile(file, `close\n${filled.join("\n")}\n`);
-    const fit = async (...args: string[]) => {
-      const r = await run(
-        "fit",
-        "ewma",
-        "-f",
-        file,
-        "--column",
-        "close",
-        "--returns",
-        "log",
-        "-o",
-        "json",
-        ...args,
-      );
-      assert.equal(r.status, 0, r.stderr);
-      return JSON.parse(r.stdout) as { n: number };
-    };
+    const fit = (...args: string[]) =>
+      fitJson<{ n: number }>("ewma", "-f", file, "--column", "close", "--returns", "log", ...args);
     assert.equal((await fit()).n, filled.length - 1);
     assert.equal((await fit("--skip-repeats")).n, prices.length - 1);
   });

@@ -7,31 +7,32 @@
  * answering while bars arrive (one specialist failing, one batch refused). Time passes on the
  * injected clock only.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { expectedProbability, FRAUD_FEATURES, FRAUD_MODEL, startTestServer, type TestServer } from "./app.js";
+import { startTestServer, type TestServer } from "./app.js";
 import { fraudRows } from "./traffic.js";
+import { fraudLabels, sendFraudTraffic } from "./fraud-requests.js";
+import { FRAUD_ACCURACY, stepMonitors, watchFraudDrift } from "./monitors.js";
+import { startShopCanary } from "./canary.js";
+import { pipelineManifest, runPipeline } from "./pipeline-runs.js";
+import { registerRemoteModel, startRemoteModel, type RemoteModel } from "./remote-model.js";
 import {
   apply,
+  askAcrossRegimes,
   BASE,
   CALM,
   deploy,
-  infer,
+  deploySpecialists,
+  FAILING_SPECIALIST,
+  MARKET_BARS,
+  postBars,
   registerClassifier,
   router,
   TURBULENT,
-  W,
 } from "./router-fixtures.js";
-import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js";
-import { parseAnyMonitorSpec } from "../../src/monitoring/monitor-spec.js";
 import { injectStepKinds } from "../../src/pipelines/steps/index.js";
 import { testKinds } from "../pipelines/test-kinds.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 
 export interface TrafficServer extends TestServer {
   /** Ends the server, the remote model and the test step kinds. */
@@ -43,76 +44,12 @@ function expect(status: number, res: { statusCode: number; body: string }, what:
   if (res.statusCode !== status) throw new Error(`${what}: ${res.statusCode} ${res.body.slice(0, 300)}`);
 }
 
-/** A remote OIP model with the fraud signature: answers, fails, or holds requests until released. */
-async function startRemote() {
-  const state = { mode: "ok" as "ok" | "error" | "hold", held: [] as Array<() => void>, onHeld: () => {} };
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(body));
-    };
-    if (req.method === "GET" && req.url?.endsWith("/ready")) return send(200, { ready: true });
-    if (req.method === "GET")
-      return send(200, {
-        name: "remote",
-        inputs: [{ name: "input", datatype: "FP32", shape: [-1, 3] }],
-        outputs: [{ name: "probability", datatype: "FP32", shape: [-1] }],
-        parameters: { features: FRAUD_FEATURES },
-      });
-    let text = "";
-    req.on("data", (chunk: Buffer) => (text += chunk.toString()));
-    req.on("end", () => {
-      const rows = (JSON.parse(text) as { inputs: Array<{ shape: number[] }> }).inputs[0]?.shape[0] ?? 0;
-      const answer = () =>
-        send(200, {
-          model_name: "remote",
-          outputs: [{ name: "probability", datatype: "FP32", shape: [rows], data: Array(rows).fill(0.25) }],
-        });
-      if (state.mode === "ok") return answer();
-      if (state.mode === "error") return send(500, { error: "model crashed" });
-      state.held.push(answer);
-      state.onHeld();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    state,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    held: (n: number) =>
-      new Promise<void>((resolve) => {
-        state.onHeld = () => void (state.held.length >= n && resolve());
-        state.onHeld();
-      }),
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
-/** Closes from returns, one bar a day, with a high and a low (ATR needs them). */
-function barsOf(returns: readonly number[], start: number) {
-  let close = 100;
-  const bar = (i: number) => ({
-    time: new Date(start + i * DAY).toISOString(),
-    close,
-    high: close * 1.01,
-    low: close * 0.99,
-  });
-  const bars = [bar(0)];
-  returns.forEach((r, i) => {
-    close *= Math.exp(r);
-    bars.push(bar(i + 1));
-  });
-  return bars;
-}
-
 export async function serverWithTraffic(): Promise<TrafficServer> {
   const restoreKinds = injectStepKinds(testKinds().kinds);
   const s = await startTestServer({
     ballast: { pipelineTicker: false, predictionLog: { flushIntervalMs: MINUTE } },
   });
-  const remote = await startRemote();
+  const remote = await startRemoteModel();
   const stop = async () => {
     await s.close();
     await remote.close();
@@ -127,74 +64,37 @@ export async function serverWithTraffic(): Promise<TrafficServer> {
   return { ...s, stop };
 }
 
-async function seed(s: TestServer, remote: Awaited<ReturnType<typeof startRemote>>): Promise<void> {
+async function seed(s: TestServer, remote: RemoteModel): Promise<void> {
   const b = s.ballast;
   s.clock.t = 100 * HOUR;
-  const monitorsStep = async (ms: number) => {
-    s.clock.advance(ms);
-    b.monitors.tick(s.clock.now());
-    await b.monitors.settled();
-  };
 
   // Drift: a reference for fraud v1 and a monitor whose 200-row window closes and is evaluated.
-  const builder = new ProfileBuilder();
-  builder.add(fraudRows(1, 3000, 1));
-  await b.registry.attachReference("fraud", 1, builder.finish());
-  await b.monitorChanges.put(
-    parseAnyMonitorSpec(
-      {
-        deployment: "fraud",
-        features: ["amount", "hour"],
-        test: "psi",
-        window: { kind: "tumbling", by: "count", size: 200 },
-        minSamples: 100,
-      },
-      "fraud-drift",
-    ),
-  );
+  await watchFraudDrift(b);
   // Performance: accuracy on late labels, judged below its threshold (its alert goes pending).
   const put = await s.app.inject({
     method: "PUT",
     url: "/api/v1/monitors/fraud-accuracy",
-    payload: {
-      type: "performance",
-      deployment: "fraud",
-      metric: "accuracy",
-      condition: { below: 0.8 },
-      window: { bucket: "1h", buckets: 6 },
-      minSamples: 20,
-      evaluateEvery: "1m",
-    },
+    payload: FRAUD_ACCURACY,
   });
   expect(200, put, "performance monitor");
-  await monitorsStep(0);
+  await stepMonitors(s, 0);
 
   const rows = fraudRows(2, 200, 3);
-  for (let i = 0; i < rows.length; i += 50) {
-    const r = await s.app.inject({
-      method: "POST",
-      url: "/v1/models/fraud:predict",
-      headers: { "x-request-id": `batch-${i}` },
-      payload: { instances: rows.slice(i, i + 50) },
-    });
-    expect(200, r, "fraud predictions");
-    await b.monitors.settled();
-  }
+  await sendFraudTraffic(s, rows, (from) => ({ "x-request-id": `batch-${from}` }));
   expect(
     400,
     await s.app.inject({ method: "POST", url: "/v2/models/fraud/infer", payload: { inputs: [{}] } }),
     "a refused inference",
   );
-  await monitorsStep(HOUR);
-  // Labels for the first batch, every other one contradicting the model: accuracy 0.5.
-  const decision = (r: (typeof rows)[number]) =>
-    expectedProbability(FRAUD_FEATURES.map((f) => r[f as keyof typeof r])) >= 0.5 ? 1 : 0;
-  const feedback = rows
-    .slice(0, 50)
-    .map((r, i) => ({ request_id: "batch-0", row: i, label: i % 2 === 0 ? decision(r) : 1 - decision(r) }));
-  feedback.push({ request_id: "nobody-asked", row: 0, label: 1 });
+  await stepMonitors(s, HOUR);
+  // Labels for the first batch, every other one contradicting the model (accuracy 0.5), and one
+  // for a request nobody made.
+  const feedback = [
+    ...fraudLabels("batch-0", rows, 0, 50, (i) => i % 2 === 0),
+    { request_id: "nobody-asked", row: 0, label: 1 },
+  ];
   expect(200, await s.app.inject({ method: "POST", url: "/v1/feedback", payload: { feedback } }), "feedback");
-  await monitorsStep(MINUTE);
+  await stepMonitors(s, MINUTE);
   // Over the feedback rate: a full call fits the burst, the next is refused.
   const burst = Array.from({ length: 10_000 }, (_, i) => ({ request_id: `burst-${i}`, label: 1 }));
   await s.app.inject({ method: "POST", url: "/v1/feedback", payload: { feedback: burst } });
@@ -205,14 +105,7 @@ async function seed(s: TestServer, remote: Awaited<ReturnType<typeof startRemote
   );
 
   // A canary that takes its first step, and a deployment with a shadow (both serve fraud v2).
-  const v2 = join(s.dataDir, "fraud-v2.json");
-  await writeFile(v2, JSON.stringify({ ...FRAUD_MODEL, intercept: -2 }));
-  await b.registry.registerVersion({ model: "fraud", artifactPath: v2 });
-  await b.deployments.put({
-    name: "shop",
-    variants: [{ name: "stable", model: "fraud", ref: { version: 1 }, weight: 100 }],
-    strategy: { canary: { steps: [{ setWeight: 20 }, { pause: {} }] } },
-  });
+  await startShopCanary(s, [{ setWeight: 20 }, { pause: {} }]);
   await b.deployments.put({
     name: "mirror",
     variants: [
@@ -221,8 +114,6 @@ async function seed(s: TestServer, remote: Awaited<ReturnType<typeof startRemote
     ],
   });
   await b.endpoints.sync();
-  await b.rollouts.start("shop", { ref: { version: 2 } });
-  await b.rollouts.tick();
   const mirrored = await s.app.inject({
     method: "POST",
     url: "/v1/models/mirror:predict",
@@ -233,9 +124,7 @@ async function seed(s: TestServer, remote: Awaited<ReturnType<typeof startRemote
 
   // A remote model behind a concurrency limit, a breaker and a fallback: one request held, the
   // next shed; then the model fails and the fallback answers.
-  const artifact = join(s.dataDir, "remote.json");
-  await writeFile(artifact, JSON.stringify({ format: "ballast.http/v1", url: remote.url, model: "remote" }));
-  await b.registry.registerVersion({ model: "remote", artifactPath: artifact });
+  await registerRemoteModel(s, remote);
   expect(
     200,
     await s.app.inject({
@@ -263,7 +152,7 @@ async function seed(s: TestServer, remote: Awaited<ReturnType<typeof startRemote
     });
   remote.state.mode = "hold";
   const first = guarded();
-  await remote.held(1);
+  await remote.heldCount(1);
   expect(503, await guarded(), "a request over maxConcurrency");
   remote.state.held.forEach((answer) => answer());
   expect(200, await first, "the held request");
@@ -273,45 +162,32 @@ async function seed(s: TestServer, remote: Awaited<ReturnType<typeof startRemote
   if (fallen.headers["x-ballast-fallback"] !== "error") throw new Error("the fallback did not answer");
 
   // Pipelines: one run succeeds, one fails (no retries).
-  const pipeline = (name: string, steps: object[]) => ({
-    manifest: { apiVersion: "ballast/v1", kind: "Pipeline", metadata: { name }, spec: { steps } },
-    origin: { file: "traffic", document: 1, line: 1 },
-  });
   await b.resources.apply({
     manifests: [
-      pipeline("retrain", [
-        { name: "data", emit: { value: "ab" } },
-        { name: "twice", double: { input: "data" } },
-      ]),
-      pipeline("broken", [{ name: "data", emit: { value: "x", failTimes: 99 }, retries: 0 }]),
+      pipelineManifest(
+        "retrain",
+        {
+          steps: [
+            { name: "data", emit: { value: "ab" } },
+            { name: "twice", double: { input: "data" } },
+          ],
+        },
+        "traffic",
+      ),
+      pipelineManifest(
+        "broken",
+        { steps: [{ name: "data", emit: { value: "x", failTimes: 99 }, retries: 0 }] },
+        "traffic",
+      ),
     ],
     source: { via: "api" },
   });
-  for (const name of ["retrain", "broken"]) {
-    const started = await b.pipelines.start(name, {
-      params: {},
-      trigger: { kind: "manual", reason: "traffic" },
-    });
-    if (!started.started) throw new Error(started.reason);
-    for (let i = 0; i < 10; i++) {
-      s.clock.advance(1000);
-      await b.pipelines.tick();
-      await b.pipelines.settled();
-      const run = await b.pipelines.get(started.runId);
-      if (run?.state !== "Running" && run?.state !== "Pending") break;
-    }
-  }
+  for (const name of ["retrain", "broken"]) await runPipeline(s, name, "traffic", 1000);
 
   // Markets: an instrument fed bars, a router over it answering at a calm and a turbulent bar
   // (one specialist always fails), the bars after bringing outcomes, and a conflicting bar.
-  await deploy(s, "ewma", { format: "ballast.builtin/v1", kind: "ewma", window: W, lambda: 0.9 });
-  await deploy(s, "last", { format: "ballast.builtin/v1", kind: "last-value", window: W });
-  await deploy(s, "failing", {
-    format: "ballast.builtin/v1",
-    kind: "har-rv",
-    window: W,
-    coefficients: { intercept: -1, daily: 0, weekly: 0, monthly: 0 },
-  });
+  await deploySpecialists(s);
+  await deploy(s, "failing", FAILING_SPECIALIST);
   await registerClassifier(s);
   expect(
     200,
@@ -331,17 +207,13 @@ async function seed(s: TestServer, remote: Awaited<ReturnType<typeof startRemote
     ),
     "router",
   );
-  const bars = barsOf([...CALM, ...TURBULENT, 0.03], Date.UTC(2026, 0, 5));
-  const post = (slice: object[]) =>
-    s.app.inject({ method: "POST", url: "/api/v1/instruments/cac/bars", payload: { bars: slice } });
-  expect(200, await post(bars.slice(0, W + 1)), "bars");
-  expect(200, await infer(s, "wired", [CALM]), "router at a calm bar");
-  expect(200, await post(bars.slice(W + 1, 2 * W + 1)), "bars");
-  s.clock.advance(MINUTE);
-  expect(200, await infer(s, "wired", [TURBULENT]), "router at a turbulent bar");
-  expect(200, await post(bars.slice(2 * W + 1)), "bars");
-  const stored = bars[3] as { time: string; close: number };
-  expect(409, await post([{ time: stored.time, close: stored.close * 2 }]), "a conflicting bar");
+  await askAcrossRegimes(s, "wired", [[CALM], [TURBULENT]]);
+  const stored = MARKET_BARS[3] as { time: string; close: number };
+  expect(
+    409,
+    await postBars(s, "cac", [{ time: stored.time, close: stored.close * 2 }]),
+    "a conflicting bar",
+  );
 
-  await monitorsStep(MINUTE);
+  await stepMonitors(s, MINUTE);
 }

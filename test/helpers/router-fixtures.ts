@@ -1,7 +1,9 @@
 /**
  * A regime router's parts for in-process tests: a 2-regime markov-switching classifier, two
- * builtin volatility specialists deployed on their own, windows of returns, and the manifests.
+ * builtin volatility specialists deployed on their own, windows of returns, the manifests, and
+ * daily bars of an instrument the router is bound to.
  */
+import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TestServer } from "./app.js";
@@ -87,3 +89,71 @@ export const BASE = {
   specialists: SPECIALISTS,
   weights: { calm: { route: "ewma" }, turbulent: { weights: { ewma: 0.25, last: 0.75 } } },
 };
+
+/** Deploys the two specialists BASE names: `ewma` (lambda 0.9) and `last`. */
+export async function deploySpecialists(s: TestServer): Promise<void> {
+  await deploy(s, "ewma", { format: "ballast.builtin/v1", kind: "ewma", window: W, lambda: 0.9 });
+  await deploy(s, "last", { format: "ballast.builtin/v1", kind: "last-value", window: W });
+}
+
+/** HAR-RV with a negative intercept forecasts a non-positive variance: a specialist that always fails. */
+export const FAILING_SPECIALIST = {
+  format: "ballast.builtin/v1",
+  kind: "har-rv",
+  window: W,
+  coefficients: { intercept: -1, daily: 0, weekly: 0, monthly: 0 },
+};
+
+const DAY = 86_400_000;
+
+/** Closes from returns, one bar a day from `start`, each with a high and a low (ATR needs them). */
+export function barsOf(returns: readonly number[], start: number) {
+  let close = 100;
+  const bar = (i: number) => ({
+    time: new Date(start + i * DAY).toISOString(),
+    close,
+    high: close * 1.01,
+    low: close * 0.99,
+  });
+  const bars = [bar(0)];
+  returns.forEach((r, i) => {
+    close *= Math.exp(r);
+    bars.push(bar(i + 1));
+  });
+  return bars;
+}
+
+/** When the bars of MARKET_BARS start. */
+export const MARKET_START = Date.UTC(2026, 0, 5);
+/** A calm stretch, a turbulent one and one bar more: W + 1 bars, W more, then the outcome. */
+export const MARKET_BARS = barsOf([...CALM, ...TURBULENT, 0.03], MARKET_START);
+
+export async function postBars(s: TestServer, instrument: string, bars: object[]) {
+  return s.app.inject({ method: "POST", url: `/api/v1/instruments/${instrument}/bars`, payload: { bars } });
+}
+
+/**
+ * Feeds MARKET_BARS to instrument `cac` in three parts, asking router `name` after the first (at
+ * the last calm bar) and, a minute later, after the second (at the last turbulent bar); the third
+ * part brings the outcomes of both answers. `asked`: the rows each of the two requests sends.
+ */
+export async function askAcrossRegimes(
+  s: TestServer,
+  name: string,
+  asked: [number[][], number[][]],
+): Promise<void> {
+  const post = async (bars: object[]) => {
+    const r = await postBars(s, "cac", bars);
+    assert.equal(r.statusCode, 200, `bars: ${r.body}`);
+  };
+  const ask = async (rows: number[][]) => {
+    const r = await infer(s, name, rows);
+    assert.equal(r.statusCode, 200, `router ${name}: ${r.body}`);
+  };
+  await post(MARKET_BARS.slice(0, W + 1));
+  await ask(asked[0]);
+  await post(MARKET_BARS.slice(W + 1, 2 * W + 1));
+  s.clock.advance(60_000);
+  await ask(asked[1]);
+  await post(MARKET_BARS.slice(2 * W + 1));
+}

@@ -12,13 +12,14 @@ import {
   CALM,
   CLASSIFIER,
   deploy,
+  deploySpecialists,
+  FAILING_SPECIALIST,
   infer,
   MIXED,
   registerClassifier,
   router,
   SPECIALISTS,
   TURBULENT,
-  W,
 } from "../helpers/router-fixtures.js";
 
 /** P(regime | window) by Hamilton's filter from the stationary distribution. */
@@ -45,19 +46,40 @@ async function own(s: TestServer, deployment: string, rows: number[][]): Promise
   return res.json().outputs[0].data as number[];
 }
 
+/**
+ * Rounds of router `name` with its forecast origins given by the client: round t asks it at
+ * origin t with `rows`, then bar t + 1 of `instrument` brings the return `outcome(t)` (bar 0, with
+ * no return, comes before the first outcome). Rounds `first` (0 unless given) to `first + count`.
+ * `each(t, answer)`: after round t's outcome.
+ */
+async function feedRounds(
+  s: TestServer,
+  rounds: {
+    router: string;
+    instrument: string;
+    rows: number[][];
+    first?: number;
+    count: number;
+    outcome: (t: number) => number;
+  },
+  each: (t: number, answer: { parameters: Record<string, unknown> }) => Promise<void> | void = () => {},
+): Promise<void> {
+  const { router: name, instrument, rows, first = 0, count, outcome } = rounds;
+  for (let t = first; t < first + count; t++) {
+    const res = await infer(s, name, rows, { origin: t });
+    assert.equal(res.statusCode, 200, res.body);
+    if (t === 0) await s.ballast.routers.observeBars(instrument, [{ time: 0, return: null }]);
+    await s.ballast.routers.observeBars(instrument, [{ time: t + 1, return: outcome(t) }]);
+    await each(t, res.json());
+  }
+}
+
 describe("Router: a regime router answering over OIP v2 through its specialists' deployments", () => {
   let s: TestServer;
   before(async () => {
     s = await startTestServer({ deploy: false });
-    await deploy(s, "ewma", { format: "ballast.builtin/v1", kind: "ewma", window: W, lambda: 0.9 });
-    await deploy(s, "last", { format: "ballast.builtin/v1", kind: "last-value", window: W });
-    // HAR-RV with a negative intercept forecasts a non-positive variance: the deployment fails.
-    await deploy(s, "broken", {
-      format: "ballast.builtin/v1",
-      kind: "har-rv",
-      window: W,
-      coefficients: { intercept: -1, daily: 0, weekly: 0, monthly: 0 },
-    });
+    await deploySpecialists(s);
+    await deploy(s, "broken", FAILING_SPECIALIST);
     await registerClassifier(s);
     const res = await apply(
       s,
@@ -251,29 +273,36 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     assert.ok(Math.abs(rows2.find((x) => x.model === "last")!.qlike - lL) < 1e-12);
   });
 
-  test("a challenger significantly better in one regime takes that regime only, with an event", async () => {
-    const res0 = await apply(
+  /**
+   * Router `name` over `instrument` routing both regimes to `last`, with a challenger rule that
+   * routes (30 rounds); and its rounds, asked at CALM. Origins are given by the client (no bars
+   * seen yet): each forecast's outcome is the next bar, whose realized variance is near ewma's
+   * forecast, so ewma beats `last` in calm.
+   */
+  async function calmContest(name: string, instrument: string) {
+    const res = await apply(
       s,
-      router("contest", {
+      router(name, {
         ...BASE,
         weights: { calm: { route: "last" }, turbulent: { route: "last" } },
-        instrument: "dax",
+        instrument,
         scale: 1,
         challenger: { alpha: 0.05, minSamples: 30, action: "route" },
       }),
     );
-    assert.equal(res0.statusCode, 200, res0.body);
+    assert.equal(res.statusCode, 200, res.body);
     const ewma = (await own(s, "ewma", [CALM]))[0]!;
-    // Origins given by the client (no bars seen yet): each forecast's outcome is the next bar.
-    // The realized variance is near ewma's forecast, so ewma beats `last` in calm.
-    for (let t = 0; t < 40; t++) {
-      const res = await infer(s, "contest", [CALM], { origin: t });
-      assert.equal(res.statusCode, 200, res.body);
-      assert.equal(res.json().parameters.regime[0], "calm");
-      if (t === 0) await s.ballast.routers.observeBars("dax", [{ time: 0, return: null }]);
-      const wobble = 1 + 0.05 * Math.sin(t);
-      await s.ballast.routers.observeBars("dax", [{ time: t + 1, return: Math.sqrt(ewma * wobble) * 0.01 }]);
-    }
+    return {
+      router: name,
+      instrument,
+      rows: [CALM],
+      outcome: (t: number) => Math.sqrt(ewma * (1 + 0.05 * Math.sin(t))) * 0.01,
+    };
+  }
+
+  test("a challenger significantly better in one regime takes that regime only, with an event", async () => {
+    const rounds = { ...(await calmContest("contest", "dax")), count: 40 };
+    await feedRounds(s, rounds, (_, answer) => assert.deepEqual(answer.parameters.regime, ["calm"]));
     const view = (await s.app.inject({ url: "/api/v1/routers/contest" })).json();
     assert.deepEqual(view.weights.live.calm, { ewma: 1, last: 0 });
     assert.deepEqual(view.weights.live.turbulent, { ewma: 0, last: 1 });
@@ -306,17 +335,19 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     // learned weights (a fast learning rate) hand last the lead after each of its rounds.
     const takeovers: number[] = [];
     let seen = 0;
-    for (let t = 0; t < 60; t++) {
-      const res = await infer(s, "flap", [MIXED], { origin: t });
-      assert.equal(res.statusCode, 200, res.body);
-      if (t === 0) await s.ballast.routers.observeBars("smi-flap", [{ time: 0, return: null }]);
-      const realized = t % 3 === 2 ? last : ewma;
-      await s.ballast.routers.observeBars("smi-flap", [{ time: t + 1, return: Math.sqrt(realized) }]);
+    const rounds = {
+      router: "flap",
+      instrument: "smi-flap",
+      rows: [MIXED],
+      count: 60,
+      outcome: (t: number) => Math.sqrt(t % 3 === 2 ? last : ewma),
+    };
+    await feedRounds(s, rounds, async (t) => {
       const events = (await s.ballast.events.list({ kind: "Router", name: "flap" })).filter(
         (e) => e.reason === "RegimeChampionChanged",
       );
       for (; seen < events.length; seen++) takeovers.push(t + 1);
-    }
+    });
     // Read off the live weights, the champion would change hands every three rounds (it did).
     assert.equal(takeovers.length, 1, `takeovers at rounds ${takeovers.join(", ")}`);
     const [taken] = (await s.ballast.events.list({ kind: "Router", name: "flap" })).filter(
@@ -335,6 +366,113 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
       performance.regimes[regime].find((m: { model: string }) => m.model === model);
     assert.equal(row("ewma").dmVsChampion, null, "the champion is not compared with itself");
     assert.notEqual(row("last").dmVsChampion, null);
+  });
+
+  test("a corrupt saved takenAt or champions is not trusted: counted afresh or declared, with a Warning event", async () => {
+    // As in the contest above: ewma takes calm from `last` once 30 rounds are in.
+    const rounds = await calmContest("saved", "cac-saved");
+    await feedRounds(s, { ...rounds, count: 20 });
+    const db = s.ballast.store.db;
+    const stored = async () => {
+      const row = await db
+        .selectFrom("router_states")
+        .select("state")
+        .where("router", "=", "saved")
+        .executeTakeFirstOrThrow();
+      return JSON.parse(row.state) as Record<string, unknown>;
+    };
+    const clean = await stored();
+    assert.deepEqual(
+      [clean.takenAt, clean.champions],
+      [
+        [0, 0],
+        [1, 1],
+      ],
+    );
+    const resets = async () =>
+      (await s.ballast.events.list({ kind: "Router", name: "saved" })).filter(
+        (e) => e.reason === "SavedStateReset",
+      );
+    /** Stores `change` over the clean state and loads the router again, as after a restart. */
+    const reload = async (change: Record<string, unknown>) => {
+      await db
+        .updateTable("router_states")
+        .set({ state: JSON.stringify({ ...clean, ...change }) })
+        .where("router", "=", "saved")
+        .execute();
+      s.ballast.routers.changed("saved");
+      const view = await s.app.inject({ url: "/api/v1/routers/saved" });
+      assert.equal(view.statusCode, 200, view.body);
+      return view.json();
+    };
+    // Sound values are trusted: calm's champion as saved (ewma), not as declared, and no warning.
+    assert.equal((await reload({ champions: [0, 1] })).champions.calm, "ewma");
+    assert.equal((await resets()).length, 0);
+
+    const takeovers = "takeovers are counted afresh from 0";
+    const declared = "the declared champions stand";
+    const cases: Array<[string, unknown, RegExp, string]> = [
+      [
+        "takenAt",
+        ["later", 0],
+        /takenAt\[0\] must be a whole number of rounds from 0 to 20, got "later"/,
+        takeovers,
+      ],
+      [
+        "takenAt",
+        [0, null],
+        /takenAt\[1\] must be a whole number of rounds from 0 to 0, got null/,
+        takeovers,
+      ],
+      ["takenAt", [0, -1], /takenAt\[1\] must be a whole number/, takeovers],
+      ["takenAt", [2.5, 0], /takenAt\[0\] must be a whole number/, takeovers],
+      ["takenAt", [0], /takenAt must hold a whole number of rounds per regime \(2\), got \[0\]/, takeovers],
+      ["takenAt", { calm: 0 }, /takenAt must hold a whole number of rounds per regime/, takeovers],
+      ["champions", [0, 7], /champions\[1\] must be a specialist's index from 0 to 1, got 7/, declared],
+      [
+        "champions",
+        ["ewma", 1],
+        /champions\[0\] must be a specialist's index from 0 to 1, got "ewma"/,
+        declared,
+      ],
+      ["champions", [0], /champions must hold a specialist's index per regime \(2\), got \[0\]/, declared],
+      // A whole number, but beyond the 20 rounds seen: trusted, it would silence the challenger.
+      [
+        "takenAt",
+        [1e9, 0],
+        /takenAt\[0\] must be a whole number of rounds from 0 to 20, got 1000000000/,
+        takeovers,
+      ],
+    ];
+    for (const [field, value, message, reset] of cases) {
+      const before = (await resets()).length;
+      const view = await reload({ [field]: value });
+      const after = await resets();
+      assert.equal(after.length, before + 1, `one warning for ${field} ${JSON.stringify(value)}`);
+      const warning = after.at(-1)!;
+      assert.equal(warning.type, "Warning");
+      assert.match(warning.message, /^saved state of router saved: /);
+      assert.match(warning.message, message);
+      assert.ok(warning.message.endsWith(`; ${reset}`), warning.message);
+      assert.equal(warning.details.field, field);
+      // [0, 7] trusted in part would make ewma calm's champion: the declared `last` stands.
+      assert.deepEqual(view.champions, { calm: "last", turbulent: "last" });
+    }
+    // The rest of the saved state is kept: the 20 calm rounds are still counted.
+    const perf = (await s.app.inject({ url: "/api/v1/routers/saved/performance?by=regime" })).json();
+    assert.equal(perf.regimes.calm.find((x: { model: string }) => x.model === "ewma")?.n, 20);
+    // Counted afresh, the challenger is judged at 30 rounds and takes calm (with 1e9 trusted, never).
+    await feedRounds(s, { ...rounds, first: 20, count: 20 });
+    const view = (await s.app.inject({ url: "/api/v1/routers/saved" })).json();
+    assert.deepEqual(view.weights.live.calm, { ewma: 1, last: 0 });
+    const taken = (await s.ballast.events.list({ kind: "Router", name: "saved" })).filter(
+      (e) => e.reason === "RegimeChampionChanged",
+    );
+    assert.equal(taken.length, 1);
+    const saved = await stored();
+    const takenAt = saved.takenAt as number[];
+    assert.ok(takenAt[0]! >= 30 && takenAt[0]! <= 40 && takenAt[1] === 0, JSON.stringify(takenAt));
+    assert.deepEqual(saved.champions, [0, 1]);
   });
 
   test("the live regime follows the instrument's bars; a change is an event and an alert", async () => {

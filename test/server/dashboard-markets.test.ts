@@ -9,13 +9,14 @@ import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/app.js";
 import {
   apply,
+  askAcrossRegimes,
   BASE,
   CALM,
-  deploy,
-  infer,
+  deploySpecialists,
+  MARKET_BARS,
+  MARKET_START,
   registerClassifier,
   router,
-  TURBULENT,
   W,
 } from "../helpers/router-fixtures.js";
 import { answerAxis, expectedDuration, regimeBands } from "../../src/server/dashboard/pages/markets.js";
@@ -25,18 +26,6 @@ import { misalignedHeaders } from "../helpers/table-columns.js";
 
 const HTML = { accept: "text/html,application/xhtml+xml" };
 const DAY = 86_400_000;
-const START = Date.UTC(2026, 0, 5);
-
-/** Closes from returns, one bar a day. */
-function barsOf(returns: readonly number[]) {
-  let close = 100;
-  const bars = [{ time: new Date(START).toISOString(), close }];
-  returns.forEach((r, i) => {
-    close *= Math.exp(r);
-    bars.push({ time: new Date(START + (i + 1) * DAY).toISOString(), close });
-  });
-  return bars;
-}
 
 /** The JSON block behind the chart with this title. */
 function chartData(body: string, title: string) {
@@ -84,29 +73,15 @@ test("regimeBands: one band per run of answers in a regime; expected duration 1/
 
 describe("markets pages", () => {
   let s: TestServer;
-  const bars = barsOf([...CALM, ...TURBULENT, 0.03]);
+  const bars = MARKET_BARS;
   before(async () => {
     s = await startTestServer({ deploy: false });
-    await deploy(s, "ewma", { format: "ballast.builtin/v1", kind: "ewma", window: W, lambda: 0.9 });
-    await deploy(s, "last", { format: "ballast.builtin/v1", kind: "last-value", window: W });
+    await deploySpecialists(s);
     await registerClassifier(s);
     const res = await apply(s, router("wired", { ...BASE, mode: "soft", instrument: "cac", scale: 100 }));
     assert.equal(res.statusCode, 200, res.body);
-    const post = async (slice: object[]) => {
-      const r = await s.app.inject({
-        method: "POST",
-        url: "/api/v1/instruments/cac/bars",
-        payload: { bars: slice },
-      });
-      assert.equal(r.statusCode, 200, r.body);
-    };
     // Asked at the last calm bar, then at the last turbulent bar; the final bar is the outcome.
-    await post(bars.slice(0, W + 1));
-    assert.equal((await infer(s, "wired", [CALM])).statusCode, 200);
-    await post(bars.slice(W + 1, 2 * W + 1));
-    s.clock.advance(60_000);
-    assert.equal((await infer(s, "wired", [CALM])).statusCode, 200);
-    await post(bars.slice(2 * W + 1));
+    await askAcrossRegimes(s, "wired", [[CALM], [CALM]]);
   });
   after(async () => {
     await s.close();
@@ -149,8 +124,8 @@ describe("markets pages", () => {
       price.bands?.map((b) => b.label),
       ["calm", "turbulent"],
     );
-    assert.equal(price.bands?.[0]?.from, (START + W * DAY) / 1000);
-    assert.equal(price.bands?.[0]?.to, (START + 2 * W * DAY) / 1000);
+    assert.equal(price.bands?.[0]?.from, (MARKET_START + W * DAY) / 1000);
+    assert.equal(price.bands?.[0]?.to, (MARKET_START + 2 * W * DAY) / 1000);
 
     // Answers with origins are drawn at their bars: the same axis as the price.
     const probabilities = chartData(r.body, "Regime probabilities over bars");

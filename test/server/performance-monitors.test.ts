@@ -13,14 +13,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fraudRows } from "../helpers/traffic.js";
-import {
-  expectedProbability,
-  FRAUD_FEATURES,
-  FRAUD_MODEL,
-  ManualClock,
-  startTestServer,
-  type TestServer,
-} from "../helpers/app.js";
+import { fraudLabels, fraudScore, predictFraud, type FraudRow } from "../helpers/fraud-requests.js";
+import { FRAUD_ACCURACY, stepMonitors } from "../helpers/monitors.js";
+import { FRAUD_MODEL, ManualClock, startTestServer, type TestServer } from "../helpers/app.js";
 import { openBallast } from "../../src/ballast.js";
 import { buildApp } from "../../src/server/app.js";
 import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js";
@@ -31,15 +26,19 @@ import { createRandom } from "../../src/sim/random.js";
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
 
-type Row = ReturnType<typeof fraudRows>[number];
-
 interface Received {
   status: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
 }
 
-async function receiver(): Promise<{ url: string; received: Received[]; close(): void }> {
+interface Hook {
+  url: string;
+  received: Received[];
+  close(): void;
+}
+
+async function receiver(): Promise<Hook> {
   const received: Received[] = [];
   const server = createServer((req, res) => {
     let body = "";
@@ -58,42 +57,37 @@ async function receiver(): Promise<{ url: string; received: Received[]; close():
   };
 }
 
-const scoreOf = (r: Row) => expectedProbability(FRAUD_FEATURES.map((f) => r[f as keyof Row]));
-const decisionOf = (r: Row) => (scoreOf(r) >= 0.5 ? 1 : 0);
-
-async function predict(s: TestServer, requestId: string, rows: Row[]): Promise<void> {
-  const r = await s.app.inject({
-    method: "POST",
-    url: "/v1/models/fraud:predict",
-    headers: { "x-request-id": requestId },
-    payload: { instances: rows },
-  });
-  assert.equal(r.statusCode, 200, r.body);
-}
+const predict = (s: TestServer, requestId: string, rows: FraudRow[]) =>
+  predictFraud(s, rows, { "x-request-id": requestId });
 
 /** Labels for rows [from, to) of a request: right (the model's decision) or wrong (its opposite). */
 async function label(
   s: TestServer,
   requestId: string,
-  rows: Row[],
+  rows: FraudRow[],
   from: number,
   to: number,
   right: (i: number) => boolean,
 ): Promise<void> {
-  const feedback = [];
-  for (let i = from; i < to; i++) {
-    const y = decisionOf(rows[i] as Row);
-    feedback.push({ request_id: requestId, row: i, label: right(i) ? y : 1 - y });
-  }
+  const feedback = fraudLabels(requestId, rows, from, to, right);
   const r = await s.app.inject({ method: "POST", url: "/v1/feedback", payload: { feedback } });
   assert.equal(r.statusCode, 200, r.body);
 }
 
-/** Moves the clock and evaluates at once, so a stray real tick can never see a half-sent step. */
-async function step(s: TestServer, ms: number): Promise<void> {
-  s.clock.advance(ms);
-  s.ballast.monitors.tick(s.clock.now());
-  await s.ballast.monitors.settled();
+/**
+ * A server whose prediction log flushes every minute, its clock at `at`, and a webhook receiver
+ * for the monitors' alerts; both closed after `body`.
+ */
+async function withHook(at: number, body: (s: TestServer, hook: Hook) => Promise<void>): Promise<void> {
+  const hook = await receiver();
+  const s = await startTestServer({ ballast: { predictionLog: { flushIntervalMs: 60_000 } } });
+  try {
+    s.clock.t = at;
+    await body(s, hook);
+  } finally {
+    await s.close();
+    hook.close();
+  }
 }
 
 interface StatusBucket {
@@ -119,21 +113,12 @@ async function variant(s: TestServer, name: string) {
 }
 
 test("accuracy on late labels: too few labels are not judged; a drop goes pending, fires, and resolves on recovery", async () => {
-  const hook = await receiver();
-  const s = await startTestServer({ ballast: { predictionLog: { flushIntervalMs: 60_000 } } });
-  try {
-    s.clock.t = 100 * HOUR;
+  await withHook(100 * HOUR, async (s, hook) => {
     const put = await s.app.inject({
       method: "PUT",
       url: "/api/v1/monitors/fraud-accuracy",
       payload: {
-        type: "performance",
-        deployment: "fraud",
-        metric: "accuracy",
-        condition: { below: 0.8 },
-        window: { bucket: "1h", buckets: 6 },
-        minSamples: 20,
-        evaluateEvery: "1m",
+        ...FRAUD_ACCURACY,
         severity: "critical",
         // Resolve on the first clear evaluation and re-send every minute (the defaults: 3, 4 h).
         alert: { forMs: 10 * MINUTE, clearAfter: 1, repeatIntervalMs: MINUTE },
@@ -142,12 +127,11 @@ test("accuracy on late labels: too few labels are not judged; a drop goes pendin
     });
     assert.equal(put.statusCode, 200, put.body);
     assert.equal(put.json().spec.type, "performance");
-    s.ballast.monitors.tick(s.clock.now());
-    await s.ballast.monitors.settled();
+    await stepMonitors(s, 0);
 
     const a = fraudRows(11, 40);
     await predict(s, "A", a); // bucket 100h
-    await step(s, HOUR);
+    await stepMonitors(s, HOUR);
     let v = await variant(s, "fraud-accuracy");
     assert.equal(v.buckets.length, 1);
     assert.equal(v.buckets[0]?.predictions, 40);
@@ -158,7 +142,7 @@ test("accuracy on late labels: too few labels are not judged; a drop goes pendin
     const b = fraudRows(12, 40);
     await predict(s, "B", b); // bucket 101h
     await label(s, "A", a, 0, 10, () => true); // 10 labels: still too few
-    await step(s, MINUTE);
+    await stepMonitors(s, MINUTE);
     v = await variant(s, "fraud-accuracy");
     assert.equal(v.buckets[0]?.labelled, 10);
     assert.equal(v.buckets[0]?.coverage, 0.25);
@@ -166,7 +150,7 @@ test("accuracy on late labels: too few labels are not judged; a drop goes pendin
     assert.equal(v.coverage, 10 / 80);
 
     await label(s, "A", a, 10, 40, () => true);
-    await step(s, MINUTE);
+    await stepMonitors(s, MINUTE);
     v = await variant(s, "fraud-accuracy");
     assert.equal(v.judged?.start, 100 * HOUR);
     assert.equal(v.judged?.basis, "labels");
@@ -175,7 +159,7 @@ test("accuracy on late labels: too few labels are not judged; a drop goes pendin
 
     // B's labels arrive: every other one contradicts the model, so accuracy is exactly 0.5.
     await label(s, "B", b, 0, 40, (i) => i % 2 === 0);
-    await step(s, MINUTE);
+    await stepMonitors(s, MINUTE);
     v = await variant(s, "fraud-accuracy");
     assert.equal(v.judged?.start, 101 * HOUR);
     assert.equal(v.judged?.value, 0.5);
@@ -187,7 +171,7 @@ test("accuracy on late labels: too few labels are not judged; a drop goes pendin
     );
     assert.equal(hook.received.length, 0);
 
-    await step(s, 10 * MINUTE); // the breach has lasted forMs
+    await stepMonitors(s, 10 * MINUTE); // the breach has lasted forMs
     status = (await s.app.inject("/api/v1/monitors/fraud-accuracy")).json();
     assert.deepEqual(
       status.alerts.map((x: { phase: string }) => x.phase),
@@ -219,11 +203,11 @@ test("accuracy on late labels: too few labels are not judged; a drop goes pendin
     // A fresh hour of predictions, all labelled right: the newest judged bucket recovers.
     const c = fraudRows(13, 30);
     await predict(s, "C", c); // bucket 101h still (101h12m)
-    await step(s, HOUR); // 102h12m
+    await stepMonitors(s, HOUR); // 102h12m
     const d = fraudRows(14, 30);
     await predict(s, "D", d); // bucket 102h
     await label(s, "D", d, 0, 30, () => true);
-    await step(s, MINUTE);
+    await stepMonitors(s, MINUTE);
     v = await variant(s, "fraud-accuracy");
     assert.equal(v.judged?.start, 102 * HOUR);
     assert.equal(v.judged?.value, 1);
@@ -234,22 +218,16 @@ test("accuracy on late labels: too few labels are not judged; a drop goes pendin
       hook.received.map((n) => n.status),
       ["firing", "firing", "resolved"],
     );
-  } finally {
-    await s.close();
-    hook.close();
-  }
+  });
 });
 
 test("CBPE judges buckets without labels (flagged estimated) until their labels arrive", async () => {
-  const hook = await receiver();
-  const s = await startTestServer({ ballast: { predictionLog: { flushIntervalMs: 60_000 } } });
-  try {
-    s.clock.t = 200 * HOUR;
+  await withHook(200 * HOUR, async (s, hook) => {
     // A labelled, scored reference: labels drawn from the model's own probabilities, seeded.
     // Small amounts put the scores mid-range, where the model is unsure and CBPE has work to do.
     const reference = fraudRows(21, 4000, 0.1);
     const random = createRandom(22);
-    const scores = reference.map(scoreOf);
+    const scores = reference.map(fraudScore);
     const labels = scores.map((p) => random.bernoulli(p));
     const builder = new ProfileBuilder();
     builder.add(reference);
@@ -272,12 +250,11 @@ test("CBPE judges buckets without labels (flagged estimated) until their labels 
       },
     });
     assert.equal(put.statusCode, 200, put.body);
-    s.ballast.monitors.tick(s.clock.now());
-    await s.ballast.monitors.settled();
+    await stepMonitors(s, 0);
 
     const rows = fraudRows(23, 200, 0.1);
     await predict(s, "E", rows);
-    await step(s, MINUTE);
+    await stepMonitors(s, MINUTE);
     let v = await variant(s, "fraud-f1");
     const bucket = v.judged as StatusBucket;
     assert.equal(bucket.basis, "estimate");
@@ -285,7 +262,7 @@ test("CBPE judges buckets without labels (flagged estimated) until their labels 
     assert.equal(bucket.value, null);
     // The engine's estimate is the accumulator's over the same scores and calibrator.
     const expected = new CbpeAccumulator(calibration.isotonic);
-    for (const r of rows) expected.add(scoreOf(r));
+    for (const r of rows) expected.add(fraudScore(r));
     const want = expected.estimate(0.5).accuracy as number;
     assert.ok(Math.abs((bucket.estimated as number) - want) < 1e-9, `${bucket.estimated} vs ${want}`);
     // Unsure scores: expected accuracy well below the 0.9 the condition allows, so the alert fires
@@ -304,7 +281,7 @@ test("CBPE judges buckets without labels (flagged estimated) until their labels 
 
     // Labels arrive, all matching the model's decisions: judged on labels, the alert resolves.
     await label(s, "E", rows, 0, 200, () => true);
-    await step(s, MINUTE);
+    await stepMonitors(s, MINUTE);
     v = await variant(s, "fraud-f1");
     assert.equal(v.judged?.basis, "labels");
     assert.equal(v.judged?.value, 1);
@@ -316,10 +293,7 @@ test("CBPE judges buckets without labels (flagged estimated) until their labels 
         ["resolved", "false"],
       ],
     );
-  } finally {
-    await s.close();
-    hook.close();
-  }
+  });
 });
 
 test("performance monitor API: bad specs name the field; a CBPE monitor without a calibration says so", async () => {
@@ -357,10 +331,9 @@ test("performance monitor API: bad specs name the field; a CBPE monitor without 
     });
     assert.equal(ok.statusCode, 200, ok.body);
     assert.deepEqual(ok.json().spec.window, { bucket: "1h", buckets: 24 });
-    s.ballast.monitors.tick(s.clock.now());
-    await s.ballast.monitors.settled();
+    await stepMonitors(s, 0);
     await predict(s, "F", fraudRows(31, 10));
-    await step(s, MINUTE);
+    await stepMonitors(s, MINUTE);
     const v = await variant(s, "p1");
     assert.equal(v.judged, null);
     assert.match(v.buckets[0]?.reason ?? "", /no calibration in its reference profile/);

@@ -5,82 +5,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { AddressInfo } from "node:net";
-import { FRAUD_FEATURES, expectedProbability, startTestServer, type TestServer } from "../helpers/app.js";
-
-type Mode = "ok" | "error" | "hang" | "hold";
-
-/** A remote model with the fraud signature whose behaviour the test switches. */
-async function startRemote() {
-  const remote = {
-    mode: "ok" as Mode,
-    calls: 0,
-    held: [] as Array<() => void>,
-    onHeld: undefined as (() => void) | undefined,
-    hung: [] as ServerResponse[],
-  };
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(body));
-    };
-    if (req.method === "GET" && req.url?.endsWith("/ready")) return send(200, { ready: true });
-    if (req.method === "GET") {
-      return send(200, {
-        name: "remote",
-        inputs: [{ name: "input", datatype: "FP32", shape: [-1, 3] }],
-        outputs: [{ name: "probability", datatype: "FP32", shape: [-1] }],
-        parameters: { features: FRAUD_FEATURES },
-      });
-    }
-    let text = "";
-    req.on("data", (chunk: Buffer) => (text += chunk.toString()));
-    req.on("end", () => {
-      remote.calls++;
-      const rows = (JSON.parse(text) as { inputs: Array<{ shape: number[] }> }).inputs[0]!.shape[0]!;
-      const answer = () =>
-        send(200, {
-          model_name: "remote",
-          outputs: [{ name: "probability", datatype: "FP32", shape: [rows], data: Array(rows).fill(0.25) }],
-        });
-      if (remote.mode === "ok") return answer();
-      if (remote.mode === "error") return send(500, { error: "model crashed" });
-      if (remote.mode === "hang") return void remote.hung.push(res);
-      remote.held.push(answer);
-      remote.onHeld?.();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    remote,
-    url: `http://127.0.0.1:${port}`,
-    /** Resolves once `n` requests are being held. */
-    heldCount(n: number): Promise<void> {
-      return new Promise((resolve) => {
-        const check = () => remote.held.length >= n && resolve();
-        remote.onHeld = check;
-        check();
-      });
-    },
-    async close() {
-      for (const res of remote.hung) res.destroy();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
-type Remote = Awaited<ReturnType<typeof startRemote>>;
+import { expectedProbability, FRAUD_FEATURES, startTestServer, type TestServer } from "../helpers/app.js";
+import { registerRemoteModel, startRemoteModel, type RemoteModel } from "../helpers/remote-model.js";
 
 /** Registers the remote as model `remote` and deploys `primary` (remote) + `stable` (builtin fraud). */
-async function deploy(s: TestServer, remote: Remote, resilience: unknown, timeoutMs = 5000) {
-  const artifact = join(s.dataDir, "remote.json");
-  await writeFile(artifact, JSON.stringify({ format: "ballast.http/v1", url: remote.url, model: "remote" }));
-  await s.ballast.registry.registerVersion({ model: "remote", artifactPath: artifact });
+async function deploy(s: TestServer, remote: RemoteModel, resilience: unknown, timeoutMs = 5000) {
+  await registerRemoteModel(s, remote);
   // Loaded under a generous deadline first, so a loaded machine cannot fail the load itself;
   // the short deadline under test applies from the second put on (the model stays loaded).
   if (timeoutMs < 5000) await deploy(s, remote, resilience, 5000);
@@ -119,9 +51,9 @@ const predict = (s: TestServer) =>
     payload: { instances: [{ amount: 2.5, hour: 3, night: 1 }] },
   });
 
-async function withServers(body: (s: TestServer, remote: Remote) => Promise<void>): Promise<void> {
+async function withServers(body: (s: TestServer, remote: RemoteModel) => Promise<void>): Promise<void> {
   const s = await startTestServer();
-  const remote = await startRemote();
+  const remote = await startRemoteModel();
   try {
     await body(s, remote);
   } finally {
@@ -138,7 +70,7 @@ async function metric(s: TestServer, line: RegExp): Promise<string | undefined> 
 test("a model that hangs: the deadline passes and the fallback variant answers, marked as such", async () => {
   await withServers(async (s, remote) => {
     await deploy(s, remote, { fallback: { variant: "stable" } }, 100);
-    remote.remote.mode = "hang";
+    remote.state.mode = "hang";
     const res = await infer(s);
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.headers["x-ballast-fallback"], "timeout");
@@ -179,7 +111,7 @@ test("a model that hangs: the deadline passes and the fallback variant answers, 
 test("a model that hangs with no fallback: 504 naming the deadline", async () => {
   await withServers(async (s, remote) => {
     await deploy(s, remote, { maxConcurrency: 10 }, 100);
-    remote.remote.mode = "hang";
+    remote.state.mode = "hang";
     const res = await infer(s);
     assert.equal(res.statusCode, 504, res.body);
     assert.match(res.json().error, /did not answer within 100 ms/);
@@ -190,7 +122,7 @@ test("a model that hangs with no fallback: 504 naming the deadline", async () =>
 test("a model that errors falls back to a static default response, one row per request row", async () => {
   await withServers(async (s, remote) => {
     await deploy(s, remote, { fallback: { response: { outputs: { probability: 0.5 } } } });
-    remote.remote.mode = "error";
+    remote.state.mode = "error";
     const res = await s.app.inject({
       method: "POST",
       url: "/v2/models/fraud/infer",
@@ -222,7 +154,7 @@ test("a model that errors falls back to a static default response, one row per r
 test("a version pinned in the path is never answered by a fallback", async () => {
   await withServers(async (s, remote) => {
     await deploy(s, remote, { fallback: { variant: "stable" } });
-    remote.remote.mode = "error";
+    remote.state.mode = "error";
     const res = await infer(s, "/v2/models/fraud/versions/1/infer");
     // Both variants serve a version 1 (of different models); the path names the first.
     assert.equal(res.statusCode, 502, res.body);
@@ -285,23 +217,23 @@ test("the circuit opens after consecutive failures, serves the fallback without 
     });
     const state = () => metric(s, /^ballast_circuit_state\{deployment="fraud",variant="primary"\}/);
     assert.equal((await infer(s)).headers["x-ballast-fallback"], undefined, "healthy: the primary answers");
-    remote.remote.mode = "error";
+    remote.state.mode = "error";
     for (let i = 0; i < 2; i++) assert.equal((await infer(s)).headers["x-ballast-fallback"], "error");
     assert.equal(await state(), 'ballast_circuit_state{deployment="fraud",variant="primary"} 2');
 
-    const callsBefore = remote.remote.calls;
+    const callsBefore = remote.state.calls;
     const open = await infer(s);
     assert.equal(open.statusCode, 200);
     assert.equal(open.headers["x-ballast-fallback"], "circuit_open");
     assert.equal(open.json().parameters.fallback_reason, "circuit_open");
-    assert.equal(remote.remote.calls, callsBefore, "an open circuit does not call the model");
+    assert.equal(remote.state.calls, callsBefore, "an open circuit does not call the model");
 
     // openMs later one probe goes through; it succeeds and the circuit closes.
-    remote.remote.mode = "ok";
+    remote.state.mode = "ok";
     s.clock.advance(30_000);
     const probe = await infer(s);
     assert.equal(probe.headers["x-ballast-fallback"], undefined, probe.body);
-    assert.equal(remote.remote.calls, callsBefore + 1);
+    assert.equal(remote.state.calls, callsBefore + 1);
     assert.equal(await state(), 'ballast_circuit_state{deployment="fraud",variant="primary"} 0');
     assert.match(
       (await metric(s, /^ballast_fallback_total\{deployment="fraud",reason="circuit_open"\}/)) ?? "",
@@ -313,7 +245,7 @@ test("the circuit opens after consecutive failures, serves the fallback without 
 test("an open circuit with no fallback answers 503 with Retry-After until it half-opens", async () => {
   await withServers(async (s, remote) => {
     await deploy(s, remote, { circuitBreaker: { failures: 1, openMs: 20_000 } });
-    remote.remote.mode = "error";
+    remote.state.mode = "error";
     assert.equal((await infer(s)).statusCode, 502);
     s.clock.advance(5_000);
     const refused = await infer(s);
@@ -329,7 +261,7 @@ test("an open circuit with no fallback answers 503 with Retry-After until it hal
 test("past maxConcurrency requests are shed with 503 and Retry-After, and counted", async () => {
   await withServers(async (s, remote) => {
     await deploy(s, remote, { maxConcurrency: 2 });
-    remote.remote.mode = "hold";
+    remote.state.mode = "hold";
     const first = infer(s);
     const second = predict(s);
     await remote.heldCount(2);
@@ -338,10 +270,10 @@ test("past maxConcurrency requests are shed with 503 and Retry-After, and counte
     assert.equal(shed.headers["retry-after"], "1");
     assert.match(shed.json().error, /'fraud' is at its limit of 2 requests in flight/);
 
-    for (const release of remote.remote.held) release();
+    for (const release of remote.state.held) release();
     assert.equal((await first).statusCode, 200);
     assert.equal((await second).statusCode, 200);
-    remote.remote.mode = "ok";
+    remote.state.mode = "ok";
     assert.equal((await infer(s)).statusCode, 200, "slots are given back when requests finish");
     assert.equal(
       await metric(s, /^ballast_requests_shed_total\{deployment="fraud"\}/),
@@ -378,12 +310,7 @@ test("bad resilience settings are refused with 400 naming the field", async () =
 
 test("a fallback version (not a variant) is loaded with the deployment and answers", async () => {
   await withServers(async (s, remote) => {
-    const artifact = join(s.dataDir, "remote.json");
-    await writeFile(
-      artifact,
-      JSON.stringify({ format: "ballast.http/v1", url: remote.url, model: "remote" }),
-    );
-    await s.ballast.registry.registerVersion({ model: "remote", artifactPath: artifact });
+    await registerRemoteModel(s, remote);
     const put = await s.app.inject({
       method: "PUT",
       url: "/api/v1/deployments/fraud",
@@ -394,7 +321,7 @@ test("a fallback version (not a variant) is loaded with the deployment and answe
       },
     });
     assert.equal(put.statusCode, 200, put.body);
-    remote.remote.mode = "error";
+    remote.state.mode = "error";
     const res = await infer(s);
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.json().parameters.served_by, "@fallback");
