@@ -113,6 +113,8 @@ interface LoadedRouter {
     lastBar: number;
     /** The regime last announced (a RegimeChanged event): the reading must leave it surely. */
     announced?: number;
+    /** Consecutive bars the reading has been surely in this other regime (regimeChange.minBars). */
+    held?: { regime: number; bars: number };
   };
   /**
    * Per regime, its round count at the last takeover: the next one waits for minSamples more
@@ -557,23 +559,30 @@ export class RouterService {
     }
     // Undefined while a rules classifier warms up: answers then read each request's window.
     const reading = readRegime(router.classifier, state);
-    // Announced once it differs from the last announced regime with at least minProbability, so
-    // a filter wavering around 0.5 does not make an event (and an alert) every other bar.
+    // Announced once it has differed from the last announced regime with at least
+    // minProbability for minBars bars in a row, so a filter wavering around 0.5, or a one-day
+    // spike, does not make an event (and an alert) every other bar.
     const announced = router.live?.announced ?? router.live?.reading?.regime;
     const probability = reading === undefined ? 0 : (reading.probabilities[reading.regime] as number);
-    const changed =
+    const sure =
       reading !== undefined &&
       announced !== undefined &&
       reading.regime !== announced &&
       probability >= spec.regimeChange.minProbability;
+    const before = router.live?.held;
+    const held = sure
+      ? { regime: reading.regime, bars: before?.regime === reading.regime ? before.bars + 1 : 1 }
+      : undefined;
+    const changed = held !== undefined && held.bars >= spec.regimeChange.minBars;
     const now = changed || announced === undefined ? reading?.regime : announced;
     router.live = {
       state,
       ...(reading === undefined ? {} : { reading }),
       lastBar: bar.time,
       ...(now === undefined ? {} : { announced: now }),
+      ...(held === undefined || changed ? {} : { held }),
     };
-    if (holder && changed && announced !== undefined) {
+    if (holder && changed && announced !== undefined && reading !== undefined) {
       const from = spec.regimes[announced] as string;
       const to = spec.regimes[reading.regime] as string;
       await this.parts.events.record({

@@ -64,7 +64,7 @@ export interface RouterSpec {
   readonly deadlineMs: number;
   readonly challenger?: RouterChallenger;
   /** A regime change is announced (event, alert) when the new regime's probability reaches this. */
-  readonly regimeChange: { readonly minProbability: number };
+  readonly regimeChange: { readonly minProbability: number; readonly minBars: number };
   /**
    * Whom the router's alerts reach (regime changed, champion changed, nonsense answers), in the
    * Monitors' notifier schema. Kept as declared here: the schema lives in alerts/, above this
@@ -286,16 +286,22 @@ export function parseRouterSpec(raw: unknown): RouterSpec {
   };
 }
 
-function regimeChangeOf(raw: unknown): { minProbability: number } {
-  if (raw === undefined) return { minProbability: 0.5 };
+function regimeChangeOf(raw: unknown): { minProbability: number; minBars: number } {
+  if (raw === undefined) return { minProbability: 0.5, minBars: 1 };
   const c = objectAt(raw, "regimeChange");
-  onlyFields(c, ["minProbability"], "regimeChange.");
+  onlyFields(c, ["minProbability", "minBars"], "regimeChange.");
   return {
     minProbability: numberAt(
       c.minProbability ?? 0.5,
       "regimeChange.minProbability",
       (v) => v >= 0.5 && v < 1,
       "a probability in [0.5, 1)",
+    ),
+    minBars: numberAt(
+      c.minBars ?? 1,
+      "regimeChange.minBars",
+      (v) => Number.isInteger(v) && v >= 1 && v <= 1000,
+      "a whole number of bars from 1 to 1000",
     ),
   };
 }

@@ -515,25 +515,50 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     }
   });
 
-  test("regimeChange.minProbability: a wavering filter is announced only when the new regime is sure", async () => {
+  test("regimeChange: a wavering filter is announced only when the new regime is sure (minProbability) for minBars bars", async () => {
     const res0 = await apply(
       s,
       router("sure", { ...BASE, instrument: "smi", scale: 100, regimeChange: { minProbability: 0.99 } }),
       router("eager", { ...BASE, instrument: "smi", scale: 100 }),
+      router("steady", {
+        ...BASE,
+        instrument: "smi",
+        scale: 100,
+        regimeChange: { minProbability: 0.9, minBars: 4 },
+      }),
     );
     assert.equal(res0.statusCode, 200, res0.body);
-    const returns = [...CALM, ...MIXED, ...CALM, ...MIXED, ...TURBULENT, ...MIXED, ...CALM, ...CALM];
+    // A three-day spike in a calm stretch: the filter turns on it and back.
+    const SPIKE = [0.04, -0.045, 0.05];
+    const returns = [
+      ...CALM,
+      ...MIXED,
+      ...CALM,
+      ...SPIKE,
+      ...CALM,
+      ...MIXED,
+      ...TURBULENT,
+      ...MIXED,
+      ...CALM,
+      ...CALM,
+    ];
     const bars = returns.map((r, i) => ({ time: 5000 + i, return: i === 0 ? null : r }));
     await s.ballast.routers.observeBars("smi", bars);
     // The expected announcements, from the test's own filter: argmax flips for the default 0.5,
     // and for 0.99 only a regime other than the last announced one reached with p >= 0.99.
     const path = bars.slice(1).map((_, i) => filtered(returns.slice(1, i + 2)));
-    const announced = (min: number) => {
+    // With minBars k, only after k bars in a row that each would have been announced.
+    const announced = (min: number, k = 1) => {
       let last = path[0]![1]! > path[0]![0]! ? 1 : 0;
+      let held = 0;
       const to: number[] = [];
       for (const p of path.slice(1)) {
         const now = p[1]! > p[0]! ? 1 : 0;
-        if (now !== last && p[now]! >= min) to.push((last = now));
+        held = now !== last && p[now]! >= min ? held + 1 : 0;
+        if (held >= k) {
+          to.push((last = now));
+          held = 0;
+        }
       }
       return to;
     };
@@ -546,9 +571,15 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     assert.ok(sure.length >= 1 && sure.length < eager.length, `${sure.length} vs ${eager.length}`);
     assert.deepEqual(await changes("eager"), eager);
     assert.deepEqual(await changes("sure"), sure);
+    const steady = announced(0.9, 4);
+    assert.ok(steady.length >= 1 && steady.length < announced(0.9).length, `${steady} vs ${announced(0.9)}`);
+    assert.deepEqual(await changes("steady"), steady);
     const bad = await apply(s, router("bad", { ...BASE, regimeChange: { minProbability: 0.3 } }));
     assert.equal(bad.statusCode, 400, bad.body);
     assert.match(bad.json().error, /regimeChange\.minProbability: expected a probability in \[0\.5, 1\)/);
+    const worse = await apply(s, router("bad", { ...BASE, regimeChange: { minBars: 2.5 } }));
+    assert.equal(worse.statusCode, 400, worse.body);
+    assert.match(worse.json().error, /regimeChange\.minBars: expected a whole number of bars from 1 to 1000/);
   });
 
   test("bars posted to the instrument's API reach its router: live regime and joined outcomes", async () => {
