@@ -126,7 +126,7 @@ function evaluateGate(
         trials: m.labelled?.count ?? 0,
         successes: m.labelled?.wrong ?? 0,
       });
-      return rateGate(previous, spec, gate, "higher", arm(stable), arm(canary));
+      return rateGate(previous, spec, gate, "higher", arm(stable), arm(canary), "misclassified");
     }
     case "drift_share": {
       const monitor = gate.monitor ?? "";
@@ -150,6 +150,8 @@ function rateGate(
   worse: "higher" | "lower",
   stable: { trials: number; successes: number },
   canary: { trials: number; successes: number },
+  /** What the rate counts, when the gate's name does not say it (accuracy: the misclassified). */
+  measure?: string,
 ): GateState {
   const observed = {
     stableRate: stable.trials === 0 ? null : stable.successes / stable.trials,
@@ -178,7 +180,7 @@ function rateGate(
     harmUpperBound: finite(state.harmUpperBound),
   };
   const pct = (x: number | null) => (x === null ? "–" : `${(x * 100).toFixed(2)}%`);
-  const rates = `canary ${pct(observed.canaryRate)} vs stable ${pct(observed.stableRate)} over ${canary.trials}/${stable.trials}`;
+  const rates = `${measure === undefined ? "" : `${measure} `}canary ${pct(observed.canaryRate)} vs stable ${pct(observed.stableRate)} over ${canary.trials}/${stable.trials}`;
   if (state.decision === "rollback") {
     return {
       decision: "fail",

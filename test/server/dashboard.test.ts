@@ -13,6 +13,8 @@ import { escape, html, jsonBlock, raw } from "../../src/server/dashboard/html.js
 import { DURATION_BUCKETS } from "../../src/observability/inference-series.js";
 import { histogramQuantile } from "../../src/server/dashboard/traffic.js";
 import { hashToken, parseTokenFile } from "../../src/server/tokens.js";
+import { alertName } from "../../src/server/dashboard/pages/monitor.js";
+import { evidenceCharts } from "../../src/server/dashboard/pages/rollout.js";
 import { seedDashboard, type SeededServer } from "../helpers/dashboard-seed.js";
 import { FRAUD_MODEL, startTestServer } from "../helpers/app.js";
 import { misalignedHeaders } from "../helpers/table-columns.js";
@@ -381,4 +383,81 @@ test("the model page compares the versions ?a= and ?b= name, the latest two with
   } finally {
     await s.close();
   }
+});
+
+test("an alert reads as its name and the labels that tell it apart, escaped; anything else as it came", () => {
+  const identity = JSON.stringify([
+    ["alertname", "BallastPerformanceDegraded"],
+    ["deployment", "fraud"],
+    ["monitor", "fraud-auc"],
+    ["severity", "critical"],
+    ["variant", "<stable>"],
+  ]);
+  assert.equal(
+    String(alertName(identity)),
+    '<strong>BallastPerformanceDegraded</strong> <span class="muted">severity=critical, variant=&lt;stable&gt;</span>',
+  );
+  assert.equal(alertName("not json"), "not json");
+  assert.equal(alertName('{"a":1}'), '{"a":1}');
+});
+
+test("a rollout's evidence: per gate its statistic against its boundary, named as declared; then the weight", () => {
+  const event = (at: number, rollout: string, details: Record<string, unknown>) =>
+    ({
+      id: String(at),
+      at,
+      kind: "Deployment",
+      name: "shop",
+      type: "Normal",
+      reason: "Analysis",
+      message: "",
+      details: { rollout, ...details },
+    }) as unknown as Parameters<typeof evidenceCharts>[0][number];
+  const events = [
+    event(1000, "r1", {
+      weight: 5,
+      gates: [
+        { observed: { harm: 0.01, harmUpperBound: 0.2 } },
+        { observed: { canary: 40, stable: 35, max: 100 } },
+      ],
+    }),
+    event(2000, "r0", { weight: 50, gates: [{ observed: { harm: 9 } }] }),
+    event(3000, "r1", {
+      weight: 25,
+      gates: [
+        { observed: { harm: 0.002, harmUpperBound: 0.008 } },
+        { observed: { canary: 120, stable: 36, max: 100 } },
+      ],
+    }),
+  ];
+  const charts = evidenceCharts(events, "r1", [
+    { metric: "error_rate", margin: 0.01 } as never,
+    { metric: "latency_p99", max: 100 } as never,
+  ]);
+  assert.deepEqual(
+    charts.map((c) => c.title),
+    [
+      "error_rate: harm (canary − stable) and its always-valid upper bound against the margin",
+      "latency_p99: canary against its maximum",
+      "Canary weight (%)",
+    ],
+  );
+  assert.deepEqual(charts[0]?.x, [1, 3]);
+  assert.deepEqual(
+    charts[0]?.series.map((s) => [s.label, s.values]),
+    [
+      ["harm", [0.01, 0.002]],
+      ["upper bound", [0.2, 0.008]],
+      ["margin", [0.01, 0.01]],
+    ],
+  );
+  assert.deepEqual(
+    charts[1]?.series.map((s) => s.values),
+    [
+      [40, 120],
+      [35, 36],
+      [100, 100],
+    ],
+  );
+  assert.deepEqual(charts[2]?.series[0]?.values, [5, 25], "another rollout's analyses are not drawn");
 });

@@ -20,7 +20,12 @@ export const CLIENT_SCRIPT = `"use strict";
     });
     var width = Math.max(280, Math.min(el.clientWidth || 600, 900));
     var plugins = spec.bands && spec.bands.length > 0 ? [bandsPlugin(spec.bands)] : [];
-    new uPlot({ width: width, height: spec.height || 200, title: spec.title, scales: { x: { time: spec.time !== false } }, series: series, plugins: plugins }, data, el);
+    new uPlot({ width: width, height: spec.height || 200, title: spec.title, scales: { x: { time: spec.time !== false, range: xRange } }, series: series, plugins: plugins }, data, el);
+  }
+  // One point (a monitor's first window, a canary's first analysis) is drawn in a minute either
+  // side of it; uPlot would otherwise stretch the axis over years.
+  function xRange(u, min, max) {
+    return min === max ? [min - 60, max + 60] : [min, max];
   }
   // Shades each band's x range behind the series, one colour per label (regimes over a price).
   function bandsPlugin(bands) {

@@ -67,13 +67,34 @@ function alertsTable(alerts: MonitorStatus["alerts"]): Html {
       ${alerts.map(
         (a) =>
           html`<tr>
-            <td>${a.identity}</td>
+            <td>${alertName(a.identity)}</td>
             <td>${a.phase === "firing" ? badge("firing", "bad") : a.phase}</td>
             <td>${when(a.since)}</td>
           </tr>`,
       )}
     </tbody>
   </table>`;
+}
+
+/**
+ * An alert's identity (its labels as sorted [name, value] pairs, JSON) as a person reads it:
+ * the alert's name, then the labels that tell this alert from the monitor's others.
+ */
+export function alertName(identity: string): Html | string {
+  let pairs: unknown;
+  try {
+    pairs = JSON.parse(identity);
+  } catch {
+    return identity;
+  }
+  if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2)) return identity;
+  const labels = pairs as Array<[unknown, unknown]>;
+  const name = labels.find(([k]) => k === "alertname")?.[1];
+  const rest = labels
+    .filter(([k]) => k !== "alertname" && k !== "monitor" && k !== "deployment")
+    .map(([k, v]) => `${String(k)}=${String(v)}`)
+    .join(", ");
+  return html`<strong>${String(name ?? "alert")}</strong> <span class="muted">${rest}</span>`;
 }
 
 /** Features as rows, windows (oldest first) as columns; each cell the test's score. */

@@ -8,7 +8,9 @@ import type { BallastEvent } from "../../../events/event-log.js";
 import type { RolloutView } from "../../../rollout/rollouts.js";
 import type { Deployment } from "../../../domain/model.js";
 import { html, type Html } from "../html.js";
-import { actionButton, badge, page, type PageContext } from "../layout.js";
+import { actionButton, badge, page, type ChartSpec, type PageContext } from "../layout.js";
+import { label } from "../../../rollout/analysis.js";
+import type { Gate } from "../../../rollout/strategy.js";
 import { chart } from "../chart.js";
 import { brief, num, when } from "../format.js";
 import { eventsTable } from "./overview.js";
@@ -114,35 +116,62 @@ export function rolloutPanel(ctx: PageContext, v: RolloutView, strategySteps: re
 }
 
 /**
- * Each gate's numbers at every analysis recorded in the event log, as series over time: with
- * a sequential gate these are its statistic and its boundary.
+ * The evidence at every analysis recorded in the event log, one chart per gate, each gate's
+ * statistic against its boundary: a rate gate's harm (canary minus stable) and its always-valid
+ * upper bound against the margin (promoted once the bound is below it, rolled back when the
+ * harm is surely above it); a threshold gate's canary value against its maximum, with the
+ * stable value beside. Then the canary's weight. Gates are named as the strategy declares them.
  */
-export function evidenceSeries(events: readonly BallastEvent[], rollout: string) {
-  const points: Array<{ at: number; values: Map<string, number> }> = [];
-  const names = new Set<string>();
-  for (const e of events) {
-    if (e.details.rollout !== rollout) continue;
-    const values = new Map<string, number>();
-    const gates = e.details.gates;
-    if (Array.isArray(gates)) {
-      gates.forEach((g: unknown, i) => {
-        if (typeof g !== "object" || g === null) return;
-        const gate = (g as { gate?: unknown }).gate ?? `gate ${i + 1}`;
-        const observed = (g as { observed?: unknown }).observed;
-        if (typeof observed !== "object" || observed === null) return;
-        for (const [k, n] of Object.entries(observed))
-          if (typeof n === "number") values.set(`${String(gate)} ${k}`, n);
-      });
-    }
-    if (typeof e.details.weight === "number") values.set("canary weight %", e.details.weight);
-    if (values.size === 0) continue;
-    for (const k of values.keys()) names.add(k);
-    points.push({ at: e.at, values });
-  }
-  return {
-    x: points.map((p) => p.at / 1000),
-    series: [...names].map((label) => ({ label, values: points.map((p) => p.values.get(label) ?? null) })),
+export function evidenceCharts(
+  events: readonly BallastEvent[],
+  rollout: string,
+  gates: readonly Gate[],
+): ChartSpec[] {
+  const analyses = events.filter((e) => e.details.rollout === rollout);
+  const observedAt = (e: BallastEvent, i: number): Record<string, unknown> | undefined => {
+    const all = e.details.gates;
+    const g: unknown = Array.isArray(all) ? all[i] : undefined;
+    const observed = typeof g === "object" && g !== null ? (g as { observed?: unknown }).observed : undefined;
+    return typeof observed === "object" && observed !== null
+      ? (observed as Record<string, unknown>)
+      : undefined;
   };
+  const number = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x : null);
+  const charts = gates.map((gate, i): ChartSpec => {
+    const points = analyses.flatMap((e) => {
+      const o = observedAt(e, i);
+      return o === undefined ? [] : [{ at: e.at / 1000, o }];
+    });
+    const x = points.map((p) => p.at);
+    const line = (label: string, key: string, dash = false) => ({
+      label,
+      values: points.map((p) => number(p.o[key])),
+      dash,
+    });
+    const level = (label: string, value: number) => ({ label, values: points.map(() => value), dash: true });
+    if (gate.metric.startsWith("latency") || gate.metric === "drift_share")
+      return {
+        title: `${label(gate)}: canary against its maximum`,
+        x,
+        series: [line("canary", "canary"), line("stable", "stable"), line("maximum", "max", true)],
+      };
+    return {
+      title: `${label(gate)}: harm (canary − stable) and its always-valid upper bound against the margin`,
+      x,
+      series: [
+        line("harm", "harm"),
+        line("upper bound", "harmUpperBound"),
+        level("margin", gate.margin ?? 0),
+      ],
+    };
+  });
+  const weighed = analyses.filter((e) => typeof e.details.weight === "number");
+  charts.push({
+    title: "Canary weight (%)",
+    x: weighed.map((e) => e.at / 1000),
+    series: [{ label: "canary weight %", values: weighed.map((e) => e.details.weight as number) }],
+  });
+  return charts;
 }
 
 /** The declared steps of a deployment's strategy (an A/B test has none to list). */
@@ -157,11 +186,13 @@ export async function rolloutPage(b: Ballast, ctx: PageContext, name: string): P
   const v = await b.rollouts.describe(name);
   const events = await b.events.list({ kind: "Deployment", name, limit: 500 });
   const steps = strategySteps(b, d);
-  const evidence = v.rollout === null ? { x: [], series: [] } : evidenceSeries(events, v.rollout.id);
+  const strategy = b.rollouts.rollsOut(d.strategy) ? b.rollouts.strategyOf(d) : undefined;
+  const gates = strategy !== undefined && "analysis" in strategy ? strategy.analysis.gates : [];
+  const evidence = v.rollout === null ? [] : evidenceCharts(events, v.rollout.id, gates);
   const body = html`<h1>Rollout of <a href="/deployments/${encodeURIComponent(name)}">${name}</a></h1>
     ${rolloutPanel(ctx, v, steps)}
     <h2>Evidence over time</h2>
-    ${chart({ title: "Gate numbers at each analysis (a sequential gate's statistic against its boundary)", ...evidence })}
+    ${evidence.length === 0 ? html`<p class="muted">no rollout yet</p>` : html`<div class="grid">${evidence.map(chart)}</div>`}
     <h2>Events</h2>
     ${eventsTable(events.slice(-30))}`;
   return page(ctx, `Rollout ${name}`, "/rollouts", body, true);
