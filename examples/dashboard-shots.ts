@@ -46,6 +46,8 @@ const LISTS: ReadonlyArray<{ name: string; path: string; detail?: RegExp }> = [
 ];
 const RUN = /^\/pipelines\/[^/?#]+\/runs\/[^/?#]+$/;
 
+const MAX_HEIGHT = 2200;
+
 export const CHROMIUM = process.env.BALLAST_CHROMIUM ?? "/usr/bin/chromium";
 
 export async function captureDashboard(options: ShotOptions): Promise<ShotResult> {
@@ -97,7 +99,13 @@ export async function captureDashboard(options: ShotOptions): Promise<ShotResult
           .catch(() => problems.push(`charts not drawn: ${path}`));
       }
       const file = join(options.out, `${options.prefix}-${name}.png`);
-      await page.screenshot({ path: file, fullPage: true });
+      // The whole page down to MAX_HEIGHT: a long table of recent predictions is not the picture.
+      const height = await page.evaluate(() => document.documentElement.scrollHeight);
+      await page.screenshot({
+        path: file,
+        fullPage: true,
+        clip: { x: 0, y: 0, width: 1280, height: Math.min(height, MAX_HEIGHT) },
+      });
       files.push(file);
       return page;
     };

@@ -89,7 +89,7 @@ async function dax(): Promise<Market> {
   const labels = years.map((t) => {
     const year = Math.floor(t);
     const month = Math.min(12, Math.floor((t - year) * 12) + 1);
-    return `${year}-${String(month).padStart(2, "0")}`;
+    return `≈${year}-${String(month).padStart(2, "0")}`; // business time: weekends and holidays omitted
   });
   const start = years.findIndex((t) => t >= 1997);
   // The history is the file up to the first 1997 row: its line, less the header.

@@ -424,6 +424,8 @@ async function readSeries(options: SeriesFlags): Promise<{ values: number[]; lin
 }
 
 function fmt(v: number): string {
+  // Counts (n, window) read as counts, not as 15376.0.
+  if (Number.isSafeInteger(v)) return String(v);
   return Number.isFinite(v) ? v.toPrecision(6) : String(v);
 }
 
