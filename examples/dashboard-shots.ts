@@ -100,7 +100,7 @@ export async function captureDashboard(options: ShotOptions): Promise<ShotResult
       }
       const file = join(options.out, `${options.prefix}-${name}.png`);
       // The whole page down to MAX_HEIGHT: a long table of recent predictions is not the picture.
-      const height = await page.evaluate(() => document.documentElement.scrollHeight);
+      const height = Number(await page.evaluate("document.documentElement.scrollHeight"));
       await page.screenshot({
         path: file,
         fullPage: true,
