@@ -24,8 +24,11 @@ export const CLIENT_SCRIPT = `"use strict";
   }
   // One point (a monitor's first window, a canary's first analysis) is drawn in a minute either
   // side of it; uPlot would otherwise stretch the axis over years.
+  // (uPlot widens a lone time point itself before asking, so the data are read, not min/max.)
   function xRange(u, min, max) {
-    return min === max ? [min - 60, max + 60] : [min, max];
+    var xs = u.data[0];
+    var first = xs[0];
+    return xs.length > 0 && first === xs[xs.length - 1] ? [first - 60, first + 60] : [min, max];
   }
   // Shades each band's x range behind the series, one colour per label (regimes over a price).
   function bandsPlugin(bands) {
