@@ -12,7 +12,8 @@
  * writes an HTML drift report of the last week against week 1.
  *
  * Options: --server URL (default $BALLAST_SERVER or http://127.0.0.1:8080), --rows N per week
- * (default 5000), --seed S, --report PATH (default examples/fraud/report.html).
+ * (default 5000), --seed S, --report PATH (default examples/fraud/report.html), --screenshots DIR
+ * (the dashboard's monitor page at the end, through chromium: examples/dashboard-shots.ts).
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -25,6 +26,7 @@ import { ProfileBuilder } from "../../src/monitoring/profile/profile-builder.js"
 import { WindowSketch } from "../../src/monitoring/sketches/feature-window.js";
 import { evaluateDrift } from "../../src/monitoring/drift.js";
 import { renderDriftReport } from "../../src/monitoring/report/html.js";
+import { storyScreenshots } from "../dashboard-shots.js";
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     rows: { type: "string", default: "5000" },
     seed: { type: "string", default: "42" },
     report: { type: "string", default: "examples/fraud/report.html" },
+    screenshots: { type: "string" },
   },
 });
 const rowsPerWeek = Number(values.rows);
@@ -132,6 +135,10 @@ async function main(): Promise<void> {
   await writeFile(values.report, report);
   process.stdout.write(`\nreport: ${values.report}\n`);
   receiver.close();
+  if (values.screenshots !== undefined)
+    await storyScreenshots(values.server, values.screenshots, "fraud-drift", process.env.BALLAST_TOKEN, [
+      { name: "monitor", path: "/monitors/fraud-weekly" },
+    ]);
 }
 
 main().catch((error: unknown) => {

@@ -142,6 +142,7 @@ export class MonitorStore {
       start: Number(r.window_start),
       end: Number(r.window_end),
       rows: Number(r.rows),
+      closedAt: Number(r.closed_at),
       drift: r.drift === null ? null : (JSON.parse(r.drift) as EvaluatedWindow["drift"]),
       ...segmentOf(r.segment),
     }));

@@ -53,6 +53,8 @@ export interface EvaluatedWindow {
   /** Epoch ms of the window's first and last row, whatever its kind (absent after an old checkpoint). */
   readonly firstAt?: number;
   readonly lastAt?: number;
+  /** Epoch ms the window was closed and judged (as the store keeps it). */
+  readonly closedAt?: number;
   /** null when the window had fewer rows than the monitor's minSamples. */
   readonly drift: DriftResult | null;
   /** Set for a segment's window; absent for the variant's overall window. */

@@ -15,6 +15,7 @@ import { histogramQuantile } from "../../src/server/dashboard/traffic.js";
 import { hashToken, parseTokenFile } from "../../src/server/tokens.js";
 import { alertName } from "../../src/server/dashboard/pages/monitor.js";
 import { evidenceCharts } from "../../src/server/dashboard/pages/rollout.js";
+import { windowTime } from "../../src/server/dashboard/pages/monitor.js";
 import { seedDashboard, type SeededServer } from "../helpers/dashboard-seed.js";
 import { FRAUD_MODEL, startTestServer } from "../helpers/app.js";
 import { misalignedHeaders } from "../helpers/table-columns.js";
@@ -460,4 +461,24 @@ test("a rollout's evidence: per gate its statistic against its boundary, named a
     ],
   );
   assert.deepEqual(charts[2]?.series[0]?.values, [5, 25], "another rollout's analyses are not drawn");
+});
+
+test("a drift window is drawn at its first row, else when it closed; a count window's start (a row ordinal) never", () => {
+  const w = {
+    monitor: "m",
+    deployment: "d",
+    variant: "stable",
+    model: "x",
+    version: 1,
+    start: 5000,
+    end: 10000,
+    rows: 5000,
+    drift: null,
+  };
+  assert.equal(
+    windowTime({ ...w, firstAt: 1_700_000_000_000, closedAt: 1_700_000_100_000 }),
+    1_700_000_000_000,
+  );
+  assert.equal(windowTime({ ...w, closedAt: 1_700_000_100_000 }), 1_700_000_100_000);
+  assert.equal(windowTime(w), 5000, "an old window without either keeps its start");
 });

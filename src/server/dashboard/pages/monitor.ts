@@ -131,9 +131,17 @@ export function driftHeatmap(windows: readonly EvaluatedWindow[]): Html {
   </table>`;
 }
 
+/**
+ * When a window was, in epoch ms: its first row's arrival, else when it was closed (the store
+ * keeps no arrival times). Never a count window's start, which is a row ordinal, not a time.
+ */
+export function windowTime(w: EvaluatedWindow): number {
+  return w.firstAt ?? w.closedAt ?? w.start;
+}
+
 function driftMonitor(ctx: PageContext, status: MonitorStatus, windows: EvaluatedWindow[]): Html {
   const evaluated = windows.filter((w) => w.drift !== null);
-  const x = evaluated.map((w) => (w.firstAt ?? w.start) / 1000);
+  const x = evaluated.map((w) => windowTime(w) / 1000);
   const latest = evaluated.at(-1)?.drift;
   const features = [...new Set(evaluated.flatMap((w) => w.drift?.features.map((f) => f.feature) ?? []))];
   return html`<h1>Monitor ${status.spec.name}</h1>
@@ -239,6 +247,6 @@ export async function monitorPage(b: Ballast, ctx: PageContext, name: string): P
     return page(ctx, `Monitor ${name}`, "/monitors", performanceMonitor(status), true);
   const windows = (await b.monitorStore.windows(name, 100))
     .slice()
-    .sort((p, q) => (p.firstAt ?? p.start) - (q.firstAt ?? q.start));
+    .sort((p, q) => windowTime(p) - windowTime(q));
   return page(ctx, `Monitor ${name}`, "/monitors", driftMonitor(ctx, status, windows), true);
 }
