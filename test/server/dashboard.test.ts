@@ -16,6 +16,7 @@ import { hashToken, parseTokenFile } from "../../src/server/tokens.js";
 import { alertName } from "../../src/server/dashboard/pages/monitor.js";
 import { evidenceCharts } from "../../src/server/dashboard/pages/rollout.js";
 import { windowTime } from "../../src/server/dashboard/pages/monitor.js";
+import { feedbackSummary } from "../../src/server/dashboard/pages/deployment.js";
 import { seedDashboard, type SeededServer } from "../helpers/dashboard-seed.js";
 import { FRAUD_MODEL, startTestServer } from "../helpers/app.js";
 import { misalignedHeaders } from "../helpers/table-columns.js";
@@ -481,4 +482,18 @@ test("a drift window is drawn at its first row, else when it closed; a count win
   );
   assert.equal(windowTime({ ...w, closedAt: 1_700_000_100_000 }), 1_700_000_100_000);
   assert.equal(windowTime(w), 5000, "an old window without either keeps its start");
+});
+
+test("a request's feedback reads one line per kind with its values counted, most first", () => {
+  const labels = [
+    ...Array.from({ length: 98 }, () => ({ kind: "label", label: 0 })),
+    { kind: "label", label: 1 },
+    { kind: "label", label: 1 },
+  ];
+  assert.deepEqual(feedbackSummary([...labels, { kind: "reward", value: 0.5 }]), [
+    "label: 0 ×98, 1 ×2",
+    "reward: 0.5",
+  ]);
+  const many = ["a", "b", "c", "d", "e", "f"].map((label) => ({ kind: "label", label }));
+  assert.deepEqual(feedbackSummary(many), ["label: a, b, c, d, … 2 more"]);
 });

@@ -197,7 +197,7 @@ export async function deploymentPage(
                     <td>${brief(p.outputs, 80)}</td>
                     <td class="num">${num(p.latencyMs)} ms</td>
                     <td>
-                      ${p.feedback.length === 0 ? html`<span class="muted">—</span>` : p.feedback.map((f) => html`<div>${f.kind}: ${brief(f.label ?? f.value, 40)}</div>`)}
+                      ${p.feedback.length === 0 ? html`<span class="muted">—</span>` : feedbackSummary(p.feedback).map((line) => html`<div>${line}</div>`)}
                     </td>
                   </tr>`,
               )}
@@ -205,4 +205,27 @@ export async function deploymentPage(
           </table>`
     }`;
   return page(ctx, `Deployment ${name}`, "/deployments", body, true);
+}
+
+/**
+ * A request's feedback, one line per kind, its values counted: a batched request of 100 rows
+ * has 100 labels, which read as "label: 0 ×98, 1 ×2" rather than as 100 lines.
+ */
+export function feedbackSummary(
+  feedback: ReadonlyArray<{ readonly kind: string; readonly label?: unknown; readonly value?: unknown }>,
+): string[] {
+  const kinds = new Map<string, Map<string, number>>();
+  for (const f of feedback) {
+    const counts = kinds.get(f.kind) ?? new Map<string, number>();
+    const shown = brief(f.label ?? f.value, 40);
+    counts.set(shown, (counts.get(shown) ?? 0) + 1);
+    kinds.set(f.kind, counts);
+  }
+  const SHOWN = 4;
+  return [...kinds].map(([kind, counts]) => {
+    const values = [...counts].sort((a, b) => b[1] - a[1]);
+    const listed = values.slice(0, SHOWN).map(([v, n]) => (n === 1 ? v : `${v} ×${n}`));
+    const more = values.length > SHOWN ? `, … ${values.length - SHOWN} more` : "";
+    return `${kind}: ${listed.join(", ")}${more}`;
+  });
 }
