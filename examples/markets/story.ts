@@ -8,7 +8,7 @@
  *   npx tsx examples/markets/story.ts                  # S&P 500, 1985 to Aug 1991: October 1987
  *   npx tsx examples/markets/story.ts --market dax     # DAX, 1997-98: the Asian and Russian crises
  *   npx tsx examples/markets/story.ts --bars 300 --keep
- *   npx tsx examples/markets/story.ts --screenshots docs/screenshots   # the dashboard at the end
+ *   npx tsx examples/markets/story.ts --screenshots shots   # the dashboard at the end
  *
  * Every step prints the command a user would type for it and runs that command (`ballast` from
  * this checkout's source). See README.md, "The markets story".
