@@ -183,6 +183,8 @@ export class RouterService {
   readonly #loaded = new Map<string, LoadedRouter>();
   readonly #loading = new Map<string, Promise<LoadedRouter | null>>();
   readonly #nonsenseAt = new Map<string, number>();
+  /** Saved-state problems already said in a Warning event (bounded). */
+  readonly #warned = new Set<string>();
 
   constructor(private readonly parts: RouterParts) {}
 
@@ -317,7 +319,12 @@ export class RouterService {
    */
   async #restore(router: LoadedRouter, withLive: boolean): Promise<void> {
     const problems = restore(router, await this.parts.log.loadState(router.name), withLive);
-    for (const problem of problems)
+    for (const problem of problems) {
+      // Replicas without the lease read the state back at every bar: one warning per problem.
+      const key = `${router.name}\u0000${problem.field}\u0000${problem.message}`;
+      if (this.#warned.has(key)) continue;
+      if (this.#warned.size >= 1000) this.#warned.clear();
+      this.#warned.add(key);
       // The router serves on whether or not the warning can be written.
       await this.parts.events
         .record({
@@ -329,6 +336,7 @@ export class RouterService {
           details: { field: problem.field, problem: problem.message },
         })
         .catch(() => undefined);
+    }
   }
 
   async #get(name: string): Promise<LoadedRouter> {

@@ -458,6 +458,10 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
       // [0, 7] trusted in part would make ewma calm's champion: the declared `last` stands.
       assert.deepEqual(view.champions, { calm: "last", turbulent: "last" });
     }
+    // Read back again (a replica without the lease does at every bar): said once, not again.
+    const said = (await resets()).length;
+    await reload({ takenAt: [1e9, 0] });
+    assert.equal((await resets()).length, said);
     // The rest of the saved state is kept: the 20 calm rounds are still counted.
     const perf = (await s.app.inject({ url: "/api/v1/routers/saved/performance?by=regime" })).json();
     assert.equal(perf.regimes.calm.find((x: { model: string }) => x.model === "ewma")?.n, 20);
