@@ -10,6 +10,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { once } from "node:events";
 import { alertIdentity } from "../../src/alerts/alert-book.js";
 import type { AlertNotification } from "../../src/alerts/notifier.js";
 import { createNotifier } from "../../src/alerts/notifiers/index.js";
@@ -75,9 +76,15 @@ describe("alertmanager notifier against prometheus-alertmanager", { skip }, () =
     throw new Error(`prometheus-alertmanager did not become ready on ${base}:\n${output.slice(-2000)}`);
   });
 
-  after(() => {
-    if (child && child.exitCode === null) child.kill("SIGTERM");
-    if (dir) rmSync(dir, { recursive: true, force: true });
+  after(async () => {
+    // Alertmanager writes its state on the way out: remove its dir once it has exited.
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await Promise.race([exited, delay(10_000).then(() => child?.kill("SIGKILL"))]);
+      await exited;
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   });
 
   async function alerts(): Promise<GettableAlert[]> {
