@@ -81,8 +81,14 @@ describe("alertmanager notifier against prometheus-alertmanager", { skip }, () =
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = once(child, "exit");
       child.kill("SIGTERM");
-      await Promise.race([exited, delay(10_000).then(() => child?.kill("SIGKILL"))]);
+      const stop = new AbortController();
+      const late = delay(10_000, undefined, { signal: stop.signal }).then(
+        () => child?.kill("SIGKILL"),
+        () => undefined,
+      );
+      await Promise.race([exited, late]);
       await exited;
+      stop.abort();
     }
     if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   });
