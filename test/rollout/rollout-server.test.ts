@@ -580,7 +580,7 @@ spec:
     assert.equal(view.rollout?.phase, "Aborted", JSON.stringify(view.gates));
     assert.match(
       view.rollout?.message ?? "",
-      /analysis failed: accuracy: canary .* vs stable .* worse by more than 2\.00%/,
+      /analysis failed: accuracy: misclassified canary .* vs stable .* worse by more than 2\.00%/,
     );
   });
 });
