@@ -551,6 +551,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   heartbeat.start();
   await endpoints.sync();
   for (const d of endpoints.list()) prepareMonitors(d.deployment.name);
+  await routers.loadAll();
   // A rollout interrupted by a restart continues from its last saved state.
   await resumeRollouts(leases, rollouts);
   await pipelineTriggers.start();

@@ -270,6 +270,15 @@ export class RouterService {
   }
 
   /** The router, or undefined when `name` is not one (then it may be a deployment). */
+  /**
+   * Loads every declared router, as a start does: its series are on /metrics (and its saved
+   * state checked) from the start, not only after its first answer or bar. One that cannot load
+   * (its classifier gone) is left to say so when it is asked for.
+   */
+  async loadAll(): Promise<void> {
+    for (const name of await this.parts.names()) await this.find(name).catch(() => undefined);
+  }
+
   async find(name: string): Promise<LoadedRouter | undefined> {
     const loaded = this.#loaded.get(name);
     if (loaded !== undefined) return loaded;
