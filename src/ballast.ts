@@ -252,6 +252,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     // Read at scrape time, once the inference service below exists.
     shadows: () => shadows.reports(),
     alerts: () => alerts.stats(),
+    deployments: () => endpoints.list().map((d) => d.deployment.name),
     defaultMetrics: options.defaultMetrics,
   });
   const pool = new ModelPool(runtimeFor, (sha) => artifacts.ensureLocal(sha), metrics);

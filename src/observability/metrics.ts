@@ -8,9 +8,10 @@ import type { ErrorCode } from "../domain/errors.js";
 import type { InferenceObserver, InferenceOutcome } from "../serving/inference.js";
 import type { ModelState, PoolEvents } from "../serving/model-pool.js";
 import type { BreakerPhase } from "../serving/circuit-breaker.js";
-import type { ResilienceEvents } from "../serving/resilience.js";
+import type { FallbackReason, ResilienceEvents } from "../serving/resilience.js";
 import type { PredictionLogStats } from "../serving/prediction-log.js";
 import { REJECT_REASONS } from "../domain/prediction.js";
+import { MODEL_FAILURES } from "../domain/model.js";
 import type { EvaluatedWindow, MonitorObserver } from "../monitoring/monitors.js";
 import type { PerformanceEvaluation, PerformanceObserver } from "../monitoring/performance-monitors.js";
 import type { AlertPhase } from "../alerts/lifecycle.js";
@@ -37,12 +38,31 @@ export interface Metrics
   render(): Promise<string>;
 }
 
+/**
+ * A scrape-time pass over the deployments served: `each` for every one (to start its series at
+ * 0), `gone` for each served at an earlier pass and no longer. One per metric: it remembers.
+ */
+function servedSeries(served: () => readonly string[]) {
+  let seen = new Set<string>();
+  return (each: (deployment: string) => void, gone: (deployment: string) => void): void => {
+    const now = new Set(served());
+    for (const d of now) each(d);
+    for (const d of seen) if (!now.has(d)) gone(d);
+    seen = now;
+  };
+}
+
+/** Why a fallback answered (resilience.ts's FallbackReason): each starts at 0 per deployment. */
+const FALLBACK_REASONS = [...MODEL_FAILURES, "circuit_open"] as const satisfies readonly FallbackReason[];
+
 export function createMetrics(options: {
   predictionLog: () => PredictionLogStats;
   /** Shadow variants' comparisons, read at scrape time. */
   shadows?: () => readonly ShadowReport[];
   /** The alerting service's own counters, read at scrape time. */
   alerts?: () => AlertServiceStats;
+  /** The deployments served, read at scrape time: their resilience counters start at 0. */
+  deployments?: () => readonly string[];
   defaultMetrics?: boolean;
 }): Metrics {
   const registry = new Registry();
@@ -215,11 +235,27 @@ export function createMetrics(options: {
     labelNames: ["monitor", "deployment", "variant", "segment"] as const,
     registers: [registry],
   });
+  // Every served deployment's series exist from the first scrape, at 0: rate() over a series
+  // that appears only at the first fallback or shed misses that first one (and a rule reads
+  // "absent" as "fine"). A deployment no longer served has its series removed.
+  const served = () => options.deployments?.() ?? [];
+  const fallbackSeries = servedSeries(served);
+  const shedSeries = servedSeries(served);
   const fallbacks = new Counter({
     name: "ballast_fallback_total",
     help: "Requests answered by a deployment's fallback, by reason (error, timeout, nan, circuit_open).",
     labelNames: ["deployment", "reason"] as const,
     registers: [registry],
+    collect(this: Counter<"deployment" | "reason">) {
+      fallbackSeries(
+        (deployment) => {
+          for (const reason of FALLBACK_REASONS) this.inc({ deployment, reason }, 0);
+        },
+        (deployment) => {
+          for (const reason of FALLBACK_REASONS) this.remove({ deployment, reason });
+        },
+      );
+    },
   });
   const circuitState = new Gauge({
     name: "ballast_circuit_state",
@@ -232,6 +268,12 @@ export function createMetrics(options: {
     help: "Requests refused with 503 because the deployment was at its concurrency limit.",
     labelNames: ["deployment"] as const,
     registers: [registry],
+    collect(this: Counter<"deployment">) {
+      shedSeries(
+        (deployment) => this.inc({ deployment }, 0),
+        (deployment) => this.remove({ deployment }),
+      );
+    },
   });
   const shadowReports = () => options.shadows?.() ?? [];
   new Counter({

@@ -24,6 +24,7 @@ export function feedbackLimiter(
   metrics: SecurityMetrics,
 ): preHandlerHookHandler | undefined {
   if (ratePerSecond <= 0) return undefined;
+  metrics.rateLimitedRoute(ROUTE);
   // A full call always fits in a full bucket, so one large batch is never refused outright.
   const burst = Math.max(MAX_FEEDBACK_PER_CALL, 2 * ratePerSecond);
   const limiter = new RateLimiter({

@@ -6,6 +6,8 @@
 import { Counter, type Registry } from "prom-client";
 
 export interface SecurityMetrics {
+  /** A route now limited: its counters start at 0, so the first refusal is a rate, not a new series. */
+  rateLimitedRoute(route: string): void;
   rateLimited(route: string, units: number): void;
   rateLimitClientEvicted(): void;
   connectionDropped(): void;
@@ -46,6 +48,10 @@ function createSecurityMetrics(registry: Registry): SecurityMetrics {
     registers: [registry],
   });
   return {
+    rateLimitedRoute(route) {
+      limited.inc({ route }, 0);
+      limitedUnits.inc({ route }, 0);
+    },
     rateLimited(route, units) {
       limited.inc({ route });
       limitedUnits.inc({ route }, units);

@@ -25,6 +25,6 @@ export {
 } from "./prediction-log.js";
 export { type PredictionQuery, PredictionStore } from "./prediction-store.js";
 export { RequestId } from "./request-ids.js";
-export { type ResilienceEvents } from "./resilience.js";
+export { type FallbackReason, type ResilienceEvents } from "./resilience.js";
 export { RetentionSweeper } from "./retention.js";
 export { predictionLogTap } from "./taps.js";
