@@ -129,6 +129,8 @@ export interface BallastOptions {
 const DEPLOYMENTS_TOPIC = "deployments";
 /** The change-feed topic of monitor specs (created, changed, deleted). */
 const MONITORS_TOPIC = "monitors";
+/** The change-feed topic of bars appended to any instrument (routers catch up from the store). */
+const BARS_TOPIC = "bars";
 /** How often rollouts step; their analyses run at the interval each strategy declares. */
 const ROLLOUT_TICK_MS = 1000;
 /** How often pipeline runs are looked at (an attempt that ends also asks for a tick at once). */
@@ -351,6 +353,12 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     inference,
     events,
     clock,
+    // Read when another replica took bars (the "bars" topic below).
+    barsAfter: async (instrument, after, limit) =>
+      (await instrumentStore.bars(instrument, after, undefined, limit + 1))
+        .filter((r) => after === undefined || r.bar.time > after)
+        .slice(0, limit)
+        .map((r) => ({ time: r.bar.time, return: r.indicators.logReturn })),
   });
   registerRouterSeries(metrics.registry, () => routers.snapshot());
   const resources = new ResourceService(
@@ -532,12 +540,15 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   instrumentSeries(metrics.registry, instrumentStore, () => instruments.stats());
   // A bar brings the realized value of the forecasts made at the bar before it, and moves the
   // live regime of every router bound to its instrument.
-  instruments.onBars((instrument, accepted) =>
-    routers.observeBars(
+  instruments.onBars(async (instrument, accepted) => {
+    await routers.observeBars(
       instrument,
       accepted.map((a) => ({ time: a.bar.time, return: a.logReturn })),
-    ),
-  );
+    );
+    // The other replicas read them from the store: the routers lease's holder joins their
+    // outcomes wherever the POST landed, and every live regime moves.
+    await feed.publish(BARS_TOPIC);
+  });
   // Changes made through other replicas (or missed while the connection was down) are served here.
   await feed.subscribe(DEPLOYMENTS_TOPIC, (change) =>
     change.cause === "local" ? undefined : changes.heard(),
@@ -545,6 +556,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
   await feed.subscribe(MONITORS_TOPIC, (change) =>
     change.cause === "local" ? undefined : monitorChanges.heard(),
   );
+  await feed.subscribe(BARS_TOPIC, (change) => (change.cause === "local" ? undefined : routers.catchUp()));
   await feed.start();
   // Leases taken (or not) before the first tick, so the first evaluations run where they belong.
   await monitoring.start();

@@ -22,6 +22,7 @@ import { parseNotifierList, type NotifierConfig } from "../alerts/notifiers/inde
 import type { Registry } from "../registry/registry.js";
 import type { ArtifactStore } from "../registry/artifacts.js";
 import { invalidField, shown } from "../registry/field.js";
+import { SerialQueue } from "../domain/serial-queue.js";
 import type { InferenceService } from "../serving/inference.js";
 import type { RouterLog } from "./router-log.js";
 import {
@@ -93,7 +94,21 @@ export interface RouterParts {
    * Absent: always here (one process).
    */
   readonly lease?: (work: () => Promise<void>) => Promise<{ readonly ran: boolean }>;
+  /**
+   * The instrument's stored bars after `after` (all when undefined), oldest first, at most
+   * `limit`: what `catchUp` reads when bars came through another replica. Absent: no catch-up.
+   */
+  readonly barsAfter?: (instrument: string, after: number | undefined, limit: number) => Promise<RouterBar[]>;
 }
+
+/** A bar as a router observes it: its time and the log return it brings (null for the first). */
+export interface RouterBar {
+  readonly time: number;
+  readonly return: number | null;
+}
+
+/** Bars a catch-up reads at a time. */
+const CATCH_UP_CHUNK = 1000;
 
 interface LoadedRouter {
   readonly name: string;
@@ -183,6 +198,8 @@ export class RouterService {
   readonly #loaded = new Map<string, LoadedRouter>();
   readonly #loading = new Map<string, Promise<LoadedRouter | null>>();
   readonly #nonsenseAt = new Map<string, number>();
+  /** Per router, its observations in order (see #serially). */
+  readonly #queues = new Map<string, SerialQueue>();
   /** Saved-state problems already said in a Warning event (bounded). */
   readonly #warned = new Set<string>();
 
@@ -535,22 +552,59 @@ export class RouterService {
    * every router bound to it: outcomes joined, losses recorded, weights learned, challengers
    * judged, and the live regime moved on.
    */
-  async observeBars(instrument: string, bars: ReadonlyArray<{ time: number; return: number | null }>) {
+  async observeBars(instrument: string, bars: readonly RouterBar[]) {
     for (const name of await this.parts.names()) {
       const router = await this.find(name).catch(() => undefined);
       if (router === undefined || router.spec.instrument !== instrument) continue;
-      const lease = this.parts.lease ?? (async (work: () => Promise<void>) => (await work(), { ran: true }));
-      const held = await lease(async () => {
-        await this.parts.log.flush();
-        for (const bar of bars) await this.#observe(router, bar, true);
-        await this.parts.log.saveState(name, saved(router), this.parts.clock.now());
-      });
-      if (held.ran) continue;
-      // Elsewhere: the live regime moves on alike (the same bars, the same filter); weights and
-      // evaluation are the lease holder's, read back from the store.
-      for (const bar of bars) await this.#observe(router, bar, false);
-      await this.#restore(router, false);
+      await this.#serially(name, () => this.#observeAll(router, bars));
     }
+  }
+
+  /**
+   * Bars appended through another replica (heard on the change feed): every router bound to an
+   * instrument reads the stored bars after the last one it has seen and observes them, so the
+   * lease holder joins their outcomes, and every replica's live regime moves, whichever replica
+   * took the POST. A bar already seen is skipped, so hearing a change twice is harmless.
+   */
+  async catchUp(): Promise<void> {
+    const barsAfter = this.parts.barsAfter;
+    if (barsAfter === undefined) return;
+    for (const name of await this.parts.names()) {
+      const router = await this.find(name).catch(() => undefined);
+      const instrument = router?.spec.instrument;
+      if (router === undefined || instrument === undefined) continue;
+      await this.#serially(name, async () => {
+        for (;;) {
+          const bars = await barsAfter(instrument, router.live?.lastBar, CATCH_UP_CHUNK);
+          if (bars.length > 0) await this.#observeAll(router, bars);
+          if (bars.length < CATCH_UP_CHUNK) return;
+        }
+      });
+    }
+  }
+
+  /** One router's observations one batch at a time: a catch-up and a POST never interleave. */
+  #serially<T>(name: string, work: () => Promise<T>): Promise<T> {
+    let queue = this.#queues.get(name);
+    if (queue === undefined) {
+      queue = new SerialQueue();
+      this.#queues.set(name, queue);
+    }
+    return queue.run(work);
+  }
+
+  async #observeAll(router: LoadedRouter, bars: readonly RouterBar[]): Promise<void> {
+    const lease = this.parts.lease ?? (async (work: () => Promise<void>) => (await work(), { ran: true }));
+    const held = await lease(async () => {
+      await this.parts.log.flush();
+      for (const bar of bars) await this.#observe(router, bar, true);
+      await this.parts.log.saveState(router.name, saved(router), this.parts.clock.now());
+    });
+    if (held.ran) return;
+    // Elsewhere: the live regime moves on alike (the same bars, the same filter); weights and
+    // evaluation are the lease holder's, read back from the store.
+    for (const bar of bars) await this.#observe(router, bar, false);
+    await this.#restore(router, false);
   }
 
   async #observe(
@@ -560,6 +614,8 @@ export class RouterService {
   ): Promise<void> {
     const { spec } = router;
     const previous = router.live?.lastBar;
+    // Seen already (through this replica, or a catch-up that overlapped a POST): once is all.
+    if (previous !== undefined && bar.time <= previous) return;
     if (holder && bar.return !== null && Number.isFinite(bar.return) && previous !== undefined) {
       const realized = (spec.scale * bar.return) ** 2;
       for (const answer of await this.parts.log.madeAt(router.name, previous))
