@@ -129,6 +129,8 @@ export interface BallastOptions {
 const DEPLOYMENTS_TOPIC = "deployments";
 /** The change-feed topic of monitor specs (created, changed, deleted). */
 const MONITORS_TOPIC = "monitors";
+/** The change-feed topic of Router resources (applied, deleted): replicas read them again. */
+const ROUTERS_TOPIC = "routers";
 /** The change-feed topic of bars appended to any instrument (routers catch up from the store). */
 const BARS_TOPIC = "bars";
 /** How often rollouts step; their analyses run at the interval each strategy declares. */
@@ -353,6 +355,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     inference,
     events,
     clock,
+    announce: async () => void (await feed.publish(ROUTERS_TOPIC)),
     // Read when another replica took bars (the "bars" topic below).
     barsAfter: async (instrument, after, limit) =>
       (await instrumentStore.bars(instrument, after, undefined, limit + 1))
@@ -557,6 +560,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     change.cause === "local" ? undefined : monitorChanges.heard(),
   );
   await feed.subscribe(BARS_TOPIC, (change) => (change.cause === "local" ? undefined : routers.catchUp()));
+  await feed.subscribe(ROUTERS_TOPIC, (change) => (change.cause === "local" ? undefined : routers.heard()));
   await feed.start();
   // Leases taken (or not) before the first tick, so the first evaluations run where they belong.
   await monitoring.start();

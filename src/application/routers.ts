@@ -99,6 +99,8 @@ export interface RouterParts {
    * `limit`: what `catchUp` reads when bars came through another replica. Absent: no catch-up.
    */
   readonly barsAfter?: (instrument: string, after: number | undefined, limit: number) => Promise<RouterBar[]>;
+  /** Tells the other replicas a Router changed (the change feed's `routers` topic). */
+  readonly announce?: () => Promise<void>;
 }
 
 /** A bar as a router observes it: its time and the log return it brings (null for the first). */
@@ -198,6 +200,8 @@ export class RouterService {
   readonly #loaded = new Map<string, LoadedRouter>();
   readonly #loading = new Map<string, Promise<LoadedRouter | null>>();
   readonly #nonsenseAt = new Map<string, number>();
+  /** Bumped by every Router change: a load begun before it is not kept (see #load). */
+  #generation = 0;
   /** Per router, its observations in order (see #serially). */
   readonly #queues = new Map<string, SerialQueue>();
   /** Saved-state problems already said in a Warning event (bounded). */
@@ -253,9 +257,26 @@ export class RouterService {
   }
 
   /** The Router resource changed: forget what was loaded (its learned state starts again). */
-  changed(name: string): void {
+  /**
+   * The Router resource changed (applied or deleted) through this replica: it is read again at
+   * its next use, and the other replicas are told (topic `routers`) to do the same.
+   */
+  async changed(name: string): Promise<void> {
+    this.#generation++;
     this.#loaded.delete(name);
     this.#loading.delete(name);
+    await this.parts.announce?.();
+  }
+
+  /**
+   * A Router changed through another replica (or changes may have been missed): every router is
+   * read again from its declaration and saved state, so the replicas answer with the same spec.
+   */
+  async heard(): Promise<void> {
+    this.#generation++;
+    this.#loaded.clear();
+    this.#loading.clear();
+    await this.loadAll();
   }
 
   /** Checks what only the server can: the classifier version exists and has the router's regimes. */
@@ -312,6 +333,9 @@ export class RouterService {
   }
 
   async #load(name: string): Promise<LoadedRouter | null> {
+    // A change heard while this load reads is newer than what it read: it answers its caller
+    // but is not kept, so the next use reads again (else a stale spec would be served on).
+    const generation = this.#generation;
     const raw = await this.parts.specOf(name);
     if (raw === null) return null;
     const spec = parseRouterSpec(raw);
@@ -335,7 +359,7 @@ export class RouterService {
       answers: 0,
     };
     await this.#restore(router, true);
-    this.#loaded.set(name, router);
+    if (generation === this.#generation) this.#loaded.set(name, router);
     return router;
   }
 

@@ -41,7 +41,8 @@ export interface LiveState {
 /** What the router service offers the resource layer. */
 export interface RouterChecks {
   check(name: string, spec: Spec): Promise<void>;
-  changed(name: string): void;
+  /** Read again at next use, here and (told through the change feed) on the other replicas. */
+  changed(name: string): Promise<void>;
 }
 
 export interface LiveParts {
@@ -156,7 +157,7 @@ export function liveState(parts: LiveParts): LiveState {
         case "Pipeline":
           return; // its declaration is its state; a run reads it when it starts
         case "Router":
-          parts.routers?.changed(name); // its declaration is its state; the router service rereads it
+          await parts.routers?.changed(name); // its declaration is its state; the router service rereads it
           return;
       }
     },
@@ -174,7 +175,7 @@ export function liveState(parts: LiveParts): LiveState {
         case "Pipeline":
           return; // runs already started keep the spec they started with
         case "Router":
-          parts.routers?.changed(name);
+          await parts.routers?.changed(name);
           return;
       }
     },

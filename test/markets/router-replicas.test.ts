@@ -83,6 +83,25 @@ test(
         { timeoutMs: FEED_TIMEOUT_MS },
       );
       assert.equal(await outcomes(), 1, "one answer, one outcome");
+
+      // A Router applied through a is served by b as applied (topic "routers"), and deleted alike.
+      const soft = await apply(a, router("vol", { ...BASE, instrument: "cac", scale: 1, mode: "soft" }));
+      assert.equal(soft.statusCode, 200, soft.body);
+      await waitFor(
+        "b serves the spec applied through a",
+        async () => (await b.app.inject({ url: "/api/v1/routers/vol" })).json().spec?.mode === "soft",
+        { timeoutMs: FEED_TIMEOUT_MS },
+      );
+      const gone = await a.app.inject({
+        method: "DELETE",
+        url: "/api/v1/resources/Router/vol",
+      });
+      assert.equal(gone.statusCode, 200, gone.body);
+      await waitFor(
+        "b no longer answers for the deleted router",
+        async () => (await b.app.inject({ url: "/api/v1/routers/vol" })).statusCode === 404,
+        { timeoutMs: FEED_TIMEOUT_MS },
+      );
     } finally {
       for (const s of servers) await s.close();
       await database.cleanup();

@@ -264,7 +264,7 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     assert.ok(w.ewma > 0.5);
     assert.equal(view.weights.declared[regime].ewma, 0.5);
     // The learned weights are in the store: a reload (as after a restart) finds them.
-    s.ballast.routers.changed("learner");
+    await s.ballast.routers.changed("learner");
     const again = (await s.app.inject({ url: "/api/v1/routers/learner" })).json();
     assert.deepEqual(again.weights.live[regime], w);
     const perf = (await s.app.inject({ url: "/api/v1/routers/learner/performance?by=regime" })).json();
@@ -400,7 +400,7 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
         .set({ state: JSON.stringify({ ...clean, ...change }) })
         .where("router", "=", "saved")
         .execute();
-      s.ballast.routers.changed("saved");
+      await s.ballast.routers.changed("saved");
       const view = await s.app.inject({ url: "/api/v1/routers/saved" });
       assert.equal(view.statusCode, 200, view.body);
       return view.json();
