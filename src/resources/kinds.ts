@@ -267,8 +267,9 @@ const pipelineRules: KindRules = {
 };
 
 /**
- * The Routers a pipeline's alert triggers hear: a misspelt name would wait for alerts that never
- * come. A triggers list that does not parse names none (canonical refuses it with the field).
+ * The Routers a pipeline's triggers hear (an alert trigger's router, a regimeLoss trigger's): a
+ * misspelt name would wait for alerts, or losses, that never come. A triggers list that does not
+ * parse names none (canonical refuses it with the field).
  */
 function routersHeard(spec: Spec): Reference[] {
   let triggers: TriggerSpec[];
@@ -277,11 +278,13 @@ function routersHeard(spec: Spec): Reference[] {
   } catch {
     return [];
   }
-  return triggers.flatMap((t, i) =>
-    t.kind === "alert" && t.router !== undefined
-      ? [{ kind: "Router" as const, name: t.router, field: `triggers[${i}].alert.router` }]
-      : [],
-  );
+  return triggers.flatMap((t, i) => {
+    if (t.kind === "alert" && t.router !== undefined)
+      return [{ kind: "Router" as const, name: t.router, field: `triggers[${i}].alert.router` }];
+    if (t.kind === "regimeLoss")
+      return [{ kind: "Router" as const, name: t.router, field: `triggers[${i}].regimeLoss.router` }];
+    return [];
+  });
 }
 
 // ---------------------------------------------------------------- Router

@@ -93,6 +93,31 @@ describe("an alert trigger naming a router starts a run on its RegimeChanged", (
     );
   });
 
+  test("a regimeLoss trigger's router is checked alike: refused when missing, held while referenced", async () => {
+    const losses = (name: string, router: string) => ({
+      ...pipeline(name, {}),
+      spec: {
+        steps: [{ name: "data", source: { files: { path: "bars.csv", format: "csv" } } }],
+        triggers: [{ regimeLoss: { router, specialist: "ewma", ratio: 1.2, recent: 50, baseline: 250 } }],
+      },
+    });
+    const missing = await apply(s, losses("refit-loss", "nowhere"));
+    assert.equal(missing.statusCode, 400, missing.body);
+    assert.match(missing.json().error, /triggers\[0\]\.regimeLoss\.router: Router nowhere does not exist/);
+    const held = await apply(
+      s,
+      router("held", { ...BASE, instrument: "dji", scale: 100 }),
+      losses("refit-loss", "held"),
+    );
+    assert.equal(held.statusCode, 200, held.body);
+    const res = await s.app.inject({ method: "DELETE", url: "/api/v1/resources/Router/held" });
+    assert.equal(res.statusCode, 409, res.body);
+    assert.match(
+      res.json().error,
+      /^Router held is used by Pipeline refit-loss \(triggers\[0\]\.regimeLoss\.router\)/,
+    );
+  });
+
   test("a Router a pipeline's trigger hears cannot be deleted from under it", async () => {
     const res = await s.app.inject({ method: "DELETE", url: "/api/v1/resources/Router/vol" });
     assert.equal(res.statusCode, 409, res.body);
