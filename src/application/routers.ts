@@ -23,6 +23,7 @@ import type { Registry } from "../registry/registry.js";
 import type { ArtifactStore } from "../registry/artifacts.js";
 import { invalidField, shown } from "../registry/field.js";
 import { SerialQueue } from "../domain/serial-queue.js";
+import { evaluationProblem, liveProblem, weightsProblem } from "../markets/router-state-checks.js";
 import type { InferenceService } from "../serving/inference.js";
 import type { RouterLog } from "./router-log.js";
 import {
@@ -963,11 +964,24 @@ interface RestoreProblem {
 function restore(r: LoadedRouter, raw: unknown, withLive = true): RestoreProblem[] {
   if (!isPlainObject(raw) || !sameLearning(raw.spec, r.spec)) return [];
   const state = raw as unknown as ReturnType<typeof saved>;
-  r.weights = state.weights.map((row) => [...row]);
-  r.evaluation = state.evaluation;
-  if (withLive && state.live !== null) r.live = state.live;
   const problems: RestoreProblem[] = [];
   const regimes = r.spec.regimes.length;
+  const weights = weightsProblem(raw.weights, regimes, r.spec.specialists.length);
+  if (weights === undefined) r.weights = state.weights.map((row) => [...row]);
+  else problems.push({ field: "weights", message: weights, reset: "the declared weights stand" });
+  const evaluation = evaluationProblem(raw.evaluation, r.evaluation);
+  if (evaluation === undefined) r.evaluation = state.evaluation;
+  else problems.push({ field: "evaluation", message: evaluation, reset: "outcomes are counted afresh" });
+  if (withLive) {
+    const live = liveProblem(raw.live);
+    if (live !== undefined)
+      problems.push({
+        field: "live",
+        message: live,
+        reset: "the live regime starts again from the next bar",
+      });
+    else if (state.live !== null) r.live = state.live;
+  }
   // Saved before takeovers were remembered: none counted.
   if (raw.takenAt !== undefined) {
     // Trusted, a count beyond the rounds seen would keep the challenger from judging for as many

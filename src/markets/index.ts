@@ -73,6 +73,7 @@ export {
   type RouterAlert,
   type RouterSpec,
 } from "./router-spec.js";
+export { evaluationProblem, liveProblem, weightsProblem } from "./router-state-checks.js";
 export {
   combine,
   learn,

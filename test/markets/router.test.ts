@@ -436,6 +436,43 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
         declared,
       ],
       ["champions", [0], /champions must hold a specialist's index per regime \(2\), got \[0\]/, declared],
+      [
+        "weights",
+        [[1, 0]],
+        /weights must hold a row per regime \(2\), got \[\[1,0\]\]/,
+        "the declared weights stand",
+      ],
+      [
+        "weights",
+        [
+          [0, 0],
+          [1, 0],
+        ],
+        /weights\[0\] weighs nothing/,
+        "the declared weights stand",
+      ],
+      [
+        "weights",
+        [
+          [1, -1],
+          [1, 0],
+        ],
+        /weights\[0\] must be finite weights not below 0/,
+        "the declared weights stand",
+      ],
+      [
+        "evaluation",
+        { ...(clean.evaluation as object), models: ["x"] },
+        /evaluation\.models must be \["router","ewma","last"\]/,
+        "outcomes are counted afresh",
+      ],
+      ["evaluation", "gone", /evaluation must be a mapping, got "gone"/, "outcomes are counted afresh"],
+      [
+        "live",
+        { lastBar: "yesterday", state: {} },
+        /live\.lastBar must be a bar's time, got "yesterday"/,
+        "the live regime starts again from the next bar",
+      ],
       // A whole number, but beyond the 20 rounds seen: trusted, it would silence the challenger.
       [
         "takenAt",
