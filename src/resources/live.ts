@@ -36,6 +36,11 @@ export interface LiveState {
   /** A deployment's rollout, when it explains why live differs from declared. */
   progress(kind: Kind, name: string): Promise<"Progressing" | "Degraded" | null>;
   delete(kind: Kind, name: string): Promise<void>;
+  /**
+   * The declaration was written (or removed) in the store: what reads the declaration itself
+   * (a Router) is told now, not at put/delete, which run before the write.
+   */
+  stored(kind: Kind, name: string): Promise<void>;
 }
 
 /** What the router service offers the resource layer. */
@@ -157,8 +162,7 @@ export function liveState(parts: LiveParts): LiveState {
         case "Pipeline":
           return; // its declaration is its state; a run reads it when it starts
         case "Router":
-          await parts.routers?.changed(name); // its declaration is its state; the router service rereads it
-          return;
+          return; // its declaration is its state: the router service rereads it once stored
       }
     },
 
@@ -175,9 +179,12 @@ export function liveState(parts: LiveParts): LiveState {
         case "Pipeline":
           return; // runs already started keep the spec they started with
         case "Router":
-          await parts.routers?.changed(name);
-          return;
+          return; // see stored
       }
+    },
+
+    async stored(kind, name) {
+      if (kind === "Router") await parts.routers?.changed(name);
     },
   };
 }

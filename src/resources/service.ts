@@ -279,6 +279,7 @@ export class ResourceService {
       source: { ...source, file: p.origin.file },
       appliedAt: this.clock.now(),
     });
+    await this.live.stored(kind, metadata.name);
     await this.events.record({
       kind,
       name: metadata.name,
@@ -307,6 +308,7 @@ export class ResourceService {
   ): Promise<void> {
     await this.live.delete(kind, name);
     await this.store.delete(kind, name);
+    await this.live.stored(kind, name);
     await this.events.record({
       kind,
       name,

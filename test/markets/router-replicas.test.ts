@@ -108,3 +108,26 @@ test(
     }
   },
 );
+
+test("replicas are told of a Router change only once the store holds it (else they reread the old one)", async () => {
+  const s = await startTestServer({ deploy: false });
+  try {
+    await deploySpecialists(s);
+    await registerClassifier(s);
+    const seen: Array<string | null> = [];
+    const routers = s.ballast.routers;
+    const changed = routers.changed.bind(routers);
+    // What a replica told at this moment would read: the declaration in the store.
+    routers.changed = async (name: string) => {
+      const stored = await s.app.inject({ url: `/api/v1/resources/Router/${name}` });
+      seen.push(stored.statusCode === 200 ? (stored.json().manifest?.spec?.mode ?? "hard") : null);
+      return changed(name);
+    };
+    assert.equal((await apply(s, router("vol", { ...BASE, mode: "soft" }))).statusCode, 200);
+    const gone = await s.app.inject({ method: "DELETE", url: "/api/v1/resources/Router/vol" });
+    assert.equal(gone.statusCode, 200, gone.body);
+    assert.deepEqual(seen, ["soft", null]);
+  } finally {
+    await s.close();
+  }
+});
