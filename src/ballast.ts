@@ -356,6 +356,7 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
     events,
     clock,
     announce: async () => void (await feed.publish(ROUTERS_TOPIC)),
+    windowOf: (deployment) => endpoints.columnsOf(deployment, "returns"),
     // Read when another replica took bars (the "bars" topic below).
     barsAfter: async (instrument, after, limit) =>
       (await instrumentStore.bars(instrument, after, undefined, limit + 1))

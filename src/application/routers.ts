@@ -102,6 +102,11 @@ export interface RouterParts {
   readonly barsAfter?: (instrument: string, after: number | undefined, limit: number) => Promise<RouterBar[]>;
   /** Tells the other replicas a Router changed (the change feed's `routers` topic). */
   readonly announce?: () => Promise<void>;
+  /**
+   * The window a specialist's deployment declares for its `returns` input ([-1, w]), when every
+   * variant declares the same fixed one: the router sends it the last w returns of each row.
+   */
+  readonly windowOf?: (deployment: string) => number | undefined;
 }
 
 /** A bar as a router observes it: its time and the log return it brings (null for the first). */
@@ -431,13 +436,24 @@ export class RouterService {
 
     const names = spec.specialists.map((s) => s.name);
     const forward = { inputs: [{ name: "returns", datatype: "FP64", shape: [rows, window], data }] };
+    // A specialist that reads fewer returns (an LSTM of 20 beside a HAR-RV of 22) gets the most
+    // recent ones of each row; one that needs more is sent the whole row and refuses it itself.
+    const bodyFor = (deployment: string) => {
+      const w = this.parts.windowOf?.(deployment);
+      if (w === undefined || w >= window) return forward;
+      return {
+        inputs: [
+          { name: "returns", datatype: "FP64", shape: [rows, w], data: lastColumns(data, rows, window, w) },
+        ],
+      };
+    };
     const timer = deadline(spec.deadlineMs);
     // Aborted at the deadline: an http specialist's request is closed rather than left running.
     const giveUp = new AbortController();
     const results = await Promise.all(
       spec.specialists.map(async (s): Promise<SpecialistResult> => {
         const call = this.parts.inference
-          .infer(s.deployment, undefined, forward, `${requestId}.${s.name}`, {}, giveUp.signal)
+          .infer(s.deployment, undefined, bodyFor(s.deployment), `${requestId}.${s.name}`, {}, giveUp.signal)
           .then(
             (response): SpecialistResult => {
               const out = response.outputs.find((o) => o.name === "variance") ?? response.outputs[0];
@@ -1038,4 +1054,12 @@ function largest(weights: readonly number[]): number {
   let top = 0;
   for (let i = 1; i < weights.length; i++) if ((weights[i] as number) > (weights[top] as number)) top = i;
   return top;
+}
+
+/** Each row's last `w` of its `window` columns, row-major. */
+export function lastColumns(data: ArrayLike<number>, rows: number, window: number, w: number): number[] {
+  const out = new Array<number>(rows * w);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < w; c++) out[r * w + c] = data[r * window + (window - w) + c] as number;
+  return out;
 }

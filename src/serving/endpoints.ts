@@ -65,6 +65,21 @@ export class Endpoints {
     return [...this.served.values()];
   }
 
+  /**
+   * The fixed size every variant of `deployment` declares for `input`'s second dimension (a
+   * window of returns, [-1, w]); undefined when it is not served, a variant declares none or a
+   * free one (-1), or the variants differ.
+   */
+  columnsOf(deployment: string, input: string): number | undefined {
+    const served = this.served.get(deployment);
+    if (served === undefined) return undefined;
+    const sizes = new Set(
+      served.variants.map((v) => v.signature?.inputs.find((i) => i.name === input)?.shape[1] ?? -1),
+    );
+    const [only] = sizes;
+    return sizes.size === 1 && only !== undefined && only > 0 ? only : undefined;
+  }
+
   problemsByDeployment(): ReadonlyMap<string, string> {
     return this.problems;
   }

@@ -20,6 +20,7 @@ import {
   router,
   SPECIALISTS,
   TURBULENT,
+  W,
 } from "../helpers/router-fixtures.js";
 
 /** P(regime | window) by Hamilton's filter from the stationary distribution. */
@@ -681,6 +682,45 @@ describe("Router: a regime router answering over OIP v2 through its specialists'
     const bad = await ballastAsync(["routers", "performance", "learner", "--by", "model", "--server", url]);
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /--by: only 'regime'/);
+  });
+
+  test("a specialist that reads fewer returns gets the last ones of each row (an LSTM of 20 beside a window of 22)", async () => {
+    await deploy(s, "last20", { format: "ballast.builtin/v1", kind: "last-value", window: W - 2 });
+    const res0 = await apply(
+      s,
+      router("trim", {
+        ...BASE,
+        specialists: [
+          { name: "ewma", deployment: "ewma" },
+          { name: "last20", deployment: "last20" },
+        ],
+        weights: { calm: { route: "last20" }, turbulent: { route: "last20" } },
+      }),
+    );
+    assert.equal(res0.statusCode, 200, res0.body);
+    const rows = [CALM, TURBULENT];
+    const answer = await infer(s, "trim", rows);
+    assert.equal(answer.statusCode, 200, answer.body);
+    const body = answer.json();
+    assert.deepEqual(body.parameters.dropped, {});
+    // What last20 answers itself for the rows' last W - 2 returns.
+    const direct = await s.app.inject({
+      method: "POST",
+      url: "/v2/models/last20/infer",
+      payload: {
+        inputs: [
+          { name: "returns", datatype: "FP64", shape: [2, W - 2], data: rows.flatMap((r) => r.slice(2)) },
+        ],
+      },
+    });
+    assert.equal(direct.statusCode, 200, direct.body);
+    const own20 = direct.json().outputs[0];
+    const variance = body.outputs.find((o: { name: string }) => o.name === "variance");
+    const horizon = variance.shape[1] as number;
+    assert.deepEqual(
+      variance.data,
+      [0, 1].flatMap((r) => own20.data.slice(r * own20.shape[1], r * own20.shape[1] + horizon)),
+    );
   });
 
   test("manifest errors name the field; a Router may not take a Deployment's name", async () => {
