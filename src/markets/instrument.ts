@@ -11,6 +11,7 @@ import {
   type IndicatorConfig,
   type IndicatorValues,
 } from "./indicators.js";
+import { parseGarchModel, type GarchModel } from "./garch.js";
 
 /** Letters, digits, `.`, `_`, `-`; starts with a letter or digit; at most 64 characters. */
 export const INSTRUMENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -37,6 +38,14 @@ export interface InstrumentConfig {
    * those of the bars after it are then recomputed); a bar later than that is refused.
    */
   readonly reorderTolerance: number;
+  /**
+   * A fitted GARCH(1,1) or GJR model (`ballast fit garch --save`'s file, or its `garch` part):
+   * its conditional volatility moves on with every return, from the state it was saved with.
+   * Null: none.
+   */
+  readonly garch: GarchModel | null;
+  /** Returns are multiplied by this before the GARCH model reads them (100: fitted in percent). */
+  readonly garchScale: number;
 }
 
 export const MAX_REORDER_TOLERANCE = 1000;
@@ -50,6 +59,8 @@ export const DEFAULT_INSTRUMENT: InstrumentConfig = {
   skipRepeats: DEFAULT_INDICATORS.skipRepeats,
   maxGap: null,
   reorderTolerance: 5,
+  garch: null,
+  garchScale: 1,
 };
 
 const KEYS = Object.keys(DEFAULT_INSTRUMENT);
@@ -105,6 +116,11 @@ export function parseInstrumentConfig(
     throw invalid(`maxGap must be a positive number (bars' time units) or null, got ${JSON.stringify(gap)}`, {
       field: "maxGap",
     });
+  const scale = raw.garchScale;
+  if (scale !== undefined && !(typeof scale === "number" && Number.isFinite(scale) && scale > 0))
+    throw invalid(`garchScale must be a positive number, got ${JSON.stringify(scale)}`, {
+      field: "garchScale",
+    });
   return {
     windows: [...windows],
     ewmaLambda: (lambda as number | undefined) ?? base.ewmaLambda,
@@ -113,7 +129,20 @@ export function parseInstrumentConfig(
     skipRepeats: (skip as boolean | undefined) ?? base.skipRepeats,
     maxGap: gap === undefined ? base.maxGap : (gap as number | null),
     reorderTolerance: integer("reorderTolerance", 0, MAX_REORDER_TOLERANCE) ?? base.reorderTolerance,
+    garch: raw.garch === undefined ? base.garch : garchOf(raw.garch),
+    garchScale: (scale as number | undefined) ?? base.garchScale,
   };
+}
+
+/** The model of `garch`: null, a saved builtin garch file (`ballast fit garch --save`), or its `garch` part. */
+function garchOf(raw: unknown): GarchModel | null {
+  if (raw === null) return null;
+  const model = isPlainObject(raw) && raw.format === "ballast.builtin/v1" ? raw.garch : raw;
+  try {
+    return parseGarchModel(model);
+  } catch (error) {
+    throw invalid(`garch: ${error instanceof Error ? error.message : String(error)}`, { field: "garch" });
+  }
 }
 
 export function indicatorConfigOf(config: InstrumentConfig): IndicatorConfig {
@@ -125,16 +154,20 @@ export function indicatorConfigOf(config: InstrumentConfig): IndicatorConfig {
     efficiencyPeriod: config.efficiencyPeriod,
     skipRepeats: config.skipRepeats,
     maxGap: config.maxGap ?? Number.POSITIVE_INFINITY,
+    garchScale: config.garchScale,
   };
 }
 
 /** Whether two configurations compute the same indicators (the reorder tolerance aside). */
 export function sameIndicators(a: InstrumentConfig, b: InstrumentConfig): boolean {
-  return JSON.stringify(indicatorConfigOf(a)) === JSON.stringify(indicatorConfigOf(b));
+  return (
+    JSON.stringify(indicatorConfigOf(a)) === JSON.stringify(indicatorConfigOf(b)) &&
+    JSON.stringify(a.garch) === JSON.stringify(b.garch)
+  );
 }
 
 export function emptyIndicatorSet(config: InstrumentConfig): IndicatorSet {
-  return new IndicatorSet(indicatorConfigOf(config));
+  return new IndicatorSet(indicatorConfigOf(config), config.garch ?? undefined);
 }
 
 /** The indicators after one bar, as JSON. */
@@ -152,6 +185,8 @@ export interface IndicatorSnapshot {
   /** Only when bars carry high and low. */
   readonly atr: number | null;
   readonly efficiencyRatio: number | null;
+  /** Only with a `garch` model: the square root of its next-period variance, in its units. */
+  readonly garchVolatility: number | null;
   readonly drawdown: number;
   readonly maxDrawdown: number;
 }
@@ -168,6 +203,7 @@ export function snapshotOf(values: IndicatorValues, windows: readonly number[]):
     ewmaVolatility: values.ewmaVolatility ?? null,
     atr: values.atr ?? null,
     efficiencyRatio: values.efficiencyRatio ?? null,
+    garchVolatility: values.garchVolatility ?? null,
     drawdown: values.drawdown,
     maxDrawdown: values.maxDrawdown,
   };

@@ -81,6 +81,11 @@ export function instrumentSeries(
     (i) => i.last?.indicators.ewmaVolatility,
   );
   perInstrument(
+    "ballast_instrument_garch_volatility",
+    "An instrument's GARCH conditional volatility after its newest bar (the forecast for the next), in the model's units; only with a garch model in its config.",
+    (i) => i.last?.indicators.garchVolatility,
+  );
+  perInstrument(
     "ballast_instrument_atr",
     "Average true range (Wilder) of an instrument, in price units; only for bars with high and low.",
     (i) => i.last?.indicators.atr,

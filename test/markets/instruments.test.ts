@@ -89,6 +89,50 @@ describeStores("instruments", (storeCase) => {
     assert.deepEqual(shown.last?.indicators, want[want.length - 1]);
   });
 
+  test("a GARCH model in the config: its conditional volatility after every bar, the hand recursion's", async () => {
+    const model = {
+      kind: "gjr",
+      params: { mu: 0.05, omega: 0.02, alpha: 0.05, gamma: 0.06, beta: 0.9 },
+      state: { lastResidual: 0, lastVariance: 1, observations: 0 },
+    };
+    const garchConfig = {
+      garch: { format: "ballast.builtin/v1", kind: "garch", garch: model },
+      garchScale: 100,
+      skipRepeats: true,
+    };
+    for (let start = 0; start < 900; start += 300)
+      await instruments.appendBars("dax-garch", bars.slice(start, start + 300), garchConfig);
+    const stored = await instruments.bars("dax-garch", { limit: 900 });
+    // h' = omega + (alpha + gamma [z < 0]) z^2 + beta h, z = 100 r - mu; a repeated close moves nothing.
+    const { mu, omega, alpha, gamma, beta } = model.params;
+    let z = 0;
+    let h = 1;
+    const next = () => omega + (alpha + (z < 0 ? gamma : 0)) * z * z + beta * h;
+    stored.forEach((s, i) => {
+      const r = s.indicators.logReturn;
+      if (r !== null && !s.indicators.repeated) {
+        h = next();
+        z = 100 * r - mu;
+      }
+      const want = Math.sqrt(next());
+      const got = s.indicators.garchVolatility as number;
+      assert.ok(Math.abs(got - want) <= 1e-12 * want, `bar ${i}: ${got} vs ${want}`);
+    });
+    assert.ok(
+      stored.some((s) => s.indicators.repeated),
+      "the stretch has repeated closes",
+    );
+
+    assert.match(
+      await code(instruments.appendBars("dax-bad", bars.slice(0, 2), { garch: { kind: "nope" } })),
+      /^invalid_argument: garch: /,
+    );
+    assert.match(
+      await code(instruments.appendBars("dax-bad", bars.slice(0, 2), { garchScale: 0 })),
+      /^invalid_argument: garchScale must be a positive number, got 0/,
+    );
+  });
+
   test("repeated closes are flagged: as many as equal consecutive closes in the file", async () => {
     const stored = await instruments.bars("dax", { limit: 10_000 });
     const expected = dax.filter((c, i) => i > 0 && c === dax[i - 1]).length;
