@@ -462,6 +462,8 @@ export async function openBallast(options: BallastOptions): Promise<Ballast> {
         events,
         fileRoots: [dataDir, resolve(options.triggerFilesRoot ?? process.cwd())],
         ...(options.secretAccess === undefined ? {} : { secretAccess: options.secretAccess }),
+        // Constructed further down; a run reaches it only once the server is up.
+        instruments: { appendBars: (id, bars, config) => instruments.appendBars(id, bars, config) },
       }),
     exclusive: exclusiveSection(store, "ballast.pipelines.start"),
     kick: () => tickPipelinesSoon(),

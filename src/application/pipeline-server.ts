@@ -49,6 +49,8 @@ export interface PipelineServerParts {
   readonly events: EventLog;
   readonly fileRoots: readonly string[];
   readonly secretAccess?: SecretAccess;
+  /** The bars step's instruments (read when a run gets there: built after the pipelines). */
+  readonly instruments?: PipelineServer["instruments"];
 }
 
 /** The shadow variant a pipeline attaches its candidate as. */
@@ -82,6 +84,7 @@ export function pipelineServer(parts: PipelineServerParts): PipelineServer {
     },
     fileRoots: parts.fileRoots,
     ...(parts.secretAccess === undefined ? {} : { secretAccess: parts.secretAccess }),
+    ...(parts.instruments === undefined ? {} : { instruments: parts.instruments }),
   };
 }
 

@@ -77,6 +77,14 @@ export interface PipelineServer {
   readonly fileRoots: readonly string[];
   /** What `urlFrom` secret references may read (--secrets-dir, --secret-env). */
   readonly secretAccess?: SecretAccess;
+  /** Where the bars step appends (the instruments service, as the bars API). */
+  readonly instruments?: {
+    appendBars(
+      id: string,
+      bars: unknown,
+      config?: unknown,
+    ): Promise<{ accepted: number; duplicates: number; reordered: number; repeated: number; gaps: number }>;
+  };
 }
 
 /** One labelled production row: the logged inputs by feature name, the label when it came. */

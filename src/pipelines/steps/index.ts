@@ -4,6 +4,7 @@
  * add their own kinds with `injectStepKinds` (and take them out again with what it returns).
  */
 import type { StepKind } from "../step.js";
+import { barsStep } from "./bars.js";
 import { deployStep } from "./deploy.js";
 import { registerStep } from "./register.js";
 import { sourceStep } from "./source.js";
@@ -18,6 +19,7 @@ export const STEP_KINDS: Record<string, StepKind> = {
   validate: validateStep as StepKind,
   register: registerStep as StepKind,
   deploy: deployStep as StepKind,
+  bars: barsStep as StepKind,
 };
 
 /** What the spec parser and the orchestrator look kinds up in: the table, unless told otherwise. */
