@@ -12,7 +12,7 @@ import type { Database } from "../store/schema.js";
 import type { IndicatorState } from "./indicators.js";
 import type { MarketBar } from "./bar-input.js";
 import type { AppendPlan } from "./bar-append.js";
-import type { IndicatorSnapshot, InstrumentConfig } from "./instrument.js";
+import { DEFAULT_INSTRUMENT, type IndicatorSnapshot, type InstrumentConfig } from "./instrument.js";
 
 export interface StoredInstrument {
   readonly id: string;
@@ -304,7 +304,8 @@ function instrumentOf(row: {
 }): StoredInstrument {
   return {
     id: row.id,
-    config: fromJson<InstrumentConfig>(row.config, null as never),
+    // Rows written before a field existed read as its default (garch: none, garchScale 1).
+    config: { ...DEFAULT_INSTRUMENT, ...fromJson<InstrumentConfig>(row.config, null as never) },
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     bars: Number(row.bars),

@@ -133,6 +133,20 @@ describeStores("instruments", (storeCase) => {
     );
   });
 
+  test("an instrument stored before garch existed reads with its defaults and takes the same config", async () => {
+    await instruments.appendBars("dax-old", bars.slice(0, 3), config);
+    const { garch: _garch, garchScale: _scale, ...before } = (await instruments.get("dax-old")).config;
+    await opened.store.db
+      .updateTable("instruments")
+      .set({ config: JSON.stringify(before) })
+      .where("id", "=", "dax-old")
+      .execute();
+    const read = await instruments.get("dax-old");
+    assert.deepEqual([read.config.garch, read.config.garchScale], [null, 1]);
+    const more = await instruments.appendBars("dax-old", bars.slice(3, 6), config);
+    assert.equal(more.accepted, 3);
+  });
+
   test("repeated closes are flagged: as many as equal consecutive closes in the file", async () => {
     const stored = await instruments.bars("dax", { limit: 10_000 });
     const expected = dax.filter((c, i) => i > 0 && c === dax[i - 1]).length;
