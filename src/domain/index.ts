@@ -19,7 +19,14 @@ export {
 export { STATUS, statusFor } from "./http-status.js";
 export { requestIdGenerator } from "./ids.js";
 export { CHUNK_ELEMENTS, needsChunks, nextTurn, type Pause, stringifyInChunks } from "./json-chunks.js";
-export { isPlainObject, type JsonBounds, type JsonValue, measureJson, previewJson } from "./json-value.js";
+export {
+  isPlainObject,
+  type JsonBounds,
+  type JsonValue,
+  measureJson,
+  previewJson,
+  shown,
+} from "./json-value.js";
 export {
   type CircuitBreakerSpec,
   type Deployment,

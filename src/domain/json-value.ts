@@ -63,6 +63,13 @@ export function previewJson(value: unknown): string {
   return Array.isArray(value) ? "an array too large to show" : "an object too large to show";
 }
 
+/** For messages: strings quoted, everything else as JSON, long values cut. */
+export function shown(value: unknown): string {
+  // previewJson: a deep or huge value in a request body must not cost more than its mention.
+  const text = value === undefined ? "nothing" : previewJson(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
 /** A value JSON can carry, as stored and sent (pipeline specs, step summaries, lineage). */
 export type JsonValue =
   null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };

@@ -5,7 +5,7 @@
  * checked where the resource is applied.
  */
 import { invalid, type BallastError } from "../domain/errors.js";
-import { isPlainObject } from "../domain/json-value.js";
+import { isPlainObject, shown } from "../domain/json-value.js";
 import {
   LEARNING_ALGORITHMS,
   ROUTER_MODES,
@@ -91,11 +91,6 @@ const NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/i;
 
 function fieldError(field: string, problem: string): BallastError {
   return invalid(`${field}: ${problem}`, { field });
-}
-
-function shown(value: unknown): string {
-  const text = value === undefined ? "nothing" : JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 function onlyFields(object: Record<string, unknown>, allowed: readonly string[], prefix: string): void {

@@ -4,14 +4,8 @@
  * written by another version, edited by hand or cut short must be reset and said, not obeyed
  * (a weight row of the wrong length mixes the wrong specialists) nor thrown on at every load.
  */
-import { isPlainObject, previewJson } from "../domain/json-value.js";
+import { isPlainObject, shown } from "../domain/json-value.js";
 import type { ScoreboardState } from "./regime-scoreboard.js";
-
-/** For messages: previewJson, so a deep or huge saved value costs no more than its mention. */
-function shown(value: unknown): string {
-  const text = previewJson(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
 
 /** weights[regime][specialist]: finite, not negative, each row with some weight. */
 export function weightsProblem(raw: unknown, regimes: number, specialists: number): string | undefined {

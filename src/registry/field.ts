@@ -3,7 +3,8 @@
  * so the CLI, the HTTP API and manifest errors can all point at the right place.
  */
 import { invalid, type BallastError } from "../domain/errors.js";
-import { previewJson } from "../domain/json-value.js";
+// Defined with previewJson, so layers below the registry (markets) quote values the same way.
+export { shown } from "../domain/json-value.js";
 
 export function invalidField(
   field: string,
@@ -11,11 +12,4 @@ export function invalidField(
   details: Record<string, unknown> = {},
 ): BallastError {
   return invalid(`${field}: ${problem}`, { field, ...details });
-}
-
-/** For messages: strings quoted, everything else as JSON, long values cut. */
-export function shown(value: unknown): string {
-  // previewJson: a deep or huge value in a request body must not cost more than its mention.
-  const text = value === undefined ? "nothing" : previewJson(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
