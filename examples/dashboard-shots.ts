@@ -17,7 +17,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { chromium, type Page } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 
 export interface ShotOptions {
   server: string;
@@ -50,16 +50,13 @@ const MAX_HEIGHT = 2200;
 
 export const CHROMIUM = process.env.BALLAST_CHROMIUM ?? "/usr/bin/chromium";
 
-export async function captureDashboard(options: ShotOptions): Promise<ShotResult> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`no chromium at ${CHROMIUM}: apt-get install chromium, or set BALLAST_CHROMIUM`);
-  }
-  const base = new URL(options.server).origin;
-  const perKind = options.perKind ?? 1;
-  await mkdir(options.out, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // The flags that keep chromium off the network (it phones home at start otherwise).
+/**
+ * Debian's chromium, headless, with the flags that keep it off the network (it phones home at
+ * start otherwise, and this machine's closed network refuses it). The browser test uses it too.
+ */
+export function launchChromium(executablePath: string): Promise<Browser> {
+  return chromium.launch({
+    executablePath,
     args: [
       "--headless",
       "--no-sandbox",
@@ -71,6 +68,16 @@ export async function captureDashboard(options: ShotOptions): Promise<ShotResult
       "--disable-sync",
     ],
   });
+}
+
+export async function captureDashboard(options: ShotOptions): Promise<ShotResult> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no chromium at ${CHROMIUM}: apt-get install chromium, or set BALLAST_CHROMIUM`);
+  }
+  const base = new URL(options.server).origin;
+  const perKind = options.perKind ?? 1;
+  await mkdir(options.out, { recursive: true });
+  const browser = await launchChromium(CHROMIUM);
   const problems: string[] = [];
   const files: string[] = [];
   try {

@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "../../examples/dashboard-shots.js";
 import { hashToken, parseTokenFile } from "../../src/server/tokens.js";
 import { seedDashboard, type SeededServer } from "../helpers/dashboard-seed.js";
 
@@ -51,19 +52,7 @@ describe("dashboard in chromium", { skip }, () => {
     base = `http://127.0.0.1:${(s.app.server.address() as AddressInfo).port}`;
 
     await mkdir(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium(CHROMIUM);
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     context.on("request", (r) => requested.push(r.url()));
     page = await context.newPage();
