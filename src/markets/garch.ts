@@ -20,6 +20,7 @@
  * GJR's gamma is therefore >= 0 (the leverage effect's usual sign).
  */
 import { BallastError, invalid } from "../domain/errors.js";
+import { shown } from "../domain/json-value.js";
 import { invertSymmetric, minimizeBfgs, numericHessian } from "../math/optimize/bfgs.js";
 import { checkSeries, mean, variance } from "./series.js";
 
@@ -190,7 +191,7 @@ export function parseGarchModel(json: unknown): GarchModel {
   if (typeof o !== "object" || o === null)
     throw invalid("a GARCH model is an object with kind, params and state");
   if (!GARCH_KINDS.includes(o.kind as GarchKind))
-    throw invalid(`kind must be garch or gjr, got ${String(o.kind)}`);
+    throw invalid(`kind must be garch or gjr, got ${shown(o.kind)}`);
   const num = (from: Record<string, unknown> | undefined, key: string, where: string): number => {
     const v = from?.[key];
     if (typeof v !== "number" || !Number.isFinite(v))

@@ -127,6 +127,12 @@ describeStores("instruments", (storeCase) => {
       await code(instruments.appendBars("dax-bad", bars.slice(0, 2), { garch: { kind: "nope" } })),
       /^invalid_argument: garch: /,
     );
+    // A hostile value is quoted, not echoed: the message stays short.
+    const long = await code(
+      instruments.appendBars("dax-bad", bars.slice(0, 2), { garch: { kind: "x".repeat(100_000) } }),
+    );
+    assert.match(long, /^invalid_argument: garch: kind must be garch or gjr, got "xxx/);
+    assert.ok(long.length < 200, long.slice(0, 300));
     assert.match(
       await code(instruments.appendBars("dax-bad", bars.slice(0, 2), { garchScale: 0 })),
       /^invalid_argument: garchScale must be a positive number, got 0/,
